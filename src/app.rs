@@ -1,0 +1,243 @@
+//! The eframe app: `logic()` drains feed events into [`LiveState`] under a time budget; `ui()` only reads it and
+//! sends [`Command`]s.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use egui::{RichText, Ui};
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::clock::Clock;
+use crate::command::Command;
+use crate::feeds::{EventBus, LiveInbox};
+use crate::live::{LiveSettings, LiveState};
+use crate::ui::panels::{fleet, plant, status_bar};
+use crate::ui::theme::{Theme, ThemeChoice};
+
+/// How long one `logic()` may spend applying events before it lets the frame be drawn.
+pub const DRAIN_BUDGET: Duration = Duration::from_millis(8);
+/// A repaint is asked for at most this long after data arrives (data shown at up to 10 Hz; idle when none comes).
+pub const DATA_REPAINT_AFTER: Duration = Duration::from_millis(100);
+
+/// The views of the main window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum View {
+    #[default]
+    Overview,
+    Plant,
+    Fleet,
+}
+
+impl View {
+    pub const ALL: [Self; 3] = [Self::Overview, Self::Plant, Self::Fleet];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Overview => "Overview",
+            Self::Plant => "Plant",
+            Self::Fleet => "Fleet",
+        }
+    }
+}
+
+/// What is kept between runs (eframe persistence; window size and position are kept by eframe itself).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UiSettings {
+    pub theme: ThemeChoice,
+    pub view: View,
+}
+
+/// Everything the app is built from.
+pub struct AppParts {
+    pub inbox: LiveInbox,
+    /// The bus the inbox belongs to, so the app can ask for repaints when data arrives.
+    pub bus: EventBus,
+    pub clock: Arc<dyn Clock>,
+    /// `None` in tests that publish events themselves.
+    pub backend: Option<Backend>,
+    pub site_name: String,
+    pub timezone: TimeZone,
+    pub live_settings: LiveSettings,
+    /// Problems found at start (config mistakes), shown until dismissed.
+    pub problems: Vec<String>,
+}
+
+pub struct WatchfloorApp {
+    live: LiveState,
+    inbox: LiveInbox,
+    clock: Arc<dyn Clock>,
+    backend: Option<Backend>,
+    sim_gateways: HashSet<Arc<str>>,
+    site_name: String,
+    timezone: TimeZone,
+    settings: UiSettings,
+    theme: Theme,
+    problems: Vec<String>,
+}
+
+impl WatchfloorApp {
+    pub fn new(cc: &eframe::CreationContext<'_>, parts: AppParts) -> Self {
+        let settings: UiSettings = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        let theme = Theme::for_choice(settings.theme);
+        theme.apply(&cc.egui_ctx);
+        let ctx = cc.egui_ctx.clone();
+        parts
+            .bus
+            .set_waker(Box::new(move || ctx.request_repaint_after(DATA_REPAINT_AFTER)));
+        let sim_gateways = parts
+            .backend
+            .as_ref()
+            .map(|b| b.sim_gateways().clone())
+            .unwrap_or_default();
+        Self {
+            live: LiveState::new(parts.live_settings),
+            inbox: parts.inbox,
+            clock: parts.clock,
+            backend: parts.backend,
+            sim_gateways,
+            site_name: parts.site_name,
+            timezone: parts.timezone,
+            settings,
+            theme,
+            problems: parts.problems,
+        }
+    }
+
+    /// Treat these gateways as simulators (their tiles offer fault injection). For tests without a backend.
+    pub fn set_sim_gateways(&mut self, names: HashSet<Arc<str>>) {
+        self.sim_gateways = names;
+    }
+
+    pub fn live(&self) -> &LiveState {
+        &self.live
+    }
+
+    pub fn settings(&self) -> &UiSettings {
+        &self.settings
+    }
+
+    fn send(&self, commands: Vec<Command>) {
+        for command in commands {
+            match &self.backend {
+                Some(backend) => backend.send(command),
+                None => tracing::debug!(?command, "no backend to send to"),
+            }
+        }
+    }
+
+    fn top_bar_ui(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Watchfloor").strong().size(17.0).color(self.theme.text_strong));
+            ui.separator();
+            for view in View::ALL {
+                ui.selectable_value(&mut self.settings.view, view, view.label());
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let next = self.settings.theme.toggled();
+                if ui
+                    .button(format!("{} theme", next.label()))
+                    .on_hover_text("Switch between the dark and the light variant")
+                    .clicked()
+                {
+                    self.settings.theme = next;
+                    self.theme = Theme::for_choice(next);
+                    self.theme.apply(ui.ctx());
+                }
+            });
+        });
+    }
+
+    fn problems_ui(&mut self, ui: &mut Ui) {
+        let mut dismissed = false;
+        egui::Frame::new()
+            .fill(self.theme.tile)
+            .stroke(egui::Stroke::new(2.0, self.theme.alarm))
+            .inner_margin(8.0)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    crate::ui::widgets::status_badge_ui(ui, &self.theme, crate::ui::theme::Severity::Alarm, "Problems at start");
+                    if ui.button("Dismiss").clicked() {
+                        dismissed = true;
+                    }
+                });
+                for p in &self.problems {
+                    ui.label(RichText::new(p).monospace());
+                }
+            });
+        if dismissed {
+            self.problems.clear();
+        }
+    }
+}
+
+impl eframe::App for WatchfloorApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        let live = &mut self.live;
+        let stats = self.inbox.drain(DRAIN_BUDGET, |event| live.apply(event));
+        live.note_coalesced(stats.coalesced);
+        if stats.more_pending {
+            ctx.request_repaint();
+        }
+    }
+
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        let now_ms = self.clock.now_ms();
+        egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
+        egui::Panel::bottom("status_bar").show(ui, |ui| {
+            status_bar::status_bar_ui(ui, &self.theme, &self.live, now_ms, &self.site_name, &self.timezone);
+        });
+        if !self.problems.is_empty() {
+            egui::Panel::top("problems").show(ui, |ui| self.problems_ui(ui));
+        }
+        let theme = &self.theme;
+        let live = &self.live;
+        let sims = &self.sim_gateways;
+        let mut commands = Vec::new();
+        match self.settings.view {
+            View::Overview => {
+                egui::Panel::right("fleet_side")
+                    .resizable(true)
+                    .default_size(640.0)
+                    .show(ui, |ui| {
+                        ui.heading("Fleet");
+                        commands.extend(fleet::fleet_table_ui(ui, theme, live, now_ms, sims));
+                    });
+                egui::CentralPanel::default().show(ui, |ui| {
+                    egui::ScrollArea::vertical().id_salt("plant").show(ui, |ui| {
+                        commands.extend(plant::plant_overview_ui(ui, theme, live, now_ms, sims));
+                    });
+                });
+            }
+            View::Plant => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    egui::ScrollArea::vertical().id_salt("plant").show(ui, |ui| {
+                        commands.extend(plant::plant_overview_ui(ui, theme, live, now_ms, sims));
+                    });
+                });
+            }
+            View::Fleet => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    commands.extend(fleet::fleet_table_ui(ui, theme, live, now_ms, sims));
+                });
+            }
+        }
+        self.send(commands);
+        // The clock and "last seen" move on even when no data arrives; once a second is enough for them.
+        ui.ctx().request_repaint_after(Duration::from_secs(1));
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+    }
+
+    fn clear_color(&self, _visuals: &egui::Visuals) -> [f32; 4] {
+        self.theme.background.to_normalized_gamma_f32()
+    }
+}

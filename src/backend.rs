@@ -1,0 +1,90 @@
+//! Starts the feeds a config asks for on the tokio runtime, and routes UI commands to them. Dropping the
+//! [`Backend`] stops every feed.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tokio::runtime::Handle;
+
+use crate::clock::{Clock, ScaledClock, SystemClock, wall_now_ms};
+use crate::command::Command;
+use crate::config::{Config, GatewayKind};
+use crate::feeds::{EventBus, FeedCommand, FeedHandle, spawn_feed};
+use crate::sim::{SimConfig, SimFeed};
+
+pub struct Backend {
+    feeds: Vec<FeedHandle>,
+    sim_gateways: HashSet<Arc<str>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Backend {
+    /// Starts every configured gateway, publishing on `bus`.
+    ///
+    /// The app's clock is the wall clock, except when the only gateway is a simulator: then it is the simulator's
+    /// (possibly sped-up) clock, so the site clock, "last seen" and staleness follow simulated time.
+    pub fn start(runtime: &Handle, config: &Config, bus: &EventBus) -> Self {
+        let wall: Arc<dyn Clock> = Arc::new(SystemClock);
+        let start_ms = wall_now_ms() / 1000 * 1000;
+        let mut feeds = Vec::new();
+        let mut sim_gateways = HashSet::new();
+        let mut clock = Arc::clone(&wall);
+        for gateway in &config.gateways {
+            let name: Arc<str> = Arc::from(gateway.name.as_str());
+            match &gateway.kind {
+                GatewayKind::Sim(sim) => {
+                    let sim_clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(start_ms, sim.speed));
+                    let mut sim_config = SimConfig::demo(sim.seed, start_ms);
+                    sim_config.lines = sim.lines;
+                    sim_config.vehicles = sim.vehicles;
+                    sim_config.calendar = config.calendar.clone();
+                    tracing::info!(gateway = %name, seed = sim.seed, speed = sim.speed, "starting simulated gateway");
+                    let feed = SimFeed::new(sim_config);
+                    feeds.push(spawn_feed(runtime, Arc::clone(&name), feed, bus.clone(), Arc::clone(&sim_clock)));
+                    sim_gateways.insert(name);
+                    if config.gateways.len() == 1 {
+                        clock = sim_clock;
+                    }
+                }
+            }
+        }
+        Self {
+            feeds,
+            sim_gateways,
+            clock,
+        }
+    }
+
+    /// The clock the UI should read "now" from.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
+    /// Names of the gateways that are simulators (they accept fault injection).
+    pub fn sim_gateways(&self) -> &HashSet<Arc<str>> {
+        &self.sim_gateways
+    }
+
+    /// Routes a command without blocking; a command that cannot be delivered is logged and dropped.
+    pub fn send(&self, command: Command) {
+        match command {
+            Command::InjectFault { gateway, fault } => {
+                let delivered = self
+                    .feeds
+                    .iter()
+                    .find(|f| f.gateway == gateway)
+                    .is_some_and(|f| f.send(FeedCommand::InjectFault(fault)));
+                if !delivered {
+                    tracing::warn!(%gateway, "fault not delivered: no such running gateway, or its queue is full");
+                }
+            }
+        }
+    }
+
+    /// Stops every feed and waits for each to finish.
+    pub async fn shutdown(self) {
+        for feed in self.feeds {
+            feed.stop().await;
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Glue that opens the window: data dir, logging, config, runtime, feeds, then eframe.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow};
+
+use crate::app::{AppParts, WatchfloorApp};
+use crate::backend::Backend;
+use crate::config::{Config, SimGateway};
+use crate::feeds::EventBus;
+use crate::live::LiveSettings;
+
+/// Events the live view buffers before it starts coalescing (each event is a batch of samples).
+pub const LIVE_CHANNEL_CAPACITY: usize = 1_024;
+
+/// What the GUI is started with (from the command line).
+#[derive(Clone, Debug)]
+pub struct GuiOptions {
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    /// The built-in demo's simulator, used when there is no config.
+    pub demo: SimGateway,
+}
+
+/// The data directory: `--data-dir`, else the platform's (e.g. `~/.local/share/watchfloor`).
+pub fn resolve_data_dir(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let dir = match explicit {
+        Some(dir) => dir,
+        None => directories::ProjectDirs::from("", "", "watchfloor")
+            .map(|d| d.data_dir().to_owned())
+            .ok_or_else(|| anyhow!("no home directory to keep data in; pass --data-dir DIR"))?,
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Loads the config, or the demo when there is none. A config with mistakes is not fatal: the window opens with
+/// no gateways and lists the problems (they are logged too).
+pub fn load_config(path: Option<&std::path::Path>, demo: SimGateway) -> (Config, Vec<String>) {
+    let Some(path) = path else {
+        return (Config::demo(demo), Vec::new());
+    };
+    match Config::load(path) {
+        Ok(config) => (config, Vec::new()),
+        Err(err) => {
+            tracing::error!("config not used:\n{err}");
+            let mut config = Config::demo(demo);
+            config.gateways.clear();
+            let mut problems: Vec<String> = err.to_string().lines().map(str::to_owned).collect();
+            problems.push("No gateway was started. Fix the config and restart Watchfloor.".to_owned());
+            (config, problems)
+        }
+    }
+}
+
+pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
+    let data_dir = resolve_data_dir(options.data_dir)?;
+    let (_log_guard, log_problem) = crate::logging::init(&data_dir);
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), "Watchfloor starting");
+    let (config, mut problems) = load_config(options.config.as_deref(), options.demo);
+    problems.extend(log_problem);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("wf-io")
+        .enable_all()
+        .build()
+        .context("cannot start the I/O runtime")?;
+
+    let mut bus = EventBus::builder();
+    let inbox = bus.live(LIVE_CHANNEL_CAPACITY);
+    let bus = bus.build();
+    let backend = Backend::start(runtime.handle(), &config, &bus);
+    let clock = backend.clock();
+
+    let mut live_settings = LiveSettings {
+        stale_after_ms: config.stale_after_ms,
+        default_site: config.site.name.clone(),
+        ..LiveSettings::default()
+    };
+    live_settings.battery.extend(config.battery.iter().map(|(k, v)| (*k, *v)));
+
+    let parts = AppParts {
+        inbox,
+        bus,
+        clock,
+        backend: Some(backend),
+        site_name: config.site.name.clone(),
+        timezone: config.site.timezone.clone(),
+        live_settings,
+        problems,
+    };
+
+    let icon = eframe::icon_data::from_png_bytes(include_bytes!("../icons/watchfloor.png"))
+        .context("the built-in icon is not a valid PNG")?;
+    let native_options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Watchfloor")
+            .with_app_id("watchfloor")
+            .with_inner_size([1440.0, 900.0])
+            .with_min_inner_size([800.0, 500.0])
+            .with_icon(Arc::new(icon)),
+        persistence_path: Some(data_dir.join("ui-state.ron")),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Watchfloor",
+        native_options,
+        Box::new(move |cc| Ok(Box::new(WatchfloorApp::new(cc, parts)))),
+    )
+    .map_err(|err| anyhow!("the window could not be opened: {err}"))?;
+    tracing::info!("window closed");
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    Ok(())
+}

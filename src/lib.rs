@@ -1,0 +1,47 @@
+//! Watchfloor: a native desktop monitor for plant and fleet.
+//!
+//! Gateway feeds publish [`command::FeedEvent`]s on an [`feeds::EventBus`]; the app drains them into one
+//! [`live::LiveState`] under a time budget and draws it. Later consumers (the history store) subscribe to the same
+//! bus without touching feeds or UI.
+//!
+//! ```text
+//!  gateways ──► feeds/ (tokio tasks) ──► FeedEvent ──┬──► App::logic() ──► LiveState ──► ui/ (reads, sends Command)
+//!  (sim/, later MQTT, HTTP)            bounded       │
+//!                                      channels      └──► (store/ writer thread: its own issue)
+//! ```
+//!
+//! # Layout
+//!
+//! - `main.rs` — the `watchfloor` binary: CLI parsing (clap), then [`gui::run_gui`]. Errors printed once.
+//! - [`gui`] — glue that opens the window: data dir, logging, config, tokio runtime, feeds, eframe.
+//! - [`app`] — the eframe `App`: `logic()` drains events into `LiveState`; `ui()` draws views; persisted settings.
+//! - [`command`] — [`command::FeedEvent`] (backend → consumers) and [`command::Command`] (UI → backend).
+//! - [`backend`] — starts the configured feeds and routes commands to them; dropping it stops them.
+//! - [`feeds`] — the `Feed` trait, the supervisor that reports a feed's state, and the [`feeds::EventBus`] fan-out
+//!   (lossless consumers wait, the live view coalesces).
+//! - [`sim`] — the deterministic plant and fleet simulator (seed + caller's clock), and [`sim::SimFeed`] that
+//!   serves it as a gateway; fault injection.
+//! - [`model`] — pure domain types: signals, samples, quality, machine states, vehicles, assets, shift calendar.
+//! - [`live`] — [`live::LiveState`]: latest values, machines and vehicles folded from their metrics, gateways.
+//! - [`config`] — the TOML config, validated into typed settings with located error messages.
+//! - [`clock`] — injectable clocks: wall, scaled (simulation speed), manual (tests).
+//! - [`logging`] — `tracing` to stderr and a daily file in the data dir.
+//! - [`ui`] — [`ui::theme`] (all colours as named tokens, dark and light), [`ui::widgets`] (status badge, battery
+//!   bar), [`ui::panels`] (status bar, plant overview, fleet table).
+//!
+//! Outside `src/`: `tests/` (integration tests: the UI on the simulator with `egui_kittest`, the feed on a real
+//! runtime, the smoke test script), `assets/`, `icons/` (the app icon), `packaging/` (Linux `.desktop` file),
+//! `.ci/run` (what CI runs), `docs/`.
+
+pub mod app;
+pub mod backend;
+pub mod clock;
+pub mod command;
+pub mod config;
+pub mod feeds;
+pub mod gui;
+pub mod live;
+pub mod logging;
+pub mod model;
+pub mod sim;
+pub mod ui;

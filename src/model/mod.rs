@@ -1,0 +1,14 @@
+//! Pure domain types: signals and samples, machines, vehicles, the asset hierarchy and the shift calendar.
+//! No I/O and no egui here.
+
+pub mod asset;
+pub mod machine;
+pub mod shift;
+pub mod signal;
+pub mod vehicle;
+
+pub use asset::{MachinePath, VehiclePath};
+pub use machine::MachineState;
+pub use shift::{ShiftCalendar, ShiftInstance};
+pub use signal::{Quality, Sample, SignalId, SignalMeta, TimeSource, Value, ValueKind};
+pub use vehicle::{BatteryLevel, BatteryThresholds, Fix, VehicleKind, VehicleStatus};

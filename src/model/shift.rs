@@ -1,0 +1,162 @@
+//! The shift calendar (DOMAIN §9): shifts and planned breaks in the site's local time, resolved to UTC with DST.
+
+use jiff::civil::{DateTime, Time};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan as _};
+
+/// One shift of the daily pattern, in local civil time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShiftDef {
+    pub name: String,
+    pub start: Time,
+    /// Civil duration: a night shift that spans a DST change lasts an hour more or less in real time.
+    pub duration: SignedDuration,
+    pub breaks: Vec<BreakDef>,
+}
+
+/// A planned break inside a shift, at a local time of day.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreakDef {
+    pub start: Time,
+    pub duration: SignedDuration,
+}
+
+/// One concrete shift: a name and UTC bounds, with its breaks in UTC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShiftInstance {
+    pub name: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub breaks_ms: Vec<(i64, i64)>,
+}
+
+impl ShiftInstance {
+    pub fn contains(&self, ts_ms: i64) -> bool {
+        (self.start_ms..self.end_ms).contains(&ts_ms)
+    }
+
+    pub fn in_break(&self, ts_ms: i64) -> bool {
+        self.breaks_ms.iter().any(|&(s, e)| (s..e).contains(&ts_ms))
+    }
+}
+
+/// The daily shift pattern of a site.
+#[derive(Clone, Debug)]
+pub struct ShiftCalendar {
+    pub tz: TimeZone,
+    pub shifts: Vec<ShiftDef>,
+}
+
+impl ShiftCalendar {
+    /// Three 8 h shifts A/B/C from 06:00, each with one 30 min break four hours in.
+    pub fn default_three_shifts(tz: TimeZone) -> Self {
+        let shift = |name: &str, hour: i8| ShiftDef {
+            name: name.to_owned(),
+            start: Time::constant(hour, 0, 0, 0),
+            duration: SignedDuration::from_hours(8),
+            breaks: vec![BreakDef {
+                start: Time::constant((hour + 4) % 24, 0, 0, 0),
+                duration: SignedDuration::from_mins(30),
+            }],
+        };
+        Self {
+            tz,
+            shifts: vec![shift("A", 6), shift("B", 14), shift("C", 22)],
+        }
+    }
+
+    /// The shift that covers `ts_ms`, if any shift does.
+    pub fn shift_at(&self, ts_ms: i64) -> Option<ShiftInstance> {
+        let local = Timestamp::from_millisecond(ts_ms).ok()?.to_zoned(self.tz.clone()).date();
+        // A shift that started yesterday may still be running (night shifts).
+        for date in [local, local.yesterday().ok()?] {
+            for def in &self.shifts {
+                let inst = self.instance(def, date.to_datetime(def.start))?;
+                if inst.contains(ts_ms) {
+                    return Some(inst);
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether `ts_ms` falls in a planned break of the shift running then (no shift running counts as not a break).
+    pub fn in_break(&self, ts_ms: i64) -> bool {
+        self.shift_at(ts_ms).is_some_and(|s| s.in_break(ts_ms))
+    }
+
+    fn instance(&self, def: &ShiftDef, start: DateTime) -> Option<ShiftInstance> {
+        let end = start.checked_add(def.duration).ok()?;
+        let breaks_ms = def
+            .breaks
+            .iter()
+            .filter_map(|b| {
+                let mut begin = start.date().to_datetime(b.start);
+                if begin < start {
+                    begin = begin.checked_add(1.day()).ok()?;
+                }
+                let finish = begin.checked_add(b.duration).ok()?;
+                Some((self.utc_ms(begin)?, self.utc_ms(finish)?))
+            })
+            .collect();
+        Some(ShiftInstance {
+            name: def.name.clone(),
+            start_ms: self.utc_ms(start)?,
+            end_ms: self.utc_ms(end)?,
+            breaks_ms,
+        })
+    }
+
+    fn utc_ms(&self, dt: DateTime) -> Option<i64> {
+        // `to_zoned` resolves a time in a DST gap or fold the "compatible" way (later for gaps, earlier for folds).
+        Some(dt.to_zoned(self.tz.clone()).ok()?.timestamp().as_millisecond())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(s: &str) -> i64 {
+        s.parse::<Timestamp>().expect("valid timestamp").as_millisecond()
+    }
+
+    fn helsinki() -> ShiftCalendar {
+        ShiftCalendar::default_three_shifts(TimeZone::get("Europe/Helsinki").expect("bundled tzdb"))
+    }
+
+    #[test]
+    fn finds_day_and_night_shifts() {
+        let cal = helsinki();
+        // 2026-11-20 09:00 Helsinki = 07:00 UTC (winter, +02:00).
+        let a = cal.shift_at(ms("2026-11-20T07:00:00Z")).expect("shift A");
+        assert_eq!(a.name, "A");
+        assert_eq!(a.start_ms, ms("2026-11-20T04:00:00Z"));
+        assert_eq!(a.end_ms - a.start_ms, 8 * 3_600_000);
+        // 03:00 local on the 21st belongs to C, which started at 22:00 on the 20th.
+        let c = cal.shift_at(ms("2026-11-21T01:00:00Z")).expect("shift C");
+        assert_eq!(c.name, "C");
+        assert_eq!(c.start_ms, ms("2026-11-20T20:00:00Z"));
+    }
+
+    #[test]
+    fn breaks_fall_inside_their_shift() {
+        let cal = helsinki();
+        // A's break is 10:00–10:30 local = 08:00–08:30 UTC in winter.
+        assert!(cal.in_break(ms("2026-11-20T08:10:00Z")));
+        assert!(!cal.in_break(ms("2026-11-20T08:30:00Z")));
+        // C's break at 02:00 is on the next civil day.
+        assert!(cal.in_break(ms("2026-11-21T00:15:00Z")));
+    }
+
+    #[test]
+    fn night_shift_over_dst_change_is_longer_or_shorter() {
+        let cal = helsinki();
+        // Autumn: clocks go back at 04:00 local on 2026-10-25, so C from the 24th lasts 9 h.
+        let c = cal.shift_at(ms("2026-10-24T21:00:00Z")).expect("C in autumn");
+        assert_eq!(c.end_ms - c.start_ms, 9 * 3_600_000);
+        // Spring: clocks go forward at 03:00 local on 2026-03-29, so C from the 28th lasts 7 h.
+        let c = cal.shift_at(ms("2026-03-28T21:00:00Z")).expect("C in spring");
+        assert_eq!(c.end_ms - c.start_ms, 7 * 3_600_000);
+    }
+}

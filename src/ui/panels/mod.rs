@@ -1,0 +1,5 @@
+//! The panels of the main window.
+
+pub mod fleet;
+pub mod plant;
+pub mod status_bar;

@@ -1,0 +1,164 @@
+//! The plant overview: one tile per machine, grouped by line in process order. ISA-101: grey while running;
+//! colour, shape and text only for abnormal states.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use egui::{Align, Layout, RichText, Sense, Stroke, StrokeKind, Ui, Vec2, pos2};
+
+use crate::command::Command;
+use crate::live::{LiveState, MachineLive};
+use crate::model::MachineState;
+use crate::sim::Fault;
+use crate::ui::theme::{Severity, Theme};
+use crate::ui::widgets::status_badge_ui;
+use crate::ui::{fmt_count, fmt_duration_secs};
+
+pub const TILE_WIDTH: f32 = 190.0;
+
+pub fn machine_severity(m: &MachineLive) -> Severity {
+    if m.stale {
+        return Severity::Stale;
+    }
+    match m.state {
+        Some(MachineState::Running) | None => Severity::Normal,
+        Some(MachineState::Idle | MachineState::Setup | MachineState::PlannedStop) => Severity::Info,
+        Some(MachineState::Starved | MachineState::Blocked) => Severity::Attention,
+        Some(MachineState::Down) => Severity::Alarm,
+    }
+}
+
+/// Draws every line; returns commands from the tiles' context menus.
+pub fn plant_overview_ui(
+    ui: &mut Ui,
+    theme: &Theme,
+    live: &LiveState,
+    now_ms: i64,
+    sim_gateways: &HashSet<Arc<str>>,
+) -> Vec<Command> {
+    let mut commands = Vec::new();
+    let lines = live.machines_by_line();
+    if lines.is_empty() {
+        ui.label(RichText::new("No machines yet: waiting for a gateway to announce them.").color(theme.text_dim));
+        return commands;
+    }
+    for (path, machines) in lines {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(&path.line).heading().color(theme.text_strong));
+            let down = machines.iter().filter(|m| m.state == Some(MachineState::Down)).count();
+            let running = machines.iter().filter(|m| m.state == Some(MachineState::Running)).count();
+            ui.label(RichText::new(format!("{running}/{} running", machines.len())).color(theme.text_dim));
+            if down > 0 {
+                status_badge_ui(ui, theme, Severity::Alarm, &format!("{down} down"));
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            for m in machines {
+                if let Some(cmd) = machine_tile_ui(ui, theme, m, now_ms, sim_gateways.contains(&m.gateway)) {
+                    commands.push(cmd);
+                }
+            }
+        });
+        ui.add_space(8.0);
+    }
+    commands
+}
+
+fn machine_tile_ui(ui: &mut Ui, theme: &Theme, m: &MachineLive, now_ms: i64, simulated: bool) -> Option<Command> {
+    let severity = machine_severity(m);
+    let state = m.state.map_or("Unknown", MachineState::label);
+    let border = match severity {
+        Severity::Alarm => Stroke::new(2.5, theme.alarm),
+        Severity::Attention => Stroke::new(2.0, theme.attention),
+        _ => Stroke::new(1.0, theme.tile_border),
+    };
+    let frame = egui::Frame::new()
+        .fill(theme.tile)
+        .stroke(border)
+        .corner_radius(3.0)
+        .inner_margin(8.0);
+    let inner = frame.show(ui, |ui| {
+        ui.set_width(TILE_WIDTH);
+        ui.horizontal(|ui| {
+            let name_colour = if m.stale { theme.stale } else { theme.text_strong };
+            ui.label(RichText::new(&m.path.machine).size(16.0).strong().color(name_colour));
+            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                status_badge_ui(ui, theme, severity, if m.stale { "Stale" } else { state });
+            });
+        });
+        let detail = if m.state == Some(MachineState::Running) {
+            String::new()
+        } else {
+            let dur = fmt_duration_secs((now_ms - m.state_since_ms) / 1000);
+            match &m.reason {
+                Some(reason) => format!("{reason} · {dur}"),
+                None => format!("{state} · {dur}"),
+            }
+        };
+        ui.label(RichText::new(if detail.is_empty() { " ".to_owned() } else { detail }).color(theme.text_dim));
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(m.total.map_or("—".to_owned(), fmt_count)).size(18.0).color(theme.text_strong));
+            ui.label(RichText::new("parts").color(theme.text_dim));
+            if let (Some(reject), Some(total)) = (m.reject, m.total.filter(|t| *t > 0)) {
+                #[expect(clippy::cast_precision_loss, reason = "counts to a percentage")]
+                let pct = reject as f64 * 100.0 / total as f64;
+                ui.label(RichText::new(format!("{pct:.1} % rej.")).small().color(theme.text_dim));
+            }
+        });
+        rate_bar_ui(ui, theme, m.rate_per_min(now_ms), m.ideal_rate_per_min());
+    });
+    let response = ui.interact(inner.response.rect, ui.scope_id().with(("machine", &m.path)), Sense::click());
+    let label = format!("{}: {}", m.path.machine, if m.stale { "Stale" } else { state });
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Group, true, &label));
+    let mut command = None;
+    if simulated {
+        response.context_menu(|ui| {
+            if ui.button("Simulate a 10 min breakdown (demo)").clicked() {
+                command = Some(Command::InjectFault {
+                    gateway: Arc::clone(&m.gateway),
+                    fault: Fault::StopMachine {
+                        machine: m.path.machine.clone(),
+                        secs: 600,
+                        reason: "DEMO_STOP".to_owned(),
+                    },
+                });
+                ui.close();
+            }
+        });
+    }
+    command
+}
+
+/// The current rate against the ideal rate: an analog bar so "where in range" reads at a glance.
+fn rate_bar_ui(ui: &mut Ui, theme: &Theme, rate: f64, ideal: Option<f64>) {
+    let height = 14.0;
+    let (rect, _) = ui.allocate_exact_size(Vec2::new(TILE_WIDTH, height), Sense::hover());
+    let painter = ui.painter();
+    let bar = egui::Rect::from_min_size(rect.min, Vec2::new(TILE_WIDTH * 0.45, height)).shrink2(Vec2::new(0.0, 3.0));
+    painter.rect_filled(bar, 2.0, theme.bar_track);
+    if let Some(ideal) = ideal.filter(|i| *i > 0.0) {
+        // The scale runs to 120 % of ideal, with the ideal marked.
+        let full = ideal * 1.2;
+        #[expect(clippy::cast_possible_truncation, reason = "to pixels")]
+        let frac = (rate / full).clamp(0.0, 1.0) as f32;
+        painter.rect_filled(
+            egui::Rect::from_min_size(bar.min, Vec2::new(bar.width() * frac, bar.height())),
+            2.0,
+            theme.bar_normal,
+        );
+        let x = bar.left() + bar.width() / 1.2;
+        painter.line_segment([pos2(x, bar.top() - 2.0), pos2(x, bar.bottom() + 2.0)], Stroke::new(1.5, theme.limit_mark));
+    }
+    painter.rect_stroke(bar, 2.0, Stroke::new(1.0, theme.tile_border), StrokeKind::Inside);
+    let text = match ideal {
+        Some(ideal) => format!("{rate:.0}/min of {ideal:.0}"),
+        None => format!("{rate:.0}/min"),
+    };
+    painter.text(
+        pos2(bar.right() + 6.0, rect.center().y),
+        egui::Align2::LEFT_CENTER,
+        text,
+        egui::FontId::proportional(12.0),
+        theme.text,
+    );
+}

@@ -1,0 +1,84 @@
+//! The status bar: each gateway's state, machines running and down, vehicles moving, charging and offline, and the
+//! site clock.
+
+use egui::{RichText, Ui};
+use jiff::tz::TimeZone;
+
+use crate::command::FeedState;
+use crate::live::LiveState;
+use crate::ui::theme::{Severity, Theme};
+use crate::ui::widgets::status_badge_ui;
+use crate::ui::{fmt_ago, fmt_site_clock};
+
+pub fn feed_severity(state: FeedState) -> Severity {
+    match state {
+        FeedState::Live => Severity::Normal,
+        FeedState::Connecting => Severity::Info,
+        FeedState::Stale => Severity::Attention,
+        FeedState::Offline | FeedState::Error => Severity::Alarm,
+    }
+}
+
+pub fn status_bar_ui(ui: &mut Ui, theme: &Theme, live: &LiveState, now_ms: i64, site_name: &str, tz: &TimeZone) {
+    ui.horizontal(|ui| {
+        if live.gateways.is_empty() {
+            status_badge_ui(ui, theme, Severity::Info, "No gateways");
+        }
+        for (name, gw) in &live.gateways {
+            let text = format!("{name}: {}", gw.status.state.label());
+            let badge = status_badge_ui(ui, theme, feed_severity(gw.status.state), &text);
+            let mut tip = format!(
+                "{} since {}\n{} messages, {} samples, {} rejected",
+                gw.status.state.label(),
+                fmt_ago(now_ms, gw.since_ms),
+                gw.messages,
+                gw.samples,
+                gw.rejected
+            );
+            if let Some(msg) = &gw.status.message {
+                tip.push_str(&format!("\n{msg}"));
+            }
+            if let Some((_, reason)) = gw.recent_rejects.back() {
+                tip.push_str(&format!("\nlast rejected: {reason}"));
+            }
+            badge.on_hover_text(tip);
+        }
+        ui.separator();
+
+        let s = live.summary(now_ms);
+        ui.label("Machines");
+        ui.label(RichText::new(format!("{} running", s.machines_running)).strong());
+        let down = format!("{} down", s.machines_down);
+        if s.machines_down > 0 {
+            status_badge_ui(ui, theme, Severity::Alarm, &down);
+        } else {
+            ui.label(down);
+        }
+        ui.label(RichText::new(format!("of {}", s.machines)).color(theme.text_dim));
+        ui.separator();
+
+        ui.label("Vehicles");
+        ui.label(RichText::new(format!("{} moving", s.vehicles_moving)).strong());
+        ui.label(format!("{} charging", s.vehicles_charging));
+        let offline = format!("{} offline", s.vehicles_offline);
+        if s.vehicles_offline > 0 {
+            status_badge_ui(ui, theme, Severity::Stale, &offline);
+        } else {
+            ui.label(offline);
+        }
+        ui.label(RichText::new(format!("of {}", s.vehicles)).color(theme.text_dim));
+
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.label(RichText::new(fmt_site_clock(now_ms, tz)).monospace().strong());
+            ui.label(RichText::new(site_name).color(theme.text_dim));
+            if live.stats.rejected > 0 || live.stats.coalesced > 0 {
+                ui.label(
+                    RichText::new(format!("{} rejected · {} coalesced", live.stats.rejected, live.stats.coalesced))
+                        .small()
+                        .color(theme.text_dim),
+                )
+                .on_hover_text("Rejected: values that could not be used (see the gateway's tooltip).\nCoalesced: values replaced by newer ones before the screen showed them.");
+            }
+        });
+    });
+}
