@@ -81,21 +81,12 @@ pub struct WatchfloorApp {
 
 impl WatchfloorApp {
     pub fn new(cc: &eframe::CreationContext<'_>, parts: AppParts) -> Self {
-        let settings: UiSettings = cc
-            .storage
-            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
-            .unwrap_or_default();
+        let settings: UiSettings = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default();
         let theme = Theme::for_choice(settings.theme);
         theme.apply(&cc.egui_ctx);
         let ctx = cc.egui_ctx.clone();
-        parts
-            .bus
-            .set_waker(Box::new(move || ctx.request_repaint_after(DATA_REPAINT_AFTER)));
-        let sim_gateways = parts
-            .backend
-            .as_ref()
-            .map(|b| b.sim_gateways().clone())
-            .unwrap_or_default();
+        parts.bus.set_waker(Box::new(move || ctx.request_repaint_after(DATA_REPAINT_AFTER)));
+        let sim_gateways = parts.backend.as_ref().map(|b| b.sim_gateways().clone()).unwrap_or_default();
         Self {
             live: LiveState::new(parts.live_settings),
             inbox: parts.inbox,
@@ -162,7 +153,12 @@ impl WatchfloorApp {
             .inner_margin(8.0)
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
-                    crate::ui::widgets::status_badge_ui(ui, &self.theme, crate::ui::theme::Severity::Alarm, "Problems at start");
+                    crate::ui::widgets::status_badge_ui(
+                        ui,
+                        &self.theme,
+                        crate::ui::theme::Severity::Alarm,
+                        "Problems at start",
+                    );
                     if ui.button("Dismiss").clicked() {
                         dismissed = true;
                     }
@@ -202,13 +198,10 @@ impl eframe::App for WatchfloorApp {
         let mut commands = Vec::new();
         match self.settings.view {
             View::Overview => {
-                egui::Panel::right("fleet_side")
-                    .resizable(true)
-                    .default_size(640.0)
-                    .show(ui, |ui| {
-                        ui.heading("Fleet");
-                        commands.extend(fleet::fleet_table_ui(ui, theme, live, now_ms, sims));
-                    });
+                egui::Panel::right("fleet_side").resizable(true).default_size(640.0).show(ui, |ui| {
+                    ui.heading("Vehicles");
+                    commands.extend(fleet::fleet_table_ui(ui, theme, live, now_ms, sims));
+                });
                 egui::CentralPanel::default().show(ui, |ui| {
                     egui::ScrollArea::vertical().id_salt("plant").show(ui, |ui| {
                         commands.extend(plant::plant_overview_ui(ui, theme, live, now_ms, sims));

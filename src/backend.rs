@@ -48,11 +48,7 @@ impl Backend {
                 }
             }
         }
-        Self {
-            feeds,
-            sim_gateways,
-            clock,
-        }
+        Self { feeds, sim_gateways, clock }
     }
 
     /// The clock the UI should read "now" from.

@@ -21,9 +21,7 @@ impl Clock for SystemClock {
 
 /// The wall clock in UTC milliseconds (0 if the system clock is before 1970).
 pub fn wall_now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Simulated time: starts at `origin_ms` and runs `speed` times faster than the wall clock.
@@ -36,11 +34,7 @@ pub struct ScaledClock {
 
 impl ScaledClock {
     pub fn new(origin_ms: i64, speed: f64) -> Self {
-        Self {
-            started: Instant::now(),
-            origin_ms,
-            speed,
-        }
+        Self { started: Instant::now(), origin_ms, speed }
     }
 
     pub fn speed(&self) -> f64 {

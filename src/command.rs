@@ -69,20 +69,13 @@ impl FeedStatus {
     }
 
     pub fn with_message(state: FeedState, message: impl Into<String>) -> Self {
-        Self {
-            state,
-            message: Some(message.into()),
-        }
+        Self { state, message: Some(message.into()) }
     }
 }
 
 impl FeedEvent {
     pub fn new(gateway: Arc<str>, received_ms: i64, body: FeedEventBody) -> Self {
-        Self {
-            gateway,
-            received_ms,
-            body,
-        }
+        Self { gateway, received_ms, body }
     }
 }
 

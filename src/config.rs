@@ -150,12 +150,7 @@ pub struct SimGateway {
 
 impl Default for SimGateway {
     fn default() -> Self {
-        Self {
-            seed: 42,
-            speed: 1.0,
-            lines: 3,
-            vehicles: 42,
-        }
+        Self { seed: 42, speed: 1.0, lines: 3, vehicles: 42 }
     }
 }
 
@@ -166,15 +161,9 @@ impl Config {
     pub fn demo(sim: SimGateway) -> Self {
         let timezone = TimeZone::get(DEFAULT_TIMEZONE).unwrap_or(TimeZone::UTC);
         Self {
-            site: Site {
-                name: "Plant A".to_owned(),
-                timezone: timezone.clone(),
-            },
+            site: Site { name: "Plant A".to_owned(), timezone: timezone.clone() },
             calendar: ShiftCalendar::default_three_shifts(timezone),
-            gateways: vec![GatewayConfig {
-                name: "demo".to_owned(),
-                kind: GatewayKind::Sim(sim),
-            }],
+            gateways: vec![GatewayConfig { name: "demo".to_owned(), kind: GatewayKind::Sim(sim) }],
             stale_after_ms: 30_000,
             battery: BTreeMap::new(),
         }
@@ -194,10 +183,7 @@ impl Config {
 
     /// Parses config text; `file` is only used in messages.
     pub fn parse(text: &str, file: &Path) -> Result<Self, ConfigError> {
-        let mut checker = Checker {
-            text,
-            problems: Vec::new(),
-        };
+        let mut checker = Checker { text, problems: Vec::new() };
         let raw: RawConfig = match toml::from_str(text) {
             Ok(raw) => raw,
             Err(err) => {
@@ -207,11 +193,7 @@ impl Config {
             }
         };
         let config = checker.validate(raw);
-        if checker.problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(checker.into_error(file))
-        }
+        if checker.problems.is_empty() { Ok(config) } else { Err(checker.into_error(file)) }
     }
 }
 
@@ -225,18 +207,11 @@ impl Checker<'_> {
         let before = &self.text[..span.start.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
         let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        self.problems.push(ConfigProblem {
-            line: Some(line),
-            column: Some(column),
-            message,
-        });
+        self.problems.push(ConfigProblem { line: Some(line), column: Some(column), message });
     }
 
     fn into_error(self, file: &Path) -> ConfigError {
-        ConfigError {
-            file: file.to_owned(),
-            problems: self.problems,
-        }
+        ConfigError { file: file.to_owned(), problems: self.problems }
     }
 
     fn duration(&mut self, value: &Spanned<String>, what: &str) -> Option<SignedDuration> {
@@ -249,7 +224,10 @@ impl Checker<'_> {
             Err(_) => {
                 self.problem(
                     value.span(),
-                    format!("{what} {:?} is not a duration; expected e.g. \"30s\", \"15m\", \"8h\" or \"1h 30m\"", value.get_ref()),
+                    format!(
+                        "{what} {:?} is not a duration; expected e.g. \"30s\", \"15m\", \"8h\" or \"1h 30m\"",
+                        value.get_ref()
+                    ),
                 );
                 None
             }
@@ -279,10 +257,7 @@ impl Checker<'_> {
                 TimeZone::UTC
             }),
         };
-        let site = Site {
-            name: raw.site.name.unwrap_or_else(|| "Plant A".to_owned()),
-            timezone: timezone.clone(),
-        };
+        let site = Site { name: raw.site.name.unwrap_or_else(|| "Plant A".to_owned()), timezone: timezone.clone() };
 
         let stale_after_ms = raw
             .fleet
@@ -297,17 +272,26 @@ impl Checker<'_> {
             if parsed == VehicleKind::Other && kind.get_ref() != "other" {
                 self.problem(
                     kind.span(),
-                    format!("unknown vehicle kind {:?} in [battery]; expected agv, forklift, van or other", kind.get_ref()),
+                    format!(
+                        "unknown vehicle kind {:?} in [battery]; expected agv, forklift, van or other",
+                        kind.get_ref()
+                    ),
                 );
                 continue;
             }
             let (low, critical) = (*b.low.get_ref(), *b.critical.get_ref());
             if !(0.0..=100.0).contains(&low) {
-                self.problem(b.low.span(), format!("battery.{}.low = {low} is not a percentage (0–100)", kind.get_ref()));
+                self.problem(
+                    b.low.span(),
+                    format!("battery.{}.low = {low} is not a percentage (0–100)", kind.get_ref()),
+                );
             } else if !(0.0..=100.0).contains(&critical) || critical > low {
                 self.problem(
                     b.critical.span(),
-                    format!("battery.{}.critical = {critical} must be a percentage no higher than low ({low})", kind.get_ref()),
+                    format!(
+                        "battery.{}.critical = {critical} must be a percentage no higher than low ({low})",
+                        kind.get_ref()
+                    ),
                 );
             } else {
                 battery.insert(parsed, BatteryThresholds { low_percent: low, critical_percent: critical });
@@ -321,7 +305,10 @@ impl Checker<'_> {
                 continue;
             }
             if gateways.iter().any(|other| other.name == *g.name.get_ref()) {
-                self.problem(g.name.span(), format!("gateway name {:?} is used twice; names must be unique", g.name.get_ref()));
+                self.problem(
+                    g.name.span(),
+                    format!("gateway name {:?} is used twice; names must be unique", g.name.get_ref()),
+                );
                 continue;
             }
             let kind = match g.kind.get_ref().as_str() {
@@ -332,11 +319,18 @@ impl Checker<'_> {
                         if (1.0..=MAX_SIM_SPEED).contains(&v) {
                             v
                         } else {
-                            self.problem(s.span(), format!("speed = {v} is out of range; expected 1 to {MAX_SIM_SPEED}"));
+                            self.problem(
+                                s.span(),
+                                format!("speed = {v} is out of range; expected 1 to {MAX_SIM_SPEED}"),
+                            );
                             1.0
                         }
                     });
-                    let count = |this: &mut Self, v: Option<&Spanned<usize>>, default: usize, max: usize, what: &str| {
+                    let count = |this: &mut Self,
+                                 v: Option<&Spanned<usize>>,
+                                 default: usize,
+                                 max: usize,
+                                 what: &str| {
                         v.map_or(default, |s| {
                             let n = *s.get_ref();
                             if (1..=max).contains(&n) {
@@ -349,12 +343,7 @@ impl Checker<'_> {
                     };
                     let lines = count(self, g.lines.as_ref(), defaults.lines, 500, "lines");
                     let vehicles = count(self, g.vehicles.as_ref(), defaults.vehicles, 20_000, "vehicles");
-                    GatewayKind::Sim(SimGateway {
-                        seed: g.seed.unwrap_or(defaults.seed),
-                        speed,
-                        lines,
-                        vehicles,
-                    })
+                    GatewayKind::Sim(SimGateway { seed: g.seed.unwrap_or(defaults.seed), speed, lines, vehicles })
                 }
                 "sparkplug" | "mqtt-json" | "http" => {
                     self.problem(
@@ -369,15 +358,14 @@ impl Checker<'_> {
                 other => {
                     self.problem(
                         g.kind.span(),
-                        format!("unknown gateway kind {other:?}; expected \"sim\", \"sparkplug\", \"mqtt-json\" or \"http\""),
+                        format!(
+                            "unknown gateway kind {other:?}; expected \"sim\", \"sparkplug\", \"mqtt-json\" or \"http\""
+                        ),
                     );
                     continue;
                 }
             };
-            gateways.push(GatewayConfig {
-                name: g.name.get_ref().clone(),
-                kind,
-            });
+            gateways.push(GatewayConfig { name: g.name.get_ref().clone(), kind });
         }
 
         let mut calendar = ShiftCalendar::default_three_shifts(timezone.clone());
@@ -402,23 +390,12 @@ impl Checker<'_> {
                         self.problem(s.duration.span(), "a shift cannot last longer than 24h".to_owned());
                         return None;
                     }
-                    Some(ShiftDef {
-                        name: s.name.get_ref().clone(),
-                        start: start?,
-                        duration: duration?,
-                        breaks,
-                    })
+                    Some(ShiftDef { name: s.name.get_ref().clone(), start: start?, duration: duration?, breaks })
                 })
                 .collect();
         }
 
-        Config {
-            site,
-            calendar,
-            gateways,
-            stale_after_ms,
-            battery,
-        }
+        Config { site, calendar, gateways, stale_after_ms, battery }
     }
 }
 

@@ -104,12 +104,8 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         persistence_path: Some(data_dir.join("ui-state.ron")),
         ..Default::default()
     };
-    eframe::run_native(
-        "Watchfloor",
-        native_options,
-        Box::new(move |cc| Ok(Box::new(WatchfloorApp::new(cc, parts)))),
-    )
-    .map_err(|err| anyhow!("the window could not be opened: {err}"))?;
+    eframe::run_native("Watchfloor", native_options, Box::new(move |cc| Ok(Box::new(WatchfloorApp::new(cc, parts)))))
+        .map_err(|err| anyhow!("the window could not be opened: {err}"))?;
     tracing::info!("window closed");
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     Ok(())

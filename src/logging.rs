@@ -17,24 +17,20 @@ pub fn init(data_dir: &Path) -> (Option<WorkerGuard>, Option<String>) {
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter());
     let log_dir = data_dir.join("logs");
-    let file = std::fs::create_dir_all(&log_dir)
-        .map_err(|e| e.to_string())
-        .and_then(|()| {
-            tracing_appender::rolling::Builder::new()
-                .rotation(tracing_appender::rolling::Rotation::DAILY)
-                .filename_prefix("watchfloor")
-                .filename_suffix("log")
-                .max_log_files(14)
-                .build(&log_dir)
-                .map_err(|e| e.to_string())
-        });
+    let file = std::fs::create_dir_all(&log_dir).map_err(|e| e.to_string()).and_then(|()| {
+        tracing_appender::rolling::Builder::new()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix("watchfloor")
+            .filename_suffix("log")
+            .max_log_files(14)
+            .build(&log_dir)
+            .map_err(|e| e.to_string())
+    });
     match file {
         Ok(appender) => {
             let (writer, guard) = tracing_appender::non_blocking(appender);
-            let file_layer = tracing_subscriber::fmt::layer()
-                .with_writer(writer)
-                .with_ansi(false)
-                .with_filter(filter());
+            let file_layer =
+                tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(false).with_filter(filter());
             let _ = tracing_subscriber::registry().with(stderr).with(file_layer).try_init();
             (Some(guard), None)
         }
@@ -44,4 +40,3 @@ pub fn init(data_dir: &Path) -> (Option<WorkerGuard>, Option<String>) {
         }
     }
 }
-

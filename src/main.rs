@@ -40,11 +40,7 @@ fn main() -> ExitCode {
     let options = GuiOptions {
         config: cli.config,
         data_dir: cli.data_dir,
-        demo: SimGateway {
-            seed: cli.seed,
-            speed: cli.speed,
-            ..SimGateway::default()
-        },
+        demo: SimGateway { seed: cli.seed, speed: cli.speed, ..SimGateway::default() },
     };
     match run_gui(options) {
         Ok(()) => ExitCode::SUCCESS,

@@ -53,21 +53,12 @@ impl EventBusBuilder {
     pub fn live(&mut self, capacity: usize) -> LiveInbox {
         let (tx, rx) = mpsc::channel(capacity);
         let overflow = Arc::new(Mutex::new(Overflow::default()));
-        self.live = Some(LiveSender {
-            tx,
-            overflow: Arc::clone(&overflow),
-        });
+        self.live = Some(LiveSender { tx, overflow: Arc::clone(&overflow) });
         LiveInbox { rx, overflow }
     }
 
     pub fn build(self) -> EventBus {
-        EventBus {
-            inner: Arc::new(Inner {
-                lossless: self.lossless,
-                live: self.live,
-                waker: OnceLock::new(),
-            }),
-        }
+        EventBus { inner: Arc::new(Inner { lossless: self.lossless, live: self.live, waker: OnceLock::new() }) }
     }
 }
 
@@ -183,10 +174,7 @@ struct Overflow {
 }
 
 enum Segment {
-    Samples {
-        latest: HashMap<(Arc<str>, SignalId), Sample>,
-        received_ms: i64,
-    },
+    Samples { latest: HashMap<(Arc<str>, SignalId), Sample>, received_ms: i64 },
     Other(FeedEvent),
 }
 
@@ -201,10 +189,7 @@ impl Overflow {
             return;
         };
         if !matches!(self.segments.last(), Some(Segment::Samples { .. })) {
-            self.segments.push(Segment::Samples {
-                latest: HashMap::new(),
-                received_ms: event.received_ms,
-            });
+            self.segments.push(Segment::Samples { latest: HashMap::new(), received_ms: event.received_ms });
         }
         let Some(Segment::Samples { latest, received_ms }) = self.segments.last_mut() else {
             return; // just pushed above
@@ -255,10 +240,7 @@ mod tests {
     use crate::model::Value;
 
     fn samples(gw: &str, ts: i64, values: &[(&str, f64)]) -> FeedEvent {
-        let batch = values
-            .iter()
-            .map(|(id, v)| Sample::new(SignalId::from(*id), ts, Value::F64(*v)))
-            .collect();
+        let batch = values.iter().map(|(id, v)| Sample::new(SignalId::from(*id), ts, Value::F64(*v))).collect();
         FeedEvent::new(Arc::from(gw), ts, FeedEventBody::Samples(batch))
     }
 

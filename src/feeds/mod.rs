@@ -101,13 +101,7 @@ pub fn spawn_feed<F: Feed>(
 ) -> FeedHandle {
     let (shutdown_tx, shutdown) = watch::channel(false);
     let (commands_tx, commands) = mpsc::channel(64);
-    let mut ctx = FeedContext {
-        gateway: Arc::clone(&gateway),
-        bus,
-        clock,
-        shutdown,
-        commands,
-    };
+    let mut ctx = FeedContext { gateway: Arc::clone(&gateway), bus, clock, shutdown, commands };
     let join = runtime.spawn(async move {
         ctx.set_status(FeedStatus::new(FeedState::Connecting)).await;
         let status = match feed.run_impl(&mut ctx).await {
@@ -122,10 +116,5 @@ pub fn spawn_feed<F: Feed>(
         };
         ctx.set_status(status).await;
     });
-    FeedHandle {
-        gateway,
-        shutdown: shutdown_tx,
-        commands: commands_tx,
-        join: Some(join),
-    }
+    FeedHandle { gateway, shutdown: shutdown_tx, commands: commands_tx, join: Some(join) }
 }

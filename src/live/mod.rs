@@ -40,10 +40,7 @@ impl Default for LiveSettings {
             stale_after_ms: 30_000,
             max_future_ms: 5 * 60_000,
             default_site: "Site".to_owned(),
-            battery: VehicleKind::ALL
-                .into_iter()
-                .map(|k| (k, BatteryThresholds::default_for(k)))
-                .collect(),
+            battery: VehicleKind::ALL.into_iter().map(|k| (k, BatteryThresholds::default_for(k))).collect(),
         }
     }
 }
@@ -77,6 +74,8 @@ pub struct MachineLive {
     pub order: u64,
     /// (source time, parts added since the previous count) over the rate window.
     increments: VecDeque<(i64, i64)>,
+    /// Source time of the first count seen: the rate window cannot reach further back.
+    counting_since_ms: Option<i64>,
 }
 
 impl MachineLive {
@@ -96,21 +95,22 @@ impl MachineLive {
             stale: false,
             order: 0,
             increments: VecDeque::new(),
+            counting_since_ms: None,
         }
     }
 
     /// Parts per minute over the last minute before `now_ms`, counter resets handled (a drop is a reset, and the
-    /// new value is what was made since).
-    pub fn rate_per_min(&self, now_ms: i64) -> f64 {
-        let parts: i64 = self
-            .increments
-            .iter()
-            .filter(|(ts, _)| now_ms - ts < RATE_WINDOW_MS)
-            .map(|(_, n)| n)
-            .sum();
-        #[expect(clippy::cast_precision_loss, reason = "parts per minute are small")]
-        let rate = parts as f64 * 60_000.0 / RATE_WINDOW_MS as f64;
-        rate
+    /// new value is what was made since). Until counts have been watched for 10 s the rate is unknown; until a full
+    /// minute, it is taken over the time watched.
+    pub fn rate_per_min(&self, now_ms: i64) -> Option<f64> {
+        let watched_ms = (now_ms - self.counting_since_ms?).min(RATE_WINDOW_MS);
+        if watched_ms < 10_000 {
+            return None;
+        }
+        let parts: i64 = self.increments.iter().filter(|(ts, _)| now_ms - ts < RATE_WINDOW_MS).map(|(_, n)| n).sum();
+        #[expect(clippy::cast_precision_loss, reason = "parts and milliseconds per minute are small")]
+        let rate = parts as f64 * 60_000.0 / watched_ms as f64;
+        Some(rate)
     }
 
     /// The rate at the ideal cycle time, parts per minute.
@@ -119,6 +119,7 @@ impl MachineLive {
     }
 
     fn set_total(&mut self, ts_ms: i64, total: i64) {
+        self.counting_since_ms.get_or_insert(ts_ms);
         let added = match self.total {
             Some(prev) if total >= prev => total - prev,
             // A drop is a counter reset: what it reads now was made since the reset.
@@ -204,12 +205,7 @@ impl VehicleLive {
         if t_lat != t_lon || self.fix.is_some_and(|f| f.ts_ms >= t_lat) {
             return;
         }
-        let fix = Fix {
-            ts_ms: t_lat,
-            lat_deg,
-            lon_deg,
-            heading_deg: self.heading_deg,
-        };
+        let fix = Fix { ts_ms: t_lat, lat_deg, lon_deg, heading_deg: self.heading_deg };
         self.fix = Some(fix);
         if self.trail.len() == TRAIL_LEN {
             self.trail.pop_front();
@@ -302,10 +298,7 @@ pub struct Summary {
 
 impl LiveState {
     pub fn new(settings: LiveSettings) -> Self {
-        Self {
-            settings,
-            ..Self::default()
-        }
+        Self { settings, ..Self::default() }
     }
 
     /// Machines that carry a state (DOMAIN §2: that is what makes a source a machine).
@@ -345,11 +338,7 @@ impl LiveState {
     }
 
     pub fn thresholds(&self, kind: VehicleKind) -> BatteryThresholds {
-        self.settings
-            .battery
-            .get(&kind)
-            .copied()
-            .unwrap_or_else(|| BatteryThresholds::default_for(kind))
+        self.settings.battery.get(&kind).copied().unwrap_or_else(|| BatteryThresholds::default_for(kind))
     }
 
     pub fn summary(&self, now_ms: i64) -> Summary {
@@ -377,10 +366,8 @@ impl LiveState {
     /// Folds one feed event into the live state.
     pub fn apply(&mut self, event: &FeedEvent) {
         self.stats.events += 1;
-        let gateway = self
-            .gateways
-            .entry(Arc::clone(&event.gateway))
-            .or_insert_with(|| GatewayLive::new(event.received_ms));
+        let gateway =
+            self.gateways.entry(Arc::clone(&event.gateway)).or_insert_with(|| GatewayLive::new(event.received_ms));
         gateway.messages += 1;
         gateway.last_message_ms = Some(event.received_ms);
         match &event.body {
@@ -433,7 +420,11 @@ impl LiveState {
                 self.stats.rejected += 1;
                 gw.reject(
                     received_ms,
-                    format!("{}: timestamp {} ms ahead of arrival (clock skew?)", sample.signal, sample.ts_ms - received_ms),
+                    format!(
+                        "{}: timestamp {} ms ahead of arrival (clock skew?)",
+                        sample.signal,
+                        sample.ts_ms - received_ms
+                    ),
                 );
                 return;
             }
@@ -466,11 +457,7 @@ impl LiveState {
                 );
             }
         }
-        let route = self
-            .routes
-            .entry(sample.signal.clone())
-            .or_insert_with(|| route_of(&sample.signal))
-            .clone();
+        let route = self.routes.entry(sample.signal.clone()).or_insert_with(|| route_of(&sample.signal)).clone();
         match route {
             Route::Machine(prefix, metric) => {
                 let site = &self.settings.default_site;

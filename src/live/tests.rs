@@ -5,10 +5,7 @@ use crate::model::Quality;
 const T0: i64 = 1_795_158_000_000;
 
 fn event(ts: i64, samples: &[(&str, Value)]) -> FeedEvent {
-    let batch = samples
-        .iter()
-        .map(|(id, v)| Sample::new(SignalId::from(*id), ts, v.clone()))
-        .collect();
+    let batch = samples.iter().map(|(id, v)| Sample::new(SignalId::from(*id), ts, v.clone())).collect();
     FeedEvent::new(Arc::from("gw"), ts, FeedEventBody::Samples(batch))
 }
 
@@ -21,7 +18,10 @@ fn machine_state_from_names_and_codes() {
     let mut live = LiveState::default();
     live.apply(&status(T0, FeedState::Live));
     live.apply(&event(T0, &[("P/L1/Filler/State", Value::str("running"))]));
-    live.apply(&event(T0 + 1_000, &[("Line2.Capper.State", Value::I64(5)), ("Line2.Capper.Reason", Value::str("JAM"))]));
+    live.apply(&event(
+        T0 + 1_000,
+        &[("Line2.Capper.State", Value::I64(5)), ("Line2.Capper.Reason", Value::str("JAM"))],
+    ));
     let filler = &live.machines[&Arc::from("P/L1/Filler")];
     assert_eq!(filler.state, Some(MachineState::Running));
     assert_eq!(filler.path.line, "L1");
@@ -41,10 +41,14 @@ fn rate_counts_parts_in_the_last_minute_through_a_reset() {
     // The counter resets and counts 10 more.
     live.apply(&event(T0 + 40_000, &[(id, Value::I64(10))]));
     let m = &live.machines[&Arc::from("P/L1/Filler")];
-    assert!((m.rate_per_min(T0 + 45_000) - 30.0).abs() < 1e-9, "{}", m.rate_per_min(T0 + 45_000));
-    // A minute later only the 10 after the reset are in the window; later still, nothing.
-    assert!((m.rate_per_min(T0 + 90_000) - 10.0).abs() < 1e-9);
-    assert!(m.rate_per_min(T0 + 200_000).abs() < 1e-9);
+    assert_eq!(m.rate_per_min(T0 + 5_000), None, "too soon to tell");
+    // 30 parts in the 45 s watched so far.
+    let rate = m.rate_per_min(T0 + 45_000).expect("known");
+    assert!((rate - 40.0).abs() < 1e-9, "{rate}");
+    assert!((m.rate_per_min(T0 + 60_000).expect("known") - 30.0).abs() < 1e-9);
+    // Later only the 10 after the reset are in the window; later still, nothing.
+    assert!((m.rate_per_min(T0 + 90_000).expect("known") - 10.0).abs() < 1e-9);
+    assert!(m.rate_per_min(T0 + 200_000).expect("known").abs() < 1e-9);
 }
 
 #[test]
@@ -80,17 +84,20 @@ fn a_vehicle_gets_a_fix_from_latitude_and_longitude_of_one_time() {
     let mut live = LiveState::default();
     live.apply(&status(T0, FeedState::Live));
     let prefix = "P/Fleet/AGV-01";
-    live.apply(&event(T0, &[
-        ("P/Fleet/AGV-01/Kind", Value::str("agv")),
-        ("P/Fleet/AGV-01/Position/Latitude", Value::F64(61.45)),
-    ]));
+    live.apply(&event(
+        T0,
+        &[("P/Fleet/AGV-01/Kind", Value::str("agv")), ("P/Fleet/AGV-01/Position/Latitude", Value::F64(61.45))],
+    ));
     assert!(live.vehicles[&Arc::from(prefix)].fix.is_none());
-    live.apply(&event(T0, &[
-        ("P/Fleet/AGV-01/Position/Longitude", Value::F64(23.84)),
-        ("P/Fleet/AGV-01/Position/Heading", Value::F64(370.0)),
-        ("P/Fleet/AGV-01/Speed", Value::F64(5.0)),
-        ("P/Fleet/AGV-01/Battery/Temperature", Value::F64(30.0)),
-    ]));
+    live.apply(&event(
+        T0,
+        &[
+            ("P/Fleet/AGV-01/Position/Longitude", Value::F64(23.84)),
+            ("P/Fleet/AGV-01/Position/Heading", Value::F64(370.0)),
+            ("P/Fleet/AGV-01/Speed", Value::F64(5.0)),
+            ("P/Fleet/AGV-01/Battery/Temperature", Value::F64(30.0)),
+        ],
+    ));
     let v = &live.vehicles[&Arc::from(prefix)];
     let fix = v.fix.expect("fix");
     assert_eq!((fix.lat_deg, fix.lon_deg), (61.45, 23.84));

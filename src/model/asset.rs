@@ -32,12 +32,7 @@ impl MachinePath {
         let machine = segs.last().copied().unwrap_or(prefix).to_owned();
         let line = if segs.len() >= 2 { segs[segs.len() - 2] } else { default_site }.to_owned();
         let site = if segs.len() >= 3 { segs[0] } else { default_site }.to_owned();
-        Self {
-            area: site.clone(),
-            site,
-            line,
-            machine,
-        }
+        Self { area: site.clone(), site, line, machine }
     }
 }
 

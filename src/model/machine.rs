@@ -15,15 +15,8 @@ pub enum MachineState {
 }
 
 impl MachineState {
-    pub const ALL: [Self; 7] = [
-        Self::Running,
-        Self::Idle,
-        Self::Starved,
-        Self::Blocked,
-        Self::Down,
-        Self::Setup,
-        Self::PlannedStop,
-    ];
+    pub const ALL: [Self; 7] =
+        [Self::Running, Self::Idle, Self::Starved, Self::Blocked, Self::Down, Self::Setup, Self::PlannedStop];
 
     /// The wire name (`running`, …, `planned_stop`).
     pub fn as_str(self) -> &'static str {
@@ -71,11 +64,8 @@ impl MachineState {
 
     /// Parses the wire name, case-insensitively, accepting `-` or space for `_`.
     pub fn parse(s: &str) -> Option<Self> {
-        let norm: String = s
-            .trim()
-            .chars()
-            .map(|c| if c == '-' || c == ' ' { '_' } else { c.to_ascii_lowercase() })
-            .collect();
+        let norm: String =
+            s.trim().chars().map(|c| if c == '-' || c == ' ' { '_' } else { c.to_ascii_lowercase() }).collect();
         Self::ALL.into_iter().find(|st| st.as_str() == norm)
     }
 

@@ -59,10 +59,7 @@ impl ShiftCalendar {
                 duration: SignedDuration::from_mins(30),
             }],
         };
-        Self {
-            tz,
-            shifts: vec![shift("A", 6), shift("B", 14), shift("C", 22)],
-        }
+        Self { tz, shifts: vec![shift("A", 6), shift("B", 14), shift("C", 22)] }
     }
 
     /// The shift that covers `ts_ms`, if any shift does.

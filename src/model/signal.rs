@@ -40,10 +40,7 @@ fn strip_metric<'a>(id: &'a str, metric: &str) -> Option<&'a str> {
     if sep != b'/' && sep != b'.' {
         return None;
     }
-    let matches = tail
-        .bytes()
-        .zip(metric.bytes())
-        .all(|(a, b)| a == b || (b == b'/' && a == sep));
+    let matches = tail.bytes().zip(metric.bytes()).all(|(a, b)| a == b || (b == b'/' && a == sep));
     matches.then(|| &head[..head.len() - 1])
 }
 
@@ -202,14 +199,7 @@ pub struct Sample {
 impl Sample {
     /// A good, live sample stamped at the source.
     pub fn new(signal: SignalId, ts_ms: i64, value: Value) -> Self {
-        Self {
-            signal,
-            ts_ms,
-            value,
-            quality: Quality::Good,
-            time_source: TimeSource::Source,
-            historical: false,
-        }
+        Self { signal, ts_ms, value, quality: Quality::Good, time_source: TimeSource::Source, historical: false }
     }
 }
 

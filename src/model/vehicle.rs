@@ -75,10 +75,7 @@ impl BatteryThresholds {
             VehicleKind::Van => (20.0, 10.0),
             VehicleKind::Other => (25.0, 10.0),
         };
-        Self {
-            low_percent,
-            critical_percent,
-        }
+        Self { low_percent, critical_percent }
     }
 
     pub fn level(&self, soc_percent: f64) -> BatteryLevel {
@@ -142,18 +139,8 @@ pub mod metric {
     pub const ODOMETER: &str = "Odometer";
     pub const KIND: &str = "Kind";
 
-    pub const ALL: &[&str] = &[
-        LATITUDE,
-        LONGITUDE,
-        HEADING,
-        BATTERY_TEMPERATURE,
-        CHARGING,
-        VOLTAGE,
-        SOC,
-        SPEED,
-        ODOMETER,
-        KIND,
-    ];
+    pub const ALL: &[&str] =
+        &[LATITUDE, LONGITUDE, HEADING, BATTERY_TEMPERATURE, CHARGING, VOLTAGE, SOC, SPEED, ODOMETER, KIND];
 }
 
 #[cfg(test)]

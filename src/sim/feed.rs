@@ -18,9 +18,7 @@ pub struct SimFeed {
 
 impl SimFeed {
     pub fn new(config: SimConfig) -> Self {
-        Self {
-            sim: Simulator::new(config),
-        }
+        Self { sim: Simulator::new(config) }
     }
 }
 

@@ -101,11 +101,9 @@ impl Vehicle {
                 layout.van_routes[number % layout.van_routes.len()].clone(),
                 &layout.van_chargers,
             ),
-            VehicleKind::Forklift => (
-                format!("FL-{number:02}"),
-                layout.forklift_spots.clone(),
-                &layout.forklift_chargers,
-            ),
+            VehicleKind::Forklift => {
+                (format!("FL-{number:02}"), layout.forklift_spots.clone(), &layout.forklift_chargers)
+            }
             VehicleKind::Agv | VehicleKind::Other => (
                 format!("AGV-{number:02}"),
                 layout.agv_loops[number % layout.agv_loops.len()].clone(),
@@ -168,11 +166,7 @@ impl Vehicle {
                 }
             }
             Plan::Dwelling { secs } => {
-                self.plan = if secs > DT {
-                    Plan::Dwelling { secs: secs - DT }
-                } else {
-                    Plan::Driving
-                };
+                self.plan = if secs > DT { Plan::Dwelling { secs: secs - DT } } else { Plan::Driving };
             }
             Plan::Stranded { secs } => {
                 self.plan = if secs > DT {
@@ -202,11 +196,7 @@ impl Vehicle {
     }
 
     fn drive(&mut self, dt: f64, p: &KindProfile) {
-        let target = if self.plan == Plan::ToCharger {
-            self.charger
-        } else {
-            self.route[self.next].at
-        };
+        let target = if self.plan == Plan::ToCharger { self.charger } else { self.route[self.next].at };
         let dist = distance_m(self.pos, target);
         let mut speed_kmh = self.cruise_kmh * self.rng.random_range(0.9..1.1);
         if dist < 15.0 {
@@ -250,9 +240,7 @@ impl Vehicle {
         }
         let (lo, hi) = wp.dwell_secs;
         if hi > 0.0 {
-            self.plan = Plan::Dwelling {
-                secs: self.rng.random_range(lo..hi),
-            };
+            self.plan = Plan::Dwelling { secs: self.rng.random_range(lo..hi) };
         }
     }
 
@@ -269,11 +257,7 @@ impl Vehicle {
     }
 
     pub fn meta(&self) -> Vec<SignalMeta> {
-        let meta = |m: &str, kind, unit: Option<&str>| SignalMeta {
-            id: self.id(m),
-            kind,
-            unit: unit.map(Into::into),
-        };
+        let meta = |m: &str, kind, unit: Option<&str>| SignalMeta { id: self.id(m), kind, unit: unit.map(Into::into) };
         vec![
             meta(metric::KIND, ValueKind::String, None),
             meta(metric::LATITUDE, ValueKind::Float, Some("deg")),

@@ -20,10 +20,7 @@ impl LocalFrame {
 
     /// `(lat, lon)` in degrees of a local point.
     pub fn to_wgs84(&self, p: Point) -> (f64, f64) {
-        (
-            self.origin_lat_deg + p[1] / METRES_PER_DEG_LAT,
-            self.origin_lon_deg + p[0] / self.metres_per_deg_lon(),
-        )
+        (self.origin_lat_deg + p[1] / METRES_PER_DEG_LAT, self.origin_lon_deg + p[0] / self.metres_per_deg_lon())
     }
 }
 
@@ -38,7 +35,8 @@ pub struct Bounds {
 
 impl Bounds {
     pub fn contains(&self, lat_deg: f64, lon_deg: f64) -> bool {
-        (self.min_lat_deg..=self.max_lat_deg).contains(&lat_deg) && (self.min_lon_deg..=self.max_lon_deg).contains(&lon_deg)
+        (self.min_lat_deg..=self.max_lat_deg).contains(&lat_deg)
+            && (self.min_lon_deg..=self.max_lon_deg).contains(&lon_deg)
     }
 }
 
@@ -51,19 +49,11 @@ pub struct Waypoint {
 }
 
 const fn pass(x: f64, y: f64) -> Waypoint {
-    Waypoint {
-        at: [x, y],
-        dwell_secs: (0.0, 0.0),
-        load_after: None,
-    }
+    Waypoint { at: [x, y], dwell_secs: (0.0, 0.0), load_after: None }
 }
 
 const fn stop(x: f64, y: f64, dwell_secs: (f64, f64), load_after: Option<bool>) -> Waypoint {
-    Waypoint {
-        at: [x, y],
-        dwell_secs,
-        load_after,
-    }
+    Waypoint { at: [x, y], dwell_secs, load_after }
 }
 
 /// Where things are on the demo site. The plant hall spans x −220..100 m, the warehouse 150..350 m, the loading
@@ -82,10 +72,7 @@ pub struct SiteLayout {
 impl SiteLayout {
     /// The demo site, on an industrial estate in Tampere (Finland).
     pub fn demo() -> Self {
-        let frame = LocalFrame {
-            origin_lat_deg: 61.4551,
-            origin_lon_deg: 23.8437,
-        };
+        let frame = LocalFrame { origin_lat_deg: 61.4551, origin_lon_deg: 23.8437 };
         // One AGV loop per line: pick at the warehouse, drop at the line's infeed, back along the south aisle.
         let agv_loops = (0..4)
             .map(|k| {
@@ -105,12 +92,7 @@ impl SiteLayout {
         let mut forklift_spots = Vec::new();
         for i in 0..5 {
             for j in 0..4 {
-                forklift_spots.push(stop(
-                    170.0 + 40.0 * f64::from(i),
-                    -60.0 + 45.0 * f64::from(j),
-                    (20.0, 90.0),
-                    None,
-                ));
+                forklift_spots.push(stop(170.0 + 40.0 * f64::from(i), -60.0 + 45.0 * f64::from(j), (20.0, 90.0), None));
             }
         }
         for j in 0..4 {
@@ -183,12 +165,7 @@ impl SiteLayout {
         let margin = 300.0;
         let (min_lat_deg, min_lon_deg) = self.frame.to_wgs84([min[0] - margin, min[1] - margin]);
         let (max_lat_deg, max_lon_deg) = self.frame.to_wgs84([max[0] + margin, max[1] + margin]);
-        Bounds {
-            min_lat_deg,
-            max_lat_deg,
-            min_lon_deg,
-            max_lon_deg,
-        }
+        Bounds { min_lat_deg, max_lat_deg, min_lon_deg, max_lon_deg }
     }
 }
 
@@ -214,10 +191,7 @@ mod tests {
 
     #[test]
     fn frame_round_numbers() {
-        let f = LocalFrame {
-            origin_lat_deg: 60.0,
-            origin_lon_deg: 24.0,
-        };
+        let f = LocalFrame { origin_lat_deg: 60.0, origin_lon_deg: 24.0 };
         let (lat, lon) = f.to_wgs84([0.0, 111_320.0]);
         assert!((lat - 61.0).abs() < 1e-9 && (lon - 24.0).abs() < 1e-9);
         let (_, lon) = f.to_wgs84([55_660.0, 0.0]);

@@ -85,9 +85,8 @@ impl Simulator {
     pub fn new(config: SimConfig) -> Self {
         let layout = SiteLayout::demo();
         let shift = config.calendar.shift_at(config.start_ms);
-        let mut lines: Vec<Line> = (0..config.lines)
-            .map(|i| Line::new(&config.site, i, config.machines_per_line, config.seed))
-            .collect();
+        let mut lines: Vec<Line> =
+            (0..config.lines).map(|i| Line::new(&config.site, i, config.machines_per_line, config.seed)).collect();
         if let Some(shift) = &shift {
             #[expect(clippy::cast_precision_loss, reason = "milliseconds within a shift")]
             let secs_into_shift = (config.start_ms - shift.start_ms) as f64 / 1000.0;
@@ -111,14 +110,7 @@ impl Simulator {
                 Vehicle::new(&config.site, kind, number, &layout, seed)
             })
             .collect();
-        Self {
-            t_ms: config.start_ms,
-            config,
-            layout,
-            lines,
-            vehicles,
-            shift,
-        }
+        Self { t_ms: config.start_ms, config, layout, lines, vehicles, shift }
     }
 
     /// The simulation's current instant.

@@ -82,11 +82,7 @@ impl Line {
         let bottleneck_cycle: f64 = line_rng.random_range(1.6..3.2);
         let machines = (0..machines_per_line)
             .map(|i| {
-                let name = if i < names.len() {
-                    names[i].to_owned()
-                } else {
-                    format!("Station{}", i + 1)
-                };
+                let name = if i < names.len() { names[i].to_owned() } else { format!("Station{}", i + 1) };
                 // Upstream of the bottleneck a little faster, downstream clearly faster (the "V-curve").
                 let speed_margin = match i {
                     1 => 1.0,
@@ -116,10 +112,7 @@ impl Line {
                 }
             })
             .collect();
-        Self {
-            machines,
-            buffers: vec![BUFFER_CAPACITY / 2; machines_per_line.saturating_sub(1)],
-        }
+        Self { machines, buffers: vec![BUFFER_CAPACITY / 2; machines_per_line.saturating_sub(1)] }
     }
 
     /// Gives every machine the counts it would have after `secs` of normal running (so the demo does not start
@@ -154,11 +147,7 @@ impl Line {
         // Downstream first, so a part moved this second frees room for the machine upstream.
         for i in (0..n).rev() {
             let input = if i == 0 { None } else { Some(self.buffers[i - 1]) };
-            let room = if i + 1 == n {
-                None
-            } else {
-                Some(BUFFER_CAPACITY - self.buffers[i])
-            };
+            let room = if i + 1 == n { None } else { Some(BUFFER_CAPACITY - self.buffers[i]) };
             let made = self.machines[i].step(in_break, input, room);
             if i > 0 {
                 self.buffers[i - 1] -= made.taken;
@@ -193,7 +182,8 @@ impl Machine {
     fn step(&mut self, in_break: bool, input: Option<u32>, room: Option<u32>) -> Made {
         const DT: f64 = 1.0;
         let nothing = Made { taken: 0, passed: 0 };
-        self.temperature_c += (self.target_temp_c() - self.temperature_c) * DT / 240.0 + self.rng.random_range(-0.05..0.05);
+        self.temperature_c +=
+            (self.target_temp_c() - self.temperature_c) * DT / 240.0 + self.rng.random_range(-0.05..0.05);
 
         if self.remaining_secs > 0.0 {
             // A repair or changeover keeps going through a break.
@@ -232,11 +222,7 @@ impl Machine {
             self.progress = self.progress.min(0.99);
             self.wait_secs += 1;
             if self.wait_secs >= WAIT_BEFORE_STARVED_SECS {
-                let waiting = if input == Some(0) {
-                    MachineState::Starved
-                } else {
-                    MachineState::Blocked
-                };
+                let waiting = if input == Some(0) { MachineState::Starved } else { MachineState::Blocked };
                 self.set_state(waiting, "");
             }
             return nothing;
@@ -254,18 +240,11 @@ impl Machine {
                 passed += 1;
             }
         }
-        Made {
-            taken: possible,
-            passed,
-        }
+        Made { taken: possible, passed }
     }
 
     fn target_temp_c(&self) -> f64 {
-        if self.state == MachineState::Running {
-            self.running_temp_c
-        } else {
-            AMBIENT_C
-        }
+        if self.state == MachineState::Running { self.running_temp_c } else { AMBIENT_C }
     }
 
     fn pick_failure(&mut self) -> (&'static str, f64) {
@@ -307,11 +286,7 @@ impl Machine {
     }
 
     pub fn meta(&self) -> Vec<SignalMeta> {
-        let meta = |m: &str, kind, unit: Option<&str>| SignalMeta {
-            id: self.id(m),
-            kind,
-            unit: unit.map(Into::into),
-        };
+        let meta = |m: &str, kind, unit: Option<&str>| SignalMeta { id: self.id(m), kind, unit: unit.map(Into::into) };
         vec![
             meta(metric::STATE, ValueKind::String, None),
             meta(metric::REASON, ValueKind::String, None),

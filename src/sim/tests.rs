@@ -102,10 +102,7 @@ fn the_plant_shows_every_kind_of_behaviour() {
         assert!(states.contains(&st), "{st:?} never happened in 8 h: {states:?}");
     }
     assert!(reasons.contains("BREAK") && reasons.contains("JAM") && reasons.contains(plant::CHANGEOVER), "{reasons:?}");
-    let machines: HashSet<_> = samples
-        .iter()
-        .filter_map(|s| metric_of(s).strip_suffix("/State"))
-        .collect();
+    let machines: HashSet<_> = samples.iter().filter_map(|s| metric_of(s).strip_suffix("/State")).collect();
     assert_eq!(machines.len(), 12, "3 lines × 4 machines");
 }
 
@@ -113,11 +110,8 @@ fn the_plant_shows_every_kind_of_behaviour() {
 fn the_fleet_moves_charges_and_drops_out() {
     let mut sim = Simulator::new(SimConfig::demo(9, START_MS));
     let (meta, mut out) = sim.birth();
-    let kinds: HashSet<_> = out
-        .iter()
-        .filter(|s| metric_of(s).ends_with("/Kind"))
-        .filter_map(|s| s.value.as_str())
-        .collect();
+    let kinds: HashSet<_> =
+        out.iter().filter(|s| metric_of(s).ends_with("/Kind")).filter_map(|s| s.value.as_str()).collect();
     assert_eq!(kinds.len(), 3, "{kinds:?}");
     assert!(sim.vehicle_prefixes().len() >= 40);
     assert!(meta.iter().any(|m| m.id.as_str().ends_with("/Battery/SoC")));
@@ -148,31 +142,17 @@ fn faults_show_up_as_a_real_feed_would_show_them() {
     let mut out = Vec::new();
     sim.step_to(START_MS + 10_000, &mut out);
 
-    sim.inject(&Fault::StopMachine {
-        machine: "Filler".into(),
-        secs: 600,
-        reason: "TEST_STOP".into(),
-    })
-    .expect("Filler exists");
-    sim.inject(&Fault::CutComms {
-        vehicle: "AGV-03".into(),
-        secs: 120,
-    })
-    .expect("AGV-03 exists");
-    sim.inject(&Fault::DrainBattery {
-        vehicle: "PlantA/Fleet/VAN-02".into(),
-        soc_percent: 4.0,
-    })
-    .expect("VAN-02 exists");
+    sim.inject(&Fault::StopMachine { machine: "Filler".into(), secs: 600, reason: "TEST_STOP".into() })
+        .expect("Filler exists");
+    sim.inject(&Fault::CutComms { vehicle: "AGV-03".into(), secs: 120 }).expect("AGV-03 exists");
+    sim.inject(&Fault::DrainBattery { vehicle: "PlantA/Fleet/VAN-02".into(), soc_percent: 4.0 })
+        .expect("VAN-02 exists");
     assert!(sim.inject(&Fault::CutComms { vehicle: "AGV-99".into(), secs: 1 }).is_err());
 
     out.clear();
     sim.step_to(START_MS + 100_000, &mut out);
-    let filler_states: Vec<_> = out
-        .iter()
-        .filter(|s| metric_of(s) == "PlantA/Line1/Filler/State")
-        .map(|s| s.value.clone())
-        .collect();
+    let filler_states: Vec<_> =
+        out.iter().filter(|s| metric_of(s) == "PlantA/Line1/Filler/State").map(|s| s.value.clone()).collect();
     assert_eq!(filler_states, vec![Value::str("down")]);
     assert!(out.iter().any(|s| metric_of(s) == "PlantA/Line1/Filler/Reason" && s.value == Value::str("TEST_STOP")));
     assert!(!out.iter().any(|s| metric_of(s).starts_with("PlantA/Fleet/AGV-03/")), "AGV-03 is silent");

@@ -58,9 +58,12 @@ pub fn fleet_table_ui(
                 let v = vehicles[row.index()];
                 let status = live.vehicle_status(v, now_ms);
                 let stale = status == VehicleStatus::Offline;
-                let dim = |text: String| if stale { RichText::new(text).color(theme.stale) } else { RichText::new(text) };
+                let dim = |text: String| {
+                    if stale { RichText::new(text).color(theme.stale) } else { RichText::new(text) }
+                };
                 row.col(|ui| {
-                    let response = ui.add(egui::Label::new(dim(v.path.vehicle.clone()).strong()).sense(egui::Sense::click()));
+                    let response =
+                        ui.add(egui::Label::new(dim(v.path.vehicle.clone()).strong()).sense(egui::Sense::click()));
                     if sim_gateways.contains(&v.gateway) {
                         vehicle_demo_menu(&response, v, &mut commands);
                     }
@@ -93,23 +96,14 @@ pub fn fleet_table_ui(
 fn vehicle_demo_menu(response: &egui::Response, v: &VehicleLive, commands: &mut Vec<Command>) {
     response.context_menu(|ui| {
         let fault = if ui.button("Cut comms for 2 min (demo)").clicked() {
-            Some(Fault::CutComms {
-                vehicle: v.path.vehicle.clone(),
-                secs: 120,
-            })
+            Some(Fault::CutComms { vehicle: v.path.vehicle.clone(), secs: 120 })
         } else if ui.button("Drain battery to 8 % (demo)").clicked() {
-            Some(Fault::DrainBattery {
-                vehicle: v.path.vehicle.clone(),
-                soc_percent: 8.0,
-            })
+            Some(Fault::DrainBattery { vehicle: v.path.vehicle.clone(), soc_percent: 8.0 })
         } else {
             None
         };
         if let Some(fault) = fault {
-            commands.push(Command::InjectFault {
-                gateway: Arc::clone(&v.gateway),
-                fault,
-            });
+            commands.push(Command::InjectFault { gateway: Arc::clone(&v.gateway), fault });
             ui.close();
         }
     });

@@ -72,40 +72,10 @@ fn machine_tile_ui(ui: &mut Ui, theme: &Theme, m: &MachineLive, now_ms: i64, sim
         Severity::Attention => Stroke::new(2.0, theme.attention),
         _ => Stroke::new(1.0, theme.tile_border),
     };
-    let frame = egui::Frame::new()
-        .fill(theme.tile)
-        .stroke(border)
-        .corner_radius(3.0)
-        .inner_margin(8.0);
+    let frame = egui::Frame::new().fill(theme.tile).stroke(border).corner_radius(3.0).inner_margin(8.0);
     let inner = frame.show(ui, |ui| {
         ui.set_width(TILE_WIDTH);
-        ui.horizontal(|ui| {
-            let name_colour = if m.stale { theme.stale } else { theme.text_strong };
-            ui.label(RichText::new(&m.path.machine).size(16.0).strong().color(name_colour));
-            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                status_badge_ui(ui, theme, severity, if m.stale { "Stale" } else { state });
-            });
-        });
-        let detail = if m.state == Some(MachineState::Running) {
-            String::new()
-        } else {
-            let dur = fmt_duration_secs((now_ms - m.state_since_ms) / 1000);
-            match &m.reason {
-                Some(reason) => format!("{reason} · {dur}"),
-                None => format!("{state} · {dur}"),
-            }
-        };
-        ui.label(RichText::new(if detail.is_empty() { " ".to_owned() } else { detail }).color(theme.text_dim));
-        ui.horizontal(|ui| {
-            ui.label(RichText::new(m.total.map_or("—".to_owned(), fmt_count)).size(18.0).color(theme.text_strong));
-            ui.label(RichText::new("parts").color(theme.text_dim));
-            if let (Some(reject), Some(total)) = (m.reject, m.total.filter(|t| *t > 0)) {
-                #[expect(clippy::cast_precision_loss, reason = "counts to a percentage")]
-                let pct = reject as f64 * 100.0 / total as f64;
-                ui.label(RichText::new(format!("{pct:.1} % rej.")).small().color(theme.text_dim));
-            }
-        });
-        rate_bar_ui(ui, theme, m.rate_per_min(now_ms), m.ideal_rate_per_min());
+        ui.vertical(|ui| machine_tile_body_ui(ui, theme, m, now_ms, severity, state));
     });
     let response = ui.interact(inner.response.rect, ui.scope_id().with(("machine", &m.path)), Sense::click());
     let label = format!("{}: {}", m.path.machine, if m.stale { "Stale" } else { state });
@@ -129,8 +99,39 @@ fn machine_tile_ui(ui: &mut Ui, theme: &Theme, m: &MachineLive, now_ms: i64, sim
     command
 }
 
+/// Name and state, stop reason and time in state, parts and reject share, rate against ideal.
+fn machine_tile_body_ui(ui: &mut Ui, theme: &Theme, m: &MachineLive, now_ms: i64, severity: Severity, state: &str) {
+    ui.horizontal(|ui| {
+        let name_colour = if m.stale { theme.stale } else { theme.text_strong };
+        ui.label(RichText::new(&m.path.machine).size(16.0).strong().color(name_colour));
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            status_badge_ui(ui, theme, severity, if m.stale { "Stale" } else { state });
+        });
+    });
+    let detail = if m.state == Some(MachineState::Running) {
+        String::new()
+    } else {
+        let dur = fmt_duration_secs((now_ms - m.state_since_ms) / 1000);
+        match &m.reason {
+            Some(reason) => format!("{reason} · {dur}"),
+            None => format!("{state} · {dur}"),
+        }
+    };
+    ui.label(RichText::new(if detail.is_empty() { " ".to_owned() } else { detail }).color(theme.text_dim));
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(m.total.map_or("—".to_owned(), fmt_count)).size(18.0).color(theme.text_strong));
+        ui.label(RichText::new("parts").color(theme.text_dim));
+        if let (Some(reject), Some(total)) = (m.reject, m.total.filter(|t| *t > 0)) {
+            #[expect(clippy::cast_precision_loss, reason = "counts to a percentage")]
+            let pct = reject as f64 * 100.0 / total as f64;
+            ui.label(RichText::new(format!("{pct:.1} % rej.")).small().color(theme.text_dim));
+        }
+    });
+    rate_bar_ui(ui, theme, m.rate_per_min(now_ms), m.ideal_rate_per_min());
+}
+
 /// The current rate against the ideal rate: an analog bar so "where in range" reads at a glance.
-fn rate_bar_ui(ui: &mut Ui, theme: &Theme, rate: f64, ideal: Option<f64>) {
+fn rate_bar_ui(ui: &mut Ui, theme: &Theme, rate: Option<f64>, ideal: Option<f64>) {
     let height = 14.0;
     let (rect, _) = ui.allocate_exact_size(Vec2::new(TILE_WIDTH, height), Sense::hover());
     let painter = ui.painter();
@@ -139,6 +140,7 @@ fn rate_bar_ui(ui: &mut Ui, theme: &Theme, rate: f64, ideal: Option<f64>) {
     if let Some(ideal) = ideal.filter(|i| *i > 0.0) {
         // The scale runs to 120 % of ideal, with the ideal marked.
         let full = ideal * 1.2;
+        let rate = rate.unwrap_or(0.0);
         #[expect(clippy::cast_possible_truncation, reason = "to pixels")]
         let frac = (rate / full).clamp(0.0, 1.0) as f32;
         painter.rect_filled(
@@ -147,12 +149,14 @@ fn rate_bar_ui(ui: &mut Ui, theme: &Theme, rate: f64, ideal: Option<f64>) {
             theme.bar_normal,
         );
         let x = bar.left() + bar.width() / 1.2;
-        painter.line_segment([pos2(x, bar.top() - 2.0), pos2(x, bar.bottom() + 2.0)], Stroke::new(1.5, theme.limit_mark));
+        painter
+            .line_segment([pos2(x, bar.top() - 2.0), pos2(x, bar.bottom() + 2.0)], Stroke::new(1.5, theme.limit_mark));
     }
     painter.rect_stroke(bar, 2.0, Stroke::new(1.0, theme.tile_border), StrokeKind::Inside);
+    let rate = rate.map_or("—".to_owned(), |r| format!("{r:.0}"));
     let text = match ideal {
-        Some(ideal) => format!("{rate:.0}/min of {ideal:.0}"),
-        None => format!("{rate:.0}/min"),
+        Some(ideal) => format!("{rate}/min of {ideal:.0}"),
+        None => format!("{rate}/min"),
     };
     painter.text(
         pos2(bar.right() + 6.0, rect.center().y),

@@ -29,14 +29,23 @@ pub fn status_badge_ui(ui: &mut Ui, theme: &Theme, severity: Severity, text: &st
             }
             Severity::Attention => {
                 painter.add(Shape::convex_polygon(
-                    vec![pos2(c.x, c.y - r * 1.15), pos2(c.x + r * 1.2, c.y + r * 0.95), pos2(c.x - r * 1.2, c.y + r * 0.95)],
+                    vec![
+                        pos2(c.x, c.y - r * 1.15),
+                        pos2(c.x + r * 1.2, c.y + r * 0.95),
+                        pos2(c.x - r * 1.2, c.y + r * 0.95),
+                    ],
                     colour,
                     Stroke::NONE,
                 ));
             }
             Severity::Alarm => {
                 painter.add(Shape::convex_polygon(
-                    vec![pos2(c.x, c.y - r * 1.25), pos2(c.x + r * 1.25, c.y), pos2(c.x, c.y + r * 1.25), pos2(c.x - r * 1.25, c.y)],
+                    vec![
+                        pos2(c.x, c.y - r * 1.25),
+                        pos2(c.x + r * 1.25, c.y),
+                        pos2(c.x, c.y + r * 1.25),
+                        pos2(c.x - r * 1.25, c.y),
+                    ],
                     colour,
                     Stroke::NONE,
                 ));

@@ -39,7 +39,10 @@ pub fn battery_bar_ui(
             for limit in [thresholds.low_percent, thresholds.critical_percent] {
                 #[expect(clippy::cast_possible_truncation, reason = "percent to pixels")]
                 let x = bar.left() + bar.width() * (limit / 100.0) as f32;
-                painter.line_segment([pos2(x, bar.top() - 1.0), pos2(x, bar.bottom() + 1.0)], Stroke::new(1.0, theme.limit_mark));
+                painter.line_segment(
+                    [pos2(x, bar.top() - 1.0), pos2(x, bar.bottom() + 1.0)],
+                    Stroke::new(1.0, theme.limit_mark),
+                );
             }
             let level_text = match level {
                 BatteryLevel::Normal => "",
