@@ -110,3 +110,34 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_with_mistakes_starts_no_gateway_and_lists_the_problems() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[[gateway]]\nname = \"x\"\nkind = \"sim\"\nspeed = 0\n").expect("write");
+        let (config, problems) = load_config(Some(&path), SimGateway::default());
+        assert!(config.gateways.is_empty());
+        assert!(problems[0].ends_with("bad.toml:4:9: speed = 0 is out of range; expected 1 to 1000"), "{problems:?}");
+        assert!(problems.last().is_some_and(|p| p.contains("No gateway was started")));
+    }
+
+    #[test]
+    fn a_missing_config_file_is_a_problem_not_a_crash() {
+        let (config, problems) =
+            load_config(Some(std::path::Path::new("/nonexistent/watchfloor.toml")), SimGateway::default());
+        assert!(config.gateways.is_empty());
+        assert!(problems[0].contains("cannot read the config file"), "{problems:?}");
+    }
+
+    #[test]
+    fn no_config_is_the_demo() {
+        let (config, problems) = load_config(None, SimGateway::default());
+        assert_eq!(config.gateways.len(), 1);
+        assert!(problems.is_empty());
+    }
+}

@@ -27,7 +27,7 @@ struct Cli {
 }
 
 fn parse_speed(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    let v: f64 = s.parse().map_err(|err| format!("{s:?} is not a number: {err}"))?;
     if (1.0..=MAX_SIM_SPEED).contains(&v) {
         Ok(v)
     } else {

@@ -70,10 +70,9 @@ impl BatteryThresholds {
     /// Defaults per kind: AGVs run lower before they must charge than road vans, which need a way home.
     pub fn default_for(kind: VehicleKind) -> Self {
         let (low_percent, critical_percent) = match kind {
-            VehicleKind::Agv => (25.0, 10.0),
+            VehicleKind::Agv | VehicleKind::Other => (25.0, 10.0),
             VehicleKind::Forklift => (30.0, 15.0),
             VehicleKind::Van => (20.0, 10.0),
-            VehicleKind::Other => (25.0, 10.0),
         };
         Self { low_percent, critical_percent }
     }

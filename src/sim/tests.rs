@@ -41,11 +41,11 @@ fn counts_never_decrease_except_on_a_reset() {
     let mut resets = 0;
     for s in samples.iter().filter(|s| metric_of(s).contains("/Count/")) {
         let v = s.value.as_i64().expect("counts are integers");
-        if let Some(prev) = last.insert(metric_of(s), v) {
-            if v < prev {
-                assert_eq!(v, 0, "{} fell from {prev} to {v} without a reset", s.signal);
-                resets += 1;
-            }
+        if let Some(prev) = last.insert(metric_of(s), v)
+            && v < prev
+        {
+            assert_eq!(v, 0, "{} fell from {prev} to {v} without a reset", s.signal);
+            resets += 1;
         }
     }
     assert!(resets >= 12, "every machine's counters reset at the shift change, saw {resets}");
@@ -119,17 +119,17 @@ fn the_fleet_moves_charges_and_drops_out() {
     let charging = out
         .iter()
         .filter(|s| metric_of(s).ends_with("/Battery/Charging") && s.value == Value::Bool(true))
-        .map(|s| metric_of(s))
+        .map(metric_of)
         .collect::<HashSet<_>>();
     assert!(charging.len() >= 10, "vehicles go to chargers: {}", charging.len());
     // A dropout shows as a gap of more than 20 s between a moving vehicle's reports.
     let mut last_seen: HashMap<&str, i64> = HashMap::new();
     let mut gaps = 0;
     for s in out.iter().filter(|s| metric_of(s).ends_with("/Battery/SoC")) {
-        if let Some(prev) = last_seen.insert(metric_of(s), s.ts_ms) {
-            if s.ts_ms - prev > 20_000 {
-                gaps += 1;
-            }
+        if let Some(prev) = last_seen.insert(metric_of(s), s.ts_ms)
+            && s.ts_ms - prev > 20_000
+        {
+            gaps += 1;
         }
     }
     assert!(gaps >= 3, "links drop out now and then: {gaps}");

@@ -59,16 +59,20 @@ fn the_demo_feed_goes_live_and_takes_faults_through_the_backend() {
         });
         until(&mut store, Duration::from_secs(20), |e| {
             let FeedEventBody::Samples(samples) = &e.body else { return false };
-            samples.iter().any(|s| s.signal.as_str() == "PlantA/Line1/Capper/Reason" && s.value == Value::str("FROM_TEST"))
+            samples
+                .iter()
+                .any(|s| s.signal.as_str() == "PlantA/Line1/Capper/Reason" && s.value == Value::str("FROM_TEST"))
         })
         .await;
     });
 
     // Stopping the backend stops the feed, which says so.
     runtime.block_on(backend.shutdown());
-    runtime.block_on(until(&mut store, Duration::from_secs(5), |e| {
-        matches!(&e.body, FeedEventBody::Status(s) if s.state == FeedState::Offline)
-    }));
+    runtime.block_on(until(
+        &mut store,
+        Duration::from_secs(5),
+        |e| matches!(&e.body, FeedEventBody::Status(s) if s.state == FeedState::Offline),
+    ));
 }
 
 #[test]

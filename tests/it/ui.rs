@@ -39,9 +39,8 @@ impl Demo {
             live_settings: LiveSettings::default(),
             problems: Vec::new(),
         };
-        let harness = Harness::builder()
-            .with_size([1600.0, 1000.0])
-            .build_eframe(move |cc| WatchfloorApp::new(cc, parts));
+        let harness =
+            Harness::builder().with_size([1600.0, 1000.0]).build_eframe(move |cc| WatchfloorApp::new(cc, parts));
         let (meta, values) = sim.birth();
         let mut demo = Self { harness, sim, bus, clock };
         demo.publish(FeedEventBody::Status(FeedStatus::new(FeedState::Live)));
@@ -125,4 +124,29 @@ fn view_and_theme_are_switched_by_clicking_and_kept_in_settings() {
     demo.harness.run_steps(2);
     assert_eq!(demo.harness.state().settings().theme, ThemeChoice::Light);
     demo.harness.get_by_label("Dark theme");
+}
+
+#[test]
+fn problems_at_start_are_shown_until_dismissed() {
+    let mut builder = EventBus::builder();
+    let inbox = builder.live(8);
+    let bus = builder.build();
+    let parts = AppParts {
+        inbox,
+        bus,
+        clock: Arc::new(ManualClock::new(START_MS)),
+        backend: None,
+        site_name: "Plant A".to_owned(),
+        timezone: jiff::tz::TimeZone::UTC,
+        live_settings: LiveSettings::default(),
+        problems: vec!["site.toml:3:1: unknown field `kidn`".to_owned()],
+    };
+    let mut harness =
+        Harness::builder().with_size([1200.0, 800.0]).build_eframe(move |cc| WatchfloorApp::new(cc, parts));
+    harness.run_steps(2);
+    harness.get_by_label("site.toml:3:1: unknown field `kidn`");
+    harness.get_by_label("No gateways");
+    harness.get_by_label("Dismiss").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("unknown field").is_none());
 }
