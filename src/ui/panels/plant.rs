@@ -52,13 +52,20 @@ pub fn plant_overview_ui(
                 status_badge_ui(ui, theme, Severity::Alarm, &format!("{down} down"));
             }
         });
-        ui.horizontal_wrapped(|ui| {
-            for m in machines {
-                if let Some(cmd) = machine_tile_ui(ui, theme, m, now_ms, sim_gateways.contains(&m.gateway)) {
-                    commands.push(cmd);
+        // Tiles are laid out in rows that fit the width (a frame's size is not known before it is drawn, so
+        // egui's own wrapping cannot place them).
+        let tile_outer = TILE_WIDTH + 2.0 * 8.0 + 2.0 * 2.5 + ui.spacing().item_spacing.x;
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a small positive count")]
+        let per_row = ((ui.available_width() / tile_outer).floor() as usize).max(1);
+        for row in machines.chunks(per_row) {
+            ui.horizontal(|ui| {
+                for m in row {
+                    if let Some(cmd) = machine_tile_ui(ui, theme, m, now_ms, sim_gateways.contains(&m.gateway)) {
+                        commands.push(cmd);
+                    }
                 }
-            }
-        });
+            });
+        }
         ui.add_space(8.0);
     }
     commands
