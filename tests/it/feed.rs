@@ -25,17 +25,20 @@ async fn until(rx: &mut mpsc::Receiver<Arc<FeedEvent>>, limit: Duration, mut don
     .expect("condition not reached in time");
 }
 
-fn fast_demo() -> Config {
-    Config::demo(SimGateway { speed: 1_000.0, ..SimGateway::default() })
+/// The demo at ×1000 on a real runtime, with a lossless consumer standing in for the store.
+fn start_fast_demo() -> (tokio::runtime::Runtime, Backend, mpsc::Receiver<Arc<FeedEvent>>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let mut builder = EventBus::builder();
+    let store = builder.lossless(256);
+    let bus = builder.build();
+    let config = Config::demo(SimGateway { speed: 1_000.0, ..SimGateway::default() });
+    let backend = Backend::start(runtime.handle(), &config, &bus);
+    (runtime, backend, store)
 }
 
 #[test]
 fn the_demo_feed_goes_live_and_takes_faults_through_the_backend() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let mut builder = EventBus::builder();
-    let mut store = builder.lossless(256);
-    let bus = builder.build();
-    let backend = Backend::start(runtime.handle(), &fast_demo(), &bus);
+    let (runtime, backend, mut store) = start_fast_demo();
     assert!(backend.sim_gateways().contains("demo"));
 
     runtime.block_on(async {
@@ -77,11 +80,7 @@ fn the_demo_feed_goes_live_and_takes_faults_through_the_backend() {
 
 #[test]
 fn sim_time_runs_at_the_configured_speed() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let mut builder = EventBus::builder();
-    let mut store = builder.lossless(256);
-    let bus = builder.build();
-    let backend = Backend::start(runtime.handle(), &fast_demo(), &bus);
+    let (runtime, backend, mut store) = start_fast_demo();
     let clock = backend.clock();
     let start = clock.now_ms();
     // At ×1000 the simulator covers ten minutes of plant time in well under a few seconds of wall time.
