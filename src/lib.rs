@@ -44,4 +44,5 @@ pub mod live;
 pub mod logging;
 pub mod model;
 pub mod sim;
+pub mod store;
 pub mod ui;

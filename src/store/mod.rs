@@ -1,0 +1,238 @@
+//! The local history cache: one SQLite file per data dir, written by one thread, read by another.
+//!
+//! - [`Store`] is the writer: a lossless consumer of the feed events (see [`crate::feeds::EventBus`]) on a named
+//!   thread that owns the only writing connection. Events are batched into one transaction, flushed when
+//!   [`StoreOptions::flush_max_samples`] are pending or the oldest is [`StoreOptions::flush_max_age`] old. Inserts
+//!   are idempotent on natural keys, rollups (1 min, 1 h) are merged in the same transaction, and retention prunes a
+//!   bounded chunk between batches. A file that cannot be used never stops the live view: the writer keeps draining
+//!   events, counts what it could not store, and reports it in [`StoreStatus`].
+//! - [`History`] is the reader: queries run on their own thread and come back as [`Pending`] results the UI polls.
+//! - [`query`] holds the read functions themselves (used by the reader thread, the CLI and the benchmark).
+
+mod reader;
+mod schema;
+mod writer;
+
+pub mod query;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::command::FeedEvent;
+
+pub use reader::{History, Pending};
+pub use schema::{APPLICATION_ID, migrations, open_reader, open_writer};
+
+/// The cache file's name inside the data dir.
+pub const CACHE_FILE_NAME: &str = "history.sqlite";
+
+/// Called when the store's state changes, e.g. to ask egui for a repaint.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: no such history cache")]
+    Missing { path: PathBuf },
+    #[error("{path} cannot be used as a history cache: {reason}")]
+    NotACache { path: PathBuf, reason: String },
+    #[error("{path}: the disk is full; new history is not being stored")]
+    DiskFull { path: PathBuf },
+    #[error("{path} cannot be written: {reason}")]
+    NotWritable { path: PathBuf, reason: String },
+    #[error("{path}: cannot upgrade the cache: {reason}")]
+    Migration { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("no signal {0:?} in the history cache")]
+    UnknownSignal(String),
+    #[error("the history reader has stopped")]
+    ReaderGone,
+}
+
+/// How long each tier is kept, and how large the file may grow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Raw samples, days; 0 keeps them forever.
+    pub raw_days: u32,
+    /// One-minute rollups, days; 0 keeps them forever.
+    pub rollup_1m_days: u32,
+    /// One-hour rollups, days; 0 keeps them forever.
+    pub rollup_1h_days: u32,
+    /// Size cap in bytes (0: none). Over it, the oldest raw data goes first, then the oldest rollups.
+    pub max_size_bytes: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { raw_days: 30, rollup_1m_days: 365, rollup_1h_days: 0, max_size_bytes: 20 * 1024 * 1024 * 1024 }
+    }
+}
+
+/// How the writer batches and prunes.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub path: PathBuf,
+    pub retention: Retention,
+    /// Flush when this many samples are pending...
+    pub flush_max_samples: usize,
+    /// ...or when the oldest pending event is this old.
+    pub flush_max_age: Duration,
+    /// How often retention runs (each run deletes at most [`StoreOptions::prune_chunk_rows`] per batch).
+    pub prune_every: Duration,
+    pub prune_chunk_rows: usize,
+}
+
+impl StoreOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            retention: Retention::default(),
+            flush_max_samples: 20_000,
+            flush_max_age: Duration::from_millis(250),
+            prune_every: Duration::from_secs(60),
+            prune_chunk_rows: 50_000,
+        }
+    }
+}
+
+/// What the writer is doing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StoreState {
+    #[default]
+    Opening,
+    /// Storing every event.
+    Recording,
+    /// The file was refused at open (corrupt, foreign, newer schema); nothing is stored until a new cache is
+    /// started. The file is left as it is.
+    Refused,
+    /// Writes are failing (disk full, read-only); retried with every batch.
+    Failing,
+    Stopped,
+}
+
+impl StoreState {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Opening => "Opening",
+            Self::Recording => "Recording",
+            Self::Refused => "Refused",
+            Self::Failing => "Not storing",
+            Self::Stopped => "Stopped",
+        }
+    }
+}
+
+/// The writer's state and counters, published after every batch.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoreStatus {
+    pub state: StoreState,
+    pub path: PathBuf,
+    /// Why the state is not `Recording`.
+    pub message: Option<String>,
+    /// New sample rows written.
+    pub stored_samples: u64,
+    /// Samples already in the cache (replays, backfills) that were skipped.
+    pub duplicate_samples: u64,
+    /// Samples that could not be stored (refused file, disk full, read-only).
+    pub lost_samples: u64,
+    pub batches: u64,
+    /// Rows removed by retention.
+    pub pruned_rows: u64,
+    /// File size in bytes as of the last batch (pages in use).
+    pub size_bytes: u64,
+}
+
+/// Asks the writer for something.
+#[derive(Debug)]
+pub enum StoreCommand {
+    /// Commit everything received so far, then answer.
+    Flush(oneshot::Sender<StoreStatus>),
+    /// Move the current file aside (it is kept, renamed `<name>.<time>.old`) and start a new, empty cache.
+    StartNewCache,
+    /// Sets `PRAGMA max_page_count` on the writer's connection, to make a full disk in tests.
+    #[cfg(test)]
+    TestSetMaxPages(i64),
+}
+
+/// The writer thread's handle. Dropping it does not stop the thread; call [`Store::finish`].
+pub struct Store {
+    commands: mpsc::Sender<StoreCommand>,
+    status: watch::Receiver<StoreStatus>,
+    waker: Arc<OnceLock<Waker>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the cache and starts the writer thread on `events`. Never fails: a file that cannot be used is
+    /// reported in [`Store::status`] and the events are drained (and counted) so feeds never stall.
+    pub fn start(options: StoreOptions, events: mpsc::Receiver<Arc<FeedEvent>>) -> Result<Self, std::io::Error> {
+        let (command_tx, command_rx) = mpsc::channel(16);
+        let path = options.path.clone();
+        let (status_tx, status_rx) = watch::channel(StoreStatus { path: path.clone(), ..StoreStatus::default() });
+        let waker: Arc<OnceLock<Waker>> = Arc::new(OnceLock::new());
+        let thread_waker = Arc::clone(&waker);
+        let thread = std::thread::Builder::new().name("wf-store-write".to_owned()).spawn(move || {
+            writer::run(options, events, command_rx, status_tx, thread_waker);
+        })?;
+        let store = Self { commands: command_tx, status: status_rx, waker, thread: Some(thread), path };
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Sets what to call when the state changes (first call wins).
+    pub fn set_waker(&self, waker: Waker) {
+        // A second waker would be a wiring mistake; the first one stays.
+        let _ = self.waker.set(waker);
+    }
+
+    /// The latest status (cheap: a clone of the last published value).
+    pub fn status(&self) -> StoreStatus {
+        self.status.borrow().clone()
+    }
+
+    /// Sends a command without waiting; `false` if the writer is gone or busy.
+    pub fn send(&self, command: StoreCommand) -> bool {
+        self.commands.try_send(command).is_ok()
+    }
+
+    /// Waits until everything received so far is committed.
+    pub async fn flush(&self) -> Option<StoreStatus> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(StoreCommand::Flush(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Like [`Store::flush`], for threads outside the runtime (CLI, tests). Never call it on the UI thread.
+    pub fn flush_blocking(&self) -> Option<StoreStatus> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.blocking_send(StoreCommand::Flush(tx)).ok()?;
+        rx.blocking_recv().ok()
+    }
+
+    /// Waits for the writer to finish: it ends once every sender of its event channel is gone, after committing
+    /// what it holds. Returns the final status.
+    pub fn finish(mut self) -> StoreStatus {
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the history writer thread panicked");
+        }
+        self.status.borrow().clone()
+    }
+}
+
+/// The current wall time in UTC milliseconds, for retention cut-offs.
+fn now_ms() -> i64 {
+    crate::clock::wall_now_ms()
+}

@@ -1,0 +1,413 @@
+//! Reads from the cache. Plain functions on a connection: the reader thread, the CLI and the benchmark call them.
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use super::writer::kind_name;
+use crate::model::{Quality, Sample, SignalId, TimeSource, Value, ValueKind};
+
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// A stored signal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignalInfo {
+    pub id: SignalId,
+    pub kind: ValueKind,
+    pub unit: Option<String>,
+    pub gateway: String,
+}
+
+/// One raw stored value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredSample {
+    pub ts_ms: i64,
+    pub value: Value,
+    pub quality: Quality,
+}
+
+/// Which table a range was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    Raw,
+    Minute,
+    Hour,
+}
+
+impl Tier {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Minute => "1 min",
+            Self::Hour => "1 h",
+        }
+    }
+}
+
+/// Statistics of one display bucket. Min and max are exact, so peaks survive any decimation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bucket {
+    /// Start of the bucket, UTC ms.
+    pub ts_ms: i64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub count: u64,
+}
+
+/// A stretch with no data from the source. `end_ms` is `None` while it lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gap {
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+}
+
+/// A range of one signal, decimated to at most the requested number of buckets (empty buckets are left out).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub signal: SignalInfo,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub bucket_ms: i64,
+    pub tier: Tier,
+    pub buckets: Vec<Bucket>,
+    pub gaps: Vec<Gap>,
+    /// The last value before `from_ms` (so a line can start at the left edge), if any.
+    pub before: Option<(i64, f64)>,
+}
+
+fn quality_from(code: i64) -> Quality {
+    match code {
+        0 => Quality::Good,
+        1 => Quality::Uncertain,
+        _ => Quality::Bad,
+    }
+}
+
+fn kind_from(name: &str) -> ValueKind {
+    [ValueKind::Float, ValueKind::Int, ValueKind::Bool, ValueKind::String, ValueKind::Raw]
+        .into_iter()
+        .find(|k| kind_name(*k) == name)
+        .unwrap_or(ValueKind::Raw)
+}
+
+fn value_from(kind: ValueKind, num: Option<f64>, text: Option<String>) -> Value {
+    match (kind, num, text) {
+        (ValueKind::Bool, Some(n), _) => Value::Bool(n != 0.0),
+        // Stored from an i64, so the round trip is exact within ±2^53.
+        #[expect(clippy::cast_possible_truncation)]
+        (ValueKind::Int, Some(n), _) => Value::I64(n as i64),
+        (ValueKind::Raw, _, Some(t)) => Value::Raw(t.into()),
+        (_, Some(n), _) => Value::F64(n),
+        (_, None, Some(t)) => Value::Str(t.into()),
+        (_, None, None) => Value::F64(f64::NAN),
+    }
+}
+
+/// Every stored signal, by id.
+pub fn signals(conn: &Connection) -> rusqlite::Result<Vec<SignalInfo>> {
+    let mut stmt = conn.prepare_cached("SELECT name, kind, unit, gateway FROM signal ORDER BY name")?;
+    stmt.query_map([], |r| {
+        Ok(SignalInfo {
+            id: SignalId::new(r.get::<_, String>(0)?),
+            kind: kind_from(&r.get::<_, String>(1)?),
+            unit: r.get(2)?,
+            gateway: r.get(3)?,
+        })
+    })?
+    .collect()
+}
+
+/// One signal's description.
+pub fn signal(conn: &Connection, name: &str) -> rusqlite::Result<Option<(i64, SignalInfo)>> {
+    conn.prepare_cached("SELECT id, kind, unit, gateway FROM signal WHERE name = ?1")?
+        .query_row([name], |r| {
+            Ok((
+                r.get(0)?,
+                SignalInfo {
+                    id: SignalId::new(name),
+                    kind: kind_from(&r.get::<_, String>(1)?),
+                    unit: r.get(2)?,
+                    gateway: r.get(3)?,
+                },
+            ))
+        })
+        .optional()
+}
+
+/// The last live value of every signal, with the gateway it came from: what the app shows at start.
+pub fn latest(conn: &Connection) -> rusqlite::Result<Vec<(String, Sample)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.name, s.kind, s.gateway, l.ts_ms, l.num, l.text, l.quality
+         FROM latest l JOIN signal s ON s.id = l.signal ORDER BY s.name",
+    )?;
+    stmt.query_map([], |r| {
+        let kind = kind_from(&r.get::<_, String>(1)?);
+        let sample = Sample {
+            signal: SignalId::new(r.get::<_, String>(0)?),
+            ts_ms: r.get(3)?,
+            value: value_from(kind, r.get(4)?, r.get(5)?),
+            quality: quality_from(r.get(6)?),
+            time_source: TimeSource::Source,
+            historical: true,
+        };
+        Ok((r.get::<_, String>(2)?, sample))
+    })?
+    .collect()
+}
+
+/// Raw values of one signal in `[from_ms, to_ms)`, oldest first, at most `limit`.
+pub fn raw(
+    conn: &Connection,
+    id: i64,
+    kind: ValueKind,
+    from_ms: i64,
+    to_ms: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<StoredSample>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT ts_ms, num, text, quality FROM sample WHERE signal = ?1 AND ts_ms >= ?2 AND ts_ms < ?3
+         ORDER BY ts_ms LIMIT ?4",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    stmt.query_map(params![id, from_ms, to_ms, limit], |r| {
+        Ok(StoredSample {
+            ts_ms: r.get(0)?,
+            value: value_from(kind, r.get(1)?, r.get(2)?),
+            quality: quality_from(r.get(3)?),
+        })
+    })?
+    .collect()
+}
+
+/// Gaps of one signal overlapping `[from_ms, to_ms)`.
+pub fn gaps(conn: &Connection, id: i64, from_ms: i64, to_ms: i64) -> rusqlite::Result<Vec<Gap>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT start_ms, end_ms FROM gap WHERE signal = ?1 AND start_ms < ?3 AND (end_ms IS NULL OR end_ms > ?2)
+         ORDER BY start_ms",
+    )?;
+    stmt.query_map(params![id, from_ms, to_ms], |r| Ok(Gap { start_ms: r.get(0)?, end_ms: r.get(1)? }))?.collect()
+}
+
+/// Picks the table for a bucket width: the coarsest rollup no wider than a bucket, unless the finer data is gone.
+fn choose_tier(conn: &Connection, id: i64, from_ms: i64, bucket_ms: i64) -> rusqlite::Result<Tier> {
+    let oldest =
+        |sql: &str| -> rusqlite::Result<Option<i64>> { conn.prepare_cached(sql)?.query_row([id], |r| r.get(0)) };
+    let mut tier = if bucket_ms >= HOUR_MS {
+        Tier::Hour
+    } else if bucket_ms >= MINUTE_MS {
+        Tier::Minute
+    } else {
+        Tier::Raw
+    };
+    if tier == Tier::Raw
+        && oldest("SELECT min(ts_ms) FROM sample WHERE signal = ?1")?.is_none_or(|t| t > from_ms)
+        && oldest("SELECT min(start_ms) FROM rollup_1m WHERE signal = ?1")?.is_some_and(|t| t <= from_ms)
+    {
+        // Raw data for the start of the range was pruned: the minute rollups still have it.
+        tier = Tier::Minute;
+    }
+    if tier == Tier::Minute
+        && oldest("SELECT min(start_ms) FROM rollup_1m WHERE signal = ?1")?.is_none_or(|t| t > from_ms)
+        && oldest("SELECT min(start_ms) FROM rollup_1h WHERE signal = ?1")?.is_some_and(|t| t <= from_ms)
+    {
+        tier = Tier::Hour;
+    }
+    Ok(tier)
+}
+
+/// A range decimated to at most `buckets` buckets with min, max, mean and count each, read from raw samples or a
+/// rollup tier depending on the bucket width. Gaps in the range come with it.
+pub fn series(conn: &Connection, name: &str, from_ms: i64, to_ms: i64, buckets: usize) -> Result<Series, super::Error> {
+    let sql = |e| super::Error::Sqlite { path: conn.path().unwrap_or_default().into(), source: e };
+    let (id, info) = signal(conn, name).map_err(sql)?.ok_or_else(|| super::Error::UnknownSignal(name.to_owned()))?;
+    let to_ms = to_ms.max(from_ms + 1);
+    let n = i64::try_from(buckets.max(1)).unwrap_or(i64::MAX);
+    let bucket_ms = ((to_ms - from_ms) + n - 1) / n;
+    let tier = choose_tier(conn, id, from_ms, bucket_ms).map_err(sql)?;
+    let query = match tier {
+        Tier::Raw => {
+            "SELECT (ts_ms - ?2) / ?4 AS b, min(num), max(num), sum(num), count(num)
+             FROM sample WHERE signal = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 AND num IS NOT NULL AND quality < 2
+             GROUP BY b ORDER BY b"
+        }
+        Tier::Minute => {
+            "SELECT (start_ms - ?2) / ?4 AS b, min(min_value), max(max_value), sum(sum_value), sum(count)
+             FROM rollup_1m r WHERE signal = ?1 AND start_ms >= ?2 AND start_ms < ?3 GROUP BY b ORDER BY b"
+        }
+        Tier::Hour => {
+            "SELECT (start_ms - ?2) / ?4 AS b, min(min_value), max(max_value), sum(sum_value), sum(count)
+             FROM rollup_1h r WHERE signal = ?1 AND start_ms >= ?2 AND start_ms < ?3 GROUP BY b ORDER BY b"
+        }
+    };
+    let mut stmt = conn.prepare_cached(query).map_err(sql)?;
+    let rows = stmt
+        .query_map(params![id, from_ms, to_ms, bucket_ms], |r| {
+            let b: i64 = r.get(0)?;
+            let sum: f64 = r.get(3)?;
+            let count: i64 = r.get(4)?;
+            #[expect(clippy::cast_precision_loss)]
+            let mean = sum / count.max(1) as f64;
+            Ok(Bucket {
+                ts_ms: from_ms + b * bucket_ms,
+                min: r.get(1)?,
+                max: r.get(2)?,
+                mean,
+                count: u64::try_from(count).unwrap_or(0),
+            })
+        })
+        .map_err(sql)?;
+    let buckets = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)?;
+    let before = conn
+        .prepare_cached(
+            "SELECT ts_ms, num FROM sample WHERE signal = ?1 AND ts_ms < ?2 AND num IS NOT NULL AND quality < 2
+             ORDER BY ts_ms DESC LIMIT 1",
+        )
+        .and_then(|mut s| s.query_row(params![id, from_ms], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(sql)?;
+    let gaps = gaps(conn, id, from_ms, to_ms).map_err(sql)?;
+    Ok(Series { signal: info, from_ms, to_ms, bucket_ms, tier, buckets, gaps, before })
+}
+
+/// The same buckets computed the naive way: every raw row read into Rust. The benchmark's baseline, and a check on
+/// [`series`] in tests.
+pub fn series_naive(
+    conn: &Connection,
+    name: &str,
+    from_ms: i64,
+    to_ms: i64,
+    buckets: usize,
+) -> Result<Vec<Bucket>, super::Error> {
+    let sql = |e| super::Error::Sqlite { path: conn.path().unwrap_or_default().into(), source: e };
+    let (id, _) = signal(conn, name).map_err(sql)?.ok_or_else(|| super::Error::UnknownSignal(name.to_owned()))?;
+    let n = i64::try_from(buckets.max(1)).unwrap_or(i64::MAX);
+    let bucket_ms = ((to_ms - from_ms).max(1) + n - 1) / n;
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT ts_ms, num FROM sample WHERE signal = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 AND num IS NOT NULL
+             AND quality < 2 ORDER BY ts_ms",
+        )
+        .map_err(sql)?;
+    let mut rows = stmt.query(params![id, from_ms, to_ms]).map_err(sql)?;
+    let mut out: Vec<Bucket> = Vec::new();
+    while let Some(r) = rows.next().map_err(sql)? {
+        let ts: i64 = r.get(0).map_err(sql)?;
+        let v: f64 = r.get(1).map_err(sql)?;
+        let start = from_ms + (ts - from_ms) / bucket_ms * bucket_ms;
+        match out.last_mut() {
+            Some(b) if b.ts_ms == start => {
+                b.min = b.min.min(v);
+                b.max = b.max.max(v);
+                b.mean += v;
+                b.count += 1;
+            }
+            _ => out.push(Bucket { ts_ms: start, min: v, max: v, mean: v, count: 1 }),
+        }
+    }
+    for b in &mut out {
+        #[expect(clippy::cast_precision_loss)]
+        let count = b.count as f64;
+        b.mean /= count;
+    }
+    Ok(out)
+}
+
+/// The time-weighted mean over `[from_ms, to_ms)`: each value counts for as long as it held (until the next value
+/// or the start of a gap). Time inside gaps, and before the first known value, does not count.
+pub fn time_weighted_mean(
+    conn: &Connection,
+    name: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Option<f64>, super::Error> {
+    let sql = |e| super::Error::Sqlite { path: conn.path().unwrap_or_default().into(), source: e };
+    let (id, info) = signal(conn, name).map_err(sql)?.ok_or_else(|| super::Error::UnknownSignal(name.to_owned()))?;
+    let before: Option<(i64, f64)> = conn
+        .prepare_cached(
+            "SELECT ts_ms, num FROM sample WHERE signal = ?1 AND ts_ms < ?2 AND num IS NOT NULL AND quality < 2
+             ORDER BY ts_ms DESC LIMIT 1",
+        )
+        .and_then(|mut s| s.query_row(params![id, from_ms], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(sql)?;
+    let rows = raw(conn, id, info.kind, from_ms, to_ms, usize::MAX).map_err(sql)?;
+    let gaps = gaps(conn, id, from_ms, to_ms).map_err(sql)?;
+    let points = before
+        .map(|(_, v)| (from_ms, v))
+        .into_iter()
+        .chain(rows.iter().filter(|s| s.quality != Quality::Bad).filter_map(|s| Some((s.ts_ms, s.value.as_f64()?))));
+    Ok(weighted_mean(points, &gaps, to_ms))
+}
+
+/// Step-held mean of `(ts, value)` points (sorted by time) up to `to_ms`, not counting time inside `gaps`.
+pub fn weighted_mean(points: impl Iterator<Item = (i64, f64)>, gaps: &[Gap], to_ms: i64) -> Option<f64> {
+    let points: Vec<(i64, f64)> = points.collect();
+    let mut area = 0.0;
+    let mut span = 0_i64;
+    for (i, &(t, v)) in points.iter().enumerate() {
+        let mut end = points.get(i + 1).map_or(to_ms, |p| p.0).min(to_ms);
+        if let Some(g) = gaps.iter().find(|g| g.start_ms >= t && g.start_ms < end) {
+            end = g.start_ms;
+        }
+        if end > t {
+            #[expect(clippy::cast_precision_loss)]
+            let held = (end - t) as f64;
+            area += v * held;
+            span += end - t;
+        }
+    }
+    #[expect(clippy::cast_precision_loss)]
+    let span_f = span as f64;
+    (span > 0).then(|| area / span_f)
+}
+
+/// A point to draw, from a bucket or filled in across a gap.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DisplayPoint {
+    pub ts_ms: i64,
+    pub value: f64,
+    /// Filled in by linear interpolation across a gap: draw it differently (dashed), never as measured.
+    pub interpolated: bool,
+}
+
+/// Points for a line through bucket means, split into runs at gaps. With `interpolate`, each gap is bridged by
+/// a straight two-point run marked interpolated.
+pub fn display_runs(series: &Series, interpolate: bool) -> Vec<Vec<DisplayPoint>> {
+    let mut runs: Vec<Vec<DisplayPoint>> = Vec::new();
+    let mut current: Vec<DisplayPoint> = Vec::new();
+    if let Some((_, v)) = series.before
+        && !series.gaps.iter().any(|g| g.start_ms <= series.from_ms)
+    {
+        current.push(DisplayPoint { ts_ms: series.from_ms, value: v, interpolated: false });
+    }
+    let mut prev_end = series.from_ms;
+    let mut next_gap = 0;
+    for b in &series.buckets {
+        let point = DisplayPoint { ts_ms: b.ts_ms + series.bucket_ms / 2, value: b.mean, interpolated: false };
+        // The last gap that started before this point and ended after the previous bucket splits the line.
+        let mut split = None;
+        while let Some(g) = series.gaps.get(next_gap)
+            && g.start_ms < point.ts_ms
+        {
+            if g.end_ms.is_none_or(|e| e > prev_end) {
+                split = Some(*g);
+            }
+            next_gap += 1;
+        }
+        if let Some(g) = split
+            && let Some(&last) = current.last()
+        {
+            runs.push(std::mem::take(&mut current));
+            if interpolate && g.end_ms.is_some() {
+                runs.push(vec![
+                    DisplayPoint { interpolated: true, ..last },
+                    DisplayPoint { interpolated: true, ..point },
+                ]);
+            }
+        }
+        prev_end = b.ts_ms + series.bucket_ms;
+        current.push(point);
+    }
+    if !current.is_empty() {
+        runs.push(current);
+    }
+    runs
+}

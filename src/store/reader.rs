@@ -1,0 +1,124 @@
+//! The reader thread: history queries run here, off the UI thread, on a read-only connection of their own (WAL lets
+//! it read while the writer writes). Each request comes back as a [`Pending`] the UI polls once per frame.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::query::{self, SignalInfo};
+use super::schema::open_reader;
+use super::{Error, Waker};
+use crate::model::Sample;
+
+type Job = Box<dyn FnOnce(&Result<Connection, Error>) + Send>;
+
+/// Queue length of the reader; a UI that asks for more than this at once gets `None` and asks again next frame.
+const QUEUE: usize = 64;
+
+/// A query's result, once it is ready.
+pub struct Pending<T> {
+    rx: oneshot::Receiver<Result<T, Error>>,
+}
+
+impl<T> Pending<T> {
+    /// The result if it has arrived; never waits.
+    pub fn poll(&mut self) -> Option<Result<T, Error>> {
+        match self.rx.try_recv() {
+            Ok(result) => Some(result),
+            Err(oneshot::error::TryRecvError::Empty) => None,
+            Err(oneshot::error::TryRecvError::Closed) => Some(Err(Error::ReaderGone)),
+        }
+    }
+
+    /// Waits for the result (CLI and tests, never the UI thread).
+    pub fn wait(self) -> Result<T, Error> {
+        self.rx.blocking_recv().unwrap_or(Err(Error::ReaderGone))
+    }
+}
+
+/// The handle to the reader thread; the thread ends when the handle is dropped.
+#[derive(Clone)]
+pub struct History {
+    jobs: mpsc::Sender<Job>,
+    waker: Arc<OnceLock<Waker>>,
+    path: Arc<PathBuf>,
+}
+
+impl History {
+    /// Starts the reader on `path`. The file is opened on first use (and again after a failure), so the reader can
+    /// start before the writer has created the file.
+    pub fn start(path: PathBuf) -> Result<Self, std::io::Error> {
+        let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
+        let thread_path = path.clone();
+        std::thread::Builder::new().name("wf-store-read".to_owned()).spawn(move || {
+            let mut conn: Result<Connection, Error> = Err(Error::Missing { path: thread_path.clone() });
+            while let Some(job) = rx.blocking_recv() {
+                if conn.is_err() {
+                    conn = open_reader(&thread_path);
+                }
+                job(&conn);
+            }
+        })?;
+        Ok(Self { jobs: tx, waker: Arc::new(OnceLock::new()), path: Arc::new(path) })
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Sets what to call when a result is ready (first call wins).
+    pub fn set_waker(&self, waker: Waker) {
+        // A second waker would be a wiring mistake; the first one stays.
+        let _ = self.waker.set(waker);
+    }
+
+    /// Runs `f` on the reader's connection; `None` if the reader is busy with [`QUEUE`] requests already.
+    pub fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+    ) -> Option<Pending<T>> {
+        let (tx, rx) = oneshot::channel();
+        let waker = Arc::clone(&self.waker);
+        let path = Arc::clone(&self.path);
+        let job: Job = Box::new(move |conn| {
+            let result = match conn {
+                Ok(conn) => f(conn),
+                Err(err) => Err(reopen_error(err, &path)),
+            };
+            let _ = tx.send(result);
+            if let Some(waker) = waker.get() {
+                waker();
+            }
+        });
+        self.jobs.try_send(job).ok()?;
+        Some(Pending { rx })
+    }
+
+    /// A range of one signal decimated to `buckets`.
+    pub fn series(&self, signal: &str, from_ms: i64, to_ms: i64, buckets: usize) -> Option<Pending<query::Series>> {
+        let signal = signal.to_owned();
+        self.run(move |conn| query::series(conn, &signal, from_ms, to_ms, buckets))
+    }
+
+    /// Every stored signal.
+    pub fn signals(&self) -> Option<Pending<Vec<SignalInfo>>> {
+        let path = Arc::clone(&self.path);
+        self.run(move |conn| query::signals(conn).map_err(|e| Error::Sqlite { path: path.to_path_buf(), source: e }))
+    }
+
+    /// The last value of every signal with its gateway.
+    pub fn latest(&self) -> Option<Pending<Vec<(String, Sample)>>> {
+        let path = Arc::clone(&self.path);
+        self.run(move |conn| query::latest(conn).map_err(|e| Error::Sqlite { path: path.to_path_buf(), source: e }))
+    }
+}
+
+/// The open error again (errors are not `Clone`), for every request while the file cannot be read.
+fn reopen_error(err: &Error, path: &std::path::Path) -> Error {
+    match err {
+        Error::Missing { path } => Error::Missing { path: path.clone() },
+        other => Error::NotACache { path: path.to_owned(), reason: other.to_string() },
+    }
+}
