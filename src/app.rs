@@ -14,6 +14,8 @@ use crate::clock::Clock;
 use crate::command::Command;
 use crate::feeds::{EventBus, LiveInbox};
 use crate::live::{LiveSettings, LiveState};
+use crate::store::{History, Pending, StoreCommand, StoreLink, StoreState};
+use crate::ui::panels::trend::{TrendEnv, TrendPanel};
 use crate::ui::panels::{fleet, plant, status_bar};
 use crate::ui::theme::{Theme, ThemeChoice};
 
@@ -29,26 +31,29 @@ pub enum View {
     Overview,
     Plant,
     Fleet,
+    Trends,
 }
 
 impl View {
-    pub const ALL: [Self; 3] = [Self::Overview, Self::Plant, Self::Fleet];
+    pub const ALL: [Self; 4] = [Self::Overview, Self::Plant, Self::Fleet, Self::Trends];
 
     pub fn label(self) -> &'static str {
         match self {
             Self::Overview => "Overview",
             Self::Plant => "Plant",
             Self::Fleet => "Fleet",
+            Self::Trends => "Trends",
         }
     }
 }
 
 /// What is kept between runs (eframe persistence; window size and position are kept by eframe itself).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UiSettings {
     pub theme: ThemeChoice,
     pub view: View,
+    pub trend: TrendPanel,
 }
 
 /// Everything the app is built from.
@@ -64,6 +69,10 @@ pub struct AppParts {
     pub live_settings: LiveSettings,
     /// Problems found at start (config mistakes), shown until dismissed.
     pub problems: Vec<String>,
+    /// The history cache's reader; `None` when there is no cache.
+    pub history: Option<History>,
+    /// The history writer; `None` when reading a cache read-only (`--db`) or in tests without one.
+    pub store: Option<StoreLink>,
 }
 
 pub struct WatchfloorApp {
@@ -77,6 +86,10 @@ pub struct WatchfloorApp {
     settings: UiSettings,
     theme: Theme,
     problems: Vec<String>,
+    history: Option<History>,
+    store: Option<StoreLink>,
+    /// The last values from the cache, requested at start.
+    restoring: Option<Pending<Vec<(String, crate::model::Sample)>>>,
 }
 
 impl WatchfloorApp {
@@ -87,6 +100,11 @@ impl WatchfloorApp {
         let ctx = cc.egui_ctx.clone();
         parts.bus.set_waker(Box::new(move || ctx.request_repaint_after(DATA_REPAINT_AFTER)));
         let sim_gateways = parts.backend.as_ref().map(|b| b.sim_gateways().clone()).unwrap_or_default();
+        if let Some(history) = &parts.history {
+            let ctx = cc.egui_ctx.clone();
+            history.set_waker(std::sync::Arc::new(move || ctx.request_repaint()));
+        }
+        let restoring = parts.history.as_ref().and_then(History::latest);
         Self {
             live: LiveState::new(parts.live_settings),
             inbox: parts.inbox,
@@ -98,6 +116,9 @@ impl WatchfloorApp {
             settings,
             theme,
             problems: parts.problems,
+            history: parts.history,
+            store: parts.store,
+            restoring,
         }
     }
 
@@ -112,6 +133,45 @@ impl WatchfloorApp {
 
     pub fn settings(&self) -> &UiSettings {
         &self.settings
+    }
+
+    /// Whether the last values from the cache are still being read.
+    pub fn restoring(&self) -> bool {
+        self.restoring.is_some()
+    }
+
+    /// A banner when the history cache is not storing: why, and what the user can do.
+    fn history_problem_ui(&self, ui: &mut Ui) {
+        let Some(store) = &self.store else { return };
+        let status = store.status();
+        if !matches!(status.state, StoreState::Refused | StoreState::Failing) {
+            return;
+        }
+        egui::Frame::new()
+            .fill(self.theme.tile)
+            .stroke(egui::Stroke::new(2.0, self.theme.alarm))
+            .inner_margin(8.0)
+            .show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    crate::ui::widgets::status_badge_ui(
+                        ui,
+                        &self.theme,
+                        crate::ui::theme::Severity::Alarm,
+                        "History not stored",
+                    );
+                    ui.label(status.message.as_deref().unwrap_or("The history cache cannot be written."));
+                    ui.label(format!("Live values go on; {} samples not stored.", status.lost_samples));
+                    if status.state == StoreState::Refused
+                        && ui
+                            .button("Start a new cache")
+                            .on_hover_text("The old file is kept next to the new one, renamed with a time stamp")
+                            .clicked()
+                        && !store.send(StoreCommand::StartNewCache)
+                    {
+                        tracing::warn!("history writer busy; try again");
+                    }
+                });
+            });
     }
 
     fn send(&self, commands: Vec<Command>) {
@@ -175,6 +235,19 @@ impl WatchfloorApp {
 
 impl eframe::App for WatchfloorApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if let Some(pending) = &mut self.restoring
+            && let Some(result) = pending.poll()
+        {
+            self.restoring = None;
+            match result {
+                Ok(values) => {
+                    tracing::info!(signals = values.len(), "last values restored from the history cache");
+                    self.live.restore(&values);
+                }
+                Err(crate::store::Error::Missing { .. }) => {}
+                Err(err) => tracing::warn!("last values not restored: {err}"),
+            }
+        }
         let live = &mut self.live;
         let stats = self.inbox.drain(DRAIN_BUDGET, |event| live.apply(event));
         live.note_coalesced(stats.coalesced);
@@ -191,6 +264,9 @@ impl eframe::App for WatchfloorApp {
         });
         if !self.problems.is_empty() {
             egui::Panel::top("problems").show(ui, |ui| self.problems_ui(ui));
+        }
+        if self.store.as_ref().is_some_and(|s| matches!(s.status().state, StoreState::Refused | StoreState::Failing)) {
+            egui::Panel::top("history_problem").show(ui, |ui| self.history_problem_ui(ui));
         }
         let theme = &self.theme;
         let live = &self.live;
@@ -219,6 +295,12 @@ impl eframe::App for WatchfloorApp {
                 egui::CentralPanel::default().show(ui, |ui| {
                     commands.extend(fleet::fleet_table_ui(ui, theme, live, now_ms, sims));
                 });
+            }
+            View::Trends => {
+                let env =
+                    TrendEnv { theme, history: self.history.as_ref(), live, now_ms, timezone: &self.timezone };
+                let trend = &mut self.settings.trend;
+                egui::CentralPanel::default().show(ui, |ui| trend.ui(ui, &env));
             }
         }
         self.send(commands);

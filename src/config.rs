@@ -13,6 +13,7 @@ use toml::Spanned;
 
 use crate::model::shift::{BreakDef, ShiftDef};
 use crate::model::{BatteryThresholds, ShiftCalendar, VehicleKind};
+use crate::store::Retention;
 
 /// The fastest a simulated gateway may run.
 pub const MAX_SIM_SPEED: f64 = 1_000.0;
@@ -58,6 +59,7 @@ impl fmt::Display for ConfigError {
 struct RawConfig {
     site: RawSite,
     fleet: RawFleet,
+    history: RawHistory,
     battery: BTreeMap<Spanned<String>, RawBattery>,
     gateway: Vec<RawGateway>,
     shift: Vec<RawShift>,
@@ -74,6 +76,15 @@ struct RawSite {
 #[serde(deny_unknown_fields, default)]
 struct RawFleet {
     stale_after: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawHistory {
+    raw_days: Option<u32>,
+    rollup_1m_days: Option<u32>,
+    rollup_1h_days: Option<u32>,
+    max_size_mb: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +131,8 @@ pub struct Config {
     pub gateways: Vec<GatewayConfig>,
     pub stale_after_ms: i64,
     pub battery: BTreeMap<VehicleKind, BatteryThresholds>,
+    /// How long history is kept, and how big the cache may grow.
+    pub history: Retention,
 }
 
 #[derive(Clone, Debug)]
@@ -166,6 +179,7 @@ impl Config {
             gateways: vec![GatewayConfig { name: "demo".to_owned(), kind: GatewayKind::Sim(sim) }],
             stale_after_ms: 30_000,
             battery: BTreeMap::new(),
+            history: Retention::default(),
         }
     }
 
@@ -395,7 +409,22 @@ impl Checker<'_> {
                 .collect();
         }
 
-        Config { site, calendar, gateways, stale_after_ms, battery }
+        let defaults = Retention::default();
+        let max_size_bytes = match &raw.history.max_size_mb {
+            None => defaults.max_size_bytes,
+            Some(mb) if *mb.get_ref() > 0 && *mb.get_ref() < 16 => {
+                self.problem(mb.span(), format!("history.max_size_mb = {} is too small; use 0 (no cap) or at least 16", mb.get_ref()));
+                defaults.max_size_bytes
+            }
+            Some(mb) => mb.get_ref().saturating_mul(1024 * 1024),
+        };
+        let history = Retention {
+            raw_days: raw.history.raw_days.unwrap_or(defaults.raw_days),
+            rollup_1m_days: raw.history.rollup_1m_days.unwrap_or(defaults.rollup_1m_days),
+            rollup_1h_days: raw.history.rollup_1h_days.unwrap_or(defaults.rollup_1h_days),
+            max_size_bytes,
+        };
+        Config { site, calendar, gateways, stale_after_ms, battery, history }
     }
 }
 

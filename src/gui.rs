@@ -10,15 +10,20 @@ use crate::backend::Backend;
 use crate::config::{Config, SimGateway};
 use crate::feeds::EventBus;
 use crate::live::LiveSettings;
+use crate::store::{CACHE_FILE_NAME, History, Store, StoreOptions};
 
 /// Events the live view buffers before it starts coalescing (each event is a batch of samples).
 pub const LIVE_CHANNEL_CAPACITY: usize = 1_024;
+/// Events the history writer buffers before feeds wait for it.
+pub const STORE_CHANNEL_CAPACITY: usize = 4_096;
 
 /// What the GUI is started with (from the command line).
 #[derive(Clone, Debug)]
 pub struct GuiOptions {
     pub config: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
+    /// Open this history cache read-only instead of recording into `<data dir>/history.sqlite`.
+    pub db: Option<PathBuf>,
     /// The built-in demo's simulator, used when there is no config.
     pub demo: SimGateway,
 }
@@ -58,8 +63,12 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     let data_dir = resolve_data_dir(options.data_dir)?;
     let (_log_guard, log_problem) = crate::logging::init(&data_dir);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), "Watchfloor starting");
-    let (config, mut problems) = load_config(options.config.as_deref(), options.demo);
+    let (mut config, mut problems) = load_config(options.config.as_deref(), options.demo);
     problems.extend(log_problem);
+    if options.db.is_some() && options.config.is_none() {
+        // Reviewing a cache: the demo would mix simulated live values into someone else's recording.
+        config.gateways.clear();
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -70,6 +79,21 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
 
     let mut bus = EventBus::builder();
     let inbox = bus.live(LIVE_CHANNEL_CAPACITY);
+    let (cache_path, store) = match &options.db {
+        Some(db) => {
+            tracing::info!(db = %db.display(), "reviewing a history cache read-only; nothing is recorded");
+            (db.clone(), None)
+        }
+        None => {
+            let path = data_dir.join(CACHE_FILE_NAME);
+            let mut store_options = StoreOptions::new(&path);
+            store_options.retention = config.history;
+            let store = Store::start(store_options, bus.lossless(STORE_CHANNEL_CAPACITY))
+                .context("cannot start the history writer")?;
+            (path, Some(store))
+        }
+    };
+    let history = History::start(cache_path).context("cannot start the history reader")?;
     let bus = bus.build();
     let backend = Backend::start(runtime.handle(), &config, &bus);
     let clock = backend.clock();
@@ -90,6 +114,8 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         timezone: config.site.timezone.clone(),
         live_settings,
         problems,
+        history: Some(history),
+        store: store.as_ref().map(Store::link),
     };
 
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../icons/watchfloor.png"))
@@ -108,6 +134,11 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         .map_err(|err| anyhow!("the window could not be opened: {err}"))?;
     tracing::info!("window closed");
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    if let Some(store) = store {
+        // Every feed and the bus are gone now, so the writer commits what it holds and ends.
+        let status = store.finish();
+        tracing::info!(stored = status.stored_samples, lost = status.lost_samples, "history closed");
+    }
     Ok(())
 }
 

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
     let options = GuiOptions {
         config: cli.config,
         data_dir: cli.data_dir,
+        db: None,
         demo: SimGateway { seed: cli.seed, speed: cli.speed, ..SimGateway::default() },
     };
     match run_gui(options) {

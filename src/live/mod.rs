@@ -402,6 +402,37 @@ impl LiveState {
         }
     }
 
+    /// Shows the last values kept in the history cache (`(gateway, sample)`), at start: as stale, since they are
+    /// not the present, until fresh values arrive. Values older than what is already shown are ignored.
+    pub fn restore(&mut self, values: &[(String, Sample)]) {
+        let machines_before: std::collections::HashSet<Arc<str>> = self.machines.keys().cloned().collect();
+        let vehicles_before: std::collections::HashSet<Arc<str>> = self.vehicles.keys().cloned().collect();
+        let mut gateways: HashMap<&str, Arc<str>> = HashMap::new();
+        for (gateway, sample) in values {
+            let gateway = Arc::clone(gateways.entry(gateway.as_str()).or_insert_with(|| Arc::from(gateway.as_str())));
+            let sample = Sample { historical: false, ..sample.clone() };
+            if self.signals.get(&sample.signal).is_some_and(|s| s.last.ts_ms >= sample.ts_ms) {
+                continue;
+            }
+            // Not through the gateway's counters: nothing arrived from it.
+            self.stats.samples += 1;
+            self.apply_sample_unchecked(&gateway, sample.ts_ms, &sample);
+            if let Some(sig) = self.signals.get_mut(&sample.signal) {
+                sig.stale = true;
+            }
+        }
+        for (id, m) in &mut self.machines {
+            if !machines_before.contains(id) {
+                m.stale = true;
+            }
+        }
+        for (id, v) in &mut self.vehicles {
+            if !vehicles_before.contains(id) {
+                v.stale = true;
+            }
+        }
+    }
+
     pub fn note_coalesced(&mut self, n: u64) {
         self.stats.coalesced += n;
     }
@@ -433,6 +464,11 @@ impl LiveState {
             self.stats.historical += 1;
             return;
         }
+        self.apply_sample_unchecked(gateway, received_ms, sample);
+    }
+
+    /// Applies a value already checked (finite, not from the future, not historical).
+    fn apply_sample_unchecked(&mut self, gateway: &Arc<str>, received_ms: i64, sample: &Sample) {
         match self.signals.get_mut(&sample.signal) {
             Some(sig) if sig.last.ts_ms > sample.ts_ms => {
                 self.stats.late += 1;

@@ -156,6 +156,8 @@ pub enum StoreCommand {
     Flush(oneshot::Sender<StoreStatus>),
     /// Move the current file aside (it is kept, renamed `<name>.<time>.old`) and start a new, empty cache.
     StartNewCache,
+    /// Commit what is queued and stop, even if feeds still hold the bus.
+    Shutdown,
     /// Sets `PRAGMA max_page_count` on the writer's connection, to make a full disk in tests.
     #[cfg(test)]
     TestSetMaxPages(i64),
@@ -201,6 +203,11 @@ impl Store {
         self.status.borrow().clone()
     }
 
+    /// What the UI needs of the writer: its status and a way to send it commands.
+    pub fn link(&self) -> StoreLink {
+        StoreLink { commands: self.commands.clone(), status: self.status.clone() }
+    }
+
     /// Sends a command without waiting; `false` if the writer is gone or busy.
     pub fn send(&self, command: StoreCommand) -> bool {
         self.commands.try_send(command).is_ok()
@@ -220,15 +227,35 @@ impl Store {
         rx.blocking_recv().ok()
     }
 
-    /// Waits for the writer to finish: it ends once every sender of its event channel is gone, after committing
-    /// what it holds. Returns the final status.
+    /// Stops the writer after it has committed everything queued, and waits for it. Returns the final status.
     pub fn finish(mut self) -> StoreStatus {
+        // A full command queue or a gone writer both end in the join below.
+        let _ = self.commands.try_send(StoreCommand::Shutdown);
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
         {
             tracing::error!("the history writer thread panicked");
         }
         self.status.borrow().clone()
+    }
+}
+
+/// The UI's view of the writer.
+#[derive(Clone)]
+pub struct StoreLink {
+    commands: mpsc::Sender<StoreCommand>,
+    status: watch::Receiver<StoreStatus>,
+}
+
+impl StoreLink {
+    /// The latest status; cheap enough for every frame.
+    pub fn status(&self) -> StoreStatus {
+        self.status.borrow().clone()
+    }
+
+    /// Sends a command without waiting; `false` if the writer is gone or busy.
+    pub fn send(&self, command: StoreCommand) -> bool {
+        self.commands.try_send(command).is_ok()
     }
 }
 

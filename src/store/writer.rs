@@ -177,6 +177,12 @@ pub fn run(
                         writer.flush(&mut pending);
                         let _ = reply.send(writer.status.clone());
                     }
+                    Some(StoreCommand::Shutdown) => {
+                        while let Ok(event) = events.try_recv() {
+                            pending.push(event);
+                        }
+                        events_open = false;
+                    }
                     Some(StoreCommand::StartNewCache) => {
                         writer.flush(&mut pending);
                         writer.start_new_cache();

@@ -35,6 +35,7 @@ fn the_example_config_is_the_built_in_demo_written_out() {
     assert_eq!(example.gateways, demo.gateways);
     assert_eq!(example.site.name, demo.site.name);
     assert_eq!(example.stale_after_ms, demo.stale_after_ms);
+    assert_eq!(example.history, demo.history);
     assert_eq!(example.calendar.shifts, demo.calendar.shifts);
     for (kind, t) in &example.battery {
         assert_eq!(*t, watchfloor::model::BatteryThresholds::default_for(*kind), "{kind:?}");

@@ -38,6 +38,8 @@ impl Demo {
             timezone: jiff::tz::TimeZone::get("Europe/Helsinki").expect("bundled tzdb"),
             live_settings: LiveSettings::default(),
             problems: Vec::new(),
+            history: None,
+            store: None,
         };
         let harness =
             Harness::builder().with_size([1600.0, 1000.0]).build_eframe(move |cc| WatchfloorApp::new(cc, parts));
@@ -140,6 +142,8 @@ fn problems_at_start_are_shown_until_dismissed() {
         timezone: jiff::tz::TimeZone::UTC,
         live_settings: LiveSettings::default(),
         problems: vec!["site.toml:3:1: unknown field `kidn`".to_owned()],
+        history: None,
+        store: None,
     };
     let mut harness =
         Harness::builder().with_size([1200.0, 800.0]).build_eframe(move |cc| WatchfloorApp::new(cc, parts));

@@ -3,3 +3,4 @@
 pub mod fleet;
 pub mod plant;
 pub mod status_bar;
+pub mod trend;
