@@ -297,8 +297,7 @@ impl eframe::App for WatchfloorApp {
                 });
             }
             View::Trends => {
-                let env =
-                    TrendEnv { theme, history: self.history.as_ref(), live, now_ms, timezone: &self.timezone };
+                let env = TrendEnv { theme, history: self.history.as_ref(), live, now_ms, timezone: &self.timezone };
                 let trend = &mut self.settings.trend;
                 egui::CentralPanel::default().show(ui, |ui| trend.ui(ui, &env));
             }

@@ -413,7 +413,10 @@ impl Checker<'_> {
         let max_size_bytes = match &raw.history.max_size_mb {
             None => defaults.max_size_bytes,
             Some(mb) if *mb.get_ref() > 0 && *mb.get_ref() < 16 => {
-                self.problem(mb.span(), format!("history.max_size_mb = {} is too small; use 0 (no cap) or at least 16", mb.get_ref()));
+                self.problem(
+                    mb.span(),
+                    format!("history.max_size_mb = {} is too small; use 0 (no cap) or at least 16", mb.get_ref()),
+                );
                 defaults.max_size_bytes
             }
             Some(mb) => mb.get_ref().saturating_mul(1024 * 1024),

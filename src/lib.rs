@@ -35,6 +35,8 @@
 
 pub mod app;
 pub mod backend;
+pub mod bench;
+pub mod cli;
 pub mod clock;
 pub mod command;
 pub mod config;

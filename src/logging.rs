@@ -40,3 +40,10 @@ pub fn init(data_dir: &Path) -> (Option<WorkerGuard>, Option<String>) {
         }
     }
 }
+
+/// Logging for the command-line tools (`record`, `query`, `bench`): stderr only, so stdout stays data.
+pub fn init_stderr() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter);
+    let _ = tracing_subscriber::registry().with(stderr).try_init();
+}

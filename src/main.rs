@@ -2,28 +2,110 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use watchfloor::cli::{Format, QueryOptions, RecordOptions};
 use watchfloor::config::{MAX_SIM_SPEED, SimGateway};
 use watchfloor::gui::{GuiOptions, run_gui};
 
 /// Watchfloor — a desktop monitor for plant and fleet: machine states and counts, vehicles and batteries,
-/// live from gateway feeds. With no config it runs a built-in demo plant and fleet.
+/// live from gateway feeds, with a local history. With no config it runs a built-in demo plant and fleet.
 #[derive(Parser, Debug)]
-#[command(name = "watchfloor", version, about, long_about = None)]
+#[command(name = "watchfloor", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 struct Cli {
-    /// Config file (TOML): site, gateways, shifts, battery thresholds.
+    /// Config file (TOML): site, gateways, shifts, battery thresholds, history retention.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Where logs and window state are kept (default: the platform's data dir, e.g. ~/.local/share/watchfloor).
+    /// Where logs, window state and the history cache are kept (default: the platform's data dir, e.g.
+    /// ~/.local/share/watchfloor).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Review another history cache, read-only (nothing is recorded; no demo runs unless --config is given).
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    #[command(flatten)]
+    demo: DemoArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct DemoArgs {
     /// Seed of the built-in demo (used when there is no config).
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Speed of the built-in demo, 1 to 1000 times real time.
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     speed: f64,
+}
+
+impl DemoArgs {
+    fn gateway(self) -> SimGateway {
+        SimGateway { seed: self.seed, speed: self.speed, ..SimGateway::default() }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Record every configured gateway (the demo when there is no config) into a history cache, with no window.
+    /// Ends on --duration, Ctrl-C or SIGTERM, with everything received committed.
+    Record {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The cache file (created if missing).
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+        /// How long to record, e.g. 30s, 15m, 2h (default: until stopped).
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<Duration>,
+        #[command(flatten)]
+        demo: DemoArgs,
+    },
+    /// Print one signal's history as CSV or JSON.
+    Query {
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+        /// Signal id, e.g. PlantA/Line1/Filler/Count/Total.
+        #[arg(long, value_name = "ID")]
+        signal: String,
+        /// Start: RFC 3339 (2026-11-20T07:00:00Z), now, or relative (-1h, -30m, -2d). Default: an hour before --to.
+        #[arg(long, value_name = "T", allow_hyphen_values = true)]
+        from: Option<String>,
+        /// End (exclusive), same forms. Default: now, or the newest value if later.
+        #[arg(long, value_name = "T", allow_hyphen_values = true)]
+        to: Option<String>,
+        /// Decimate into N buckets with min, max, mean and count each.
+        #[arg(long, value_name = "N")]
+        buckets: Option<usize>,
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+    },
+    /// List the signal ids stored in a history cache.
+    Signals {
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+    },
+    /// Benchmarks; results go to stdout (see docs/benchmarks.md).
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// The history store: ingest, decimated queries, bytes on disk, start-up on a large cache.
+    Store {
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+        /// Size of the large cache for the start-up measurement, in MB (default 1024).
+        #[arg(long, default_value_t = 1024)]
+        startup_cache_mb: u64,
+        /// Where to build the benchmark's files (default: a temporary directory, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 fn parse_speed(s: &str) -> Result<f64, String> {
@@ -35,19 +117,53 @@ fn parse_speed(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d: jiff::SignedDuration =
+        s.trim().parse().map_err(|_| format!("{s:?} is not a duration; expected e.g. 30s, 15m or 2h"))?;
+    Duration::try_from(d).ok().filter(|d| !d.is_zero()).ok_or_else(|| format!("{s:?} must be longer than zero"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let options = GuiOptions {
-        config: cli.config,
-        data_dir: cli.data_dir,
-        db: None,
-        demo: SimGateway { seed: cli.seed, speed: cli.speed, ..SimGateway::default() },
+    let result = match cli.command {
+        None => {
+            run_gui(GuiOptions { config: cli.config, data_dir: cli.data_dir, db: cli.db, demo: cli.demo.gateway() })
+        }
+        Some(command) => {
+            watchfloor::logging::init_stderr();
+            run_command(command)
+        }
     };
-    match run_gui(options) {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `watchfloor query … | head`: the reader has what it wanted.
+        Err(err) if err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(is_broken_pipe)) => {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("watchfloor: {err:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::BrokenPipe
+}
+
+fn run_command(command: Command) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    match command {
+        Command::Record { config, db, duration, demo } => {
+            watchfloor::cli::record(&RecordOptions { config, db, duration, demo: demo.gateway() }).map(|_| ())
+        }
+        Command::Query { db, signal, from, to, buckets, format } => watchfloor::cli::query(
+            &QueryOptions { db, signal, from, to, buckets, format },
+            &mut std::io::BufWriter::new(stdout.lock()),
+        ),
+        Command::Signals { db } => watchfloor::cli::signals(&db, &mut std::io::BufWriter::new(stdout.lock())),
+        Command::Bench { which: BenchCommand::Store { format, startup_cache_mb, dir } } => {
+            watchfloor::bench::store(&watchfloor::bench::StoreBenchOptions { format, startup_cache_mb, dir })
         }
     }
 }

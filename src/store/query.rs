@@ -224,39 +224,56 @@ pub fn series(conn: &Connection, name: &str, from_ms: i64, to_ms: i64, buckets: 
     let n = i64::try_from(buckets.max(1)).unwrap_or(i64::MAX);
     let bucket_ms = ((to_ms - from_ms) + n - 1) / n;
     let tier = choose_tier(conn, id, from_ms, bucket_ms).map_err(sql)?;
+    // Rows come in time order from the clustered key and are folded into buckets here: cheaper than a GROUP BY
+    // on a computed bucket number, which SQLite would sort in a temporary b-tree.
     let query = match tier {
         Tier::Raw => {
-            "SELECT (ts_ms - ?2) / ?4 AS b, min(num), max(num), sum(num), count(num)
-             FROM sample WHERE signal = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 AND num IS NOT NULL AND quality < 2
-             GROUP BY b ORDER BY b"
+            "SELECT ts_ms, num, num, num, 1 FROM sample
+             WHERE signal = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 AND num IS NOT NULL AND quality < 2"
         }
         Tier::Minute => {
-            "SELECT (start_ms - ?2) / ?4 AS b, min(min_value), max(max_value), sum(sum_value), sum(count)
-             FROM rollup_1m r WHERE signal = ?1 AND start_ms >= ?2 AND start_ms < ?3 GROUP BY b ORDER BY b"
+            "SELECT start_ms, min_value, max_value, sum_value, count FROM rollup_1m
+             WHERE signal = ?1 AND start_ms >= ?2 AND start_ms < ?3"
         }
         Tier::Hour => {
-            "SELECT (start_ms - ?2) / ?4 AS b, min(min_value), max(max_value), sum(sum_value), sum(count)
-             FROM rollup_1h r WHERE signal = ?1 AND start_ms >= ?2 AND start_ms < ?3 GROUP BY b ORDER BY b"
+            "SELECT start_ms, min_value, max_value, sum_value, count FROM rollup_1h
+             WHERE signal = ?1 AND start_ms >= ?2 AND start_ms < ?3"
         }
     };
     let mut stmt = conn.prepare_cached(query).map_err(sql)?;
-    let rows = stmt
-        .query_map(params![id, from_ms, to_ms, bucket_ms], |r| {
-            let b: i64 = r.get(0)?;
-            let sum: f64 = r.get(3)?;
-            let count: i64 = r.get(4)?;
-            #[expect(clippy::cast_precision_loss)]
-            let mean = sum / count.max(1) as f64;
-            Ok(Bucket {
-                ts_ms: from_ms + b * bucket_ms,
-                min: r.get(1)?,
-                max: r.get(2)?,
-                mean,
-                count: u64::try_from(count).unwrap_or(0),
-            })
-        })
-        .map_err(sql)?;
-    let buckets = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)?;
+    let mut rows = stmt.query(params![id, from_ms, to_ms]).map_err(sql)?;
+    let mut buckets: Vec<Bucket> = Vec::with_capacity(buckets.min(4_096));
+    let mut sum = 0.0;
+    while let Some(r) = rows.next().map_err(sql)? {
+        let ts: i64 = r.get(0).map_err(sql)?;
+        let (min, max, s, count): (f64, f64, f64, i64) =
+            (r.get(1).map_err(sql)?, r.get(2).map_err(sql)?, r.get(3).map_err(sql)?, r.get(4).map_err(sql)?);
+        let start = from_ms + (ts - from_ms) / bucket_ms * bucket_ms;
+        let count = u64::try_from(count).unwrap_or(0);
+        match buckets.last_mut() {
+            Some(b) if b.ts_ms == start => {
+                b.min = b.min.min(min);
+                b.max = b.max.max(max);
+                b.count += count;
+                sum += s;
+            }
+            last => {
+                if let Some(b) = last {
+                    #[expect(clippy::cast_precision_loss)]
+                    let n = b.count.max(1) as f64;
+                    b.mean = sum / n;
+                }
+                sum = s;
+                buckets.push(Bucket { ts_ms: start, min, max, mean: 0.0, count });
+            }
+        }
+    }
+    if let Some(b) = buckets.last_mut() {
+        #[expect(clippy::cast_precision_loss)]
+        let n = b.count.max(1) as f64;
+        b.mean = sum / n;
+    }
+    drop(rows);
     let before = conn
         .prepare_cached(
             "SELECT ts_ms, num FROM sample WHERE signal = ?1 AND ts_ms < ?2 AND num IS NOT NULL AND quality < 2

@@ -1,0 +1,271 @@
+//! The headless commands: `record`, `query` and `signals`. `main.rs` parses the arguments; these do the work.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::clock::wall_now_ms;
+use crate::config::SimGateway;
+use crate::feeds::EventBus;
+use crate::gui::{STORE_CHANNEL_CAPACITY, load_config};
+use crate::model::{Quality, Value};
+use crate::store::query::{self, Bucket, StoredSample};
+use crate::store::{Store, StoreOptions, StoreStatus, open_reader};
+
+/// What `record` is asked to do.
+#[derive(Clone, Debug)]
+pub struct RecordOptions {
+    pub config: Option<PathBuf>,
+    pub db: PathBuf,
+    /// Stop after this long (wall time); `None` runs until Ctrl-C or SIGTERM.
+    pub duration: Option<Duration>,
+    /// The demo's simulator, used when there is no config.
+    pub demo: SimGateway,
+}
+
+/// Records every configured gateway into `db` with no window, until the duration is over or the process is
+/// asked to stop; everything received is committed before it returns.
+pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
+    let (config, problems) = load_config(options.config.as_deref(), options.demo.clone());
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n"));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("wf-io")
+        .enable_all()
+        .build()
+        .context("cannot start the I/O runtime")?;
+    let mut bus = EventBus::builder();
+    let events = bus.lossless(STORE_CHANNEL_CAPACITY);
+    let bus = bus.build();
+    let mut store_options = StoreOptions::new(&options.db);
+    store_options.retention = config.history;
+    let store = Store::start(store_options, events).context("cannot start the history writer")?;
+    let started = Instant::now();
+    let backend = Backend::start(runtime.handle(), &config, &bus);
+    drop(bus);
+    let gateways: Vec<&str> = config.gateways.iter().map(|g| g.name.as_str()).collect();
+    tracing::info!(db = %options.db.display(), ?gateways, "recording");
+    let reason = runtime.block_on(async {
+        let stop = wait_for_stop(options.duration).await;
+        backend.shutdown().await;
+        stop
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    let status = store.finish();
+    eprintln!(
+        "recorded {} samples ({} duplicates skipped, {} not stored) into {} in {:.1} s; stopped by {reason}",
+        status.stored_samples,
+        status.duplicate_samples,
+        status.lost_samples,
+        options.db.display(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(message) = &status.message {
+        bail!("{message}");
+    }
+    Ok(status)
+}
+
+async fn wait_for_stop(duration: Option<Duration>) -> &'static str {
+    let timer = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = timer => "the duration",
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        () = term => "SIGTERM",
+    }
+}
+
+/// Output format of `query`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Csv,
+    Json,
+}
+
+/// What `query` is asked to do.
+#[derive(Clone, Debug)]
+pub struct QueryOptions {
+    pub db: PathBuf,
+    pub signal: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub buckets: Option<usize>,
+    pub format: Format,
+}
+
+/// Parses a time: RFC 3339 (`2026-11-20T07:00:00Z`), `now`, or relative to now (`-1h`, `-30m`, `-2d`, `-1h 30m`).
+pub fn parse_time(s: &str, now_ms: i64) -> anyhow::Result<i64> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("now") {
+        return Ok(now_ms);
+    }
+    if let Some(rest) = s.strip_prefix('-') {
+        let rest = rest.trim();
+        let ms = if let Some(days) = rest.strip_suffix('d').and_then(|d| d.trim().parse::<i64>().ok()) {
+            days.checked_mul(86_400_000)
+        } else {
+            rest.parse::<jiff::SignedDuration>().ok().and_then(|d| i64::try_from(d.as_millis()).ok())
+        };
+        let ms = ms.ok_or_else(|| anyhow!("{s:?} is not a relative time; expected e.g. -1h, -30m, -2d or -1h 30m"))?;
+        return Ok(now_ms - ms);
+    }
+    let ts: jiff::Timestamp = s
+        .parse()
+        .map_err(|_| anyhow!("{s:?} is not a time; expected RFC 3339 (2026-11-20T07:00:00Z), now, or -1h / -30m"))?;
+    Ok(ts.as_millisecond())
+}
+
+/// RFC 3339 in UTC with milliseconds.
+pub fn rfc3339(ts_ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ts_ms)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(|_| ts_ms.to_string())
+}
+
+fn quality_name(q: Quality) -> &'static str {
+    match q {
+        Quality::Good => "good",
+        Quality::Uncertain => "uncertain",
+        Quality::Bad => "bad",
+    }
+}
+
+#[derive(Serialize)]
+struct RawRow<'a> {
+    ts: String,
+    value: JsonValue<'a>,
+    quality: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum JsonValue<'a> {
+    Number(f64),
+    Int(i64),
+    Bool(bool),
+    Text(&'a str),
+}
+
+impl<'a> JsonValue<'a> {
+    fn of(v: &'a Value) -> Self {
+        match v {
+            Value::F64(f) => Self::Number(*f),
+            Value::I64(i) => Self::Int(*i),
+            Value::Bool(b) => Self::Bool(*b),
+            Value::Str(s) | Value::Raw(s) => Self::Text(s),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct BucketRow {
+    ts: String,
+    min: f64,
+    max: f64,
+    mean: f64,
+    count: u64,
+}
+
+impl From<&Bucket> for BucketRow {
+    fn from(b: &Bucket) -> Self {
+        Self { ts: rfc3339(b.ts_ms), min: b.min, max: b.max, mean: b.mean, count: b.count }
+    }
+}
+
+/// Writes the values (or buckets) of one signal to `out`.
+pub fn query(options: &QueryOptions, out: &mut dyn Write) -> anyhow::Result<()> {
+    let conn = open_reader(&options.db)?;
+    let (id, info) = query::signal(&conn, &options.signal)?.ok_or_else(|| {
+        anyhow!("no signal {:?} in {}; `watchfloor signals --db FILE` lists them", options.signal, options.db.display())
+    })?;
+    let now = wall_now_ms();
+    let to = match &options.to {
+        Some(t) => parse_time(t, now)?,
+        None => {
+            // Up to now, or past it when the cache holds later data (a sped-up demo's recording).
+            let newest: Option<i64> =
+                conn.query_row("SELECT ts_ms FROM latest WHERE signal = ?1", [id], |r| r.get(0)).ok();
+            newest.map_or(now, |t| now.max(t + 1))
+        }
+    };
+    let from = match &options.from {
+        Some(t) => parse_time(t, now)?,
+        None => to - 3_600_000,
+    };
+    if from >= to {
+        bail!("--from ({}) must be before --to ({})", rfc3339(from), rfc3339(to));
+    }
+    match options.buckets {
+        Some(n) => {
+            if n == 0 {
+                bail!("--buckets must be at least 1");
+            }
+            let series = query::series(&conn, &options.signal, from, to, n)?;
+            let rows: Vec<BucketRow> = series.buckets.iter().map(BucketRow::from).collect();
+            write_rows(&rows, &["ts", "min", "max", "mean", "count"], options.format, out)
+        }
+        None => {
+            let samples: Vec<StoredSample> = query::raw(&conn, id, info.kind, from, to, usize::MAX)?;
+            let rows: Vec<RawRow<'_>> = samples
+                .iter()
+                .map(|s| RawRow {
+                    ts: rfc3339(s.ts_ms),
+                    value: JsonValue::of(&s.value),
+                    quality: quality_name(s.quality),
+                })
+                .collect();
+            write_rows(&rows, &["ts", "value", "quality"], options.format, out)
+        }
+    }
+}
+
+fn write_rows<T: Serialize>(rows: &[T], header: &[&str], format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
+    match format {
+        Format::Json => {
+            serde_json::to_writer(&mut *out, rows)?;
+            writeln!(out)?;
+        }
+        Format::Csv => {
+            // The header is written by hand so an empty result still has one.
+            let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(out);
+            w.write_record(header)?;
+            for row in rows {
+                w.serialize(row)?;
+            }
+            w.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the stored signal ids, one per line.
+pub fn signals(db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    let conn = open_reader(db)?;
+    for s in query::signals(&conn)? {
+        writeln!(out, "{}", s.id)?;
+    }
+    Ok(())
+}
