@@ -16,6 +16,7 @@ use crate::feeds::{EventBus, LiveInbox};
 use crate::live::{LiveSettings, LiveState};
 use crate::store::{History, Pending, StoreCommand, StoreLink, StoreState};
 use crate::ui::panels::trend::{TrendEnv, TrendPanel};
+use crate::ui::panels::status_bar::HistoryIndicator;
 use crate::ui::panels::{fleet, plant, status_bar};
 use crate::ui::theme::{Theme, ThemeChoice};
 
@@ -23,6 +24,9 @@ use crate::ui::theme::{Theme, ThemeChoice};
 pub const DRAIN_BUDGET: Duration = Duration::from_millis(8);
 /// A repaint is asked for at most this long after data arrives (data shown at up to 10 Hz; idle when none comes).
 pub const DATA_REPAINT_AFTER: Duration = Duration::from_millis(100);
+
+/// When the process started (set by `main`), so the first frame can report how long start-up took.
+pub static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 /// The views of the main window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +94,7 @@ pub struct WatchfloorApp {
     store: Option<StoreLink>,
     /// The last values from the cache, requested at start.
     restoring: Option<Pending<Vec<(String, crate::model::Sample)>>>,
+    first_frame_drawn: bool,
 }
 
 impl WatchfloorApp {
@@ -119,6 +124,7 @@ impl WatchfloorApp {
             history: parts.history,
             store: parts.store,
             restoring,
+            first_frame_drawn: false,
         }
     }
 
@@ -259,8 +265,13 @@ impl eframe::App for WatchfloorApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let now_ms = self.clock.now_ms();
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
+        let history = match (&self.store, &self.history) {
+            (Some(store), _) => HistoryIndicator::Recording(store.status()),
+            (None, Some(history)) => HistoryIndicator::Reviewing(history.path().to_owned()),
+            (None, None) => HistoryIndicator::None,
+        };
         egui::Panel::bottom("status_bar").show(ui, |ui| {
-            status_bar::status_bar_ui(ui, &self.theme, &self.live, now_ms, &self.site_name, &self.timezone);
+            status_bar::status_bar_ui(ui, &self.theme, &self.live, now_ms, &self.site_name, &self.timezone, &history);
         });
         if !self.problems.is_empty() {
             egui::Panel::top("problems").show(ui, |ui| self.problems_ui(ui));
@@ -303,6 +314,12 @@ impl eframe::App for WatchfloorApp {
             }
         }
         self.send(commands);
+        if !self.first_frame_drawn {
+            self.first_frame_drawn = true;
+            if let Some(start) = PROCESS_START.get() {
+                tracing::info!(ms = start.elapsed().as_millis(), "first frame drawn");
+            }
+        }
         // The clock and "last seen" move on even when no data arrives; once a second is enough for them.
         ui.ctx().request_repaint_after(Duration::from_secs(1));
     }

@@ -72,7 +72,8 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
     Ok(status)
 }
 
-async fn wait_for_stop(duration: Option<Duration>) -> &'static str {
+/// Resolves when the duration is over (if any), on Ctrl-C or on SIGTERM, saying which.
+pub(crate) async fn wait_for_stop(duration: Option<Duration>) -> &'static str {
     let timer = async {
         match duration {
             Some(d) => tokio::time::sleep(d).await,

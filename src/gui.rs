@@ -82,6 +82,10 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     let (cache_path, store) = match &options.db {
         Some(db) => {
             tracing::info!(db = %db.display(), "reviewing a history cache read-only; nothing is recorded");
+            if let Err(err) = crate::store::open_reader(db) {
+                tracing::error!("{err}");
+                problems.push(err.to_string());
+            }
             (db.clone(), None)
         }
         None => {
@@ -130,7 +134,21 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         persistence_path: Some(data_dir.join("ui-state.ron")),
         ..Default::default()
     };
-    eframe::run_native("Watchfloor", native_options, Box::new(move |cc| Ok(Box::new(WatchfloorApp::new(cc, parts)))))
+    // Ctrl-C or SIGTERM (a service manager, a logout) closes the window the normal way, so history is flushed.
+    let (ctx_tx, ctx_rx) = tokio::sync::oneshot::channel::<egui::Context>();
+    runtime.spawn(async move {
+        let Ok(ctx) = ctx_rx.await else { return };
+        let signal = crate::cli::wait_for_stop(None).await;
+        tracing::info!("{signal}: closing the window");
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        ctx.request_repaint();
+    });
+    let create = move |cc: &eframe::CreationContext<'_>| {
+        // The app is created once; if the receiver is gone the signal task has ended and closing still works.
+        let _ = ctx_tx.send(cc.egui_ctx.clone());
+        Ok(Box::new(WatchfloorApp::new(cc, parts)) as Box<dyn eframe::App>)
+    };
+    eframe::run_native("Watchfloor", native_options, Box::new(create))
         .map_err(|err| anyhow!("the window could not be opened: {err}"))?;
     tracing::info!("window closed");
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));

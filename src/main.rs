@@ -124,6 +124,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
+    let _ = watchfloor::app::PROCESS_START.set(std::time::Instant::now());
     let cli = Cli::parse();
     let result = match cli.command {
         None => {

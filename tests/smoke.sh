@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Smoke test: the release binary in a real window under Xvfb, with an empty data dir and no config.
 # Fails if the process dies, if the screenshot is blank, if the demo does not change between two screenshots, if no
-# log file is written, or if the idle window spins the CPU. Screenshots are left in target/smoke/.
+# log file is written, if the idle window spins the CPU, if SIGTERM does not close it cleanly, or if the history cache
+# it recorded is unreadable. Screenshots are left in target/smoke/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export NO_COLOR=1  # plain log lines to grep
 
 bin=target/release/watchfloor
 out=target/smoke
@@ -58,5 +60,17 @@ changed=${changed%% *}
 ls "$out"/data/logs/watchfloor*.log >/dev/null 2>&1 || fail "no log file in the data dir"
 awk -v f="$cpu_fraction" 'BEGIN { exit !(f < 0.8) }' || fail "the window uses $cpu_fraction of a core: it spins"
 
-echo "smoke: ok — $colours colours, $changed pixels changed in 5 s, app CPU $cpu_fraction of one core (software GL)"
+# SIGTERM closes the window the normal way: history flushed, the process gone within 5 s.
+kill -TERM "$app_pid"
+for _ in $(seq 50); do kill -0 "$app_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$app_pid" 2>/dev/null && fail "the app did not exit on SIGTERM"
+wait "$app_pid" || fail "the app exited with an error on SIGTERM"
+app_pid=""
+grep -q "history writer stopped" "$out/app.log" || fail "the history writer did not stop cleanly"
+signals=$("$bin" signals --db "$out/data/history.sqlite" | wc -l)
+[ "$signals" -ge 400 ] || fail "the history cache holds $signals signals, expected the demo's 500"
+first_frame=$(sed -n 's/.*first frame drawn.*ms=\([0-9]*\).*/\1/p' "$out/app.log" | head -1)
+
+echo "smoke: ok — $colours colours, $changed pixels changed in 5 s, app CPU $cpu_fraction of one core (software GL)," \
+  "first frame after ${first_frame:-?} ms, $signals signals in the history cache"
 echo "1 passed, 0 failed"

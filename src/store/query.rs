@@ -134,11 +134,12 @@ pub fn signal(conn: &Connection, name: &str) -> rusqlite::Result<Option<(i64, Si
         .optional()
 }
 
-/// The last live value of every signal, with the gateway it came from: what the app shows at start.
+/// The last live value of every signal, with the gateway it came from: what the app shows at start. In the order
+/// the signals were first stored, so machines and vehicles come back in their process order.
 pub fn latest(conn: &Connection) -> rusqlite::Result<Vec<(String, Sample)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT s.name, s.kind, s.gateway, l.ts_ms, l.num, l.text, l.quality
-         FROM latest l JOIN signal s ON s.id = l.signal ORDER BY s.name",
+         FROM latest l JOIN signal s ON s.id = l.signal ORDER BY s.id",
     )?;
     stmt.query_map([], |r| {
         let kind = kind_from(&r.get::<_, String>(1)?);

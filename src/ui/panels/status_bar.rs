@@ -1,14 +1,15 @@
 //! The status bar: each gateway's state, machines running and down, vehicles moving, charging and offline, and the
-//! site clock.
+//! site clock and the history cache.
 
 use egui::{RichText, Ui};
 use jiff::tz::TimeZone;
 
 use crate::command::FeedState;
 use crate::live::LiveState;
+use crate::store::{StoreState, StoreStatus};
 use crate::ui::theme::{Severity, Theme};
 use crate::ui::widgets::status_badge_ui;
-use crate::ui::{fmt_ago, fmt_site_clock};
+use crate::ui::{fmt_ago, fmt_count, fmt_site_clock};
 
 pub fn feed_severity(state: FeedState) -> Severity {
     match state {
@@ -19,7 +20,58 @@ pub fn feed_severity(state: FeedState) -> Severity {
     }
 }
 
-pub fn status_bar_ui(ui: &mut Ui, theme: &Theme, live: &LiveState, now_ms: i64, site_name: &str, tz: &TimeZone) {
+/// What the status bar says about the history cache.
+#[derive(Clone, Debug)]
+pub enum HistoryIndicator {
+    None,
+    /// Recording into the cache, with the writer's status.
+    Recording(StoreStatus),
+    /// Reviewing another cache read-only (`--db`).
+    Reviewing(std::path::PathBuf),
+}
+
+fn history_ui(ui: &mut Ui, theme: &Theme, history: &HistoryIndicator) {
+    match history {
+        HistoryIndicator::None => {}
+        HistoryIndicator::Reviewing(path) => {
+            let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
+            status_badge_ui(ui, theme, Severity::Info, &format!("Reviewing {name}"))
+                .on_hover_text(format!("{}\nRead-only: nothing is recorded into it.", path.display()));
+        }
+        HistoryIndicator::Recording(status) => {
+            let severity = match status.state {
+                StoreState::Recording | StoreState::Opening | StoreState::Stopped => Severity::Info,
+                StoreState::Refused | StoreState::Failing => Severity::Alarm,
+            };
+            #[expect(clippy::cast_precision_loss)]
+            let mb = status.size_bytes as f64 / 1_048_576.0;
+            let text = format!("History: {} · {mb:.1} MB", status.state.label());
+            let mut tip = format!(
+                "{}\n{} samples stored, {} duplicates skipped, {} not stored\n{} batches, {} rows removed by retention",
+                status.path.display(),
+                fmt_count(i64::try_from(status.stored_samples).unwrap_or(i64::MAX)),
+                status.duplicate_samples,
+                status.lost_samples,
+                status.batches,
+                status.pruned_rows
+            );
+            if let Some(m) = &status.message {
+                tip.push_str(&format!("\n{m}"));
+            }
+            status_badge_ui(ui, theme, severity, &text).on_hover_text(tip);
+        }
+    }
+}
+
+pub fn status_bar_ui(
+    ui: &mut Ui,
+    theme: &Theme,
+    live: &LiveState,
+    now_ms: i64,
+    site_name: &str,
+    tz: &TimeZone,
+    history: &HistoryIndicator,
+) {
     ui.horizontal(|ui| {
         if live.gateways.is_empty() {
             status_badge_ui(ui, theme, Severity::Info, "No gateways");
@@ -71,6 +123,7 @@ pub fn status_bar_ui(ui: &mut Ui, theme: &Theme, live: &LiveState, now_ms: i64, 
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             ui.label(RichText::new(fmt_site_clock(now_ms, tz)).monospace().strong());
             ui.label(RichText::new(site_name).color(theme.text_dim));
+            history_ui(ui, theme, history);
             if live.stats.rejected > 0 || live.stats.coalesced > 0 {
                 ui.label(
                     RichText::new(format!("{} rejected · {} coalesced", live.stats.rejected, live.stats.coalesced))
