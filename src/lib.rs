@@ -1,18 +1,25 @@
 //! Watchfloor: a native desktop monitor for plant and fleet.
 //!
 //! Gateway feeds publish [`command::FeedEvent`]s on an [`feeds::EventBus`]; the app drains them into one
-//! [`live::LiveState`] under a time budget and draws it. Later consumers (the history store) subscribe to the same
-//! bus without touching feeds or UI.
+//! [`live::LiveState`] under a time budget and draws it. The history store is a second, lossless consumer of the
+//! same bus: it writes every event into a local SQLite cache, which the trend view and the CLI read back.
 //!
 //! ```text
 //!  gateways ──► feeds/ (tokio tasks) ──► FeedEvent ──┬──► App::logic() ──► LiveState ──► ui/ (reads, sends Command)
-//!  (sim/, later MQTT, HTTP)            bounded       │
-//!                                      channels      └──► (store/ writer thread: its own issue)
+//!  (sim/, later MQTT, HTTP)            bounded       │                                   │ history queries
+//!                                      channels      └──► store/ writer ──► SQLite ◄── store/ reader ◄─┘ (promises)
 //! ```
 //!
 //! # Layout
 //!
-//! - `main.rs` — the `watchfloor` binary: CLI parsing (clap), then [`gui::run_gui`]. Errors printed once.
+//! - `main.rs` — the `watchfloor` binary: CLI parsing (clap), then [`gui::run_gui`] or a headless command
+//!   (`record`, `query`, `signals`, `bench`). Errors printed once.
+//! - [`cli`] — the headless commands: record gateways into a cache, print a signal's history as CSV/JSON, list signals.
+//! - [`bench`] — `watchfloor bench store`: the measurements behind `docs/benchmarks.md`.
+//! - [`store`] — the history cache: one writer thread (batched transactions, idempotent inserts, 1 min / 1 h rollups,
+//!   gaps, last values, vehicle fixes, an event journal, retention and a size cap), migrations, a reader thread
+//!   whose results come back as [`store::Pending`], and the query functions (decimation with min/max per bucket,
+//!   tier choice, time-weighted mean, gaps and interpolation for display).
 //! - [`gui`] — glue that opens the window: data dir, logging, config, tokio runtime, feeds, eframe.
 //! - [`app`] — the eframe `App`: `logic()` drains events into `LiveState`; `ui()` draws views; persisted settings.
 //! - [`command`] — [`command::FeedEvent`] (backend → consumers) and [`command::Command`] (UI → backend).
@@ -27,10 +34,11 @@
 //! - [`clock`] — injectable clocks: wall, scaled (simulation speed), manual (tests).
 //! - [`logging`] — `tracing` to stderr and a daily file in the data dir.
 //! - [`ui`] — [`ui::theme`] (all colours as named tokens, dark and light), [`ui::widgets`] (status badge, battery
-//!   bar), [`ui::panels`] (status bar, plant overview, fleet table).
+//!   bar), [`ui::panels`] (status bar, plant overview, fleet table, trends).
 //!
 //! Outside `src/`: `tests/` (integration tests: the UI on the simulator with `egui_kittest`, the feed on a real
-//! runtime, the smoke test script), `assets/`, `icons/` (the app icon), `packaging/` (Linux `.desktop` file),
+//! runtime, the history cache through the binary including a kill -9, the trend view on a real cache, the smoke test
+//! script), `assets/`, `icons/` (the app icon), `packaging/` (Linux `.desktop` file),
 //! `.ci/run` (what CI runs), `docs/`.
 
 pub mod app;

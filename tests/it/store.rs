@@ -230,3 +230,45 @@ fn the_app_starts_offline_on_a_recorded_cache_with_the_last_values() {
     harness.get_by_label_contains("Filler: ");
     harness.get_by_label("AGV-01");
 }
+
+#[test]
+fn a_cache_that_cannot_be_written_shows_a_banner_and_live_values_go_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A directory where the file should be: SQLite cannot open it for writing.
+    let path = dir.path().join("history.sqlite");
+    std::fs::create_dir(&path).expect("dir");
+    let mut builder = EventBus::builder();
+    let inbox = builder.live(64);
+    let events = builder.lossless(64);
+    let bus = builder.build();
+    let store = Store::start(StoreOptions::new(&path), events).expect("writer thread");
+    let parts = AppParts {
+        inbox,
+        bus: bus.clone(),
+        clock: Arc::new(ManualClock::new(START_MS)),
+        backend: None,
+        site_name: "Plant A".to_owned(),
+        timezone: jiff::tz::TimeZone::UTC,
+        live_settings: LiveSettings::default(),
+        problems: Vec::new(),
+        history: Some(History::start(path.clone()).expect("reader")),
+        store: Some(store.link()),
+    };
+    let mut harness =
+        Harness::builder().with_size([1600.0, 1000.0]).build_eframe(move |cc| WatchfloorApp::new(cc, parts));
+    let mut sim = Simulator::new(SimConfig::demo(3, START_MS));
+    let (meta, values) = sim.birth();
+    assert!(bus.publish_now(FeedEvent::new(Arc::from("demo"), START_MS, FeedEventBody::Birth(meta))));
+    assert!(bus.publish_now(FeedEvent::new(Arc::from("demo"), START_MS, FeedEventBody::Samples(values))));
+    let status = store.flush_blocking().expect("status");
+    assert!(status.lost_samples > 0, "{status:?}");
+    harness.run_steps(3);
+    harness.get_by_label("History not stored");
+    harness.get_by_label_contains("cannot be written");
+    harness.get_by_label_contains("samples not stored");
+    assert_eq!(harness.state().live().machines().count(), 12, "the live view goes on");
+    assert!(
+        harness.query_by_label("Start a new cache").is_none(),
+        "moving the file aside is offered only for a refused file"
+    );
+}
