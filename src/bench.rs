@@ -143,7 +143,7 @@ fn file_size(path: &Path) -> u64 {
     ["", "-wal"].iter().map(|s| std::fs::metadata(format!("{}{s}", path.display())).map_or(0, |m| m.len())).sum()
 }
 
-/// Builds a cache of about `mb` MB quickly: 1,000 signals, raw rows generated inside SQLite, last values.
+/// Builds a cache of about `mb` megabytes quickly: 1,000 signals, raw rows generated inside SQLite, last values.
 fn build_large_cache(path: &Path, mb: u64) -> anyhow::Result<()> {
     remove_cache(path);
     let conn = open_writer(path)?;

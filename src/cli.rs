@@ -135,7 +135,7 @@ pub fn parse_time(s: &str, now_ms: i64) -> anyhow::Result<i64> {
     }
     let ts: jiff::Timestamp = s
         .parse()
-        .map_err(|_| anyhow!("{s:?} is not a time; expected RFC 3339 (2026-11-20T07:00:00Z), now, or -1h / -30m"))?;
+        .map_err(|err| anyhow!("{s:?} is not a time ({err}); expected RFC 3339 (2026-11-20T07:00:00Z), now, or -1h"))?;
     Ok(ts.as_millisecond())
 }
 

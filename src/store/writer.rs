@@ -475,8 +475,11 @@ struct Batch {
     latest: HashMap<i64, LatestRow>,
     /// Earliest sample per signal with an open gap, which closes that gap.
     gap_closers: HashMap<i64, i64>,
-    fixes: HashMap<(Arc<str>, i64), (Option<f64>, Option<f64>)>,
+    /// Latitude and longitude seen per vehicle and time; a fix is stored once both are there.
+    fixes: HashMap<(Arc<str>, i64), HalfFix>,
 }
+
+type HalfFix = (Option<f64>, Option<f64>);
 
 struct LatestRow {
     ts_ms: i64,
