@@ -15,8 +15,8 @@ use crate::command::Command;
 use crate::feeds::{EventBus, LiveInbox};
 use crate::live::{LiveSettings, LiveState};
 use crate::store::{History, Pending, StoreCommand, StoreLink, StoreState};
-use crate::ui::panels::trend::{TrendEnv, TrendPanel};
 use crate::ui::panels::status_bar::HistoryIndicator;
+use crate::ui::panels::trend::{TrendEnv, TrendPanel};
 use crate::ui::panels::{fleet, plant, status_bar};
 use crate::ui::theme::{Theme, ThemeChoice};
 
