@@ -389,3 +389,23 @@ fn rollup_merge_is_order_independent() {
     assert_eq!(ab, ba);
     assert_eq!((ab.first, ab.last, ab.min, ab.max, ab.count), (7.0, -1.0, -1.0, 7.0, 3));
 }
+
+#[test]
+fn over_the_size_cap_the_oldest_raw_day_goes_first() {
+    let rig = Rig::with(|o| {
+        o.retention = Retention { raw_days: 0, rollup_1m_days: 0, rollup_1h_days: 0, max_size_bytes: 4096 };
+        o.prune_every = std::time::Duration::ZERO;
+    });
+    let day = 86_400_000;
+    // Three days, a value every 10 minutes.
+    let points: Vec<(i64, f64)> = (0..432).map(|i| (T0 + i * 600_000, i as f64)).collect();
+    rig.samples("s", &points);
+    rig.flush();
+    rig.samples("s", &[(T0 + 3 * day, 1.0)]);
+    let status = rig.flush();
+    assert!(status.pruned_rows > 0, "{status:?}");
+    let conn = rig.reader();
+    let oldest = count(&conn, "SELECT min(ts_ms) FROM sample");
+    assert!(oldest >= T0 + day, "the first day is gone from raw: oldest {oldest}");
+    assert_eq!(count(&conn, &format!("SELECT sum(count) FROM rollup_1h WHERE start_ms < {}", T0 + day)), 144);
+}
