@@ -54,9 +54,13 @@ impl History {
         let thread_path = path.clone();
         std::thread::Builder::new().name("wf-store-read".to_owned()).spawn(move || {
             let mut conn: Result<Connection, Error> = Err(Error::Missing { path: thread_path.clone() });
+            let mut opened = None;
             while let Some(job) = rx.blocking_recv() {
-                if conn.is_err() {
+                // A new cache may have replaced the file (moved aside by "Start a new cache"): follow the path.
+                let identity = file_identity(&thread_path);
+                if conn.is_err() || identity != opened {
                     conn = open_reader(&thread_path);
+                    opened = identity;
                 }
                 job(&conn);
             }
@@ -113,6 +117,21 @@ impl History {
         let path = Arc::clone(&self.path);
         self.run(move |conn| query::latest(conn).map_err(|e| Error::Sqlite { path: path.to_path_buf(), source: e }))
     }
+}
+
+/// What tells one file at `path` from another that replaced it.
+#[cfg(unix)]
+fn file_identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().and_then(|m| m.created().ok()).map(|t| {
+        let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        (d.as_secs(), u64::from(d.subsec_nanos()))
+    })
 }
 
 /// The open error again (errors are not `Clone`), for every request while the file cannot be read.

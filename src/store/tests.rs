@@ -302,7 +302,12 @@ fn a_refused_file_drains_events_and_a_new_cache_keeps_the_old_file() {
     assert_eq!(status.state, StoreState::Refused);
     assert!(status.message.as_deref().is_some_and(|m| m.contains("not an SQLite database")), "{status:?}");
     assert_eq!(status.lost_samples, 20);
+    let history = crate::store::History::start(path.clone()).expect("reader");
+    let err = history.signals().expect("queued").wait().expect_err("the junk file is not readable");
+    assert!(err.to_string().contains("not an SQLite database"), "{err}");
     assert!(store.send(StoreCommand::StartNewCache));
+    // Commands are handled in order: once this flush answers, the new cache is open.
+    assert_eq!(store.flush_blocking().expect("status").state, StoreState::Recording);
     tx.blocking_send(Arc::new(FeedEvent::new(
         Arc::from("g1"),
         T0,
@@ -312,6 +317,8 @@ fn a_refused_file_drains_events_and_a_new_cache_keeps_the_old_file() {
     let status = store.flush_blocking().expect("status");
     assert_eq!(status.state, StoreState::Recording, "{status:?}");
     assert_eq!(status.stored_samples, 1);
+    let signals = history.signals().expect("queued").wait().expect("the reader follows the new cache");
+    assert_eq!(signals.len(), 1);
     let kept: Vec<_> = std::fs::read_dir(dir.path())
         .expect("dir")
         .filter_map(Result::ok)
