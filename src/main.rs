@@ -119,7 +119,7 @@ fn parse_speed(s: &str) -> Result<f64, String> {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let d: jiff::SignedDuration =
-        s.trim().parse().map_err(|_| format!("{s:?} is not a duration; expected e.g. 30s, 15m or 2h"))?;
+        s.trim().parse().map_err(|err| format!("{s:?} is not a duration ({err}); expected e.g. 30s, 15m or 2h"))?;
     Duration::try_from(d).ok().filter(|d| !d.is_zero()).ok_or_else(|| format!("{s:?} must be longer than zero"))
 }
 

@@ -69,6 +69,12 @@ pub struct Theme {
     pub on_colour: Color32,
     pub stale: Color32,
     pub selection: Color32,
+    /// Trend pen colours, in the order pens take them. Kept apart from the alarm and attention hues (no red, orange
+    /// or yellow) and spread over lightness as well as hue, so neighbours stay apart for colour-blind eyes too; pens
+    /// are also numbered wherever they are shown.
+    pub trend_pens: [Color32; 8],
+    /// Shading over a stretch where a trended signal had no data (translucent, drawn over the plot).
+    pub trend_gap: Color32,
 }
 
 impl Theme {
@@ -97,6 +103,17 @@ impl Theme {
             on_colour: Color32::from_rgb(0x14, 0x14, 0x14),
             stale: Color32::from_rgb(0x6a, 0x6f, 0x75),
             selection: Color32::from_rgb(0x4d, 0x6f, 0x99),
+            trend_pens: [
+                Color32::from_rgb(0x59, 0xaa, 0xf8),
+                Color32::from_rgb(0x50, 0xd4, 0x92),
+                Color32::from_rgb(0xf3, 0xb5, 0xf6),
+                Color32::from_rgb(0x9a, 0xeb, 0xf4),
+                Color32::from_rgb(0x84, 0x7a, 0xe8),
+                Color32::from_rgb(0xc2, 0xed, 0xaa),
+                Color32::from_rgb(0xcd, 0x6a, 0xaf),
+                Color32::from_rgb(0x20, 0x99, 0x93),
+            ],
+            trend_gap: Color32::from_rgba_unmultiplied(0x8a, 0x90, 0x97, 0x30),
         }
     }
 
@@ -118,6 +135,17 @@ impl Theme {
             on_colour: Color32::from_rgb(0x10, 0x10, 0x10),
             stale: Color32::from_rgb(0x8e, 0x93, 0x99),
             selection: Color32::from_rgb(0x5a, 0x7f, 0xad),
+            trend_pens: [
+                Color32::from_rgb(0x0e, 0x5c, 0xaf),
+                Color32::from_rgb(0x0b, 0x76, 0x43),
+                Color32::from_rgb(0xaf, 0x4d, 0xa9),
+                Color32::from_rgb(0x00, 0x46, 0x54),
+                Color32::from_rgb(0x49, 0x34, 0xa3),
+                Color32::from_rgb(0x35, 0x52, 0x0b),
+                Color32::from_rgb(0x78, 0x1d, 0x59),
+                Color32::from_rgb(0x13, 0x82, 0x82),
+            ],
+            trend_gap: Color32::from_rgba_unmultiplied(0x5f, 0x64, 0x6a, 0x30),
         }
     }
 

@@ -3,6 +3,7 @@
 mod cli;
 mod feed;
 mod store;
+mod trend;
 mod ui;
 
 /// 2026-11-20 07:00 UTC, 09:00 in Helsinki: an hour into shift A.

@@ -36,10 +36,8 @@ fn record_then_list_and_query_the_cache() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("shift.sqlite");
     let db_arg = db.to_str().expect("utf-8 path");
-    let out = watchfloor()
-        .args(["record", "--db", db_arg, "--duration", "2s", "--speed", "200"])
-        .output()
-        .expect("runs");
+    let out =
+        watchfloor().args(["record", "--db", db_arg, "--duration", "2s", "--speed", "200"]).output().expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("stopped by the duration"), "{err}");
@@ -115,7 +113,15 @@ fn query_mistakes_get_clear_messages() {
     let db = dir.path().join("h.sqlite");
     run_ok(watchfloor().args(["record", "--db", db.to_str().expect("utf-8"), "--duration", "1s"]));
     let out = watchfloor()
-        .args(["query", "--db", db.to_str().expect("utf-8"), "--signal", "PlantA/Line1/Filler/State", "--from", "yesterday"])
+        .args([
+            "query",
+            "--db",
+            db.to_str().expect("utf-8"),
+            "--signal",
+            "PlantA/Line1/Filler/State",
+            "--from",
+            "yesterday",
+        ])
         .output()
         .expect("runs");
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a time"), "{out:?}");
@@ -188,8 +194,7 @@ fn the_app_starts_offline_on_a_recorded_cache_with_the_last_values() {
         let (meta, values) = sim.birth();
         let gw: Arc<str> = Arc::from("demo");
         tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Birth(meta)))).expect("send");
-        tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Samples(values))))
-            .expect("send");
+        tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Samples(values)))).expect("send");
         let mut batch = Vec::new();
         sim.step_to(START_MS + 120_000, &mut batch);
         tx.blocking_send(Arc::new(FeedEvent::new(gw, START_MS + 120_000, FeedEventBody::Samples(batch))))
