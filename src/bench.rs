@@ -263,7 +263,7 @@ fn run_store(dir: &Path, options: &StoreBenchOptions) -> anyhow::Result<StoreBen
         query_ms.push(ms(t.elapsed()));
         anyhow::ensure!(s.buckets.len() <= 1_000 && s.buckets.iter().any(|b| b.max >= 400.0), "peaks lost");
         let t = Instant::now();
-        let naive = query::series_naive(&conn, "Bench/Month/Speed", T0_MS, to, 1_000)?;
+        let naive = query::series_naive(&conn, "Bench/Month/Speed", T0_MS, to, s.bucket_ms)?;
         naive_ms.push(ms(t.elapsed()));
         anyhow::ensure!(
             naive.len() == s.buckets.len(),

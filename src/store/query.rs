@@ -223,8 +223,8 @@ pub fn series(conn: &Connection, name: &str, from_ms: i64, to_ms: i64, buckets: 
     let (id, info) = signal(conn, name).map_err(sql)?.ok_or_else(|| super::Error::UnknownSignal(name.to_owned()))?;
     let to_ms = to_ms.max(from_ms + 1);
     let n = i64::try_from(buckets.max(1)).unwrap_or(i64::MAX);
-    let bucket_ms = ((to_ms - from_ms) + n - 1) / n;
-    let tier = choose_tier(conn, id, from_ms, bucket_ms).map_err(sql)?;
+    let tier = choose_tier(conn, id, from_ms, ((to_ms - from_ms) + n - 1) / n).map_err(sql)?;
+    let bucket_ms = bucket_width(from_ms, to_ms, n, tier.resolution_ms());
     // Rows come in time order from the clustered key and are folded into buckets here: cheaper than a GROUP BY
     // on a computed bucket number, which SQLite would sort in a temporary b-tree.
     let query = match tier {
@@ -249,7 +249,7 @@ pub fn series(conn: &Connection, name: &str, from_ms: i64, to_ms: i64, buckets: 
         let ts: i64 = r.get(0).map_err(sql)?;
         let (min, max, s, count): (f64, f64, f64, i64) =
             (r.get(1).map_err(sql)?, r.get(2).map_err(sql)?, r.get(3).map_err(sql)?, r.get(4).map_err(sql)?);
-        let start = from_ms + (ts - from_ms) / bucket_ms * bucket_ms;
+        let start = ts.div_euclid(bucket_ms) * bucket_ms;
         let count = u64::try_from(count).unwrap_or(0);
         match buckets.last_mut() {
             Some(b) if b.ts_ms == start => {
@@ -275,30 +275,69 @@ pub fn series(conn: &Connection, name: &str, from_ms: i64, to_ms: i64, buckets: 
         b.mean = sum / n;
     }
     drop(rows);
-    let before = conn
-        .prepare_cached(
-            "SELECT ts_ms, num FROM sample WHERE signal = ?1 AND ts_ms < ?2 AND num IS NOT NULL AND quality < 2
-             ORDER BY ts_ms DESC LIMIT 1",
-        )
-        .and_then(|mut s| s.query_row(params![id, from_ms], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-        .map_err(sql)?;
+    let before = value_before(conn, id, from_ms).map_err(sql)?;
     let gaps = gaps(conn, id, from_ms, to_ms).map_err(sql)?;
     Ok(Series { signal: info, from_ms, to_ms, bucket_ms, tier, buckets, gaps, before })
 }
 
-/// The same buckets computed the naive way: every raw row read into Rust. The benchmark's baseline, and a check on
-/// [`series`] in tests.
+/// The last good value before `ts_ms`: from raw samples, or from the rollups once raw data has aged out.
+fn value_before(conn: &Connection, id: i64, ts_ms: i64) -> rusqlite::Result<Option<(i64, f64)>> {
+    for sql in [
+        "SELECT ts_ms, num FROM sample WHERE signal = ?1 AND ts_ms < ?2 AND num IS NOT NULL AND quality < 2
+         ORDER BY ts_ms DESC LIMIT 1",
+        "SELECT last_ms, last_value FROM rollup_1m WHERE signal = ?1 AND start_ms < ?2 AND last_ms < ?2
+         ORDER BY start_ms DESC LIMIT 1",
+        "SELECT last_ms, last_value FROM rollup_1h WHERE signal = ?1 AND start_ms < ?2 AND last_ms < ?2
+         ORDER BY start_ms DESC LIMIT 1",
+    ] {
+        let found =
+            conn.prepare_cached(sql)?.query_row(params![id, ts_ms], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+impl Tier {
+    /// The time resolution of the tier: bucket widths are whole multiples of it.
+    pub fn resolution_ms(self) -> i64 {
+        match self {
+            Self::Raw => 1_000,
+            Self::Minute => MINUTE_MS,
+            Self::Hour => HOUR_MS,
+        }
+    }
+}
+
+/// The width of at most `n` buckets over `[from_ms, to_ms)`: a whole multiple of `resolution_ms`, with buckets at
+/// whole multiples of the width since the epoch. So an instant falls in the same bucket whatever the range, a live
+/// window that moves on does not reshuffle its buckets, and a rollup row never straddles two buckets.
+pub fn bucket_width(from_ms: i64, to_ms: i64, n: i64, resolution_ms: i64) -> i64 {
+    let n = n.max(1);
+    let span = (to_ms - from_ms).max(1);
+    let mut width = (span + n - 1) / n;
+    width = ((width + resolution_ms - 1) / resolution_ms).max(1) * resolution_ms;
+    let count = |w: i64| (to_ms - 1).div_euclid(w) - from_ms.div_euclid(w) + 1;
+    // Alignment can add one partial bucket at each end; widen until they fit (a few steps at most).
+    while count(width) > n {
+        width += resolution_ms;
+    }
+    width
+}
+
+/// The same buckets computed the naive way: every raw row read into Rust, `bucket_ms` wide. The benchmark's
+/// baseline, and a check on [`series`] in tests.
 pub fn series_naive(
     conn: &Connection,
     name: &str,
     from_ms: i64,
     to_ms: i64,
-    buckets: usize,
+    bucket_ms: i64,
 ) -> Result<Vec<Bucket>, super::Error> {
     let sql = |e| super::Error::Sqlite { path: conn.path().unwrap_or_default().into(), source: e };
     let (id, _) = signal(conn, name).map_err(sql)?.ok_or_else(|| super::Error::UnknownSignal(name.to_owned()))?;
-    let n = i64::try_from(buckets.max(1)).unwrap_or(i64::MAX);
-    let bucket_ms = ((to_ms - from_ms).max(1) + n - 1) / n;
+    let bucket_ms = bucket_ms.max(1);
     let mut stmt = conn
         .prepare_cached(
             "SELECT ts_ms, num FROM sample WHERE signal = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 AND num IS NOT NULL
@@ -310,7 +349,7 @@ pub fn series_naive(
     while let Some(r) = rows.next().map_err(sql)? {
         let ts: i64 = r.get(0).map_err(sql)?;
         let v: f64 = r.get(1).map_err(sql)?;
-        let start = from_ms + (ts - from_ms) / bucket_ms * bucket_ms;
+        let start = ts.div_euclid(bucket_ms) * bucket_ms;
         match out.last_mut() {
             Some(b) if b.ts_ms == start => {
                 b.min = b.min.min(v);

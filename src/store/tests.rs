@@ -162,7 +162,9 @@ fn decimated_series_keeps_peaks_and_matches_the_naive_scan() {
     // 8 h in 1000 buckets: 28.8 s each, from raw rows.
     let s = query::series(&conn, "s", T0, T0 + 8 * 3_600_000, 1000).expect("series");
     assert_eq!(s.tier, Tier::Raw);
-    let naive = query::series_naive(&conn, "s", T0, T0 + 8 * 3_600_000, 1000).expect("naive");
+    let naive = query::series_naive(&conn, "s", T0, T0 + 8 * 3_600_000, s.bucket_ms).expect("naive");
+    assert_eq!(s.bucket_ms, 29_000, "28.8 s rounded up to whole seconds");
+    assert!(s.buckets.iter().all(|b| b.ts_ms % s.bucket_ms == 0), "buckets aligned to their width");
     assert_eq!(s.buckets.len(), naive.len());
     for (a, b) in s.buckets.iter().zip(&naive) {
         assert_eq!((a.ts_ms, a.min, a.max, a.count), (b.ts_ms, b.min, b.max, b.count));
@@ -171,6 +173,7 @@ fn decimated_series_keeps_peaks_and_matches_the_naive_scan() {
     // 24 h in 500 buckets: from the minute rollups, the spike survives.
     let s = query::series(&conn, "s", T0, T0 + day_ms, 500).expect("series");
     assert_eq!(s.tier, Tier::Minute);
+    assert_eq!(s.bucket_ms % 60_000, 0, "whole minutes, so no minute row straddles two buckets");
     assert!(s.buckets.len() <= 500);
     assert_eq!(s.buckets.iter().map(|b| b.max).fold(f64::MIN, f64::max), 1_000.0);
     assert_eq!(s.buckets.iter().map(|b| b.count).sum::<u64>(), 86_400);
@@ -415,4 +418,60 @@ fn over_the_size_cap_the_oldest_raw_day_goes_first() {
     let oldest = count(&conn, "SELECT min(ts_ms) FROM sample");
     assert!(oldest >= T0 + day, "the first day is gone from raw: oldest {oldest}");
     assert_eq!(count(&conn, &format!("SELECT sum(count) FROM rollup_1h WHERE start_ms < {}", T0 + day)), 144);
+}
+
+#[test]
+fn bucket_widths_are_whole_and_never_too_many() {
+    for (from, to, n, res) in [
+        (T0 + 123, T0 + 8 * 3_600_000 + 77, 1000, 1_000),
+        (T0, T0 + 86_400_000, 500, 60_000),
+        (T0 + 59_999, T0 + 30 * 86_400_000, 1000, 60_000),
+        (T0, T0 + 1, 1000, 1_000),
+    ] {
+        let w = query::bucket_width(from, to, n, res);
+        assert_eq!(w % res, 0);
+        let count = (to - 1).div_euclid(w) - from.div_euclid(w) + 1;
+        assert!(count <= n, "{count} buckets of {w} ms for n = {n}");
+        assert!(count >= n / 2 || w == res, "not needlessly coarse: {count} of {n}");
+    }
+}
+
+#[test]
+fn the_value_before_a_range_comes_from_rollups_once_raw_is_gone() {
+    let rig = Rig::new();
+    rig.samples("s", &[(T0, 4.0), (T0 + 30_000, 5.0)]);
+    rig.flush();
+    let conn = rusqlite::Connection::open(&rig.path).expect("open");
+    conn.execute("DELETE FROM sample", []).expect("age out raw");
+    drop(conn);
+    let conn = rig.reader();
+    let s = query::series(&conn, "s", T0 + 3_600_000, T0 + 7_200_000, 100).expect("series");
+    assert_eq!(s.before, Some((T0 + 30_000, 5.0)));
+}
+
+#[test]
+fn retention_counts_back_from_the_newest_data_and_ignores_a_clock_far_ahead() {
+    let day = 86_400_000;
+    let rig = Rig::with(|o| {
+        o.retention = Retention { raw_days: 1, ..Retention::default() };
+        o.prune_every = std::time::Duration::ZERO;
+    });
+    // A recording that ended before today (T0 is in the past): its last day stays, the older day goes.
+    rig.samples("s", &[(T0 - 2 * day, 1.0), (T0, 2.0)]);
+    rig.flush();
+    rig.samples("s", &[(T0 + 1, 3.0)]);
+    rig.flush();
+    let conn = rig.reader();
+    assert_eq!(count(&conn, "SELECT count(*) FROM sample"), 2, "only the sample older than a day was pruned");
+
+    let rig = Rig::with(|o| o.prune_every = std::time::Duration::ZERO);
+    let wall = crate::clock::wall_now_ms();
+    rig.samples("s", &[(wall - 5 * day, 1.0)]);
+    // A sample from a clock ten years ahead.
+    rig.samples("s", &[(wall + 3650 * day, 2.0)]);
+    rig.flush();
+    rig.samples("s", &[(wall, 3.0)]);
+    rig.flush();
+    let conn = rig.reader();
+    assert_eq!(count(&conn, "SELECT count(*) FROM sample"), 3, "30 days of raw kept despite the skewed clock");
 }

@@ -684,7 +684,12 @@ fn prune_step(
     size_bytes: u64,
     cursor: &mut usize,
 ) -> rusqlite::Result<usize> {
-    let now = now_ms();
+    // Ages count back from the newest data, not from the wall clock: a laptop that was off for two months keeps the
+    // history it has, and a recording from a sped-up simulator is not pruned by real time. A clock far in the future
+    // cannot wipe the cache: the newest data counts as at most a day ahead of the wall clock.
+    let wall = now_ms();
+    let newest: Option<i64> = conn.query_row("SELECT max(ts_ms) FROM latest", [], |r| r.get(0))?;
+    let now = newest.map_or(wall, |n| n.min(wall + DAY_MS));
     let r = options.retention;
     let cutoff = |days: u32| (days > 0).then(|| now - i64::from(days) * DAY_MS);
     let mut raw_cut = cutoff(r.raw_days);
