@@ -153,31 +153,27 @@ impl WatchfloorApp {
         if !matches!(status.state, StoreState::Refused | StoreState::Failing) {
             return;
         }
-        egui::Frame::new()
-            .fill(self.theme.tile)
-            .stroke(egui::Stroke::new(2.0, self.theme.alarm))
-            .inner_margin(8.0)
-            .show(ui, |ui| {
-                ui.horizontal_wrapped(|ui| {
-                    crate::ui::widgets::status_badge_ui(
-                        ui,
-                        &self.theme,
-                        crate::ui::theme::Severity::Alarm,
-                        "History not stored",
-                    );
-                    ui.label(status.message.as_deref().unwrap_or("The history cache cannot be written."));
-                    ui.label(format!("Live values go on; {} samples not stored.", status.lost_samples));
-                    if status.state == StoreState::Refused
-                        && ui
-                            .button("Start a new cache")
-                            .on_hover_text("The old file is kept next to the new one, renamed with a time stamp")
-                            .clicked()
-                        && !store.send(StoreCommand::StartNewCache)
-                    {
-                        tracing::warn!("history writer busy; try again");
-                    }
-                });
+        alarm_banner_ui(ui, &self.theme, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                crate::ui::widgets::status_badge_ui(
+                    ui,
+                    &self.theme,
+                    crate::ui::theme::Severity::Alarm,
+                    "History not stored",
+                );
+                ui.label(status.message.as_deref().unwrap_or("The history cache cannot be written."));
+                ui.label(format!("Live values go on; {} samples not stored.", status.lost_samples));
+                if status.state == StoreState::Refused
+                    && ui
+                        .button("Start a new cache")
+                        .on_hover_text("The old file is kept next to the new one, renamed with a time stamp")
+                        .clicked()
+                    && !store.send(StoreCommand::StartNewCache)
+                {
+                    tracing::warn!("history writer busy; try again");
+                }
             });
+        });
     }
 
     fn send(&self, commands: Vec<Command>) {
@@ -213,30 +209,35 @@ impl WatchfloorApp {
 
     fn problems_ui(&mut self, ui: &mut Ui) {
         let mut dismissed = false;
-        egui::Frame::new()
-            .fill(self.theme.tile)
-            .stroke(egui::Stroke::new(2.0, self.theme.alarm))
-            .inner_margin(8.0)
-            .show(ui, |ui| {
-                ui.horizontal(|ui| {
-                    crate::ui::widgets::status_badge_ui(
-                        ui,
-                        &self.theme,
-                        crate::ui::theme::Severity::Alarm,
-                        "Problems at start",
-                    );
-                    if ui.button("Dismiss").clicked() {
-                        dismissed = true;
-                    }
-                });
-                for p in &self.problems {
-                    ui.label(RichText::new(p).monospace());
+        alarm_banner_ui(ui, &self.theme, |ui| {
+            ui.horizontal(|ui| {
+                crate::ui::widgets::status_badge_ui(
+                    ui,
+                    &self.theme,
+                    crate::ui::theme::Severity::Alarm,
+                    "Problems at start",
+                );
+                if ui.button("Dismiss").clicked() {
+                    dismissed = true;
                 }
             });
+            for p in &self.problems {
+                ui.label(RichText::new(p).monospace());
+            }
+        });
         if dismissed {
             self.problems.clear();
         }
     }
+}
+
+/// A framed banner outlined in the alarm colour, across the top of the window.
+fn alarm_banner_ui(ui: &mut Ui, theme: &Theme, add_contents: impl FnOnce(&mut Ui)) {
+    egui::Frame::new()
+        .fill(theme.tile)
+        .stroke(egui::Stroke::new(2.0, theme.alarm))
+        .inner_margin(8.0)
+        .show(ui, add_contents);
 }
 
 impl eframe::App for WatchfloorApp {

@@ -11,7 +11,7 @@ use crate::backend::Backend;
 use crate::clock::wall_now_ms;
 use crate::config::SimGateway;
 use crate::feeds::EventBus;
-use crate::gui::{STORE_CHANNEL_CAPACITY, load_config};
+use crate::gui::{STORE_CHANNEL_CAPACITY, io_runtime, load_config};
 use crate::model::{Quality, Value};
 use crate::store::query::{self, Bucket, StoredSample};
 use crate::store::{Store, StoreOptions, StoreStatus, open_reader};
@@ -34,12 +34,7 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
     if !problems.is_empty() {
         bail!("{}", problems.join("\n"));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("wf-io")
-        .enable_all()
-        .build()
-        .context("cannot start the I/O runtime")?;
+    let runtime = io_runtime()?;
     let mut bus = EventBus::builder();
     let events = bus.lossless(STORE_CHANNEL_CAPACITY);
     let bus = bus.build();

@@ -28,6 +28,16 @@ pub struct GuiOptions {
     pub demo: SimGateway,
 }
 
+/// The tokio runtime for feeds and other I/O: two named worker threads (the UI and the store have their own).
+pub fn io_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("wf-io")
+        .enable_all()
+        .build()
+        .context("cannot start the I/O runtime")
+}
+
 /// The data directory: `--data-dir`, else the platform's (e.g. `~/.local/share/watchfloor`).
 pub fn resolve_data_dir(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let dir = match explicit {
@@ -70,12 +80,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         config.gateways.clear();
     }
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("wf-io")
-        .enable_all()
-        .build()
-        .context("cannot start the I/O runtime")?;
+    let runtime = io_runtime()?;
 
     let mut bus = EventBus::builder();
     let inbox = bus.live(LIVE_CHANNEL_CAPACITY);

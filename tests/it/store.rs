@@ -13,7 +13,6 @@ use watchfloor::app::{AppParts, WatchfloorApp};
 use watchfloor::clock::ManualClock;
 use watchfloor::command::{FeedEvent, FeedEventBody};
 use watchfloor::feeds::EventBus;
-use watchfloor::live::LiveSettings;
 use watchfloor::sim::{SimConfig, Simulator};
 use watchfloor::store::{History, Store, StoreOptions};
 
@@ -207,16 +206,9 @@ fn the_app_starts_offline_on_a_recorded_cache_with_the_last_values() {
     let inbox = builder.live(8);
     let bus = builder.build();
     let parts = AppParts {
-        inbox,
-        bus,
-        clock: Arc::new(ManualClock::new(START_MS + 3_600_000)),
-        backend: None,
-        site_name: "Plant A".to_owned(),
         timezone: jiff::tz::TimeZone::UTC,
-        live_settings: LiveSettings::default(),
-        problems: Vec::new(),
         history: Some(History::start(path).expect("reader")),
-        store: None,
+        ..crate::app_parts(inbox, bus, Arc::new(ManualClock::new(START_MS + 3_600_000)))
     };
     let mut harness =
         Harness::builder().with_size([1600.0, 1000.0]).build_eframe(move |cc| WatchfloorApp::new(cc, parts));
@@ -248,16 +240,10 @@ fn a_cache_that_cannot_be_written_shows_a_banner_and_live_values_go_on() {
     let bus = builder.build();
     let store = Store::start(StoreOptions::new(&path), events).expect("writer thread");
     let parts = AppParts {
-        inbox,
-        bus: bus.clone(),
-        clock: Arc::new(ManualClock::new(START_MS)),
-        backend: None,
-        site_name: "Plant A".to_owned(),
         timezone: jiff::tz::TimeZone::UTC,
-        live_settings: LiveSettings::default(),
-        problems: Vec::new(),
         history: Some(History::start(path.clone()).expect("reader")),
         store: Some(store.link()),
+        ..crate::app_parts(inbox, bus.clone(), Arc::new(ManualClock::new(START_MS)))
     };
     let mut harness =
         Harness::builder().with_size([1600.0, 1000.0]).build_eframe(move |cc| WatchfloorApp::new(cc, parts));

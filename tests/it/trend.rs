@@ -12,7 +12,6 @@ use watchfloor::app::{AppParts, WatchfloorApp};
 use watchfloor::clock::ManualClock;
 use watchfloor::command::{FeedEvent, FeedEventBody};
 use watchfloor::feeds::EventBus;
-use watchfloor::live::LiveSettings;
 use watchfloor::model::{Sample, SignalId, SignalMeta, Value, ValueKind};
 use watchfloor::store::{History, Retention, Store, StoreOptions};
 
@@ -103,16 +102,8 @@ impl Rig {
         let inbox = builder.live(256);
         let bus = builder.build();
         let parts = AppParts {
-            inbox,
-            bus: bus.clone(),
-            clock: Arc::new(ManualClock::new(START_MS)),
-            backend: None,
-            site_name: "Plant A".to_owned(),
-            timezone: jiff::tz::TimeZone::get("Europe/Helsinki").expect("bundled tzdb"),
-            live_settings: LiveSettings::default(),
-            problems: Vec::new(),
             history: history.clone(),
-            store: None,
+            ..crate::app_parts(inbox, bus.clone(), Arc::new(ManualClock::new(START_MS)))
         };
         let mut harness =
             Harness::builder().with_size([1600.0, 1000.0]).build_eframe(move |cc| WatchfloorApp::new(cc, parts));

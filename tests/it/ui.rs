@@ -8,7 +8,6 @@ use watchfloor::app::{AppParts, View, WatchfloorApp};
 use watchfloor::clock::{Clock as _, ManualClock};
 use watchfloor::command::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
 use watchfloor::feeds::EventBus;
-use watchfloor::live::LiveSettings;
 use watchfloor::model::VehicleStatus;
 use watchfloor::sim::{Fault, SimConfig, Simulator};
 use watchfloor::ui::theme::ThemeChoice;
@@ -29,18 +28,7 @@ impl Demo {
         let mut builder = EventBus::builder();
         let inbox = builder.live(1_024);
         let bus = builder.build();
-        let parts = AppParts {
-            inbox,
-            bus: bus.clone(),
-            clock: clock.clone(),
-            backend: None,
-            site_name: "Plant A".to_owned(),
-            timezone: jiff::tz::TimeZone::get("Europe/Helsinki").expect("bundled tzdb"),
-            live_settings: LiveSettings::default(),
-            problems: Vec::new(),
-            history: None,
-            store: None,
-        };
+        let parts = crate::app_parts(inbox, bus.clone(), clock.clone());
         let harness =
             Harness::builder().with_size([1600.0, 1000.0]).build_eframe(move |cc| WatchfloorApp::new(cc, parts));
         let (meta, values) = sim.birth();
@@ -134,16 +122,9 @@ fn problems_at_start_are_shown_until_dismissed() {
     let inbox = builder.live(8);
     let bus = builder.build();
     let parts = AppParts {
-        inbox,
-        bus,
-        clock: Arc::new(ManualClock::new(START_MS)),
-        backend: None,
-        site_name: "Plant A".to_owned(),
         timezone: jiff::tz::TimeZone::UTC,
-        live_settings: LiveSettings::default(),
         problems: vec!["site.toml:3:1: unknown field `kidn`".to_owned()],
-        history: None,
-        store: None,
+        ..crate::app_parts(inbox, bus, Arc::new(ManualClock::new(START_MS)))
     };
     let mut harness =
         Harness::builder().with_size([1200.0, 800.0]).build_eframe(move |cc| WatchfloorApp::new(cc, parts));
