@@ -25,7 +25,9 @@
 //! - [`command`] — [`command::FeedEvent`] (backend → consumers) and [`command::Command`] (UI → backend).
 //! - [`backend`] — starts the configured feeds and routes commands to them; dropping it stops them.
 //! - [`feeds`] — the `Feed` trait, the supervisor that reports a feed's state, and the [`feeds::EventBus`] fan-out
-//!   (lossless consumers wait, the live view coalesces).
+//!   (lossless consumers wait, the live view coalesces). Pure decoders, not yet wired to a connection:
+//!   [`feeds::sparkplug`] (prost types of the Tahu payload, the host rules: births, aliases, `seq`/`bdSeq`, deaths,
+//!   rebirth requests, every data type) and [`feeds::mqtt_json`] (Kepware template and flat JSON).
 //! - [`sim`] — the deterministic plant and fleet simulator (seed + caller's clock), and [`sim::SimFeed`] that
 //!   serves it as a gateway; fault injection.
 //! - [`model`] — pure domain types: signals, samples, quality, machine states, vehicles, assets, shift calendar.

@@ -3,6 +3,8 @@
 //! the app down.
 
 pub mod bus;
+pub mod mqtt_json;
+pub mod sparkplug;
 
 use std::future::Future;
 use std::sync::Arc;
