@@ -15,7 +15,7 @@
 //! - `main.rs` — the `watchfloor` binary: CLI parsing (clap), then [`gui::run_gui`] or a headless command
 //!   (`record`, `query`, `signals`, `bench`). Errors printed once.
 //! - [`cli`] — the headless commands: record gateways into a cache, print a signal's history as CSV/JSON, list signals.
-//! - [`bench`] — `watchfloor bench store`: the measurements behind `docs/benchmarks.md`.
+//! - [`bench`](mod@bench) — `watchfloor bench store`: the measurements behind `docs/benchmarks.md`.
 //! - [`store`] — the history cache: one writer thread (batched transactions, idempotent inserts, 1 min / 1 h rollups,
 //!   gaps, last values, vehicle fixes, an event journal, retention and a size cap), migrations, a reader thread
 //!   whose results come back as [`store::Pending`], and the query functions (decimation with min/max per bucket,

@@ -78,7 +78,7 @@ impl History {
         let _ = self.waker.set(waker);
     }
 
-    /// Runs `f` on the reader's connection; `None` if the reader is busy with [`QUEUE`] requests already.
+    /// Runs `f` on the reader's connection; `None` if the reader already has `QUEUE` requests waiting.
     pub fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
