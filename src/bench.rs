@@ -305,3 +305,124 @@ fn run_store(dir: &Path, options: &StoreBenchOptions) -> anyhow::Result<StoreBen
         runs: RUNS,
     })
 }
+
+/// The results of `bench feeds`, with the JSON keys docs/benchmarks.md refers to.
+#[derive(Debug, Serialize)]
+pub struct FeedsBenchResult {
+    /// Samples per message in both decoders' input.
+    pub metrics_per_message: usize,
+    pub messages: usize,
+    /// Sparkplug DDATA by alias through the host rules (protobuf decode, alias resolution, seq check), one thread.
+    pub sparkplug_decode_samples_per_sec: f64,
+    /// Kepware standard-template JSON, one thread.
+    pub json_decode_samples_per_sec: f64,
+    pub runs: usize,
+}
+
+/// Decoder throughput on one thread.
+pub fn feeds(format: Format) -> anyhow::Result<()> {
+    use prost::Message as _;
+
+    use crate::feeds::mqtt_json::decode_kepware;
+    use crate::feeds::sparkplug::Host;
+    use crate::feeds::sparkplug::proto::{Metric, MetricValue, Payload, datatype};
+
+    const RUNS: usize = 5;
+    const MESSAGES: usize = 10_000;
+    const METRICS: usize = 10;
+    let ts = u64::try_from(T0_MS).unwrap_or(0);
+    let birth = Payload {
+        timestamp: Some(ts),
+        seq: Some(0),
+        metrics: (0..METRICS)
+            .map(|i| Metric {
+                name: Some(format!("Metric{i}")),
+                alias: Some(i as u64),
+                datatype: Some(datatype::DOUBLE),
+                value: Some(MetricValue::Double(0.0)),
+                ..Metric::default()
+            })
+            .collect(),
+        ..Payload::default()
+    }
+    .encode_to_vec();
+    let data: Vec<Vec<u8>> = (0..MESSAGES)
+        .map(|m| {
+            Payload {
+                timestamp: Some(ts + m as u64 * 1000),
+                seq: Some(((m + 1) % 256) as u64),
+                metrics: (0..METRICS)
+                    .map(|i| Metric {
+                        alias: Some(i as u64),
+                        timestamp: Some(ts + m as u64 * 1000),
+                        #[expect(clippy::cast_precision_loss)]
+                        value: Some(MetricValue::Double((m * METRICS + i) as f64 * 0.5)),
+                        ..Metric::default()
+                    })
+                    .collect(),
+                ..Payload::default()
+            }
+            .encode_to_vec()
+        })
+        .collect();
+    let json: Vec<Vec<u8>> = (0..MESSAGES)
+        .map(|m| {
+            let values: Vec<String> = (0..METRICS)
+                .map(|i| {
+                    format!(
+                        r#"{{"id":"Line{}.Machine{i}.Speed","v":{}.5,"q":true,"t":{}}}"#,
+                        m % 4,
+                        m * METRICS + i,
+                        T0_MS + m as i64 * 1000
+                    )
+                })
+                .collect();
+            format!(r#"{{"timestamp":{},"values":[{}]}}"#, T0_MS + m as i64 * 1000, values.join(",")).into_bytes()
+        })
+        .collect();
+    let n = MESSAGES * METRICS;
+    #[expect(clippy::cast_precision_loss)]
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    let (mut sparkplug, mut kepware) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let mut host = Host::new(None);
+        host.handle("spBv1.0/Bench/NBIRTH/Node1", &birth, T0_MS);
+        let started = Instant::now();
+        let mut decoded = 0;
+        for (m, payload) in data.iter().enumerate() {
+            let h = host.handle("spBv1.0/Bench/NDATA/Node1", payload, T0_MS + m as i64);
+            decoded +=
+                h.events.iter().map(|e| if let FeedEventBody::Samples(s) = e { s.len() } else { 0 }).sum::<usize>();
+        }
+        sparkplug.push(rate(started.elapsed()));
+        anyhow::ensure!(decoded == n, "Sparkplug decoded {decoded} of {n} samples");
+
+        let started = Instant::now();
+        let mut decoded = 0;
+        for payload in &json {
+            decoded += decode_kepware(payload, T0_MS).samples.len();
+        }
+        kepware.push(rate(started.elapsed()));
+        anyhow::ensure!(decoded == n, "Kepware decoded {decoded} of {n} samples");
+    }
+    let result = FeedsBenchResult {
+        metrics_per_message: METRICS,
+        messages: MESSAGES,
+        sparkplug_decode_samples_per_sec: median(sparkplug),
+        json_decode_samples_per_sec: median(kepware),
+        runs: RUNS,
+    };
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &result)?;
+            std::io::Write::write_all(&mut out, b"\n")?;
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.serialize(&result)?;
+            w.flush()?;
+        }
+    }
+    Ok(())
+}

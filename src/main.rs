@@ -106,6 +106,11 @@ enum BenchCommand {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Gateway payload decoders: Sparkplug B and Kepware JSON throughput on one thread.
+    Feeds {
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+    },
 }
 
 fn parse_speed(s: &str) -> Result<f64, String> {
@@ -166,5 +171,6 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Bench { which: BenchCommand::Store { format, startup_cache_mb, dir } } => {
             watchfloor::bench::store(&watchfloor::bench::StoreBenchOptions { format, startup_cache_mb, dir })
         }
+        Command::Bench { which: BenchCommand::Feeds { format } } => watchfloor::bench::feeds(format),
     }
 }
