@@ -41,7 +41,8 @@
 //! Outside `src/`: `tests/` (integration tests: the UI on the simulator with `egui_kittest`, the feed on a real
 //! runtime, the history cache through the binary including a kill -9, the trend view on a real cache, the smoke test
 //! script), `assets/`, `icons/` (the app icon), `packaging/` (Linux `.desktop` file),
-//! `.ci/run` (what CI runs), `docs/`.
+//! `.ci/run` (what CI runs), `docs/` (benchmarks, the HTTP gateway protocol), `fuzz/` (cargo-fuzz targets for the
+//! payload decoders).
 
 pub mod app;
 pub mod backend;

@@ -44,6 +44,8 @@ enum Scalar<'a> {
     #[serde(borrow)]
     Str(Cow<'a, str>),
     Null(()),
+    /// Arrays and objects (array tags, structures): kept and shown as their JSON text.
+    Other(serde_json::Value),
 }
 
 impl Scalar<'_> {
@@ -54,6 +56,7 @@ impl Scalar<'_> {
             Self::Float(f) => Some(Value::F64(f)),
             Self::Str(s) => Some(Value::Str(Arc::from(s.as_ref()))),
             Self::Null(()) => None,
+            Self::Other(v) => Some(Value::Raw(Arc::from(v.to_string().as_str()))),
         }
     }
 }
@@ -218,10 +221,12 @@ mod tests {
 
     #[test]
     fn a_bad_entry_is_rejected_and_the_rest_flow() {
-        let msg = br#"{"values": [{"id": "a", "v": 1}, {"v": 2}, {"id": "c", "v": [1,2]}, {"id": "d", "v": true}]}"#;
+        let msg = br#"{"values": [{"id": "a", "v": 1}, {"v": 2}, {"id": "c", "v": [1,2]}, {"id": "d", "v": true},
+            {"id": "", "v": 1}]}"#;
         let d = decode_kepware(msg, T);
-        assert_eq!(d.samples.len(), 2);
+        assert_eq!(d.samples.len(), 3);
         assert_eq!(d.rejected.len(), 2, "{:?}", d.rejected);
+        assert_eq!(d.samples[1].value, Value::Raw(Arc::from("[1,2]")), "an array tag is kept as its JSON");
         assert!(d.rejected[0].starts_with("values[1]"));
         assert_eq!((d.samples[0].ts_ms, d.samples[0].time_source), (T, TimeSource::Arrival));
         for junk in [&b"{"[..], b"[]", b"{\"values\": 3}", b"\xff\xfe", b""] {
