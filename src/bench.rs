@@ -195,16 +195,20 @@ pub fn store(options: &StoreBenchOptions) -> anyhow::Result<()> {
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    let result = result?;
+    print_result(options.format, &result?)
+}
+
+/// Prints one result as pretty JSON, or as a CSV header and row.
+fn print_result<T: Serialize>(format: Format, result: &T) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match options.format {
+    match format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &result)?;
+            serde_json::to_writer_pretty(&mut out, result)?;
             std::io::Write::write_all(&mut out, b"\n")?;
         }
         Format::Csv => {
             let mut w = csv::Writer::from_writer(out);
-            w.serialize(&result)?;
+            w.serialize(result)?;
             w.flush()?;
         }
     }
@@ -412,17 +416,5 @@ pub fn feeds(format: Format) -> anyhow::Result<()> {
         json_decode_samples_per_sec: median(kepware),
         runs: RUNS,
     };
-    let mut out = std::io::stdout().lock();
-    match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &result)?;
-            std::io::Write::write_all(&mut out, b"\n")?;
-        }
-        Format::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            w.serialize(&result)?;
-            w.flush()?;
-        }
-    }
-    Ok(())
+    print_result(format, &result)
 }

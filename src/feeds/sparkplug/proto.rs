@@ -197,12 +197,12 @@ pub struct TemplateParameter {
     pub name: Option<String>,
     #[prost(uint32, optional, tag = "2")]
     pub r#type: Option<u32>,
-    #[prost(oneof = "DataSetValueKindParam", tags = "3, 4, 5, 6, 7, 8, 9")]
-    pub value: Option<DataSetValueKindParam>,
+    #[prost(oneof = "ParameterValue", tags = "3, 4, 5, 6, 7, 8, 9")]
+    pub value: Option<ParameterValue>,
 }
 
 #[derive(Clone, PartialEq, prost::Oneof)]
-pub enum DataSetValueKindParam {
+pub enum ParameterValue {
     #[prost(uint32, tag = "3")]
     Int(u32),
     #[prost(uint64, tag = "4")]
