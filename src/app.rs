@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::command::Command;
 use crate::feeds::{EventBus, LiveInbox};
 use crate::live::{LiveSettings, LiveState};
-use crate::store::{History, Pending, StoreCommand, StoreLink, StoreState};
+use crate::store::{History, Pending, StoreCommand, StoreLink, StoreState, StoreStatus};
 use crate::ui::panels::status_bar::HistoryIndicator;
 use crate::ui::panels::trend::{TrendEnv, TrendPanel};
 use crate::ui::panels::{fleet, plant, status_bar};
@@ -147,12 +147,7 @@ impl WatchfloorApp {
     }
 
     /// A banner when the history cache is not storing: why, and what the user can do.
-    fn history_problem_ui(&self, ui: &mut Ui) {
-        let Some(store) = &self.store else { return };
-        let status = store.status();
-        if !matches!(status.state, StoreState::Refused | StoreState::Failing) {
-            return;
-        }
+    fn history_problem_ui(&self, ui: &mut Ui, store: &StoreLink, status: &StoreStatus) {
         alarm_banner_ui(ui, &self.theme, |ui| {
             ui.horizontal_wrapped(|ui| {
                 crate::ui::widgets::status_badge_ui(
@@ -277,8 +272,10 @@ impl eframe::App for WatchfloorApp {
         if !self.problems.is_empty() {
             egui::Panel::top("problems").show(ui, |ui| self.problems_ui(ui));
         }
-        if self.store.as_ref().is_some_and(|s| matches!(s.status().state, StoreState::Refused | StoreState::Failing)) {
-            egui::Panel::top("history_problem").show(ui, |ui| self.history_problem_ui(ui));
+        if let (Some(store), HistoryIndicator::Recording(status)) = (&self.store, &history)
+            && matches!(status.state, StoreState::Refused | StoreState::Failing)
+        {
+            egui::Panel::top("history_problem").show(ui, |ui| self.history_problem_ui(ui, store, status));
         }
         let theme = &self.theme;
         let live = &self.live;

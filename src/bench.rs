@@ -84,7 +84,7 @@ fn ingest_via_writer(path: &Path, batches: &[Vec<Sample>]) -> anyhow::Result<Dur
     let (tx, rx) = mpsc::channel(4_096);
     let mut options = StoreOptions::new(path);
     // Generated data is months old: retention would prune it while it is written.
-    options.retention = Retention { raw_days: 0, rollup_1m_days: 0, rollup_1h_days: 0, max_size_bytes: 0 };
+    options.retention = Retention::KEEP_ALL;
     let store = Store::start(options, rx)?;
     let gateway: Arc<str> = Arc::from("bench");
     let started = Instant::now();
@@ -172,7 +172,7 @@ fn startup(path: &Path) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let (tx, rx) = mpsc::channel(16);
     let mut options = StoreOptions::new(path);
-    options.retention = Retention { raw_days: 0, rollup_1m_days: 0, rollup_1h_days: 0, max_size_bytes: 0 };
+    options.retention = Retention::KEEP_ALL;
     let store = Store::start(options, rx)?;
     let history = History::start(path.to_owned())?;
     let latest = history.latest().context("reader busy")?.wait()?;

@@ -69,6 +69,11 @@ pub struct Retention {
     pub max_size_bytes: u64,
 }
 
+impl Retention {
+    /// Nothing is ever removed (benchmarks and tools that write old data on purpose).
+    pub const KEEP_ALL: Self = Self { raw_days: 0, rollup_1m_days: 0, rollup_1h_days: 0, max_size_bytes: 0 };
+}
+
 impl Default for Retention {
     fn default() -> Self {
         Self { raw_days: 30, rollup_1m_days: 365, rollup_1h_days: 0, max_size_bytes: 20 * 1024 * 1024 * 1024 }

@@ -103,6 +103,11 @@ fn value_from(kind: ValueKind, num: Option<f64>, text: Option<String>) -> Value 
     }
 }
 
+/// Names the cache file in an SQLite error from `conn`.
+fn sqlite_error(conn: &Connection) -> impl Fn(rusqlite::Error) -> super::Error + Copy + '_ {
+    |source| super::Error::Sqlite { path: conn.path().unwrap_or_default().into(), source }
+}
+
 /// Every stored signal, by id.
 pub fn signals(conn: &Connection) -> rusqlite::Result<Vec<SignalInfo>> {
     let mut stmt = conn.prepare_cached("SELECT name, kind, unit, gateway FROM signal ORDER BY name")?;
@@ -219,7 +224,7 @@ fn choose_tier(conn: &Connection, id: i64, from_ms: i64, bucket_ms: i64) -> rusq
 /// A range decimated to at most `buckets` buckets with min, max, mean and count each, read from raw samples or a
 /// rollup tier depending on the bucket width. Gaps in the range come with it.
 pub fn series(conn: &Connection, name: &str, from_ms: i64, to_ms: i64, buckets: usize) -> Result<Series, super::Error> {
-    let sql = |e| super::Error::Sqlite { path: conn.path().unwrap_or_default().into(), source: e };
+    let sql = sqlite_error(conn);
     let (id, info) = signal(conn, name).map_err(sql)?.ok_or_else(|| super::Error::UnknownSignal(name.to_owned()))?;
     let to_ms = to_ms.max(from_ms + 1);
     let n = i64::try_from(buckets.max(1)).unwrap_or(i64::MAX);
@@ -335,7 +340,7 @@ pub fn series_naive(
     to_ms: i64,
     bucket_ms: i64,
 ) -> Result<Vec<Bucket>, super::Error> {
-    let sql = |e| super::Error::Sqlite { path: conn.path().unwrap_or_default().into(), source: e };
+    let sql = sqlite_error(conn);
     let (id, _) = signal(conn, name).map_err(sql)?.ok_or_else(|| super::Error::UnknownSignal(name.to_owned()))?;
     let bucket_ms = bucket_ms.max(1);
     let mut stmt = conn
@@ -376,15 +381,9 @@ pub fn time_weighted_mean(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Option<f64>, super::Error> {
-    let sql = |e| super::Error::Sqlite { path: conn.path().unwrap_or_default().into(), source: e };
+    let sql = sqlite_error(conn);
     let (id, info) = signal(conn, name).map_err(sql)?.ok_or_else(|| super::Error::UnknownSignal(name.to_owned()))?;
-    let before: Option<(i64, f64)> = conn
-        .prepare_cached(
-            "SELECT ts_ms, num FROM sample WHERE signal = ?1 AND ts_ms < ?2 AND num IS NOT NULL AND quality < 2
-             ORDER BY ts_ms DESC LIMIT 1",
-        )
-        .and_then(|mut s| s.query_row(params![id, from_ms], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-        .map_err(sql)?;
+    let before = value_before(conn, id, from_ms).map_err(sql)?;
     let rows = raw(conn, id, info.kind, from_ms, to_ms, usize::MAX).map_err(sql)?;
     let gaps = gaps(conn, id, from_ms, to_ms).map_err(sql)?;
     let points = before

@@ -234,12 +234,12 @@ impl Writer {
 
     fn open(&mut self) {
         match open_writer(&self.options.path).and_then(|conn| {
+            open_gaps_after_downtime(&conn);
             self.load_caches(&conn)?;
             Ok(conn)
         }) {
             Ok(conn) => {
                 self.conn = Some(conn);
-                self.open_gaps_after_downtime();
                 self.status.size_bytes = self.size_bytes().unwrap_or(0);
                 self.set_state(StoreState::Recording, None);
             }
@@ -294,30 +294,6 @@ impl Writer {
             self.open_gaps.insert(id.map_err(sql)?);
         }
         Ok(())
-    }
-
-    /// Watchfloor was not recording between its last run and now: every signal's history has a gap after its last
-    /// stored value, closed by the next sample.
-    fn open_gaps_after_downtime(&mut self) {
-        let Some(conn) = &self.conn else { return };
-        let result = conn.execute(
-            "INSERT OR IGNORE INTO gap (signal, start_ms, end_ms)
-             SELECT l.signal, l.ts_ms + 1, NULL FROM latest l
-             WHERE NOT EXISTS (SELECT 1 FROM gap g WHERE g.signal = l.signal AND g.end_ms IS NULL)",
-            [],
-        );
-        match result {
-            Ok(_) => {
-                let path = self.options.path.clone();
-                if let Some(conn) = self.conn.take() {
-                    if let Err(err) = self.load_caches(&conn) {
-                        tracing::warn!("history: {err} ({})", path.display());
-                    }
-                    self.conn = Some(conn);
-                }
-            }
-            Err(err) => tracing::warn!("history: cannot mark the downtime gap: {err}"),
-        }
     }
 
     fn start_new_cache(&mut self) {
@@ -458,6 +434,19 @@ impl Writer {
             }
             Err(err) => tracing::warn!("history: retention failed: {err}"),
         }
+    }
+}
+
+/// Watchfloor was not recording between its last run and now: every signal's history has a gap after its last
+/// stored value, closed by the next sample.
+fn open_gaps_after_downtime(conn: &Connection) {
+    if let Err(err) = conn.execute(
+        "INSERT OR IGNORE INTO gap (signal, start_ms, end_ms)
+         SELECT l.signal, l.ts_ms + 1, NULL FROM latest l
+         WHERE NOT EXISTS (SELECT 1 FROM gap g WHERE g.signal = l.signal AND g.end_ms IS NULL)",
+        [],
+    ) {
+        tracing::warn!("history: cannot mark the downtime gap: {err}");
     }
 }
 
