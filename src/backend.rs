@@ -9,11 +9,14 @@ use tokio::runtime::Handle;
 use crate::clock::{Clock, ScaledClock, SystemClock, wall_now_ms};
 use crate::command::Command;
 use crate::config::{Config, GatewayKind};
-use crate::feeds::{EventBus, FeedCommand, FeedHandle, spawn_feed};
+use crate::feeds::http::HttpFeed;
+use crate::feeds::mqtt::MqttFeed;
+use crate::feeds::{DiagHandle, EventBus, FeedCommand, FeedHandle, spawn_feed};
 use crate::sim::{SimConfig, SimFeed};
 
 pub struct Backend {
     feeds: Vec<FeedHandle>,
+    diags: Vec<DiagHandle>,
     sim_gateways: HashSet<Arc<str>>,
     clock: Arc<dyn Clock>,
 }
@@ -27,10 +30,17 @@ impl Backend {
         let wall: Arc<dyn Clock> = Arc::new(SystemClock);
         let start_ms = wall_now_ms() / 1000 * 1000;
         let mut feeds = Vec::new();
+        let mut diags = Vec::new();
         let mut sim_gateways = HashSet::new();
         let mut clock = Arc::clone(&wall);
         for gateway in &config.gateways {
             let name: Arc<str> = Arc::from(gateway.name.as_str());
+            let endpoint = match gateway.kind.link() {
+                Some(link) => link.url.to_string(),
+                None => "built-in simulator".to_owned(),
+            };
+            let diag = DiagHandle::new(Arc::clone(&name), gateway.kind.label(), endpoint);
+            diags.push(diag.clone());
             match &gateway.kind {
                 GatewayKind::Sim(sim) => {
                     let sim_clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(start_ms, sim.speed));
@@ -40,15 +50,37 @@ impl Backend {
                     sim_config.calendar = config.calendar.clone();
                     tracing::info!(gateway = %name, seed = sim.seed, speed = sim.speed, "starting simulated gateway");
                     let feed = SimFeed::new(sim_config);
-                    feeds.push(spawn_feed(runtime, Arc::clone(&name), feed, bus.clone(), Arc::clone(&sim_clock)));
+                    let handle =
+                        spawn_feed(runtime, Arc::clone(&name), feed, bus.clone(), Arc::clone(&sim_clock), diag);
+                    feeds.push(handle);
                     sim_gateways.insert(name);
                     if config.gateways.len() == 1 {
                         clock = sim_clock;
                     }
                 }
+                GatewayKind::Sparkplug(g) => {
+                    tracing::info!(gateway = %name, url = %g.link.url, group = ?g.group, host_id = %g.host_id, "starting Sparkplug B host");
+                    let feed = MqttFeed::sparkplug(g.clone());
+                    feeds.push(spawn_feed(runtime, Arc::clone(&name), feed, bus.clone(), Arc::clone(&wall), diag));
+                }
+                GatewayKind::MqttJson(g) => {
+                    tracing::info!(gateway = %name, url = %g.link.url, topics = ?g.topics, "starting MQTT JSON feed");
+                    let feed = MqttFeed::json(g.clone());
+                    feeds.push(spawn_feed(runtime, Arc::clone(&name), feed, bus.clone(), Arc::clone(&wall), diag));
+                }
+                GatewayKind::Http(g) => {
+                    tracing::info!(gateway = %name, url = %g.link.url, "starting HTTP gateway feed");
+                    let feed = HttpFeed::new(g.clone());
+                    feeds.push(spawn_feed(runtime, Arc::clone(&name), feed, bus.clone(), Arc::clone(&wall), diag));
+                }
             }
         }
-        Self { feeds, sim_gateways, clock }
+        Self { feeds, diags, sim_gateways, clock }
+    }
+
+    /// Each gateway's counters, recent messages and quarantine, in config order.
+    pub fn diagnostics(&self) -> &[DiagHandle] {
+        &self.diags
     }
 
     /// The clock the UI should read "now" from.

@@ -11,6 +11,7 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::feeds::link::Limits;
 use crate::model::shift::{BreakDef, ShiftDef};
 use crate::model::{BatteryThresholds, ShiftCalendar, VehicleKind};
 use crate::store::Retention;
@@ -103,6 +104,24 @@ struct RawGateway {
     speed: Option<Spanned<f64>>,
     lines: Option<Spanned<usize>>,
     vehicles: Option<Spanned<usize>>,
+    url: Option<Spanned<String>>,
+    group: Option<String>,
+    host_id: Option<Spanned<String>>,
+    topics: Option<Spanned<Vec<String>>>,
+    format: Option<Spanned<String>>,
+    map: Option<BTreeMap<String, String>>,
+    username: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    token_env: Option<String>,
+    token_file: Option<String>,
+    ca_file: Option<Spanned<String>>,
+    cert_file: Option<Spanned<String>>,
+    key_file: Option<Spanned<String>>,
+    stale_after: Option<Spanned<String>>,
+    max_payload_kb: Option<Spanned<usize>>,
+    max_future: Option<Spanned<String>>,
+    max_past_days: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -150,6 +169,161 @@ pub struct GatewayConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub enum GatewayKind {
     Sim(SimGateway),
+    Sparkplug(SparkplugGateway),
+    MqttJson(MqttJsonGateway),
+    Http(HttpGateway),
+}
+
+impl GatewayKind {
+    /// The name used in config files and the UI.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Sim(_) => "sim",
+            Self::Sparkplug(_) => "sparkplug",
+            Self::MqttJson(_) => "mqtt-json",
+            Self::Http(_) => "http",
+        }
+    }
+
+    /// The connection settings of a network gateway.
+    pub fn link(&self) -> Option<&Link> {
+        match self {
+            Self::Sim(_) => None,
+            Self::Sparkplug(g) => Some(&g.link),
+            Self::MqttJson(g) => Some(&g.link),
+            Self::Http(g) => Some(&g.link),
+        }
+    }
+}
+
+/// How to reach a network gateway and what to accept from it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    /// `mqtt://`, `mqtts://`, `http://` or `https://`; credentials are never part of it.
+    pub url: url::Url,
+    pub tls: TlsFiles,
+    pub credentials: Credentials,
+    /// The link shows as stale when nothing arrived for this long.
+    pub stale_after_ms: i64,
+    pub limits: Limits,
+}
+
+impl Link {
+    pub fn new(url: url::Url) -> Self {
+        Self {
+            url,
+            tls: TlsFiles::default(),
+            credentials: Credentials::default(),
+            stale_after_ms: DEFAULT_LINK_STALE_AFTER_MS,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Whether the scheme asks for TLS (`mqtts`, `https`).
+    pub fn uses_tls(&self) -> bool {
+        matches!(self.url.scheme(), "mqtts" | "https")
+    }
+}
+
+/// The link is stale after this long without a message, unless the gateway sets `stale_after`.
+pub const DEFAULT_LINK_STALE_AFTER_MS: i64 = 60_000;
+
+/// PEM files for TLS: a CA to trust instead of the system roots, and a client certificate for mutual TLS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+}
+
+/// Where secrets come from: environment variables or files, never the config itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+impl Credentials {
+    /// The MQTT password, read now; `Ok(None)` when none is configured.
+    pub fn password(&self) -> Result<Option<String>, String> {
+        read_secret(self.password_env.as_deref(), self.password_file.as_deref(), "password")
+    }
+
+    /// The HTTP bearer token, read now; `Ok(None)` when none is configured.
+    pub fn token(&self) -> Result<Option<String>, String> {
+        read_secret(self.token_env.as_deref(), self.token_file.as_deref(), "token")
+    }
+}
+
+fn read_secret(env: Option<&str>, file: Option<&Path>, what: &str) -> Result<Option<String>, String> {
+    if let Some(var) = env {
+        return match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
+            _ => Err(format!("the {what} environment variable {var} is not set")),
+        };
+    }
+    if let Some(path) = file {
+        return match std::fs::read_to_string(path) {
+            Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
+            Ok(_) => Err(format!("the {what} file {} is empty", path.display())),
+            Err(err) => Err(format!("cannot read the {what} file {}: {err}", path.display())),
+        };
+    }
+    Ok(None)
+}
+
+/// A Sparkplug B 3.0 host application on an MQTT broker.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SparkplugGateway {
+    pub link: Link,
+    /// Only this Sparkplug group.
+    pub group: Option<String>,
+    /// The host id for the STATE topic and the MQTT client id.
+    pub host_id: String,
+}
+
+/// Which JSON shape an MQTT JSON gateway sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonFormat {
+    /// `{"timestamp": .., "values": [{"id", "v", "q", "t"}]}`; ids are the tag ids.
+    Kepware,
+    /// One value per topic; the id is the topic (or its mapping).
+    Flat,
+}
+
+/// MQTT with JSON payloads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MqttJsonGateway {
+    pub link: Link,
+    pub topics: Vec<String>,
+    pub format: JsonFormat,
+    /// Topic → signal id for flat payloads; a key ending in `/#` maps a subtree to an id prefix.
+    pub map: Vec<(String, String)>,
+}
+
+impl MqttJsonGateway {
+    /// The signal id for a flat payload on `topic`.
+    pub fn signal_for_topic<'a>(&'a self, topic: &'a str) -> std::borrow::Cow<'a, str> {
+        for (from, to) in &self.map {
+            if let Some(base) = from.strip_suffix('#') {
+                if let Some(rest) = topic.strip_prefix(base) {
+                    return std::borrow::Cow::Owned(format!("{to}{rest}"));
+                }
+            } else if from == topic {
+                return std::borrow::Cow::Borrowed(to.as_str());
+            }
+        }
+        std::borrow::Cow::Borrowed(topic)
+    }
+}
+
+/// The Watchfloor HTTP gateway feed (docs/gateway-http.md).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpGateway {
+    pub link: Link,
 }
 
 /// A built-in simulator served as a gateway.
@@ -197,7 +371,8 @@ impl Config {
 
     /// Parses config text; `file` is only used in messages.
     pub fn parse(text: &str, file: &Path) -> Result<Self, ConfigError> {
-        let mut checker = Checker { text, problems: Vec::new() };
+        let base = file.parent().map(Path::to_owned).unwrap_or_default();
+        let mut checker = Checker { text, base, problems: Vec::new() };
         let raw: RawConfig = match toml::from_str(text) {
             Ok(raw) => raw,
             Err(err) => {
@@ -213,6 +388,8 @@ impl Config {
 
 struct Checker<'a> {
     text: &'a str,
+    /// Relative file names in the config are relative to the config's directory.
+    base: PathBuf,
     problems: Vec<ConfigProblem>,
 }
 
@@ -258,6 +435,150 @@ impl Checker<'_> {
             );
             None
         }
+    }
+
+    fn path(&self, value: &str) -> PathBuf {
+        let p = PathBuf::from(value);
+        if p.is_absolute() { p } else { self.base.join(p) }
+    }
+
+    /// The connection part of a network gateway; `None` (with problems noted) when it cannot be used.
+    fn link(&mut self, g: &RawGateway, kind: &str) -> Option<Link> {
+        let Some(url_text) = &g.url else {
+            self.problem(g.kind.span(), format!("gateway {:?} needs a url", g.name.get_ref()));
+            return None;
+        };
+        let schemes: &[&str] = if kind == "http" { &["http", "https"] } else { &["mqtt", "mqtts"] };
+        let url = match url::Url::parse(url_text.get_ref().trim()) {
+            Ok(u) if schemes.contains(&u.scheme()) && u.host_str().is_some_and(|h| !h.is_empty()) => u,
+            Ok(u) if !schemes.contains(&u.scheme()) => {
+                self.problem(
+                    url_text.span(),
+                    format!(
+                        "url scheme {:?} does not fit kind {kind:?}; expected {}",
+                        u.scheme(),
+                        schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or ")
+                    ),
+                );
+                return None;
+            }
+            Ok(_) => {
+                self.problem(url_text.span(), "url has no host".to_owned());
+                return None;
+            }
+            Err(err) => {
+                self.problem(url_text.span(), format!("url {:?} is not valid: {err}", url_text.get_ref()));
+                return None;
+            }
+        };
+        if !url.username().is_empty() || url.password().is_some() {
+            self.problem(
+                url_text.span(),
+                "credentials do not belong in the url (they would end up in logs); use username with \
+                 password_env or password_file, or token_env / token_file"
+                    .to_owned(),
+            );
+            return None;
+        }
+        let mut link = Link::new(url);
+        for (value, slot) in [
+            (&g.ca_file, &mut link.tls.ca_file),
+            (&g.cert_file, &mut link.tls.cert_file),
+            (&g.key_file, &mut link.tls.key_file),
+        ] {
+            if let Some(v) = value {
+                let path = self.path(v.get_ref());
+                if !path.is_file() {
+                    self.problem(v.span(), format!("file {} does not exist", path.display()));
+                }
+                *slot = Some(path);
+            }
+        }
+        if let (Some(c), None) = (&g.cert_file, &g.key_file) {
+            self.problem(c.span(), "cert_file needs key_file (client certificate and its key)".to_owned());
+        }
+        if (link.tls.ca_file.is_some() || link.tls.cert_file.is_some()) && !link.uses_tls() {
+            self.problem(url_text.span(), "TLS files are set but the url is not mqtts:// or https://".to_owned());
+        }
+        link.credentials = Credentials {
+            username: g.username.clone(),
+            password_env: g.password_env.clone(),
+            password_file: g.password_file.as_deref().map(|p| self.path(p)),
+            token_env: g.token_env.clone(),
+            token_file: g.token_file.as_deref().map(|p| self.path(p)),
+        };
+        if let Some(d) = &g.stale_after {
+            if let Some(d) = self.duration(d, "stale_after") {
+                link.stale_after_ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+            }
+        }
+        if let Some(d) = &g.max_future {
+            if let Some(d) = self.duration(d, "max_future") {
+                link.limits.max_future_ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+            }
+        }
+        if let Some(days) = &g.max_past_days {
+            link.limits.max_past_ms = i64::from(*days.get_ref()) * 86_400_000;
+        }
+        if let Some(kb) = &g.max_payload_kb {
+            if !(1..=256 * 1024).contains(kb.get_ref()) {
+                self.problem(
+                    kb.span(),
+                    format!("max_payload_kb = {} is out of range; expected 1 to 262144", kb.get_ref()),
+                );
+            } else {
+                link.limits.max_payload_bytes = kb.get_ref() * 1024;
+            }
+        }
+        Some(link)
+    }
+
+    fn host_id(&mut self, g: &RawGateway) -> String {
+        match &g.host_id {
+            Some(id) if valid_topic_level(id.get_ref()) => id.get_ref().clone(),
+            Some(id) => {
+                self.problem(
+                    id.span(),
+                    format!("host_id {:?} must be one MQTT topic level: not empty, no '/', '+' or '#'", id.get_ref()),
+                );
+                String::new()
+            }
+            None => format!("watchfloor-{}", std::process::id()),
+        }
+    }
+
+    fn mqtt_json(&mut self, g: &RawGateway, link: Link) -> Option<MqttJsonGateway> {
+        let format = match g.format.as_ref().map(|f| f.get_ref().as_str()) {
+            None | Some("kepware") => JsonFormat::Kepware,
+            Some("flat") => JsonFormat::Flat,
+            Some(other) => {
+                let span = g.format.as_ref().map_or(0..0, Spanned::span);
+                self.problem(span, format!("unknown format {other:?}; expected \"kepware\" or \"flat\""));
+                return None;
+            }
+        };
+        let topics = match &g.topics {
+            Some(t) if !t.get_ref().is_empty() => {
+                for topic in t.get_ref() {
+                    if !valid_topic_filter(topic) {
+                        self.problem(
+                            t.span(),
+                            format!(
+                                "{topic:?} is not an MQTT topic filter ('+' and '#' only as whole levels, '#' last)"
+                            ),
+                        );
+                        return None;
+                    }
+                }
+                t.get_ref().clone()
+            }
+            _ => {
+                self.problem(g.kind.span(), format!("mqtt-json gateway {:?} needs topics = [..]", g.name.get_ref()));
+                return None;
+            }
+        };
+        let map = g.map.clone().unwrap_or_default().into_iter().collect();
+        Some(MqttJsonGateway { link, topics, format, map })
     }
 
     fn validate(&mut self, raw: RawConfig) -> Config {
@@ -359,15 +680,20 @@ impl Checker<'_> {
                     let vehicles = count(self, g.vehicles.as_ref(), defaults.vehicles, 20_000, "vehicles");
                     GatewayKind::Sim(SimGateway { seed: g.seed.unwrap_or(defaults.seed), speed, lines, vehicles })
                 }
-                "sparkplug" | "mqtt-json" | "http" => {
-                    self.problem(
-                        g.kind.span(),
-                        format!(
-                            "gateway kind {:?} is not available in this build yet; supported kinds: \"sim\"",
-                            g.kind.get_ref()
-                        ),
-                    );
-                    continue;
+                kind @ ("sparkplug" | "mqtt-json" | "http") => {
+                    let Some(link) = self.link(g, kind) else { continue };
+                    match kind {
+                        "sparkplug" => GatewayKind::Sparkplug(SparkplugGateway {
+                            link,
+                            group: g.group.clone().filter(|s| !s.is_empty()),
+                            host_id: self.host_id(g),
+                        }),
+                        "mqtt-json" => {
+                            let Some(json) = self.mqtt_json(g, link) else { continue };
+                            GatewayKind::MqttJson(json)
+                        }
+                        _ => GatewayKind::Http(HttpGateway { link }),
+                    }
                 }
                 other => {
                     self.problem(
@@ -429,6 +755,23 @@ impl Checker<'_> {
         };
         Config { site, calendar, gateways, stale_after_ms, battery, history }
     }
+}
+
+fn valid_topic_level(level: &str) -> bool {
+    !level.is_empty() && !level.contains(['/', '+', '#'])
+}
+
+/// An MQTT subscription filter: wildcards only as whole levels, `#` only last.
+pub fn valid_topic_filter(filter: &str) -> bool {
+    if filter.is_empty() {
+        return false;
+    }
+    let levels: Vec<&str> = filter.split('/').collect();
+    levels.iter().enumerate().all(|(i, level)| match *level {
+        "#" => i == levels.len() - 1,
+        "+" => true,
+        l => !l.contains(['+', '#']),
+    })
 }
 
 #[cfg(test)]
@@ -538,5 +881,116 @@ duration = "eight hours"
         let cfg = parse("").expect("empty is fine");
         assert!(cfg.gateways.is_empty());
         assert_eq!(cfg.calendar.shifts.len(), 3);
+    }
+
+    #[test]
+    fn network_gateways_parse_with_their_links() {
+        let cfg = parse(
+            r#"
+[[gateway]]
+name = "plant"
+kind = "sparkplug"
+url = "mqtt://127.0.0.1:1883"
+group = "PlantA"
+host_id = "watchfloor-ops1"
+stale_after = "20s"
+max_payload_kb = 512
+
+[[gateway]]
+name = "line3"
+kind = "mqtt-json"
+url = "mqtts://broker.example:8883"
+topics = ["site/line3/#"]
+format = "flat"
+map = { "site/line3/#" = "PlantA/Line3/", "site/oven" = "PlantA/Line3/Oven/Temperature" }
+username = "ops"
+password_env = "WF_MQTT_PASSWORD"
+
+[[gateway]]
+name = "yard"
+kind = "http"
+url = "http://10.0.0.5:8080/watchfloor"
+token_env = "WF_GATEWAY_TOKEN"
+max_future = "1m"
+max_past_days = 7
+"#,
+        )
+        .expect("valid config");
+        let GatewayKind::Sparkplug(sp) = &cfg.gateways[0].kind else { panic!("sparkplug") };
+        assert_eq!(sp.group.as_deref(), Some("PlantA"));
+        assert_eq!(sp.host_id, "watchfloor-ops1");
+        assert_eq!(sp.link.stale_after_ms, 20_000);
+        assert_eq!(sp.link.limits.max_payload_bytes, 512 * 1024);
+        let GatewayKind::MqttJson(json) = &cfg.gateways[1].kind else { panic!("mqtt-json") };
+        assert!(json.link.uses_tls());
+        assert_eq!(json.format, JsonFormat::Flat);
+        assert_eq!(json.signal_for_topic("site/line3/labeler/temp"), "PlantA/Line3/labeler/temp");
+        assert_eq!(json.signal_for_topic("site/oven"), "PlantA/Line3/Oven/Temperature");
+        assert_eq!(json.signal_for_topic("other/x"), "other/x");
+        let GatewayKind::Http(http) = &cfg.gateways[2].kind else { panic!("http") };
+        assert_eq!(http.link.credentials.token_env.as_deref(), Some("WF_GATEWAY_TOKEN"));
+        assert_eq!(http.link.limits.max_future_ms, 60_000);
+        assert_eq!(http.link.limits.max_past_ms, 7 * 86_400_000);
+    }
+
+    #[test]
+    fn network_gateway_mistakes_are_located() {
+        let err = parse(
+            r#"[[gateway]]
+name = "a"
+kind = "sparkplug"
+url = "http://127.0.0.1:1883"
+
+[[gateway]]
+name = "b"
+kind = "http"
+url = "http://user:secret@gw:80/"
+
+[[gateway]]
+name = "c"
+kind = "mqtt-json"
+url = "mqtt://127.0.0.1"
+topics = ["a/#/b"]
+
+[[gateway]]
+name = "d"
+kind = "sparkplug"
+url = "mqtt://127.0.0.1"
+host_id = "a/b"
+ca_file = "missing-ca.pem"
+"#,
+        )
+        .expect_err("mistakes");
+        let lines: Vec<_> = err.problems.iter().map(|p| p.line.expect("line")).collect();
+        assert_eq!(lines, vec![4, 9, 15, 21, 20, 21], "{err}");
+        let text = err.to_string();
+        assert!(text.contains("does not fit kind \"sparkplug\""), "{text}");
+        assert!(text.contains("credentials do not belong in the url"), "{text}");
+        assert!(!text.contains("secret"), "a password must not be echoed: {text}");
+        assert!(text.contains("not an MQTT topic filter"), "{text}");
+        assert!(text.contains("missing-ca.pem does not exist"), "{text}");
+        assert!(text.contains("one MQTT topic level"), "{text}");
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_or_a_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("token");
+        std::fs::write(&file, "s3cret\n").expect("write");
+        let c = Credentials { token_file: Some(file), ..Credentials::default() };
+        assert_eq!(c.token(), Ok(Some("s3cret".to_owned())));
+        let c = Credentials { token_env: Some("WF_TEST_SURELY_UNSET_VAR".into()), ..Credentials::default() };
+        assert!(c.token().expect_err("unset").contains("WF_TEST_SURELY_UNSET_VAR is not set"));
+        assert_eq!(Credentials::default().password(), Ok(None));
+    }
+
+    #[test]
+    fn topic_filters_are_checked() {
+        for ok in ["a/b", "a/+/c", "a/#", "#", "+"] {
+            assert!(valid_topic_filter(ok), "{ok}");
+        }
+        for bad in ["", "a/#/b", "a+/b", "a/b#"] {
+            assert!(!valid_topic_filter(bad), "{bad}");
+        }
     }
 }

@@ -52,6 +52,7 @@ pub mod clock;
 pub mod command;
 pub mod config;
 pub mod feeds;
+pub mod gateway;
 pub mod gui;
 pub mod live;
 pub mod logging;

@@ -86,6 +86,30 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         db: PathBuf,
     },
+    /// Serve the built-in simulator as a real gateway: the HTTP gateway feed, and/or Sparkplug B (plus Kepware
+    /// JSON) published to an MQTT broker. Runs until Ctrl-C or SIGTERM.
+    Gateway {
+        /// Serve the HTTP gateway feed on this address, e.g. 127.0.0.1:8080.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
+        /// Publish Sparkplug B edge nodes to this broker, e.g. mqtt://127.0.0.1:1883.
+        #[arg(long, value_name = "URL")]
+        mqtt: Option<url::Url>,
+        /// Also publish Kepware-template JSON (under watchfloor/<group>/<edge node>).
+        #[arg(long)]
+        json: bool,
+        /// HTTP clients must send the bearer token held in this environment variable.
+        #[arg(long, value_name = "VAR")]
+        token_env: Option<String>,
+        /// Production lines to simulate.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=500))]
+        lines: u16,
+        /// Vehicles to simulate.
+        #[arg(long, default_value_t = 42, value_parser = clap::value_parser!(u32).range(0..=20_000))]
+        vehicles: u32,
+        #[command(flatten)]
+        demo: DemoArgs,
+    },
     /// Benchmarks; results go to stdout (see docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
@@ -167,6 +191,18 @@ fn run_command(command: Command) -> anyhow::Result<()> {
             &QueryOptions { db, signal, from, to, buckets, format },
             &mut std::io::BufWriter::new(stdout.lock()),
         ),
+        Command::Gateway { http, mqtt, json, token_env, lines, vehicles, demo } => {
+            watchfloor::gateway::run(&watchfloor::gateway::GatewayOptions {
+                http,
+                mqtt,
+                json,
+                token_env,
+                seed: demo.seed,
+                speed: demo.speed,
+                lines: usize::from(lines),
+                vehicles: vehicles as usize,
+            })
+        }
         Command::Signals { db } => watchfloor::cli::signals(&db, &mut std::io::BufWriter::new(stdout.lock())),
         Command::Bench { which: BenchCommand::Store { format, startup_cache_mb, dir } } => {
             watchfloor::bench::store(&watchfloor::bench::StoreBenchOptions { format, startup_cache_mb, dir })

@@ -3,8 +3,13 @@
 //! the app down.
 
 pub mod bus;
+pub mod diag;
+pub mod http;
+pub mod link;
+pub mod mqtt;
 pub mod mqtt_json;
 pub mod sparkplug;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,6 +19,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use bus::{DrainStats, EventBus, LiveInbox};
+pub use diag::{DiagHandle, GatewayDiag, Message, PayloadFormat};
+pub use link::{Backoff, Limits};
 
 use crate::clock::Clock;
 use crate::command::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
@@ -41,7 +48,12 @@ pub struct FeedContext {
     pub clock: Arc<dyn Clock>,
     pub shutdown: watch::Receiver<bool>,
     pub commands: mpsc::Receiver<FeedCommand>,
+    /// Counters, the inspector's last messages and the quarantine, shown in the Connections panel.
+    pub diag: DiagHandle,
 }
+
+/// Rejection reasons published as events per message; the rest are counted in one summary event.
+const MAX_REASONS_PER_MESSAGE: usize = 20;
 
 impl FeedContext {
     /// Publishes `body` stamped with this gateway and the current time.
@@ -52,6 +64,81 @@ impl FeedContext {
 
     pub async fn set_status(&self, status: FeedStatus) {
         self.publish(FeedEventBody::Status(status)).await;
+    }
+
+    /// Whether the feed has been asked to stop.
+    pub fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Waits until the feed is asked to stop (or its handle is gone).
+    pub async fn stopped(&mut self) {
+        while !*self.shutdown.borrow_and_update() {
+            if self.shutdown.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Sleeps for `delay`, or less if the feed is asked to stop; `true` when it should stop.
+    pub async fn sleep_or_stop(&mut self, delay: std::time::Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(delay) => self.stopping(),
+            () = self.stopped() => true,
+        }
+    }
+
+    /// Publishes what one message decoded into: samples outside `limits` are removed, every problem is counted,
+    /// published and (with the message) quarantined; the message goes to the inspector.
+    pub async fn ingest(&self, mut message: Message, events: Vec<FeedEventBody>, limits: &Limits) {
+        let mut reasons = Vec::new();
+        let mut out = Vec::with_capacity(events.len());
+        for event in events {
+            match event {
+                FeedEventBody::Samples(mut samples) => {
+                    reasons.extend(limits.retain_valid(&mut samples, message.received_ms));
+                    if !samples.is_empty() {
+                        message.samples += samples.len();
+                        out.push(FeedEventBody::Samples(samples));
+                    }
+                }
+                FeedEventBody::Rejected { reason } => reasons.push(reason),
+                other => out.push(other),
+            }
+        }
+        self.reject_reasons(&mut message, reasons, &mut out);
+        self.diag.lock().record(message);
+        for body in out {
+            self.publish(body).await;
+        }
+    }
+
+    /// Records a message that was refused whole (too large, unreadable) and publishes the reason.
+    pub async fn refuse(&self, mut message: Message, reason: String) {
+        let mut out = Vec::new();
+        self.reject_reasons(&mut message, vec![reason], &mut out);
+        self.diag.lock().record(message);
+        for body in out {
+            self.publish(body).await;
+        }
+    }
+
+    fn reject_reasons(&self, message: &mut Message, reasons: Vec<String>, out: &mut Vec<FeedEventBody>) {
+        let Some(first) = reasons.first() else { return };
+        message.problem = Some(if reasons.len() == 1 {
+            first.clone()
+        } else {
+            format!("{first} (and {} more problems)", reasons.len() - 1)
+        });
+        self.diag.lock().count_rejected(reasons.len() as u64 - 1);
+        tracing::debug!(gateway = %self.gateway, topic = %message.topic, "rejected: {first}");
+        let extra = reasons.len().saturating_sub(MAX_REASONS_PER_MESSAGE);
+        out.extend(reasons.into_iter().take(MAX_REASONS_PER_MESSAGE).map(|reason| FeedEventBody::Rejected { reason }));
+        if extra > 0 {
+            out.push(FeedEventBody::Rejected {
+                reason: format!("{}: {extra} more problems in the same message", message.topic),
+            });
+        }
     }
 }
 
@@ -100,10 +187,11 @@ pub fn spawn_feed<F: Feed>(
     feed: F,
     bus: EventBus,
     clock: Arc<dyn Clock>,
+    diag: DiagHandle,
 ) -> FeedHandle {
     let (shutdown_tx, shutdown) = watch::channel(false);
     let (commands_tx, commands) = mpsc::channel(64);
-    let mut ctx = FeedContext { gateway: Arc::clone(&gateway), bus, clock, shutdown, commands };
+    let mut ctx = FeedContext { gateway: Arc::clone(&gateway), bus, clock, shutdown, commands, diag };
     let join = runtime.spawn(async move {
         ctx.set_status(FeedStatus::new(FeedState::Connecting)).await;
         let status = match feed.run_impl(&mut ctx).await {
@@ -113,6 +201,7 @@ pub fn spawn_feed<F: Feed>(
             }
             Err(err) => {
                 tracing::error!(gateway = %ctx.gateway, "feed failed: {err}");
+                ctx.diag.lock().error(ctx.clock.now_ms(), err.to_string());
                 FeedStatus::with_message(FeedState::Error, err.to_string())
             }
         };

@@ -145,6 +145,18 @@ impl Host {
         events
     }
 
+    /// After a reconnect: the NCMD topic of every edge node heard from, to ask each for a rebirth (and hold off
+    /// further requests to them for [`REBIRTH_HOLD_OFF_MS`]).
+    pub fn request_rebirth_all(&mut self, now_ms: i64) -> Vec<String> {
+        self.nodes
+            .iter_mut()
+            .map(|((group, node), session)| {
+                session.last_rebirth_ms = Some(now_ms);
+                format!("{NAMESPACE}/{group}/NCMD/{node}")
+            })
+            .collect()
+    }
+
     /// Handles one MQTT message.
     pub fn handle(&mut self, topic: &str, payload: &[u8], received_ms: i64) -> Handled {
         let mut out = Handled::default();
