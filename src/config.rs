@@ -962,7 +962,7 @@ ca_file = "missing-ca.pem"
         )
         .expect_err("mistakes");
         let lines: Vec<_> = err.problems.iter().map(|p| p.line.expect("line")).collect();
-        assert_eq!(lines, vec![4, 9, 15, 21, 20, 21], "{err}");
+        assert_eq!(lines, vec![4, 9, 15, 22, 20, 21], "{err}");
         let text = err.to_string();
         assert!(text.contains("does not fit kind \"sparkplug\""), "{text}");
         assert!(text.contains("credentials do not belong in the url"), "{text}");

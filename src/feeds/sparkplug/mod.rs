@@ -2,6 +2,7 @@
 //! requests out. The MQTT connection that feeds it lives elsewhere; nothing here does I/O, so every rule (aliases,
 //! `seq` gaps, `bdSeq` matching, deaths, historical metrics, data types) is unit-tested with plain bytes.
 
+pub mod edge;
 pub mod proto;
 
 use std::collections::HashMap;
