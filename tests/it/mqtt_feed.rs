@@ -1,0 +1,543 @@
+//! MQTT feeds against real brokers: the embedded rumqttd in every `cargo test`, and Mosquitto from Debian (which
+//! `.ci/run` installs) for the same interop cases plus the ones rumqttd cannot do here (restart, TLS).
+//!
+//! Edge nodes are driven by hand with a bare rumqttc client and the Sparkplug encoder, so every `seq` is chosen
+//! by the test; the host is the real `MqttFeed` under `spawn_feed`, publishing on a real `EventBus`.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, EventLoop, Incoming, MqttOptions, QoS};
+use tokio::sync::mpsc;
+use watchfloor::clock::{Clock, SystemClock};
+use watchfloor::command::{FeedEvent, FeedEventBody, FeedState};
+use watchfloor::config::{JsonFormat, Link, MqttJsonGateway, SparkplugGateway};
+use watchfloor::feeds::mqtt::MqttFeed;
+use watchfloor::feeds::sparkplug::edge::EdgeNode;
+use watchfloor::feeds::sparkplug::proto::{MetricValue, Payload};
+use watchfloor::feeds::{DiagHandle, EventBus, FeedHandle, spawn_feed};
+use watchfloor::model::{Quality, Sample, SignalId, SignalMeta, Value, ValueKind};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// One embedded rumqttd for the whole test binary (it cannot be stopped; every test uses its own topics).
+fn rumqttd_url() -> url::Url {
+    static PORT: OnceLock<u16> = OnceLock::new();
+    let port = *PORT.get_or_init(|| {
+        let port = free_port();
+        let connections = rumqttd::ConnectionSettings {
+            connection_timeout_ms: 60_000,
+            max_payload_size: 8 << 20,
+            max_inflight_count: 100,
+            auth: None,
+            external_auth: None,
+            dynamic_filters: true,
+        };
+        let server = rumqttd::ServerSettings {
+            name: "v4".to_owned(),
+            listen: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port),
+            tls: None,
+            next_connection_delay_ms: 1,
+            connections,
+        };
+        let router = rumqttd::RouterConfig {
+            max_connections: 1_000,
+            max_outgoing_packet_count: 1_000,
+            max_segment_size: 100 << 20,
+            max_segment_count: 10,
+            custom_segment: None,
+            initialized_filters: None,
+            shared_subscriptions_strategy: rumqttd::Strategy::default(),
+        };
+        let config = rumqttd::Config {
+            router,
+            v4: Some(HashMap::from([("v4".to_owned(), server)])),
+            ..Default::default()
+        };
+        std::thread::Builder::new()
+            .name("rumqttd".to_owned())
+            .spawn(move || {
+                if let Err(err) = rumqttd::Broker::new(config).start() {
+                    eprintln!("rumqttd stopped: {err}");
+                }
+            })
+            .expect("broker thread");
+        wait_for_port(port);
+        port
+    });
+    url::Url::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url")
+}
+
+fn wait_for_port(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("nothing listens on port {port}");
+}
+
+/// Mosquitto from the system, when installed. In CI it must be (`.ci/run` installs it); elsewhere a test that
+/// needs it says it did not run.
+fn mosquitto_binary() -> Option<PathBuf> {
+    let found = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install mosquitto (apt-get install mosquitto)");
+        eprintln!("mosquitto is not installed: this test did not run (apt-get install mosquitto)");
+    }
+    found
+}
+
+/// A Mosquitto process on its own port and config, restartable, killed on drop.
+struct Mosquitto {
+    binary: PathBuf,
+    config: PathBuf,
+    port: u16,
+    child: Option<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    fn start(tls: Option<(&Path, &Path, &Path)>) -> Option<Self> {
+        let binary = mosquitto_binary()?;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let mut text = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\nmax_queued_messages 0\n"
+        );
+        if let Some((ca, cert, key)) = tls {
+            text.push_str(&format!("cafile {}\ncertfile {}\nkeyfile {}\n", ca.display(), cert.display(), key.display()));
+        }
+        let config = dir.path().join("mosquitto.conf");
+        std::fs::write(&config, text).expect("write mosquitto.conf");
+        let mut m = Self { binary, config, port, child: None, _dir: dir };
+        m.run();
+        Some(m)
+    }
+
+    fn run(&mut self) {
+        let child = std::process::Command::new(&self.binary)
+            .arg("-c")
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto");
+        self.child = Some(child);
+        wait_for_port(self.port);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self, scheme: &str) -> url::Url {
+        url::Url::parse(&format!("{scheme}://127.0.0.1:{}", self.port)).expect("url")
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+/// The host under test and what it published.
+struct Host {
+    _feed: FeedHandle,
+    events: mpsc::Receiver<Arc<FeedEvent>>,
+    seen: Vec<Arc<FeedEvent>>,
+    diag: DiagHandle,
+}
+
+impl Host {
+    /// Waits until `done` holds for what has been seen so far; fails after [`WAIT`].
+    async fn until(&mut self, what: &str, mut done: impl FnMut(&[Arc<FeedEvent>]) -> bool) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !done(&self.seen) {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(e)) => self.seen.push(e),
+                Ok(None) => panic!("{what}: the feed ended"),
+                Err(_) => panic!("{what}: not seen in {WAIT:?}; last events: {:#?}", self.seen.iter().rev().take(8).collect::<Vec<_>>()),
+            }
+        }
+    }
+
+    fn samples(&self) -> impl Iterator<Item = &Sample> {
+        self.seen.iter().filter_map(|e| match &e.body {
+            FeedEventBody::Samples(s) => Some(s.iter()),
+            _ => None,
+        })
+        .flatten()
+    }
+
+    fn states(&self) -> Vec<FeedState> {
+        self.seen
+            .iter()
+            .filter_map(|e| match &e.body {
+                FeedEventBody::Status(s) => Some(s.state),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn has_value(events: &[Arc<FeedEvent>], id: &str, value: &Value) -> bool {
+    events.iter().any(|e| match &e.body {
+        FeedEventBody::Samples(s) => s.iter().any(|s| s.signal.as_str() == id && s.value == *value),
+        _ => false,
+    })
+}
+
+fn sparkplug_host(url: url::Url, group: &str) -> MqttFeed {
+    MqttFeed::sparkplug(SparkplugGateway {
+        link: Link::new(url),
+        group: Some(group.to_owned()),
+        host_id: format!("wf-test-{group}"),
+    })
+}
+
+/// A hand-driven edge node: a bare client plus the encoder.
+struct Edge {
+    node: EdgeNode,
+    client: AsyncClient,
+    commands: mpsc::Receiver<(String, bytes::Bytes)>,
+}
+
+impl Edge {
+    async fn connect(url: &url::Url, group: &str) -> Self {
+        let mut node = EdgeNode::new(group, "Line1");
+        for (id, kind) in [("Filler/State", ValueKind::Int), ("Filler/Count/Total", ValueKind::Int), ("Oven/Temp", ValueKind::Float)] {
+            node.add(&SignalMeta { id: SignalId::new(format!("{group}/Line1/{id}")), kind, unit: None });
+        }
+        let mut options = MqttOptions::new(format!("edge-{group}"), "127.0.0.1", url.port().unwrap_or(1883));
+        options.set_keep_alive(Duration::from_secs(5));
+        let (topic, payload) = node.death();
+        options.set_last_will(rumqttc::LastWill::new(topic, payload, QoS::AtLeastOnce, false));
+        let (client, eventloop) = AsyncClient::new(options, 1000);
+        let (tx, commands) = mpsc::channel(100);
+        let (up_tx, mut up_rx) = mpsc::channel(1);
+        tokio::spawn(pump(eventloop, tx, up_tx));
+        tokio::time::timeout(WAIT, up_rx.recv()).await.expect("edge connects");
+        client.subscribe(format!("spBv1.0/{group}/NCMD/Line1"), QoS::AtLeastOnce).await.expect("subscribe");
+        Self { node, client, commands }
+    }
+
+    async fn send(&self, messages: Vec<(String, Vec<u8>)>) {
+        for (topic, payload) in messages {
+            self.client.publish(topic, QoS::AtLeastOnce, false, payload).await.expect("publish");
+        }
+    }
+
+    fn sample(&self, id: &str, ts_ms: i64, value: Value) -> Sample {
+        Sample::new(SignalId::new(format!("{}/Line1/{id}", self.node.group)), ts_ms, value)
+    }
+}
+
+async fn pump(mut eventloop: EventLoop, tx: mpsc::Sender<(String, bytes::Bytes)>, up: mpsc::Sender<()>) {
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Incoming::ConnAck(_))) => {
+                let _ = up.try_send(());
+            }
+            Ok(Event::Incoming(Incoming::Publish(p))) => {
+                let _ = tx.send((p.topic, p.payload)).await;
+            }
+            Ok(_) => {}
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    watchfloor::clock::wall_now_ms()
+}
+
+/// Birth → data → death → rebirth, on a given broker.
+async fn birth_data_death_rebirth(url: url::Url, group: &str) {
+    let mut host = Host::start_in_current(sparkplug_host(url.clone(), group));
+    host.until("host live", |seen| seen_state(seen, FeedState::Live)).await;
+    let mut edge = Edge::connect(&url, group).await;
+    let t = now_ms();
+    edge.node.set(&edge.sample("Filler/State", t, Value::I64(1)));
+    let births = edge.node.births(t);
+    edge.send(births).await;
+    let id_total = format!("{group}/Line1/Filler/Count/Total");
+    let id_state = format!("{group}/Line1/Filler/State");
+    host.until("births of all three metrics", |seen| {
+        seen.iter().map(|e| if let FeedEventBody::Birth(m) = &e.body { m.len() } else { 0 }).sum::<usize>() == 3
+    })
+    .await;
+    host.until("birth value", |seen| has_value(seen, &id_state, &Value::I64(1))).await;
+
+    let data = edge.node.data(&[edge.sample("Filler/Count/Total", t + 1000, Value::I64(17))], t + 1000);
+    edge.send(data).await;
+    host.until("data by alias", |seen| has_value(seen, &id_total, &Value::I64(17))).await;
+    let sample = host.samples().find(|s| s.signal.as_str() == id_total && s.value == Value::I64(17)).cloned().expect("sample");
+    assert_eq!(sample.ts_ms, t + 1000, "the metric timestamp is the source time");
+
+    let (topic, payload) = edge.node.death();
+    edge.send(vec![(topic, payload)]).await;
+    let prefix = format!("{group}/Line1/");
+    host.until("death marks stale", |seen| {
+        seen.iter().any(|e| matches!(&e.body, FeedEventBody::Stale { prefix: p } if *p == prefix))
+    })
+    .await;
+
+    edge.node.set_bd_seq(1);
+    let births = edge.node.births(t + 2000);
+    edge.send(births).await;
+    let data = edge.node.data(&[edge.sample("Filler/Count/Total", t + 3000, Value::I64(18))], t + 3000);
+    edge.send(data).await;
+    host.until("data after rebirth", |seen| has_value(seen, &id_total, &Value::I64(18))).await;
+    assert!(host.diag.lock().messages >= 7, "every message is in the inspector");
+    let _ = &mut edge.commands;
+}
+
+fn seen_state(seen: &[Arc<FeedEvent>], state: FeedState) -> bool {
+    seen.iter().any(|e| matches!(&e.body, FeedEventBody::Status(s) if s.state == state))
+}
+
+impl Host {
+    fn start_in_current(feed: MqttFeed) -> Self {
+        let mut builder = EventBus::builder();
+        let events = builder.lossless(100_000);
+        let bus = builder.build();
+        let diag = DiagHandle::new("gw".into(), "sparkplug", "test");
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let handle = tokio::runtime::Handle::current();
+        let feed = spawn_feed(&handle, "gw".into(), feed, bus, clock, diag.clone());
+        Self { _feed: feed, events, seen: Vec::new(), diag }
+    }
+}
+
+/// A gap in `seq` makes the host ask that edge node for a rebirth on its NCMD topic.
+async fn seq_gap_requests_rebirth(url: url::Url, group: &str) {
+    let mut host = Host::start_in_current(sparkplug_host(url.clone(), group));
+    host.until("host live", |seen| seen_state(seen, FeedState::Live)).await;
+    let mut edge = Edge::connect(&url, group).await;
+    let t = now_ms();
+    let births = edge.node.births(t);
+    edge.send(births).await;
+    host.until("birth", |seen| seen.iter().any(|e| matches!(&e.body, FeedEventBody::Birth(_)))).await;
+    // One DDATA goes missing: its seq is used up but it never reaches the broker.
+    let _lost = edge.node.data(&[edge.sample("Oven/Temp", t + 1000, Value::F64(1.0))], t + 1000);
+    let next = edge.node.data(&[edge.sample("Oven/Temp", t + 2000, Value::F64(2.0))], t + 2000);
+    edge.send(next).await;
+    let (topic, payload) = tokio::time::timeout(WAIT, edge.commands.recv()).await.expect("a command").expect("open");
+    assert_eq!(topic, format!("spBv1.0/{group}/NCMD/Line1"));
+    let p = <Payload as prost::Message>::decode(payload.as_ref()).expect("NCMD payload");
+    assert!(p.metrics.iter().any(|m| m.name.as_deref() == Some("Node Control/Rebirth")
+        && m.value == Some(MetricValue::Boolean(true))), "{p:?}");
+    host.until("the gap is counted", |seen| {
+        seen.iter().any(|e| matches!(&e.body, FeedEventBody::Rejected { reason } if reason.contains("messages were lost")))
+    })
+    .await;
+    assert!(host.diag.lock().rebirths >= 1);
+    assert_eq!(host.diag.lock().quarantine.len(), 1);
+}
+
+/// The host's STATE: online (retained) while connected, offline after a clean stop.
+async fn host_state_is_announced(url: url::Url, group: &str) {
+    let host = Host::start_in_current(sparkplug_host(url.clone(), group));
+    let mut watcher = Edge::connect(&url, &format!("{group}w")).await;
+    let state_topic = format!("spBv1.0/STATE/wf-test-{group}");
+    watcher.client.subscribe(state_topic.clone(), QoS::AtLeastOnce).await.expect("subscribe");
+    let online = |payload: &[u8]| -> Option<bool> {
+        serde_json::from_slice::<serde_json::Value>(payload).ok()?.get("online")?.as_bool()
+    };
+    let mut saw_online = false;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !saw_online {
+        let (topic, payload) = tokio::time::timeout_at(deadline, watcher.commands.recv()).await.expect("STATE").expect("open");
+        saw_online = topic == state_topic && online(&payload) == Some(true);
+    }
+    drop(host);
+    let mut saw_offline = false;
+    while !saw_offline {
+        let (topic, payload) = tokio::time::timeout_at(deadline, watcher.commands.recv()).await.expect("offline STATE").expect("open");
+        saw_offline = topic == state_topic && online(&payload) == Some(false);
+    }
+}
+
+#[test]
+fn sparkplug_on_rumqttd_birth_data_death_rebirth() {
+    runtime().block_on(birth_data_death_rebirth(rumqttd_url(), "RdA"));
+}
+
+#[test]
+fn sparkplug_on_rumqttd_seq_gap_requests_a_rebirth() {
+    runtime().block_on(seq_gap_requests_rebirth(rumqttd_url(), "RdB"));
+}
+
+#[test]
+fn sparkplug_on_mosquitto_birth_data_death_rebirth() {
+    let Some(broker) = Mosquitto::start(None) else { return };
+    runtime().block_on(birth_data_death_rebirth(broker.url("mqtt"), "MqA"));
+}
+
+#[test]
+fn sparkplug_on_mosquitto_seq_gap_requests_a_rebirth() {
+    let Some(broker) = Mosquitto::start(None) else { return };
+    runtime().block_on(seq_gap_requests_rebirth(broker.url("mqtt"), "MqB"));
+}
+
+#[test]
+fn sparkplug_host_state_birth_and_clean_offline_on_mosquitto() {
+    let Some(broker) = Mosquitto::start(None) else { return };
+    runtime().block_on(host_state_is_announced(broker.url("mqtt"), "MqS"));
+}
+
+#[test]
+fn broker_killed_and_restarted_the_host_reconnects_resubscribes_and_data_resumes() {
+    let Some(mut broker) = Mosquitto::start(None) else { return };
+    let url = broker.url("mqtt");
+    let rt = runtime();
+    rt.block_on(async {
+        // The real gateway publisher as the edge side: it reconnects and re-births by itself.
+        let publisher = watchfloor::gateway::mqtt::Publisher::new(url.clone(), false).expect("publisher");
+        let start_ms = now_ms() / 1000 * 1000;
+        let clock: Arc<dyn Clock> = Arc::new(watchfloor::clock::ScaledClock::new(start_ms, 10.0));
+        let mut config = watchfloor::sim::SimConfig::demo(3, start_ms);
+        config.lines = 1;
+        config.vehicles = 2;
+        let driver = watchfloor::gateway::Driver::new(config, Arc::clone(&clock));
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(publisher.run(driver.subscribe(), Arc::clone(&clock), stop.clone()));
+        tokio::spawn(driver.run(stop));
+
+        let mut host = Host::start_in_current(sparkplug_host(url.clone(), "PlantA"));
+        host.until("samples before the restart", |seen| {
+            seen.iter().filter(|e| matches!(&e.body, FeedEventBody::Samples(_))).count() > 5
+        })
+        .await;
+        broker.kill();
+        host.until("offline after the broker died", |seen| seen_state(seen, FeedState::Offline)).await;
+        let stale = host.seen.iter().any(|e| matches!(&e.body, FeedEventBody::Stale { .. }));
+        assert!(stale, "the link loss marks the edge nodes stale");
+        let before = host.seen.len();
+        broker.run();
+        host.until("live again", |seen| seen[before..].iter().any(|e| matches!(&e.body, FeedEventBody::Status(s) if s.state == FeedState::Live))).await;
+        host.until("births and data after the restart", |seen| {
+            seen[before..].iter().any(|e| matches!(&e.body, FeedEventBody::Birth(_)))
+                && seen[before..].iter().filter(|e| matches!(&e.body, FeedEventBody::Samples(_))).count() > 3
+        })
+        .await;
+        assert!(host.diag.lock().reconnects >= 1);
+        let states = host.states();
+        assert_eq!(states.first(), Some(&FeedState::Connecting), "{states:?}");
+    });
+}
+
+/// A CA, and a server certificate for 127.0.0.1 signed by it, as PEM files in `dir`.
+fn test_ca(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, format!("Watchfloor test CA {name}"));
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA");
+    let key = rcgen::KeyPair::generate().expect("server key");
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).expect("params");
+    let cert = params.signed_by(&key, &ca).expect("server certificate");
+    let paths = (dir.join(format!("{name}-ca.pem")), dir.join(format!("{name}-cert.pem")), dir.join(format!("{name}-key.pem")));
+    std::fs::write(&paths.0, ca.pem()).expect("write");
+    std::fs::write(&paths.1, cert.pem()).expect("write");
+    std::fs::write(&paths.2, key.serialize_pem()).expect("write");
+    paths
+}
+
+#[test]
+fn tls_with_a_test_ca_connects_and_a_certificate_from_another_ca_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (ca, cert, key) = test_ca(dir.path(), "good");
+    let (other_ca, _, _) = test_ca(dir.path(), "other");
+    let Some(broker) = Mosquitto::start(Some((&ca, &cert, &key))) else { return };
+    let url = broker.url("mqtts");
+    runtime().block_on(async {
+        let mut link = Link::new(url.clone());
+        link.tls.ca_file = Some(ca.clone());
+        let feed = MqttFeed::sparkplug(SparkplugGateway { link, group: Some("Tls".into()), host_id: "wf-tls".into() });
+        let mut host = Host::start_in_current(feed);
+        host.until("live over TLS", |seen| seen_state(seen, FeedState::Live)).await;
+
+        let mut link = Link::new(url.clone());
+        link.tls.ca_file = Some(other_ca.clone());
+        let feed = MqttFeed::sparkplug(SparkplugGateway { link, group: Some("Tls2".into()), host_id: "wf-tls2".into() });
+        let mut refused = Host::start_in_current(feed);
+        refused.until("refused", |seen| seen_state(seen, FeedState::Error)).await;
+        let message = refused.seen.iter().find_map(|e| match &e.body {
+            FeedEventBody::Status(s) if s.state == FeedState::Error => s.message.clone(),
+            _ => None,
+        });
+        let message = message.unwrap_or_default();
+        assert!(message.contains("TLS"), "{message}");
+        assert!(!seen_state(&refused.seen, FeedState::Live));
+    });
+}
+
+#[test]
+fn mqtt_json_kepware_and_flat_with_bad_messages_quarantined() {
+    let url = rumqttd_url();
+    runtime().block_on(async {
+        let mut link = Link::new(url.clone());
+        link.limits.max_payload_bytes = 4096;
+        let kepware = MqttFeed::json(MqttJsonGateway {
+            link: link.clone(),
+            topics: vec!["kep/#".into()],
+            format: JsonFormat::Kepware,
+            map: Vec::new(),
+        });
+        let flat = MqttFeed::json(MqttJsonGateway {
+            link,
+            topics: vec!["flat/#".into()],
+            format: JsonFormat::Flat,
+            map: vec![("flat/line3/#".into(), "PlantA/Line3/".into())],
+        });
+        let mut kep_host = Host::start_in_current(kepware);
+        let mut flat_host = Host::start_in_current(flat);
+        kep_host.until("live", |seen| seen_state(seen, FeedState::Live)).await;
+        flat_host.until("live", |seen| seen_state(seen, FeedState::Live)).await;
+        let edge = Edge::connect(&url, "JsonEdge").await;
+        let t = now_ms();
+        let good = format!(r#"{{"timestamp":{t},"values":[{{"id":"Line2.Capper.State","v":"running","q":true,"t":{t}}},{{"id":"Line2.Capper.Temp","v":"NaN-ish","q":false,"t":{t}}}]}}"#);
+        let messages = vec![
+            ("kep/a".to_owned(), b"{not json".to_vec()),
+            ("kep/a".to_owned(), vec![b' '; 10_000]),
+            ("kep/a".to_owned(), format!(r#"{{"values":[{{"id":"Line2.Capper.Speed","v":1.5,"t":{}}}]}}"#, t + 3_600_000).into_bytes()),
+            ("kep/a".to_owned(), good.into_bytes()),
+            ("flat/line3/labeler/temperature".to_owned(), format!(r#"{{"ts":{t},"value":42.5,"quality":"good"}}"#).into_bytes()),
+        ];
+        edge.send(messages).await;
+        kep_host.until("kepware value", |seen| has_value(seen, "Line2.Capper.State", &Value::Str("running".into()))).await;
+        flat_host.until("flat value", |seen| has_value(seen, "PlantA/Line3/labeler/temperature", &Value::F64(42.5))).await;
+        let bad = kep_host.samples().find(|s| s.signal.as_str() == "Line2.Capper.Temp").expect("q=false kept");
+        assert_eq!(bad.quality, Quality::Bad, "a bad-quality value is kept as bad, not dropped");
+        let diag = kep_host.diag.lock();
+        assert_eq!(diag.messages, 4, "four messages reached the Kepware feed");
+        assert_eq!(diag.quarantine.len(), 3, "bad JSON, oversized, from the future: {:#?}", diag.quarantine);
+        let reasons: Vec<&str> = diag.quarantine.iter().filter_map(|m| m.problem.as_deref()).collect();
+        assert!(reasons[0].contains("not a Kepware template message"), "{reasons:?}");
+        assert!(reasons[1].contains("larger than the limit"), "{reasons:?}");
+        assert!(reasons[2].contains("ahead of arrival"), "{reasons:?}");
+    });
+}
