@@ -507,15 +507,15 @@ impl Checker<'_> {
             token_env: g.token_env.clone(),
             token_file: g.token_file.as_deref().map(|p| self.path(p)),
         };
-        if let Some(d) = &g.stale_after {
-            if let Some(d) = self.duration(d, "stale_after") {
-                link.stale_after_ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-            }
+        if let Some(d) = &g.stale_after
+            && let Some(d) = self.duration(d, "stale_after")
+        {
+            link.stale_after_ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         }
-        if let Some(d) = &g.max_future {
-            if let Some(d) = self.duration(d, "max_future") {
-                link.limits.max_future_ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-            }
+        if let Some(d) = &g.max_future
+            && let Some(d) = self.duration(d, "max_future")
+        {
+            link.limits.max_future_ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         }
         if let Some(days) = &g.max_past_days {
             link.limits.max_past_ms = i64::from(*days.get_ref()) * 86_400_000;

@@ -92,7 +92,7 @@ enum Command {
         /// Serve the HTTP gateway feed on this address, e.g. 127.0.0.1:8080.
         #[arg(long, value_name = "ADDR")]
         http: Option<std::net::SocketAddr>,
-        /// Publish Sparkplug B edge nodes to this broker, e.g. mqtt://127.0.0.1:1883.
+        /// Publish Sparkplug B edge nodes to this broker, e.g. `mqtt://127.0.0.1:1883`.
         #[arg(long, value_name = "URL")]
         mqtt: Option<url::Url>,
         /// Also publish Kepware-template JSON (under watchfloor/<group>/<edge node>).
@@ -130,10 +130,14 @@ enum BenchCommand {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
-    /// Gateway payload decoders: Sparkplug B and Kepware JSON throughput on one thread.
+    /// Gateway feeds: Sparkplug B and Kepware JSON decoding on one thread, then Sparkplug messages through a local
+    /// Mosquitto into the live state and the store, against a bare MQTT client draining the same messages.
     Feeds {
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
+        /// Messages for the end-to-end run (0 skips it).
+        #[arg(long, default_value_t = 100_000)]
+        e2e_messages: usize,
     },
 }
 
@@ -207,6 +211,8 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Bench { which: BenchCommand::Store { format, startup_cache_mb, dir } } => {
             watchfloor::bench::store(&watchfloor::bench::StoreBenchOptions { format, startup_cache_mb, dir })
         }
-        Command::Bench { which: BenchCommand::Feeds { format } } => watchfloor::bench::feeds(format),
+        Command::Bench { which: BenchCommand::Feeds { format, e2e_messages } } => {
+            watchfloor::bench::feeds(format, e2e_messages)
+        }
     }
 }

@@ -27,7 +27,7 @@ const GOODBYE_WAIT: Duration = Duration::from_secs(1);
 
 enum Protocol {
     Sparkplug { host: Host, host_id: String, group: Option<String> },
-    Json(MqttJsonGateway),
+    Json(Box<MqttJsonGateway>),
 }
 
 /// A feed from an MQTT broker.
@@ -43,7 +43,7 @@ impl MqttFeed {
     }
 
     pub fn json(config: MqttJsonGateway) -> Self {
-        Self { link: config.link.clone(), protocol: Protocol::Json(config) }
+        Self { link: config.link.clone(), protocol: Protocol::Json(Box::new(config)) }
     }
 
     fn state_topic(&self) -> Option<String> {
@@ -293,11 +293,11 @@ impl MqttFeed {
             return;
         }
         let (events, rebirth) = self.decode(topic, payload, now);
-        if let Some(ncmd) = rebirth {
-            if client.try_publish(ncmd.clone(), QoS::AtLeastOnce, false, sparkplug::rebirth_payload(now)).is_ok() {
-                ctx.diag.lock().rebirths += 1;
-                tracing::info!(gateway = %ctx.gateway, "asked for a rebirth on {ncmd}");
-            }
+        if let Some(ncmd) = rebirth
+            && client.try_publish(ncmd.clone(), QoS::AtLeastOnce, false, sparkplug::rebirth_payload(now)).is_ok()
+        {
+            ctx.diag.lock().rebirths += 1;
+            tracing::info!(gateway = %ctx.gateway, "asked for a rebirth on {ncmd}");
         }
         ctx.ingest(message, events, limits).await;
     }

@@ -230,9 +230,9 @@ async fn run_node(
 fn is_rebirth(payload: &[u8]) -> bool {
     use prost::Message as _;
     proto::Payload::decode(payload).is_ok_and(|p| {
-        p.metrics.iter().any(|m| {
-            m.name.as_deref() == Some(REBIRTH_METRIC) && m.value == Some(proto::MetricValue::Boolean(true))
-        })
+        p.metrics
+            .iter()
+            .any(|m| m.name.as_deref() == Some(REBIRTH_METRIC) && m.value == Some(proto::MetricValue::Boolean(true)))
     })
 }
 

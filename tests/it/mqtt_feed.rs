@@ -58,11 +58,8 @@ fn rumqttd_url() -> url::Url {
             initialized_filters: None,
             shared_subscriptions_strategy: rumqttd::Strategy::default(),
         };
-        let config = rumqttd::Config {
-            router,
-            v4: Some(HashMap::from([("v4".to_owned(), server)])),
-            ..Default::default()
-        };
+        let config =
+            rumqttd::Config { router, v4: Some(HashMap::from([("v4".to_owned(), server)])), ..Default::default() };
         std::thread::Builder::new()
             .name("rumqttd".to_owned())
             .spawn(move || {
@@ -119,7 +116,12 @@ impl Mosquitto {
             "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\nmax_queued_messages 0\n"
         );
         if let Some((ca, cert, key)) = tls {
-            text.push_str(&format!("cafile {}\ncertfile {}\nkeyfile {}\n", ca.display(), cert.display(), key.display()));
+            text.push_str(&format!(
+                "cafile {}\ncertfile {}\nkeyfile {}\n",
+                ca.display(),
+                cert.display(),
+                key.display()
+            ));
         }
         let config = dir.path().join("mosquitto.conf");
         std::fs::write(&config, text).expect("write mosquitto.conf");
@@ -178,17 +180,22 @@ impl Host {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
                 Ok(Some(e)) => self.seen.push(e),
                 Ok(None) => panic!("{what}: the feed ended"),
-                Err(_) => panic!("{what}: not seen in {WAIT:?}; last events: {:#?}", self.seen.iter().rev().take(8).collect::<Vec<_>>()),
+                Err(_) => panic!(
+                    "{what}: not seen in {WAIT:?}; last events: {:#?}",
+                    self.seen.iter().rev().take(8).collect::<Vec<_>>()
+                ),
             }
         }
     }
 
     fn samples(&self) -> impl Iterator<Item = &Sample> {
-        self.seen.iter().filter_map(|e| match &e.body {
-            FeedEventBody::Samples(s) => Some(s.iter()),
-            _ => None,
-        })
-        .flatten()
+        self.seen
+            .iter()
+            .filter_map(|e| match &e.body {
+                FeedEventBody::Samples(s) => Some(s.iter()),
+                _ => None,
+            })
+            .flatten()
     }
 
     fn states(&self) -> Vec<FeedState> {
@@ -227,7 +234,9 @@ struct Edge {
 impl Edge {
     async fn connect(url: &url::Url, group: &str) -> Self {
         let mut node = EdgeNode::new(group, "Line1");
-        for (id, kind) in [("Filler/State", ValueKind::Int), ("Filler/Count/Total", ValueKind::Int), ("Oven/Temp", ValueKind::Float)] {
+        for (id, kind) in
+            [("Filler/State", ValueKind::Int), ("Filler/Count/Total", ValueKind::Int), ("Oven/Temp", ValueKind::Float)]
+        {
             node.add(&SignalMeta { id: SignalId::new(format!("{group}/Line1/{id}")), kind, unit: None });
         }
         let mut options = MqttOptions::new(format!("edge-{group}"), "127.0.0.1", url.port().unwrap_or(1883));
@@ -293,7 +302,8 @@ async fn birth_data_death_rebirth(url: url::Url, group: &str) {
     let data = edge.node.data(&[edge.sample("Filler/Count/Total", t + 1000, Value::I64(17))], t + 1000);
     edge.send(data).await;
     host.until("data by alias", |seen| has_value(seen, &id_total, &Value::I64(17))).await;
-    let sample = host.samples().find(|s| s.signal.as_str() == id_total && s.value == Value::I64(17)).cloned().expect("sample");
+    let sample =
+        host.samples().find(|s| s.signal.as_str() == id_total && s.value == Value::I64(17)).cloned().expect("sample");
     assert_eq!(sample.ts_ms, t + 1000, "the metric timestamp is the source time");
 
     let (topic, payload) = edge.node.death();
@@ -347,10 +357,15 @@ async fn seq_gap_requests_rebirth(url: url::Url, group: &str) {
     let (topic, payload) = tokio::time::timeout(WAIT, edge.commands.recv()).await.expect("a command").expect("open");
     assert_eq!(topic, format!("spBv1.0/{group}/NCMD/Line1"));
     let p = <Payload as prost::Message>::decode(payload.as_ref()).expect("NCMD payload");
-    assert!(p.metrics.iter().any(|m| m.name.as_deref() == Some("Node Control/Rebirth")
-        && m.value == Some(MetricValue::Boolean(true))), "{p:?}");
+    assert!(
+        p.metrics
+            .iter()
+            .any(|m| m.name.as_deref() == Some("Node Control/Rebirth") && m.value == Some(MetricValue::Boolean(true))),
+        "{p:?}"
+    );
     host.until("the gap is counted", |seen| {
-        seen.iter().any(|e| matches!(&e.body, FeedEventBody::Rejected { reason } if reason.contains("messages were lost")))
+        seen.iter()
+            .any(|e| matches!(&e.body, FeedEventBody::Rejected { reason } if reason.contains("messages were lost")))
     })
     .await;
     assert!(host.diag.lock().rebirths >= 1);
@@ -369,13 +384,15 @@ async fn host_state_is_announced(url: url::Url, group: &str) {
     let mut saw_online = false;
     let deadline = tokio::time::Instant::now() + WAIT;
     while !saw_online {
-        let (topic, payload) = tokio::time::timeout_at(deadline, watcher.commands.recv()).await.expect("STATE").expect("open");
+        let (topic, payload) =
+            tokio::time::timeout_at(deadline, watcher.commands.recv()).await.expect("STATE").expect("open");
         saw_online = topic == state_topic && online(&payload) == Some(true);
     }
     drop(host);
     let mut saw_offline = false;
     while !saw_offline {
-        let (topic, payload) = tokio::time::timeout_at(deadline, watcher.commands.recv()).await.expect("offline STATE").expect("open");
+        let (topic, payload) =
+            tokio::time::timeout_at(deadline, watcher.commands.recv()).await.expect("offline STATE").expect("open");
         saw_offline = topic == state_topic && online(&payload) == Some(false);
     }
 }
@@ -437,7 +454,10 @@ fn broker_killed_and_restarted_the_host_reconnects_resubscribes_and_data_resumes
         assert!(stale, "the link loss marks the edge nodes stale");
         let before = host.seen.len();
         broker.run();
-        host.until("live again", |seen| seen[before..].iter().any(|e| matches!(&e.body, FeedEventBody::Status(s) if s.state == FeedState::Live))).await;
+        host.until("live again", |seen| {
+            seen[before..].iter().any(|e| matches!(&e.body, FeedEventBody::Status(s) if s.state == FeedState::Live))
+        })
+        .await;
         host.until("births and data after the restart", |seen| {
             seen[before..].iter().any(|e| matches!(&e.body, FeedEventBody::Birth(_)))
                 && seen[before..].iter().filter(|e| matches!(&e.body, FeedEventBody::Samples(_))).count() > 3
@@ -459,7 +479,8 @@ fn test_ca(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
     let key = rcgen::KeyPair::generate().expect("server key");
     let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).expect("params");
     let cert = params.signed_by(&key, &ca).expect("server certificate");
-    let paths = (dir.join(format!("{name}-ca.pem")), dir.join(format!("{name}-cert.pem")), dir.join(format!("{name}-key.pem")));
+    let paths =
+        (dir.join(format!("{name}-ca.pem")), dir.join(format!("{name}-cert.pem")), dir.join(format!("{name}-key.pem")));
     std::fs::write(&paths.0, ca.pem()).expect("write");
     std::fs::write(&paths.1, cert.pem()).expect("write");
     std::fs::write(&paths.2, key.serialize_pem()).expect("write");
@@ -482,7 +503,8 @@ fn tls_with_a_test_ca_connects_and_a_certificate_from_another_ca_is_refused() {
 
         let mut link = Link::new(url.clone());
         link.tls.ca_file = Some(other_ca.clone());
-        let feed = MqttFeed::sparkplug(SparkplugGateway { link, group: Some("Tls2".into()), host_id: "wf-tls2".into() });
+        let feed =
+            MqttFeed::sparkplug(SparkplugGateway { link, group: Some("Tls2".into()), host_id: "wf-tls2".into() });
         let mut refused = Host::start_in_current(feed);
         refused.until("refused", |seen| seen_state(seen, FeedState::Error)).await;
         let message = refused.seen.iter().find_map(|e| match &e.body {

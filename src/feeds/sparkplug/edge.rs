@@ -104,11 +104,7 @@ impl EdgeNode {
 
     /// The NDEATH for the MQTT will of the current session.
     pub fn death(&self) -> (String, Vec<u8>) {
-        let payload = Payload {
-            timestamp: None,
-            metrics: vec![bd_seq_metric(self.bd_seq)],
-            ..Payload::default()
-        };
+        let payload = Payload { timestamp: None, metrics: vec![bd_seq_metric(self.bd_seq)], ..Payload::default() };
         (self.topic_of("NDEATH", None), payload.encode_to_vec())
     }
 
@@ -269,7 +265,10 @@ mod tests {
 
     #[test]
     fn ids_split_into_sparkplug_parts() {
-        assert_eq!(split_id("PlantA/Line1/Filler/Count/Total"), Some(("PlantA", "Line1", Some("Filler"), "Count/Total")));
+        assert_eq!(
+            split_id("PlantA/Line1/Filler/Count/Total"),
+            Some(("PlantA", "Line1", Some("Filler"), "Count/Total"))
+        );
         assert_eq!(split_id("PlantA/Line1/Uptime"), Some(("PlantA", "Line1", None, "Uptime")));
         assert_eq!(split_id("PlantA/Line1"), None);
         assert_eq!(split_id("PlantA//x/y"), None);
@@ -289,7 +288,10 @@ mod tests {
             &[
                 Sample::new(SignalId::from("PlantA/Line1/Filler/Count/Total"), now + 1000, Value::I64(-3)),
                 Sample::new(SignalId::from("PlantA/Line1/Oven/Temp"), now + 1000, Value::F64(181.5)),
-                Sample { quality: Quality::Bad, ..Sample::new(SignalId::from("PlantA/Line1/Uptime"), now + 1000, Value::F64(2.0)) },
+                Sample {
+                    quality: Quality::Bad,
+                    ..Sample::new(SignalId::from("PlantA/Line1/Uptime"), now + 1000, Value::F64(2.0))
+                },
             ],
             now + 1000,
         );

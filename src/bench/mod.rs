@@ -1,6 +1,8 @@
 //! `watchfloor bench …`: measurements on this machine, printed as CSV or JSON. Every ratio compares two runs in the
 //! same process, and every figure is the median of several runs, because these machines are shared and noisy.
 
+pub mod mqtt;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -321,10 +323,20 @@ pub struct FeedsBenchResult {
     /// Kepware standard-template JSON, one thread.
     pub json_decode_samples_per_sec: f64,
     pub runs: usize,
+    /// Sparkplug DDATA messages sent through Mosquitto in the end-to-end comparison.
+    pub e2e_messages: usize,
+    /// Publish start → every sample in the live state and committed to the store (median).
+    pub e2e_pipeline_ms: Option<f64>,
+    /// Publish start → a bare rumqttc subscriber has every message, same broker, same run (median).
+    pub e2e_bare_client_ms: Option<f64>,
+    pub e2e_ratio_vs_bare_client: Option<f64>,
+    pub e2e_pipeline_messages_per_sec: Option<f64>,
+    /// Why the end-to-end part did not run (no Mosquitto), if it did not.
+    pub e2e_skipped: Option<String>,
 }
 
-/// Decoder throughput on one thread.
-pub fn feeds(format: Format) -> anyhow::Result<()> {
+/// Decoder throughput on one thread, then the end-to-end run through Mosquitto with `e2e_messages` messages.
+pub fn feeds(format: Format, e2e_messages: usize) -> anyhow::Result<()> {
     use prost::Message as _;
 
     use crate::feeds::mqtt_json::decode_kepware;
@@ -409,12 +421,27 @@ pub fn feeds(format: Format) -> anyhow::Result<()> {
         kepware.push(rate(started.elapsed()));
         anyhow::ensure!(decoded == n, "Kepware decoded {decoded} of {n} samples");
     }
-    let result = FeedsBenchResult {
+    let mut result = FeedsBenchResult {
         metrics_per_message: METRICS,
         messages: MESSAGES,
         sparkplug_decode_samples_per_sec: median(sparkplug),
         json_decode_samples_per_sec: median(kepware),
         runs: RUNS,
+        e2e_messages,
+        e2e_pipeline_ms: None,
+        e2e_bare_client_ms: None,
+        e2e_ratio_vs_bare_client: None,
+        e2e_pipeline_messages_per_sec: None,
+        e2e_skipped: None,
     };
+    if mqtt::mosquitto_binary().is_none() {
+        result.e2e_skipped = Some("mosquitto is not installed (apt-get install mosquitto)".to_owned());
+    } else if e2e_messages > 0 {
+        let e2e = mqtt::e2e(e2e_messages, 3)?;
+        result.e2e_pipeline_ms = Some(e2e.e2e_pipeline_ms);
+        result.e2e_bare_client_ms = Some(e2e.e2e_bare_client_ms);
+        result.e2e_ratio_vs_bare_client = Some(e2e.e2e_ratio_vs_bare_client);
+        result.e2e_pipeline_messages_per_sec = Some(e2e.e2e_pipeline_messages_per_sec);
+    }
     print_result(format, &result)
 }
