@@ -6,16 +6,19 @@
 //!
 //! ```text
 //!  gateways ──► feeds/ (tokio tasks) ──► FeedEvent ──┬──► App::logic() ──► LiveState ──► ui/ (reads, sends Command)
-//!  (sim/, later MQTT, HTTP)            bounded       │                                   │ history queries
+//!  (sim/, MQTT, HTTP)                  bounded       │                                   │ history queries
 //!                                      channels      └──► store/ writer ──► SQLite ◄── store/ reader ◄─┘ (promises)
 //! ```
 //!
 //! # Layout
 //!
 //! - `main.rs` — the `watchfloor` binary: CLI parsing (clap), then [`gui::run_gui`] or a headless command
-//!   (`record`, `query`, `signals`, `bench`). Errors printed once.
+//!   (`record`, `query`, `signals`, `gateway`, `bench`). Errors printed once.
 //! - [`cli`] — the headless commands: record gateways into a cache, print a signal's history as CSV/JSON, list signals.
-//! - [`bench`](mod@bench) — `watchfloor bench store`: the measurements behind `docs/benchmarks.md`.
+//! - [`bench`](mod@bench) — `watchfloor bench store|feeds`: the measurements behind `docs/benchmarks.md`;
+//!   [`bench::mqtt`] also runs a private Mosquitto (the end-to-end benchmark and the interop tests use it).
+//! - [`gateway`] — `watchfloor gateway`: the simulator served as a real gateway (the HTTP gateway feed, Sparkplug B
+//!   edge nodes and Kepware JSON over MQTT), one driver broadcasting to each output.
 //! - [`store`] — the history cache: one writer thread (batched transactions, idempotent inserts, 1 min / 1 h rollups,
 //!   gaps, last values, vehicle fixes, an event journal, retention and a size cap), migrations, a reader thread
 //!   whose results come back as [`store::Pending`], and the query functions (decimation with min/max per bucket,
@@ -25,9 +28,13 @@
 //! - [`command`] — [`command::FeedEvent`] (backend → consumers) and [`command::Command`] (UI → backend).
 //! - [`backend`] — starts the configured feeds and routes commands to them; dropping it stops them.
 //! - [`feeds`] — the `Feed` trait, the supervisor that reports a feed's state, and the [`feeds::EventBus`] fan-out
-//!   (lossless consumers wait, the live view coalesces). Pure decoders, not yet wired to a connection:
-//!   [`feeds::sparkplug`] (prost types of the Tahu payload, the host rules: births, aliases, `seq`/`bdSeq`, deaths,
-//!   rebirth requests, every data type) and [`feeds::mqtt_json`] (Kepware template and flat JSON).
+//!   (lossless consumers wait, the live view coalesces); [`feeds::FeedContext::ingest`] applies the limits, counts
+//!   and quarantines what is bad and records each message in [`feeds::diag`] (counters, rates, the inspector's last
+//!   messages). Connections: [`feeds::mqtt`] (one rumqttc connection: the Sparkplug B host with STATE, or MQTT
+//!   JSON; reconnect with back-off from [`feeds::link`]) and [`feeds::http`] (the HTTP gateway feed: snapshot, SSE
+//!   with `Last-Event-ID`, backfill); [`feeds::tls`] (rustls with *ring*). Pure decoders: [`feeds::sparkplug`]
+//!   (prost types of the Tahu payload, the host rules, and [`feeds::sparkplug::edge`], the edge-node encoder),
+//!   [`feeds::mqtt_json`] (Kepware template and flat JSON).
 //! - [`sim`] — the deterministic plant and fleet simulator (seed + caller's clock), and [`sim::SimFeed`] that
 //!   serves it as a gateway; fault injection.
 //! - [`model`] — pure domain types: signals, samples, quality, machine states, vehicles, assets, shift calendar.
@@ -39,7 +46,7 @@
 //!   bar), [`ui::panels`] (status bar, plant overview, fleet table, trends).
 //!
 //! Outside `src/`: `tests/` (integration tests: the UI on the simulator with `egui_kittest`, the feed on a real
-//! runtime, the history cache through the binary including a kill -9, the trend view on a real cache, the smoke test
+//! runtime, the MQTT feeds on rumqttd and Mosquitto (restart, TLS), the HTTP feed against its server, the history cache through the binary including a kill -9, the trend view on a real cache, the smoke test
 //! script), `assets/`, `icons/` (the app icon), `packaging/` (Linux `.desktop` file),
 //! `.ci/run` (what CI runs), `docs/` (benchmarks, the HTTP gateway protocol), `fuzz/` (cargo-fuzz targets for the
 //! payload decoders).

@@ -210,7 +210,13 @@ impl Host {
             }
             _ => {
                 if !session.born {
-                    out.reject(format!("{topic}: data from an edge node that has not been born"));
+                    // Normal after our own start or a reconnect: ask for a birth and wait. Only an edge node that
+                    // lets a rebirth request go unanswered is a problem worth counting.
+                    if session.last_rebirth_ms.is_some_and(|t| received_ms - t >= REBIRTH_HOLD_OFF_MS) {
+                        out.reject(format!(
+                            "{topic}: data from an edge node that has not been born, and did not answer a rebirth request"
+                        ));
+                    }
                     wants_rebirth = true;
                 } else {
                     match (session.last_seq, payload.seq) {

@@ -278,3 +278,18 @@ fn another_group_is_ignored_when_filtered() {
     let mut host = Host::new(Some("PlantB".to_owned()));
     assert_eq!(host.handle("spBv1.0/PlantA/NBIRTH/Line1", &nbirth(1), T), Handled::default());
 }
+
+#[test]
+fn data_before_a_birth_asks_for_one_and_only_an_unanswered_request_counts_as_a_problem() {
+    let mut host = Host::new(None);
+    let data = |seq| payload(seq, vec![metric(None, Some(1), None, MetricValue::Int(1))]);
+    let h = host.handle("spBv1.0/PlantA/DDATA/Line1/Filler", &data(5), T);
+    assert!(rejects(&h).is_empty(), "joining mid-stream is normal: {h:?}");
+    assert!(samples(&h).is_empty(), "no guessing without a birth");
+    assert_eq!(h.rebirth.as_deref(), Some("spBv1.0/PlantA/NCMD/Line1"));
+    let h = host.handle("spBv1.0/PlantA/DDATA/Line1/Filler", &data(6), T + 1_000);
+    assert_eq!((rejects(&h).len(), h.rebirth.as_deref()), (0, None), "waiting for the birth: {h:?}");
+    let h = host.handle("spBv1.0/PlantA/DDATA/Line1/Filler", &data(7), T + REBIRTH_HOLD_OFF_MS);
+    assert!(rejects(&h)[0].contains("did not answer a rebirth request"), "{h:?}");
+    assert!(h.rebirth.is_some(), "asked again");
+}
