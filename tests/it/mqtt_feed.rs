@@ -563,3 +563,33 @@ fn mqtt_json_kepware_and_flat_with_bad_messages_quarantined() {
         assert!(reasons[2].contains("ahead of arrival"), "{reasons:?}");
     });
 }
+
+#[test]
+fn a_quiet_link_shows_as_stale_and_live_again_when_data_comes() {
+    let url = rumqttd_url();
+    runtime().block_on(async {
+        let mut link = Link::new(url.clone());
+        link.stale_after_ms = 1_000;
+        let feed = MqttFeed::json(MqttJsonGateway {
+            link,
+            topics: vec!["quiet/#".into()],
+            format: JsonFormat::Flat,
+            map: Vec::new(),
+        });
+        let mut host = Host::start_in_current(feed);
+        host.until("stale", |seen| seen_state(seen, FeedState::Stale)).await;
+        let message = host.seen.iter().rev().find_map(|e| match &e.body {
+            FeedEventBody::Status(s) if s.state == FeedState::Stale => s.message.clone(),
+            _ => None,
+        });
+        assert!(message.unwrap_or_default().contains("nothing received"));
+        let before = host.seen.len();
+        let edge = Edge::connect(&url, "Quiet").await;
+        edge.send(vec![("quiet/x".to_owned(), b"1.5".to_vec())]).await;
+        host.until("live again", |seen| {
+            seen[before..].iter().any(|e| matches!(&e.body, FeedEventBody::Status(s) if s.state == FeedState::Live))
+        })
+        .await;
+        host.until("the value", |seen| has_value(seen, "quiet/x", &Value::F64(1.5))).await;
+    });
+}
