@@ -311,7 +311,8 @@ impl LiveState {
         self.vehicles.values().filter(|v| v.fix.is_some())
     }
 
-    /// Machines grouped by line, lines and machines in the order they were first seen (process order).
+    /// Machines grouped by line: lines by name (natural order: Line2 before Line10), machines in the order they
+    /// were first seen (a gateway announces them in process order).
     pub fn machines_by_line(&self) -> Vec<(&MachinePath, Vec<&MachineLive>)> {
         let mut machines: Vec<&MachineLive> = self.machines().collect();
         machines.sort_by_key(|m| m.order);
@@ -323,6 +324,10 @@ impl LiveState {
                 None => lines.push((&m.path, vec![m])),
             }
         }
+        lines.sort_by(|(a, _), (b, _)| {
+            crate::model::asset::natural_cmp(&a.site, &b.site)
+                .then_with(|| crate::model::asset::natural_cmp(&a.line, &b.line))
+        });
         lines
     }
 

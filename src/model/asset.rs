@@ -46,9 +46,39 @@ impl VehiclePath {
     }
 }
 
+/// Compares names the way people read them: digit runs as numbers, so `Line2` comes before `Line10`.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut a, mut b) = (a, b);
+    loop {
+        let (Some(ca), Some(cb)) = (a.chars().next(), b.chars().next()) else { return a.len().cmp(&b.len()) };
+        if ca.is_ascii_digit() && cb.is_ascii_digit() {
+            let na = a.len() - a.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            let nb = b.len() - b.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            let (da, db) = (a[..na].trim_start_matches('0'), b[..nb].trim_start_matches('0'));
+            let order = da.len().cmp(&db.len()).then_with(|| da.cmp(db));
+            if order != std::cmp::Ordering::Equal {
+                return order;
+            }
+            (a, b) = (&a[na..], &b[nb..]);
+        } else {
+            if ca != cb {
+                return ca.cmp(&cb);
+            }
+            (a, b) = (&a[ca.len_utf8()..], &b[cb.len_utf8()..]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn natural_order_reads_numbers_as_numbers() {
+        let mut v = vec!["Line10", "Line2", "Line1", "Area B", "Line02x"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(v, vec!["Area B", "Line1", "Line2", "Line02x", "Line10"]);
+    }
 
     #[test]
     fn sparkplug_prefix() {
