@@ -245,17 +245,23 @@ async fn publish_all(client: &AsyncClient, messages: Vec<(String, Vec<u8>)>) {
     }
 }
 
-/// The same values as Kepware-template JSON, one message per edge node and batch.
+/// The same values as Kepware-template JSON, one message per edge node and batch; every current value again after
+/// each (re)connect, as Kepware does when a client connects.
 async fn run_json(options: MqttOptions, mut rx: mpsc::Receiver<Arc<Update>>, mut shutdown: watch::Receiver<bool>) {
     let (client, eventloop) = AsyncClient::new(options, 1024);
     let (link_tx, mut link_rx) = mpsc::channel(16);
     let pump_task = tokio::spawn(pump(eventloop, link_tx, || None));
     let mut up = false;
+    let mut latest: BTreeMap<crate::model::SignalId, Sample> = BTreeMap::new();
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             link = link_rx.recv() => match link {
-                Some(Link::Up) => up = true,
+                Some(Link::Up) => {
+                    up = true;
+                    let all: Vec<Sample> = latest.values().cloned().collect();
+                    publish_all(&client, kepware_messages(&all)).await;
+                }
                 Some(Link::Down(_)) => up = false,
                 Some(Link::Command(_)) => {}
                 None => break,
@@ -266,6 +272,9 @@ async fn run_json(options: MqttOptions, mut rx: mpsc::Receiver<Arc<Update>>, mut
                     Some(Update::Samples(samples)) => samples,
                     None => break,
                 };
+                for s in samples {
+                    latest.insert(s.signal.clone(), s.clone());
+                }
                 if up {
                     publish_all(&client, kepware_messages(samples)).await;
                 }

@@ -7,12 +7,12 @@
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, Incoming, MqttOptions, QoS};
 use tokio::sync::mpsc;
+use watchfloor::bench::mqtt::{Mosquitto, mosquitto_binary};
 use watchfloor::clock::{Clock, SystemClock};
 use watchfloor::command::{FeedEvent, FeedEventBody, FeedState};
 use watchfloor::config::{JsonFormat, Link, MqttJsonGateway, SparkplugGateway};
@@ -86,78 +86,13 @@ fn wait_for_port(port: u16) {
 
 /// Mosquitto from the system, when installed. In CI it must be (`.ci/run` installs it); elsewhere a test that
 /// needs it says it did not run.
-fn mosquitto_binary() -> Option<PathBuf> {
-    let found = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file());
-    if found.is_none() {
+fn mosquitto(tls: Option<(&Path, &Path, &Path)>) -> Option<Mosquitto> {
+    if mosquitto_binary().is_none() {
         assert!(std::env::var_os("CI").is_none(), "CI must install mosquitto (apt-get install mosquitto)");
         eprintln!("mosquitto is not installed: this test did not run (apt-get install mosquitto)");
+        return None;
     }
-    found
-}
-
-/// A Mosquitto process on its own port and config, restartable, killed on drop.
-struct Mosquitto {
-    binary: PathBuf,
-    config: PathBuf,
-    port: u16,
-    child: Option<Child>,
-    _dir: tempfile::TempDir,
-}
-
-impl Mosquitto {
-    fn start(tls: Option<(&Path, &Path, &Path)>) -> Option<Self> {
-        let binary = mosquitto_binary()?;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let mut text = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\nmax_queued_messages 0\n"
-        );
-        if let Some((ca, cert, key)) = tls {
-            text.push_str(&format!(
-                "cafile {}\ncertfile {}\nkeyfile {}\n",
-                ca.display(),
-                cert.display(),
-                key.display()
-            ));
-        }
-        let config = dir.path().join("mosquitto.conf");
-        std::fs::write(&config, text).expect("write mosquitto.conf");
-        let mut m = Self { binary, config, port, child: None, _dir: dir };
-        m.run();
-        Some(m)
-    }
-
-    fn run(&mut self) {
-        let child = std::process::Command::new(&self.binary)
-            .arg("-c")
-            .arg(&self.config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start mosquitto");
-        self.child = Some(child);
-        wait_for_port(self.port);
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self, scheme: &str) -> url::Url {
-        url::Url::parse(&format!("{scheme}://127.0.0.1:{}", self.port)).expect("url")
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        self.kill();
-    }
+    Some(Mosquitto::start(tls).expect("mosquitto starts"))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -409,25 +344,25 @@ fn sparkplug_on_rumqttd_seq_gap_requests_a_rebirth() {
 
 #[test]
 fn sparkplug_on_mosquitto_birth_data_death_rebirth() {
-    let Some(broker) = Mosquitto::start(None) else { return };
+    let Some(broker) = mosquitto(None) else { return };
     runtime().block_on(birth_data_death_rebirth(broker.url("mqtt"), "MqA"));
 }
 
 #[test]
 fn sparkplug_on_mosquitto_seq_gap_requests_a_rebirth() {
-    let Some(broker) = Mosquitto::start(None) else { return };
+    let Some(broker) = mosquitto(None) else { return };
     runtime().block_on(seq_gap_requests_rebirth(broker.url("mqtt"), "MqB"));
 }
 
 #[test]
 fn sparkplug_host_state_birth_and_clean_offline_on_mosquitto() {
-    let Some(broker) = Mosquitto::start(None) else { return };
+    let Some(broker) = mosquitto(None) else { return };
     runtime().block_on(host_state_is_announced(broker.url("mqtt"), "MqS"));
 }
 
 #[test]
 fn broker_killed_and_restarted_the_host_reconnects_resubscribes_and_data_resumes() {
-    let Some(mut broker) = Mosquitto::start(None) else { return };
+    let Some(mut broker) = mosquitto(None) else { return };
     let url = broker.url("mqtt");
     let rt = runtime();
     rt.block_on(async {
@@ -453,7 +388,7 @@ fn broker_killed_and_restarted_the_host_reconnects_resubscribes_and_data_resumes
         let stale = host.seen.iter().any(|e| matches!(&e.body, FeedEventBody::Stale { .. }));
         assert!(stale, "the link loss marks the edge nodes stale");
         let before = host.seen.len();
-        broker.run();
+        broker.run().expect("mosquitto restarts");
         host.until("live again", |seen| {
             seen[before..].iter().any(|e| matches!(&e.body, FeedEventBody::Status(s) if s.state == FeedState::Live))
         })
@@ -492,7 +427,7 @@ fn tls_with_a_test_ca_connects_and_a_certificate_from_another_ca_is_refused() {
     let dir = tempfile::tempdir().expect("dir");
     let (ca, cert, key) = test_ca(dir.path(), "good");
     let (other_ca, _, _) = test_ca(dir.path(), "other");
-    let Some(broker) = Mosquitto::start(Some((&ca, &cert, &key))) else { return };
+    let Some(broker) = mosquitto(Some((&ca, &cert, &key))) else { return };
     let url = broker.url("mqtts");
     runtime().block_on(async {
         let mut link = Link::new(url.clone());
@@ -592,4 +527,48 @@ fn a_quiet_link_shows_as_stale_and_live_again_when_data_comes() {
         .await;
         host.until("the value", |seen| has_value(seen, "quiet/x", &Value::F64(1.5))).await;
     });
+}
+
+#[test]
+fn record_stores_what_watchfloor_gateway_publishes_as_sparkplug_and_kepware_json() {
+    let Some(broker) = mosquitto(None) else { return };
+    let dir = tempfile::tempdir().expect("dir");
+    let url = broker.url("mqtt");
+    let mut gateway = std::process::Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+        .args(["gateway", "--mqtt", url.as_str(), "--json", "--speed", "10", "--lines", "2", "--vehicles", "5"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start watchfloor gateway");
+    let config = dir.path().join("site.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[gateway]]\nname = \"plant\"\nkind = \"sparkplug\"\nurl = \"{url}\"\ngroup = \"PlantA\"\n\n\
+             [[gateway]]\nname = \"kepware\"\nkind = \"mqtt-json\"\nurl = \"{url}\"\ntopics = [\"watchfloor/#\"]\n"
+        ),
+    )
+    .expect("config");
+    let db = dir.path().join("rec.sqlite");
+    let record = std::process::Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+        .args(["record", "--config"])
+        .arg(&config)
+        .arg("--db")
+        .arg(&db)
+        .args(["--duration", "6s"])
+        .output()
+        .expect("record");
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+    let signals = std::process::Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+        .args(["signals", "--db"])
+        .arg(&db)
+        .output()
+        .expect("signals");
+    let text = String::from_utf8_lossy(&signals.stdout);
+    let sparkplug = text.lines().filter(|l| l.starts_with("PlantA/Line2/")).count();
+    let kepware = text.lines().filter(|l| l.starts_with("PlantA.Line2.")).count();
+    assert!(sparkplug >= 20, "Sparkplug signals of line 2 recorded: {sparkplug}\n{text}");
+    assert!(kepware >= 20, "Kepware signals of line 2 recorded: {kepware}");
+    assert!(text.lines().any(|l| l.starts_with("PlantA/Fleet/")), "the fleet edge node too");
 }
