@@ -469,10 +469,10 @@ impl HttpFeed {
 
     /// One connection: (snapshot,) stream until it ends.
     async fn session(&self, ctx: &mut FeedContext, s: &Session<'_>, pos: &mut Position, backoff: &mut Backoff) -> End {
-        if pos.needs_snapshot || pos.last_event_id.is_none() {
-            if let Err(end) = self.prepare(ctx, s, pos).await {
-                return end;
-            }
+        if (pos.needs_snapshot || pos.last_event_id.is_none())
+            && let Err(end) = self.prepare(ctx, s, pos).await
+        {
+            return end;
         }
         let mut req = s.get("v1/stream").header(reqwest::header::ACCEPT, "text/event-stream");
         if let Some(id) = &pos.last_event_id {

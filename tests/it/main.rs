@@ -2,6 +2,7 @@
 
 mod cli;
 mod feed;
+mod http_feed;
 mod mqtt_feed;
 mod store;
 mod trend;
