@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Backend;
 use crate::clock::Clock;
 use crate::command::Command;
-use crate::feeds::{EventBus, LiveInbox};
+use crate::feeds::{DiagHandle, EventBus, LiveInbox};
 use crate::live::{LiveSettings, LiveState};
 use crate::store::{History, Pending, StoreCommand, StoreLink, StoreState, StoreStatus};
+use crate::ui::panels::connections::ConnectionsPanel;
 use crate::ui::panels::status_bar::HistoryIndicator;
 use crate::ui::panels::trend::{TrendEnv, TrendPanel};
 use crate::ui::panels::{fleet, plant, status_bar};
@@ -36,10 +37,11 @@ pub enum View {
     Plant,
     Fleet,
     Trends,
+    Connections,
 }
 
 impl View {
-    pub const ALL: [Self; 4] = [Self::Overview, Self::Plant, Self::Fleet, Self::Trends];
+    pub const ALL: [Self; 5] = [Self::Overview, Self::Plant, Self::Fleet, Self::Trends, Self::Connections];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -47,6 +49,7 @@ impl View {
             Self::Plant => "Plant",
             Self::Fleet => "Fleet",
             Self::Trends => "Trends",
+            Self::Connections => "Connections",
         }
     }
 }
@@ -77,6 +80,8 @@ pub struct AppParts {
     pub history: Option<History>,
     /// The history writer; `None` when reading a cache read-only (`--db`) or in tests without one.
     pub store: Option<StoreLink>,
+    /// Each gateway's counters, last messages and quarantine, for the Connections view.
+    pub diagnostics: Vec<DiagHandle>,
 }
 
 pub struct WatchfloorApp {
@@ -95,6 +100,8 @@ pub struct WatchfloorApp {
     /// The last values from the cache, requested at start.
     restoring: Option<Pending<Vec<(String, crate::model::Sample)>>>,
     first_frame_drawn: bool,
+    diagnostics: Vec<DiagHandle>,
+    connections: ConnectionsPanel,
 }
 
 impl WatchfloorApp {
@@ -125,6 +132,8 @@ impl WatchfloorApp {
             store: parts.store,
             restoring,
             first_frame_drawn: false,
+            diagnostics: parts.diagnostics,
+            connections: ConnectionsPanel::default(),
         }
     }
 
@@ -266,9 +275,22 @@ impl eframe::App for WatchfloorApp {
             (None, Some(history)) => HistoryIndicator::Reviewing(history.path().to_owned()),
             (None, None) => HistoryIndicator::None,
         };
-        egui::Panel::bottom("status_bar").show(ui, |ui| {
-            status_bar::status_bar_ui(ui, &self.theme, &self.live, now_ms, &self.site_name, &self.timezone, &history);
-        });
+        let open_connections = egui::Panel::bottom("status_bar")
+            .show(ui, |ui| {
+                status_bar::status_bar_ui(
+                    ui,
+                    &self.theme,
+                    &self.live,
+                    now_ms,
+                    &self.site_name,
+                    &self.timezone,
+                    &history,
+                )
+            })
+            .inner;
+        if open_connections {
+            self.settings.view = View::Connections;
+        }
         if !self.problems.is_empty() {
             egui::Panel::top("problems").show(ui, |ui| self.problems_ui(ui));
         }
@@ -309,6 +331,10 @@ impl eframe::App for WatchfloorApp {
                 let env = TrendEnv { theme, history: self.history.as_ref(), live, now_ms, timezone: &self.timezone };
                 let trend = &mut self.settings.trend;
                 egui::CentralPanel::default().show(ui, |ui| trend.ui(ui, &env));
+            }
+            View::Connections => {
+                let (panel, diags, tz) = (&mut self.connections, &self.diagnostics, &self.timezone);
+                egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, theme, live, diags, now_ms, tz));
             }
         }
         self.send(commands);

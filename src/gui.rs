@@ -106,6 +106,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     let bus = bus.build();
     let backend = Backend::start(runtime.handle(), &config, &bus);
     let clock = backend.clock();
+    let diagnostics = backend.diagnostics().to_vec();
 
     let mut live_settings = LiveSettings {
         stale_after_ms: config.stale_after_ms,
@@ -125,6 +126,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         problems,
         history: Some(history),
         store: store.as_ref().map(Store::link),
+        diagnostics,
     };
 
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../icons/watchfloor.png"))

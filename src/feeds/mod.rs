@@ -5,6 +5,7 @@
 pub mod bus;
 pub mod diag;
 pub mod http;
+pub mod inspect;
 pub mod link;
 pub mod mqtt;
 pub mod mqtt_json;

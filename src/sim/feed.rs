@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{SimConfig, Simulator};
 use crate::command::{FeedEventBody, FeedState, FeedStatus};
-use crate::feeds::{Error, Feed, FeedCommand, FeedContext};
+use crate::feeds::{Error, Feed, FeedCommand, FeedContext, Message, PayloadFormat};
 
 /// How often the feed wakes to step the model (wall time). Samples keep their one-second source timestamps.
 const WAKE_EVERY: Duration = Duration::from_millis(250);
@@ -25,7 +25,9 @@ impl SimFeed {
 impl Feed for SimFeed {
     async fn run_impl(mut self, ctx: &mut FeedContext) -> Result<(), Error> {
         let (meta, values) = self.sim.birth();
+        ctx.diag.lock().connected(ctx.clock.now_ms());
         ctx.publish(FeedEventBody::Birth(meta)).await;
+        record(ctx, "birth", values.len());
         ctx.publish(FeedEventBody::Samples(values)).await;
         ctx.set_status(FeedStatus::new(FeedState::Live)).await;
 
@@ -57,9 +59,17 @@ impl Feed for SimFeed {
                 self.sim.step_to(slice_end, &mut batch);
                 let caught_up = self.sim.now_ms() + super::TICK_MS > now_ms;
                 if (batch.len() >= MAX_BATCH || caught_up) && !batch.is_empty() {
+                    record(ctx, "samples", batch.len());
                     ctx.publish(FeedEventBody::Samples(std::mem::take(&mut batch))).await;
                 }
             }
         }
     }
+}
+
+/// Counts a batch in the Connections view like a gateway message (there are no wire bytes to keep).
+fn record(ctx: &FeedContext, topic: &str, samples: usize) {
+    let mut message = Message::new(ctx.clock.now_ms(), topic, PayloadFormat::Simulator, &bytes::Bytes::new());
+    message.samples = samples;
+    ctx.diag.lock().record(message);
 }

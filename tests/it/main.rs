@@ -1,6 +1,7 @@
 //! Integration tests, in one binary (faster to build than many).
 
 mod cli;
+mod connections;
 mod feed;
 mod http_feed;
 mod mqtt_feed;
@@ -28,6 +29,7 @@ pub fn app_parts(inbox: LiveInbox, bus: EventBus, clock: Arc<dyn Clock>) -> AppP
         problems: Vec::new(),
         history: None,
         store: None,
+        diagnostics: Vec::new(),
     }
 }
 

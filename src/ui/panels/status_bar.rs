@@ -71,7 +71,8 @@ pub fn status_bar_ui(
     site_name: &str,
     tz: &TimeZone,
     history: &HistoryIndicator,
-) {
+) -> bool {
+    let mut open_connections = false;
     ui.horizontal(|ui| {
         if live.gateways.is_empty() {
             status_badge_ui(ui, theme, Severity::Info, "No gateways");
@@ -93,7 +94,10 @@ pub fn status_bar_ui(
             if let Some((_, reason)) = gw.recent_rejects.back() {
                 tip.push_str(&format!("\nlast rejected: {reason}"));
             }
-            badge.on_hover_text(tip);
+            tip.push_str("\nClick for the Connections view.");
+            if badge.interact(egui::Sense::click()).on_hover_text(tip).clicked() {
+                open_connections = true;
+            }
         }
         ui.separator();
 
@@ -134,4 +138,5 @@ pub fn status_bar_ui(
             }
         });
     });
+    open_connections
 }
