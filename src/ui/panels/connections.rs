@@ -276,7 +276,10 @@ impl ConnectionsPanel {
         };
         if wide {
             ui.horizontal_top(|ui| {
-                ui.allocate_ui(egui::vec2(list_width, ui.available_height()), |ui| list_ui(ui, self));
+                ui.vertical(|ui| {
+                    ui.set_width(list_width);
+                    list_ui(ui, self);
+                });
                 ui.separator();
                 ui.vertical(|ui| detail_ui(ui, theme, selected));
             });
