@@ -3,19 +3,16 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
-use watchfloor::clock::{Clock, SystemClock, wall_now_ms};
+use tokio::sync::watch;
+use watchfloor::clock::wall_now_ms;
 use watchfloor::command::{FeedEvent, FeedEventBody, FeedState};
 use watchfloor::config::{HttpGateway, Link};
 use watchfloor::feeds::http::HttpFeed;
-use watchfloor::feeds::{DiagHandle, EventBus, FeedHandle, spawn_feed};
 use watchfloor::gateway::Update;
 use watchfloor::gateway::http::{Hub, serve_hub};
 use watchfloor::model::{Sample, SignalId, SignalMeta, Value, ValueKind};
 
-const WAIT: Duration = Duration::from_secs(20);
 const SIGNALS: usize = 5;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -53,51 +50,23 @@ async fn server(hub: Hub, token: Option<&str>) -> Server {
     Server { hub, url, stop }
 }
 
-struct Client {
-    _feed: FeedHandle,
-    events: mpsc::Receiver<Arc<FeedEvent>>,
-    seen: Vec<Arc<FeedEvent>>,
-    diag: DiagHandle,
+type Client = crate::Probe;
+
+fn start_client(link: Link) -> Client {
+    Client::start(HttpFeed::new(HttpGateway { link }), "http")
 }
 
-impl Client {
-    fn start(link: Link) -> Self {
-        let mut builder = EventBus::builder();
-        let events = builder.lossless(100_000);
-        let bus = builder.build();
-        let diag = DiagHandle::new("yard".into(), "http", "test");
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let feed = HttpFeed::new(HttpGateway { link });
-        let handle = spawn_feed(&tokio::runtime::Handle::current(), "yard".into(), feed, bus, clock, diag.clone());
-        Self { _feed: handle, events, seen: Vec::new(), diag }
-    }
-
-    async fn until(&mut self, what: &str, mut done: impl FnMut(&[Arc<FeedEvent>]) -> bool) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !done(&self.seen) {
-            match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Ok(Some(e)) => self.seen.push(e),
-                Ok(None) => panic!("{what}: the feed ended"),
-                Err(_) => panic!(
-                    "{what}: not seen in {WAIT:?}; last: {:#?}",
-                    self.seen.iter().rev().take(5).collect::<Vec<_>>()
-                ),
+/// How often each (signal, time) of the pushed batches (t >= from) arrived, live or historical.
+fn counts(client: &Client, from: i64) -> HashMap<(String, i64), usize> {
+    let mut counts = HashMap::new();
+    for e in &client.seen {
+        if let FeedEventBody::Samples(s) = &e.body {
+            for s in s.iter().filter(|s| s.ts_ms >= from) {
+                *counts.entry((s.signal.as_str().to_owned(), s.ts_ms)).or_insert(0) += 1;
             }
         }
     }
-
-    /// How often each (signal, time) of the pushed batches (t >= from) arrived, live or historical.
-    fn counts(&self, from: i64) -> HashMap<(String, i64), usize> {
-        let mut counts = HashMap::new();
-        for e in &self.seen {
-            if let FeedEventBody::Samples(s) = &e.body {
-                for s in s.iter().filter(|s| s.ts_ms >= from) {
-                    *counts.entry((s.signal.as_str().to_owned(), s.ts_ms)).or_insert(0) += 1;
-                }
-            }
-        }
-        counts
-    }
+    counts
 }
 
 fn live_count(seen: &[Arc<FeedEvent>]) -> usize {
@@ -110,7 +79,7 @@ fn a_stream_cut_mid_way_resumes_from_the_last_event_with_no_sample_lost_or_doubl
         let t0 = wall_now_ms() / 1000 * 1000 - 600_000;
         let srv = server(Hub::default(), None).await;
         srv.hub.apply(&birth(t0));
-        let mut client = Client::start(Link::new(srv.url.clone()));
+        let mut client = start_client(Link::new(srv.url.clone()));
         client.until("live", |seen| live_count(seen) >= 1).await;
         client
             .until("birth", |seen| {
@@ -134,7 +103,7 @@ fn a_stream_cut_mid_way_resumes_from_the_last_event_with_no_sample_lost_or_doubl
             })
             .await;
         assert!(live_count(&client.seen) >= 2, "it reconnected");
-        let counts = client.counts(t0 + 1000);
+        let counts = counts(&client, t0 + 1000);
         assert_eq!(counts.len(), 60 * SIGNALS, "no sample lost");
         assert!(
             counts.values().all(|&c| c == 1),
@@ -153,7 +122,7 @@ fn a_position_too_old_resets_then_snapshot_and_history_fill_the_outage() {
         // Keeps only 5 events: a client away for more than that cannot resume from the ring.
         let srv = server(Hub::with_ring(5), None).await;
         srv.hub.apply(&birth(t0));
-        let mut client = Client::start(Link::new(srv.url.clone()));
+        let mut client = start_client(Link::new(srv.url.clone()));
         client.until("live", |seen| live_count(seen) >= 1).await;
         for n in 1..=5 {
             srv.hub.apply(&Update::Samples(batch(t0, n)));
@@ -184,7 +153,7 @@ fn a_position_too_old_resets_then_snapshot_and_history_fill_the_outage() {
             seen.iter().any(|e| matches!(&e.body, FeedEventBody::Samples(s) if s.iter().any(|s| s.ts_ms == t0 + 32_000 && !s.historical)))
         })
         .await;
-        let counts = client.counts(t0 + 1000);
+        let counts = counts(&client, t0 + 1000);
         let missing: Vec<i64> = (1..=32).filter(|n| (0..SIGNALS).any(|i| !counts.contains_key(&(id(i).as_str().to_owned(), t0 + n * 1000)))).collect();
         assert!(missing.is_empty(), "batches missing: {missing:?}");
         assert!(client.diag.lock().recent.iter().any(|m| m.topic == "reset"), "the reset is in the inspector");
@@ -201,7 +170,7 @@ fn a_wrong_token_is_an_error_that_names_the_token_and_nothing_crashes() {
         std::fs::write(&token, "wrong-token\n").expect("write");
         let mut link = Link::new(srv.url.clone());
         link.credentials.token_file = Some(token.clone());
-        let mut client = Client::start(link);
+        let mut client = start_client(link);
         client
             .until("error", |seen| {
                 seen.iter().any(|e| matches!(&e.body, FeedEventBody::Status(s) if s.state == FeedState::Error))
@@ -218,7 +187,7 @@ fn a_wrong_token_is_an_error_that_names_the_token_and_nothing_crashes() {
         std::fs::write(&token, "right-token\n").expect("write");
         let mut link = Link::new(srv.url.clone());
         link.credentials.token_file = Some(token);
-        let mut good = Client::start(link);
+        let mut good = start_client(link);
         good.until("live with the right token", |seen| live_count(seen) >= 1).await;
         let _ = srv.stop.send(true);
     });
@@ -258,7 +227,7 @@ fn a_malformed_event_is_quarantined_and_the_next_valid_one_still_flows() {
         let t0 = wall_now_ms() / 1000 * 1000 - 60_000;
         let srv = server(Hub::default(), None).await;
         srv.hub.apply(&birth(t0));
-        let mut client = Client::start(Link::new(srv.url.clone()));
+        let mut client = start_client(Link::new(srv.url.clone()));
         client.until("live", |seen| live_count(seen) >= 1).await;
         srv.hub.push("samples", "{\"samples\": [{\"id\": ".to_owned());
         srv.hub.push(

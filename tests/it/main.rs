@@ -33,5 +33,44 @@ pub fn app_parts(inbox: LiveInbox, bus: EventBus, clock: Arc<dyn Clock>) -> AppP
     }
 }
 
+/// A feed under test, spawned on the current tokio runtime with a lossless consumer, and what it published.
+pub struct Probe {
+    _feed: watchfloor::feeds::FeedHandle,
+    events: tokio::sync::mpsc::Receiver<Arc<watchfloor::command::FeedEvent>>,
+    pub seen: Vec<Arc<watchfloor::command::FeedEvent>>,
+    pub diag: watchfloor::feeds::DiagHandle,
+}
+
+/// How long a probe waits for what a test expects.
+pub const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+impl Probe {
+    pub fn start(feed: impl watchfloor::feeds::Feed, kind: &'static str) -> Self {
+        let mut builder = EventBus::builder();
+        let events = builder.lossless(100_000);
+        let bus = builder.build();
+        let diag = watchfloor::feeds::DiagHandle::new("gw".into(), kind, "test");
+        let clock: Arc<dyn Clock> = Arc::new(watchfloor::clock::SystemClock);
+        let handle = tokio::runtime::Handle::current();
+        let feed = watchfloor::feeds::spawn_feed(&handle, "gw".into(), feed, bus, clock, diag.clone());
+        Self { _feed: feed, events, seen: Vec::new(), diag }
+    }
+
+    /// Waits until `done` holds for what has been seen so far; fails after [`PROBE_WAIT`].
+    pub async fn until(&mut self, what: &str, mut done: impl FnMut(&[Arc<watchfloor::command::FeedEvent>]) -> bool) {
+        let deadline = tokio::time::Instant::now() + PROBE_WAIT;
+        while !done(&self.seen) {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(e)) => self.seen.push(e),
+                Ok(None) => panic!("{what}: the feed ended"),
+                Err(_) => panic!(
+                    "{what}: not seen in {PROBE_WAIT:?}; last events: {:#?}",
+                    self.seen.iter().rev().take(8).collect::<Vec<_>>()
+                ),
+            }
+        }
+    }
+}
+
 /// 2026-11-20 07:00 UTC, 09:00 in Helsinki: an hour into shift A.
 pub const START_MS: i64 = 1_795_158_000_000;

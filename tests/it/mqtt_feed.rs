@@ -13,16 +13,15 @@ use std::time::Duration;
 use rumqttc::{AsyncClient, Event, EventLoop, Incoming, MqttOptions, QoS};
 use tokio::sync::mpsc;
 use watchfloor::bench::mqtt::{Mosquitto, mosquitto_binary};
-use watchfloor::clock::{Clock, SystemClock};
+use watchfloor::clock::Clock;
 use watchfloor::command::{FeedEvent, FeedEventBody, FeedState};
 use watchfloor::config::{JsonFormat, Link, MqttJsonGateway, SparkplugGateway};
 use watchfloor::feeds::mqtt::MqttFeed;
 use watchfloor::feeds::sparkplug::edge::EdgeNode;
 use watchfloor::feeds::sparkplug::proto::{MetricValue, Payload};
-use watchfloor::feeds::{DiagHandle, EventBus, FeedHandle, spawn_feed};
 use watchfloor::model::{Quality, Sample, SignalId, SignalMeta, Value, ValueKind};
 
-const WAIT: Duration = Duration::from_secs(20);
+use crate::PROBE_WAIT as WAIT;
 
 fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind an ephemeral port");
@@ -99,49 +98,26 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
 
-/// The host under test and what it published.
-struct Host {
-    _feed: FeedHandle,
-    events: mpsc::Receiver<Arc<FeedEvent>>,
-    seen: Vec<Arc<FeedEvent>>,
-    diag: DiagHandle,
+type Host = crate::Probe;
+
+fn samples(host: &Host) -> impl Iterator<Item = &Sample> {
+    host.seen
+        .iter()
+        .filter_map(|e| match &e.body {
+            FeedEventBody::Samples(s) => Some(s.iter()),
+            _ => None,
+        })
+        .flatten()
 }
 
-impl Host {
-    /// Waits until `done` holds for what has been seen so far; fails after [`WAIT`].
-    async fn until(&mut self, what: &str, mut done: impl FnMut(&[Arc<FeedEvent>]) -> bool) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !done(&self.seen) {
-            match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Ok(Some(e)) => self.seen.push(e),
-                Ok(None) => panic!("{what}: the feed ended"),
-                Err(_) => panic!(
-                    "{what}: not seen in {WAIT:?}; last events: {:#?}",
-                    self.seen.iter().rev().take(8).collect::<Vec<_>>()
-                ),
-            }
-        }
-    }
-
-    fn samples(&self) -> impl Iterator<Item = &Sample> {
-        self.seen
-            .iter()
-            .filter_map(|e| match &e.body {
-                FeedEventBody::Samples(s) => Some(s.iter()),
-                _ => None,
-            })
-            .flatten()
-    }
-
-    fn states(&self) -> Vec<FeedState> {
-        self.seen
-            .iter()
-            .filter_map(|e| match &e.body {
-                FeedEventBody::Status(s) => Some(s.state),
-                _ => None,
-            })
-            .collect()
-    }
+fn states(host: &Host) -> Vec<FeedState> {
+    host.seen
+        .iter()
+        .filter_map(|e| match &e.body {
+            FeedEventBody::Status(s) => Some(s.state),
+            _ => None,
+        })
+        .collect()
 }
 
 fn has_value(events: &[Arc<FeedEvent>], id: &str, value: &Value) -> bool {
@@ -219,7 +195,7 @@ fn now_ms() -> i64 {
 
 /// Birth → data → death → rebirth, on a given broker.
 async fn birth_data_death_rebirth(url: url::Url, group: &str) {
-    let mut host = Host::start_in_current(sparkplug_host(url.clone(), group));
+    let mut host = Host::start(sparkplug_host(url.clone(), group), "mqtt");
     host.until("host live", |seen| seen_state(seen, FeedState::Live)).await;
     let mut edge = Edge::connect(&url, group).await;
     let t = now_ms();
@@ -238,7 +214,7 @@ async fn birth_data_death_rebirth(url: url::Url, group: &str) {
     edge.send(data).await;
     host.until("data by alias", |seen| has_value(seen, &id_total, &Value::I64(17))).await;
     let sample =
-        host.samples().find(|s| s.signal.as_str() == id_total && s.value == Value::I64(17)).cloned().expect("sample");
+        samples(&host).find(|s| s.signal.as_str() == id_total && s.value == Value::I64(17)).cloned().expect("sample");
     assert_eq!(sample.ts_ms, t + 1000, "the metric timestamp is the source time");
 
     let (topic, payload) = edge.node.death();
@@ -263,22 +239,9 @@ fn seen_state(seen: &[Arc<FeedEvent>], state: FeedState) -> bool {
     seen.iter().any(|e| matches!(&e.body, FeedEventBody::Status(s) if s.state == state))
 }
 
-impl Host {
-    fn start_in_current(feed: MqttFeed) -> Self {
-        let mut builder = EventBus::builder();
-        let events = builder.lossless(100_000);
-        let bus = builder.build();
-        let diag = DiagHandle::new("gw".into(), "sparkplug", "test");
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let handle = tokio::runtime::Handle::current();
-        let feed = spawn_feed(&handle, "gw".into(), feed, bus, clock, diag.clone());
-        Self { _feed: feed, events, seen: Vec::new(), diag }
-    }
-}
-
 /// A gap in `seq` makes the host ask that edge node for a rebirth on its NCMD topic.
 async fn seq_gap_requests_rebirth(url: url::Url, group: &str) {
-    let mut host = Host::start_in_current(sparkplug_host(url.clone(), group));
+    let mut host = Host::start(sparkplug_host(url.clone(), group), "mqtt");
     host.until("host live", |seen| seen_state(seen, FeedState::Live)).await;
     let mut edge = Edge::connect(&url, group).await;
     let t = now_ms();
@@ -309,7 +272,7 @@ async fn seq_gap_requests_rebirth(url: url::Url, group: &str) {
 
 /// The host's STATE: online (retained) while connected, offline after a clean stop.
 async fn host_state_is_announced(url: url::Url, group: &str) {
-    let host = Host::start_in_current(sparkplug_host(url.clone(), group));
+    let host = Host::start(sparkplug_host(url.clone(), group), "mqtt");
     let mut watcher = Edge::connect(&url, &format!("{group}w")).await;
     let state_topic = format!("spBv1.0/STATE/wf-test-{group}");
     watcher.client.subscribe(state_topic.clone(), QoS::AtLeastOnce).await.expect("subscribe");
@@ -378,7 +341,7 @@ fn broker_killed_and_restarted_the_host_reconnects_resubscribes_and_data_resumes
         tokio::spawn(publisher.run(driver.subscribe(), Arc::clone(&clock), stop.clone()));
         tokio::spawn(driver.run(stop));
 
-        let mut host = Host::start_in_current(sparkplug_host(url.clone(), "PlantA"));
+        let mut host = Host::start(sparkplug_host(url.clone(), "PlantA"), "mqtt");
         host.until("samples before the restart", |seen| {
             seen.iter().filter(|e| matches!(&e.body, FeedEventBody::Samples(_))).count() > 5
         })
@@ -399,7 +362,7 @@ fn broker_killed_and_restarted_the_host_reconnects_resubscribes_and_data_resumes
         })
         .await;
         assert!(host.diag.lock().reconnects >= 1);
-        let states = host.states();
+        let states = states(&host);
         assert_eq!(states.first(), Some(&FeedState::Connecting), "{states:?}");
     });
 }
@@ -433,14 +396,14 @@ fn tls_with_a_test_ca_connects_and_a_certificate_from_another_ca_is_refused() {
         let mut link = Link::new(url.clone());
         link.tls.ca_file = Some(ca.clone());
         let feed = MqttFeed::sparkplug(SparkplugGateway { link, group: Some("Tls".into()), host_id: "wf-tls".into() });
-        let mut host = Host::start_in_current(feed);
+        let mut host = Host::start(feed, "mqtt");
         host.until("live over TLS", |seen| seen_state(seen, FeedState::Live)).await;
 
         let mut link = Link::new(url.clone());
         link.tls.ca_file = Some(other_ca.clone());
         let feed =
             MqttFeed::sparkplug(SparkplugGateway { link, group: Some("Tls2".into()), host_id: "wf-tls2".into() });
-        let mut refused = Host::start_in_current(feed);
+        let mut refused = Host::start(feed, "mqtt");
         refused.until("refused", |seen| seen_state(seen, FeedState::Error)).await;
         let message = refused.seen.iter().find_map(|e| match &e.body {
             FeedEventBody::Status(s) if s.state == FeedState::Error => s.message.clone(),
@@ -470,8 +433,8 @@ fn mqtt_json_kepware_and_flat_with_bad_messages_quarantined() {
             format: JsonFormat::Flat,
             map: vec![("flat/line3/#".into(), "PlantA/Line3/".into())],
         });
-        let mut kep_host = Host::start_in_current(kepware);
-        let mut flat_host = Host::start_in_current(flat);
+        let mut kep_host = Host::start(kepware, "mqtt");
+        let mut flat_host = Host::start(flat, "mqtt");
         kep_host.until("live", |seen| seen_state(seen, FeedState::Live)).await;
         flat_host.until("live", |seen| seen_state(seen, FeedState::Live)).await;
         let edge = Edge::connect(&url, "JsonEdge").await;
@@ -487,7 +450,7 @@ fn mqtt_json_kepware_and_flat_with_bad_messages_quarantined() {
         edge.send(messages).await;
         kep_host.until("kepware value", |seen| has_value(seen, "Line2.Capper.State", &Value::Str("running".into()))).await;
         flat_host.until("flat value", |seen| has_value(seen, "PlantA/Line3/labeler/temperature", &Value::F64(42.5))).await;
-        let bad = kep_host.samples().find(|s| s.signal.as_str() == "Line2.Capper.Temp").expect("q=false kept");
+        let bad = samples(&kep_host).find(|s| s.signal.as_str() == "Line2.Capper.Temp").expect("q=false kept");
         assert_eq!(bad.quality, Quality::Bad, "a bad-quality value is kept as bad, not dropped");
         let diag = kep_host.diag.lock();
         assert_eq!(diag.messages, 4, "four messages reached the Kepware feed");
@@ -511,7 +474,7 @@ fn a_quiet_link_shows_as_stale_and_live_again_when_data_comes() {
             format: JsonFormat::Flat,
             map: Vec::new(),
         });
-        let mut host = Host::start_in_current(feed);
+        let mut host = Host::start(feed, "mqtt");
         host.until("stale", |seen| seen_state(seen, FeedState::Stale)).await;
         let message = host.seen.iter().rev().find_map(|e| match &e.body {
             FeedEventBody::Status(s) if s.state == FeedState::Stale => s.message.clone(),
