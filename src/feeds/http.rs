@@ -461,8 +461,10 @@ impl HttpFeed {
             End::Retry(FeedStatus::with_message(FeedState::Offline, format!("{what}: {}", error_chain(&e))), None)
         })?;
         if body.len() > limit {
+            let reason = format!("{what}: response of {} bytes is larger than {limit}", body.len());
             let message = Message::new(ctx.clock.now_ms(), what, PayloadFormat::HttpJson, &body);
-            ctx.refuse(message, format!("{what}: response of {} bytes is larger than {limit}", body.len())).await;
+            ctx.refuse(message, reason.clone()).await;
+            return Err(End::Retry(FeedStatus::with_message(FeedState::Error, reason), None));
         }
         Ok(body)
     }

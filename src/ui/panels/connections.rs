@@ -16,7 +16,7 @@ use crate::ui::theme::Theme;
 use crate::ui::widgets::status_badge_ui;
 use crate::ui::{fmt_ago, fmt_count, fmt_duration_secs};
 
-/// Bytes of a payload shown raw.
+/// Bytes of a payload shown raw, and searched by the filter.
 const RAW_SHOWN: usize = 4 * 1024;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,6 +34,14 @@ pub struct ConnectionsPanel {
     pub filter: String,
     /// The message shown in detail: (arrival, topic).
     pub message: Option<(i64, String)>,
+    /// That message decoded and as raw text, made once rather than every frame.
+    shown: Option<Shown>,
+}
+
+struct Shown {
+    key: (i64, String),
+    decoded: String,
+    raw: String,
 }
 
 /// What one row shows, copied out of the lock.
@@ -85,7 +93,7 @@ fn matches(m: &Message, filter: &str) -> bool {
     let f = filter.to_lowercase();
     m.topic.to_lowercase().contains(&f)
         || m.problem.as_deref().is_some_and(|p| p.to_lowercase().contains(&f))
-        || String::from_utf8_lossy(&m.payload).to_lowercase().contains(&f)
+        || String::from_utf8_lossy(&m.payload[..m.payload.len().min(RAW_SHOWN)]).to_lowercase().contains(&f)
 }
 
 impl ConnectionsPanel {
@@ -274,6 +282,17 @@ impl ConnectionsPanel {
                     }
                 });
         };
+        let shown = selected.map(|m| {
+            let key = (m.received_ms, m.topic.clone());
+            if self.shown.as_ref().is_none_or(|s| s.key != key) {
+                let decoded = inspect::describe(m.format, &m.topic, &m.payload);
+                let raw = inspect::raw_text(&m.payload, RAW_SHOWN);
+                self.shown = Some(Shown { key, decoded, raw });
+            }
+            m
+        });
+        let text = self.shown.as_ref().map(|s| (s.decoded.clone(), s.raw.clone()));
+        let detail = shown.zip(text);
         if wide {
             ui.horizontal_top(|ui| {
                 ui.vertical(|ui| {
@@ -281,18 +300,18 @@ impl ConnectionsPanel {
                     list_ui(ui, self);
                 });
                 ui.separator();
-                ui.vertical(|ui| detail_ui(ui, theme, selected));
+                ui.vertical(|ui| detail_ui(ui, theme, detail));
             });
         } else {
             list_ui(ui, self);
             ui.separator();
-            detail_ui(ui, theme, selected);
+            detail_ui(ui, theme, detail);
         }
     }
 }
 
-fn detail_ui(ui: &mut Ui, theme: &Theme, message: Option<&Message>) {
-    let Some(m) = message else {
+fn detail_ui(ui: &mut Ui, theme: &Theme, detail: Option<(&Message, (String, String))>) {
+    let Some((m, (decoded, raw))) = detail else {
         ui.label(RichText::new("Select a message to see it raw and decoded.").color(theme.text_dim));
         return;
     };
@@ -301,7 +320,7 @@ fn detail_ui(ui: &mut Ui, theme: &Theme, message: Option<&Message>) {
             ui.label(RichText::new(format!("Problem: {p}")).color(theme.attention));
         }
         ui.label(RichText::new("Decoded").strong());
-        ui.label(RichText::new(inspect::describe(m.format, &m.topic, &m.payload)).monospace());
+        ui.label(RichText::new(decoded).monospace());
         ui.add_space(6.0);
         let mut heading = format!("Raw ({} bytes", m.size);
         if m.size > RAW_SHOWN {
@@ -309,6 +328,6 @@ fn detail_ui(ui: &mut Ui, theme: &Theme, message: Option<&Message>) {
         }
         heading.push(')');
         ui.label(RichText::new(heading).strong());
-        ui.label(RichText::new(inspect::raw_text(&m.payload, RAW_SHOWN)).monospace().color(theme.text_dim));
+        ui.label(RichText::new(raw).monospace().color(theme.text_dim));
     });
 }
