@@ -282,17 +282,16 @@ impl ConnectionsPanel {
                     }
                 });
         };
-        let shown = selected.map(|m| {
+        if let Some(m) = selected {
             let key = (m.received_ms, m.topic.clone());
             if self.shown.as_ref().is_none_or(|s| s.key != key) {
                 let decoded = inspect::describe(m.format, &m.topic, &m.payload);
                 let raw = inspect::raw_text(&m.payload, RAW_SHOWN);
                 self.shown = Some(Shown { key, decoded, raw });
             }
-            m
-        });
+        }
         let text = self.shown.as_ref().map(|s| (s.decoded.clone(), s.raw.clone()));
-        let detail = shown.zip(text);
+        let detail = selected.zip(text);
         if wide {
             ui.horizontal_top(|ui| {
                 ui.vertical(|ui| {
