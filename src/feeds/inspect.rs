@@ -7,6 +7,7 @@ use prost::Message as _;
 
 use super::diag::PayloadFormat;
 use super::mqtt_json::{Decoded, decode_flat, decode_kepware};
+use super::sparkplug::decode_value;
 use super::sparkplug::proto::{MetricValue, Payload, datatype as dt};
 use crate::model::{Quality, Sample};
 
@@ -65,7 +66,7 @@ fn sample_line(s: &Sample) -> String {
         Quality::Bad => "  [bad]",
     };
     let when = if s.ts_ms > 0 { format!("  @{}", fmt_ms(s.ts_ms)) } else { "  (no time: arrival)".to_owned() };
-    format!("{} = {}{quality}{when}", s.signal, s.value)
+    format!("{} = {}{quality}{when}", s.signal, exact(&s.value))
 }
 
 fn decoded(d: &Decoded, lines: &mut Vec<String>) {
@@ -122,19 +123,11 @@ fn sparkplug(payload: &[u8], lines: &mut Vec<String>) {
             (None, Some(a)) => format!("alias {a}"),
             (None, None) => "(no name, no alias)".to_owned(),
         };
-        let value = match &m.value {
+        let value = match (&m.value, m.datatype) {
             _ if m.is_null == Some(true) => "null".to_owned(),
-            Some(MetricValue::Int(v)) => v.to_string(),
-            Some(MetricValue::Long(v)) => v.to_string(),
-            Some(MetricValue::Float(v)) => v.to_string(),
-            Some(MetricValue::Double(v)) => v.to_string(),
-            Some(MetricValue::Boolean(v)) => v.to_string(),
-            Some(MetricValue::String(v)) => format!("{v:?}"),
-            Some(MetricValue::Bytes(v)) => format!("{} bytes", v.len()),
-            Some(MetricValue::DataSet(d)) => format!("DataSet of {} rows", d.rows.len()),
-            Some(MetricValue::Template(t)) => format!("Template of {} metrics", t.metrics.len()),
-            Some(MetricValue::Extension(_)) => "extension".to_owned(),
-            None => "no value".to_owned(),
+            // With its data type (births), the value reads as the host reads it: signed, scaled, arrays.
+            (Some(v), Some(t)) => decode_value(t, v).map_or_else(|_| raw_value(Some(v)), |v| exact(&v)),
+            (v, _) => raw_value(v.as_ref()),
         };
         let mut line = format!("{who} = {value}");
         if let Some(t) = m.datatype {
@@ -147,6 +140,31 @@ fn sparkplug(payload: &[u8], lines: &mut Vec<String>) {
             let _ = write!(line, "  @{}", fmt_ms(t));
         }
         lines.push(line);
+    }
+}
+
+/// Every digit of a float (the app's display rounds; an inspector must not).
+fn exact(v: &crate::model::Value) -> String {
+    match v {
+        crate::model::Value::F64(f) => f.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A metric value without its data type (DATA by alias): as the wire has it.
+fn raw_value(value: Option<&MetricValue>) -> String {
+    match value {
+        Some(MetricValue::Int(v)) => v.to_string(),
+        Some(MetricValue::Long(v)) => v.to_string(),
+        Some(MetricValue::Float(v)) => v.to_string(),
+        Some(MetricValue::Double(v)) => v.to_string(),
+        Some(MetricValue::Boolean(v)) => v.to_string(),
+        Some(MetricValue::String(v)) => format!("{v:?}"),
+        Some(MetricValue::Bytes(v)) => format!("{} bytes", v.len()),
+        Some(MetricValue::DataSet(d)) => format!("DataSet of {} rows", d.rows.len()),
+        Some(MetricValue::Template(t)) => format!("Template of {} metrics", t.metrics.len()),
+        Some(MetricValue::Extension(_)) => "extension".to_owned(),
+        None => "no value".to_owned(),
     }
 }
 
@@ -166,6 +184,17 @@ mod tests {
         assert!(text.contains("seq 1, 1 metrics"), "{text}");
         assert!(text.contains("Speed (alias 1) = 12.5  (Double)  @2026-11-20T07:00:00Z"), "{text}");
         assert!(describe(PayloadFormat::Sparkplug, "t", b"\xff\xff\xff").starts_with("not a Sparkplug B payload"));
+        let signed = Payload {
+            metrics: vec![crate::feeds::sparkplug::proto::Metric {
+                name: Some("Offset".into()),
+                datatype: Some(dt::INT16),
+                value: Some(MetricValue::Int(0xffff_fffe)),
+                ..Default::default()
+            }],
+            ..Payload::default()
+        };
+        let text = describe(PayloadFormat::Sparkplug, "t", &signed.encode_to_vec());
+        assert!(text.contains("Offset = -2  (Int16)"), "signed as the host reads it: {text}");
     }
 
     #[test]
