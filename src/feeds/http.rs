@@ -293,7 +293,10 @@ impl Session<'_> {
     /// Sends a request; a non-2xx answer becomes the status to show.
     async fn send(&self, req: reqwest::RequestBuilder, what: &str) -> Result<reqwest::Response, End> {
         let resp = req.send().await.map_err(|e| {
-            End::Retry(FeedStatus::with_message(FeedState::Offline, format!("{what}: {}", error_chain(&e))), None)
+            let text = error_chain(&e);
+            // A certificate that does not verify needs a person (ca_file, the server's certificate), not a retry.
+            let state = if text.contains("certificate") { FeedState::Error } else { FeedState::Offline };
+            End::Retry(FeedStatus::with_message(state, format!("{what}: {text}")), None)
         })?;
         let status = resp.status();
         if status.is_success() {

@@ -255,3 +255,78 @@ fn a_malformed_event_is_quarantined_and_the_next_valid_one_still_flows() {
         let _ = srv.stop.send(true);
     });
 }
+
+/// The server behind TLS, for the HTTPS test.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            // A client that gives up on our certificate is the expected failure here: wait for the next one.
+            if let Ok((stream, addr)) = self.tcp.accept().await
+                && let Ok(tls) = self.acceptor.accept(stream).await
+            {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+#[test]
+fn https_with_a_test_ca_works_and_a_certificate_from_another_ca_is_an_error() {
+    use rustls::pki_types::pem::PemObject as _;
+    let dir = tempfile::tempdir().expect("dir");
+    let (ca, cert, key) = crate::test_ca(dir.path(), "https");
+    let (other_ca, _, _) = crate::test_ca(dir.path(), "other");
+    runtime().block_on(async {
+        watchfloor::feeds::tls::install_provider();
+        let chain = rustls::pki_types::CertificateDer::pem_file_iter(&cert)
+            .expect("cert")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("chain");
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).expect("key");
+        let config =
+            rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(chain, key).expect("config");
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = url::Url::parse(&format!("https://{}/", tcp.local_addr().expect("addr"))).expect("url");
+        let listener = TlsListener { tcp, acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)) };
+        let hub = Arc::new(Hub::default());
+        let t0 = wall_now_ms() / 1000 * 1000 - 60_000;
+        hub.apply(&birth(t0));
+        tokio::spawn(async move { axum::serve(listener, watchfloor::gateway::http::router(hub, None)).await });
+
+        let mut link = Link::new(url.clone());
+        link.tls.ca_file = Some(ca);
+        let mut good = start_client(link);
+        good.until("live over HTTPS with the snapshot", |seen| {
+            live_count(seen) >= 1
+                && seen.iter().any(|e| matches!(&e.body, FeedEventBody::Samples(s) if s.len() == SIGNALS))
+        })
+        .await;
+
+        let mut link = Link::new(url);
+        link.tls.ca_file = Some(other_ca);
+        let mut refused = start_client(link);
+        refused
+            .until("refused", |seen| {
+                seen.iter().any(|e| matches!(&e.body, FeedEventBody::Status(s) if s.state == FeedState::Error))
+            })
+            .await;
+        let message = refused.seen.iter().find_map(|e| match &e.body {
+            FeedEventBody::Status(s) if s.state == FeedState::Error => s.message.clone(),
+            _ => None,
+        });
+        assert!(message.unwrap_or_default().contains("certificate"));
+        assert_eq!(live_count(&refused.seen), 0);
+    });
+}

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -367,29 +367,11 @@ fn broker_killed_and_restarted_the_host_reconnects_resubscribes_and_data_resumes
     });
 }
 
-/// A CA, and a server certificate for 127.0.0.1 signed by it, as PEM files in `dir`.
-fn test_ca(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
-    let ca_key = rcgen::KeyPair::generate().expect("CA key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, format!("Watchfloor test CA {name}"));
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA");
-    let key = rcgen::KeyPair::generate().expect("server key");
-    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).expect("params");
-    let cert = params.signed_by(&key, &ca).expect("server certificate");
-    let paths =
-        (dir.join(format!("{name}-ca.pem")), dir.join(format!("{name}-cert.pem")), dir.join(format!("{name}-key.pem")));
-    std::fs::write(&paths.0, ca.pem()).expect("write");
-    std::fs::write(&paths.1, cert.pem()).expect("write");
-    std::fs::write(&paths.2, key.serialize_pem()).expect("write");
-    paths
-}
-
 #[test]
 fn tls_with_a_test_ca_connects_and_a_certificate_from_another_ca_is_refused() {
     let dir = tempfile::tempdir().expect("dir");
-    let (ca, cert, key) = test_ca(dir.path(), "good");
-    let (other_ca, _, _) = test_ca(dir.path(), "other");
+    let (ca, cert, key) = crate::test_ca(dir.path(), "good");
+    let (other_ca, _, _) = crate::test_ca(dir.path(), "other");
     let Some(broker) = mosquitto(Some((&ca, &cert, &key))) else { return };
     let url = broker.url("mqtts");
     runtime().block_on(async {
