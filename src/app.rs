@@ -82,7 +82,11 @@ pub struct AppParts {
     pub store: Option<StoreLink>,
     /// Each gateway's counters, last messages and quarantine, for the Connections view.
     pub diagnostics: Vec<DiagHandle>,
+    /// Drawn under the fleet map.
+    pub site_plan: Arc<crate::model::siteplan::SitePlan>,
 }
+
+type Seed = std::collections::BTreeMap<Arc<str>, crate::analytics::Accumulator>;
 
 pub struct WatchfloorApp {
     live: LiveState,
@@ -99,9 +103,14 @@ pub struct WatchfloorApp {
     store: Option<StoreLink>,
     /// The last values from the cache, requested at start.
     restoring: Option<Pending<Vec<(String, crate::model::Sample)>>>,
+    /// The shift so far, rebuilt from the cache at start: (shift, read up to, accumulators).
+    seeding: Option<(crate::analytics::Period, i64, Pending<Seed>)>,
     first_frame_drawn: bool,
     diagnostics: Vec<DiagHandle>,
     connections: ConnectionsPanel,
+    plant: crate::ui::panels::oee::PlantPanel,
+    map: crate::ui::panels::map::MapPanel,
+    fleet_table: fleet::FleetTable,
 }
 
 impl WatchfloorApp {
@@ -117,8 +126,11 @@ impl WatchfloorApp {
             history.set_waker(std::sync::Arc::new(move || ctx.request_repaint()));
         }
         let restoring = parts.history.as_ref().and_then(History::latest);
+        let mut live = LiveState::new(parts.live_settings);
+        let seeding = parts.history.as_ref().and_then(|h| seed_oee(h, &mut live, parts.clock.now_ms()));
         Self {
-            live: LiveState::new(parts.live_settings),
+            live,
+            seeding,
             inbox: parts.inbox,
             clock: parts.clock,
             backend: parts.backend,
@@ -134,6 +146,9 @@ impl WatchfloorApp {
             first_frame_drawn: false,
             diagnostics: parts.diagnostics,
             connections: ConnectionsPanel::default(),
+            plant: crate::ui::panels::oee::PlantPanel::default(),
+            map: crate::ui::panels::map::MapPanel::new(parts.site_plan),
+            fleet_table: fleet::FleetTable::default(),
         }
     }
 
@@ -148,6 +163,16 @@ impl WatchfloorApp {
 
     pub fn settings(&self) -> &UiSettings {
         &self.settings
+    }
+
+    /// The fleet table's order and filters.
+    pub fn fleet_table(&self) -> &fleet::FleetTable {
+        &self.fleet_table
+    }
+
+    /// Switches the view, as the tabs do (the UI benchmark drives the app without clicks).
+    pub fn set_view(&mut self, view: View) {
+        self.settings.view = view;
     }
 
     /// Whether the last values from the cache are still being read.
@@ -235,6 +260,27 @@ impl WatchfloorApp {
     }
 }
 
+/// Asks the reader for the current shift so far, and has the tracker keep live inputs until it comes.
+fn seed_oee(
+    history: &History,
+    live: &mut LiveState,
+    now_ms: i64,
+) -> Option<(crate::analytics::Period, i64, Pending<Seed>)> {
+    live.oee.tick(now_ms);
+    let period = live.oee.period()?.clone();
+    // The writer commits in batches: what is older than this is in the file.
+    let until_ms = now_ms - 2_000;
+    let (assets, calendar) = (live.oee.assets().clone(), live.oee.calendar().clone());
+    let shift = period.clone();
+    let path = history.path().to_owned();
+    let pending = history.run(move |conn| {
+        crate::analytics::history::seed(conn, &assets, &calendar, &shift, until_ms)
+            .map_err(|source| crate::store::Error::Sqlite { path, source })
+    })?;
+    live.oee.begin_seed();
+    Some((period, until_ms, pending))
+}
+
 /// A framed banner outlined in the alarm colour, across the top of the window.
 fn alarm_banner_ui(ui: &mut Ui, theme: &Theme, add_contents: impl FnOnce(&mut Ui)) {
     egui::Frame::new()
@@ -259,7 +305,24 @@ impl eframe::App for WatchfloorApp {
                 Err(err) => tracing::warn!("last values not restored: {err}"),
             }
         }
+        if let Some((period, until_ms, pending)) = &mut self.seeding
+            && let Some(result) = pending.poll()
+        {
+            match result {
+                Ok(machines) => {
+                    tracing::info!(machines = machines.len(), shift = %period.name, "OEE of the shift so far read from the cache");
+                    self.live.oee.seed(period, machines, *until_ms);
+                }
+                Err(crate::store::Error::Missing { .. }) => self.live.oee.seed(period, Seed::new(), *until_ms),
+                Err(err) => {
+                    tracing::warn!("OEE of the shift so far not read from the cache: {err}");
+                    self.live.oee.seed(period, Seed::new(), *until_ms);
+                }
+            }
+            self.seeding = None;
+        }
         let live = &mut self.live;
+        live.oee.tick(self.clock.now_ms());
         let stats = self.inbox.drain(DRAIN_BUDGET, |event| live.apply(event));
         live.note_coalesced(stats.coalesced);
         if stats.more_pending {
@@ -305,9 +368,10 @@ impl eframe::App for WatchfloorApp {
         let mut commands = Vec::new();
         match self.settings.view {
             View::Overview => {
+                let table = &mut self.fleet_table;
                 egui::Panel::right("fleet_side").resizable(true).default_size(640.0).show(ui, |ui| {
                     ui.heading("Vehicles");
-                    commands.extend(fleet::fleet_table_ui(ui, theme, live, now_ms, sims));
+                    commands.extend(table.ui(ui, theme, live, now_ms, sims, None));
                 });
                 egui::CentralPanel::default().show(ui, |ui| {
                     egui::ScrollArea::vertical().id_salt("plant").show(ui, |ui| {
@@ -316,16 +380,26 @@ impl eframe::App for WatchfloorApp {
                 });
             }
             View::Plant => {
+                let (panel, tz, history) = (&mut self.plant, &self.timezone, self.history.as_ref());
+                if panel.selected.is_some() {
+                    egui::Panel::right("machine_detail").resizable(true).default_size(560.0).show(ui, |ui| {
+                        egui::ScrollArea::vertical().id_salt("machine_detail").show(ui, |ui| {
+                            panel.detail_ui(ui, theme, live, now_ms, tz);
+                        });
+                    });
+                }
                 egui::CentralPanel::default().show(ui, |ui| {
-                    egui::ScrollArea::vertical().id_salt("plant").show(ui, |ui| {
-                        commands.extend(plant::plant_overview_ui(ui, theme, live, now_ms, sims));
+                    egui::ScrollArea::vertical().id_salt("plant_oee").show(ui, |ui| {
+                        panel.overview_ui(ui, theme, live, now_ms, tz, history);
                     });
                 });
             }
             View::Fleet => {
-                egui::CentralPanel::default().show(ui, |ui| {
-                    commands.extend(fleet::fleet_table_ui(ui, theme, live, now_ms, sims));
+                let (map, table) = (&mut self.map, &mut self.fleet_table);
+                egui::Panel::right("fleet_table").resizable(true).default_size(640.0).show(ui, |ui| {
+                    commands.extend(table.ui(ui, theme, live, now_ms, sims, Some(&mut map.selected)));
                 });
+                egui::CentralPanel::default().show(ui, |ui| map.ui(ui, theme, live, now_ms));
             }
             View::Trends => {
                 let env = TrendEnv { theme, history: self.history.as_ref(), live, now_ms, timezone: &self.timezone };

@@ -40,6 +40,11 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
     let bus = bus.build();
     let mut store_options = StoreOptions::new(&options.db);
     store_options.retention = config.history;
+    let (geofences, notes) = config.geofences();
+    for note in notes {
+        tracing::warn!("{note}");
+    }
+    store_options.geofences = geofences;
     let store = Store::start(store_options, events).context("cannot start the history writer")?;
     let started = Instant::now();
     let backend = Backend::start(runtime.handle(), &config, &bus);
@@ -253,6 +258,63 @@ fn write_rows<T: Serialize>(rows: &[T], header: &[&str], format: Format, out: &m
             }
             w.flush()?;
         }
+    }
+    Ok(())
+}
+
+/// What `report` is asked to do.
+#[derive(Clone, Debug)]
+pub struct ReportOptions {
+    pub db: PathBuf,
+    pub config: Option<PathBuf>,
+    pub from: String,
+    pub to: String,
+    pub format: Format,
+    /// What the CSV form holds (the JSON holds both).
+    pub section: Section,
+}
+
+/// A part of the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// OEE per machine, line and site.
+    #[default]
+    Oee,
+    /// Per vehicle: distance, battery, charging, stale time and geofence crossings.
+    Vehicles,
+}
+
+/// OEE per machine, line and site over a range, with the six big losses, from a history cache. Planned time comes
+/// from the config's shift calendar (or the default three shifts).
+pub fn report(options: &ReportOptions, out: &mut dyn Write) -> anyhow::Result<()> {
+    let config = match &options.config {
+        Some(path) => crate::config::Config::load(path)?,
+        None => crate::config::Config::demo(crate::config::SimGateway::default()),
+    };
+    let now = wall_now_ms();
+    let from = parse_time(&options.from, now)?;
+    let to = parse_time(&options.to, now)?;
+    if from >= to {
+        bail!("--from ({}) must be before --to ({})", rfc3339(from), rfc3339(to));
+    }
+    let conn = open_reader(&options.db)?;
+    let read = || format!("cannot read {}", options.db.display());
+    let mut report =
+        crate::analytics::report::build(&conn, &config.assets, &config.calendar, &config.site.name, from, to)
+            .with_context(read)?;
+    let (geofences, notes) = config.geofences();
+    for note in notes {
+        eprintln!("warning: {note}");
+    }
+    let params = crate::analytics::fleet::FleetParams { geofences, stale_after_ms: config.stale_after_ms };
+    report.vehicles = crate::analytics::fleet::vehicles(&conn, &params, from, to).with_context(read)?;
+    match (options.format, options.section) {
+        (Format::Json, _) => {
+            serde_json::to_writer_pretty(&mut *out, &report)?;
+            writeln!(out)?;
+        }
+        (Format::Csv, Section::Oee) => crate::analytics::report::write_csv(&report, out)?,
+        (Format::Csv, Section::Vehicles) => crate::analytics::fleet::write_csv(&report.vehicles, out)?,
     }
     Ok(())
 }

@@ -12,6 +12,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::feeds::link::Limits;
+use crate::model::asset::{AssetModel, LineOverride, MachineOverride};
+use crate::model::machine::metric as mm;
 use crate::model::shift::{BreakDef, ShiftDef};
 use crate::model::{BatteryThresholds, ShiftCalendar, VehicleKind};
 use crate::store::Retention;
@@ -64,6 +66,54 @@ struct RawConfig {
     battery: BTreeMap<Spanned<String>, RawBattery>,
     gateway: Vec<RawGateway>,
     shift: Vec<RawShift>,
+    oee: RawOee,
+    machine: Vec<RawMachine>,
+    line: Vec<RawLine>,
+    map: RawMap,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawMap {
+    site_plan: Option<Spanned<String>>,
+    geofences: Option<Spanned<String>>,
+    geofence_debounce: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawOee {
+    target: Option<Spanned<f64>>,
+    small_stop: Option<Spanned<String>>,
+    startup_window: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMachine {
+    id: Spanned<String>,
+    name: Option<String>,
+    line: Option<String>,
+    area: Option<String>,
+    order: Option<i64>,
+    ideal_cycle_time: Option<Spanned<f64>>,
+    target_oee: Option<Spanned<f64>>,
+    small_stop: Option<Spanned<String>>,
+    state: Option<String>,
+    reason: Option<String>,
+    total: Option<String>,
+    good: Option<String>,
+    reject: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLine {
+    id: Spanned<String>,
+    name: Option<String>,
+    area: Option<String>,
+    order: Option<i64>,
+    target_oee: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -152,6 +202,48 @@ pub struct Config {
     pub battery: BTreeMap<VehicleKind, BatteryThresholds>,
     /// How long history is kept, and how big the cache may grow.
     pub history: Retention,
+    /// Overrides of the discovered machines and lines, and the OEE defaults.
+    pub assets: AssetModel,
+    /// The site plan drawn under the fleet map.
+    pub site_plan: SitePlanSource,
+    /// A `GeoJSON` file of geofence polygons, besides the site plan's zones.
+    pub geofence_file: Option<PathBuf>,
+    /// How long a vehicle must stay on the other side of a zone's edge before the crossing counts.
+    pub geofence_debounce_ms: i64,
+}
+
+/// Where the map's site plan comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SitePlanSource {
+    None,
+    /// The demo site's plan (`assets/site-plan.geojson`, built in).
+    Demo,
+    File(PathBuf),
+}
+
+/// The demo site's plan, built into the binary so the demo map works from any directory.
+pub const DEMO_SITE_PLAN: &str = include_str!("../assets/site-plan.geojson");
+
+impl SitePlanSource {
+    /// Reads the plan; a file that cannot be read or parsed gives an empty plan and the reason.
+    pub fn load(&self) -> (crate::model::siteplan::SitePlan, Option<String>) {
+        use crate::model::siteplan::SitePlan;
+        let parsed = match self {
+            Self::None => return (SitePlan::default(), None),
+            Self::Demo => SitePlan::parse(DEMO_SITE_PLAN),
+            Self::File(path) => std::fs::read_to_string(path)
+                .map_err(|err| format!("cannot read {}: {err}", path.display()))
+                .and_then(|text| SitePlan::parse(&text).map_err(|err| format!("{}: {err}", path.display()))),
+        };
+        match parsed {
+            Ok(plan) => {
+                let note =
+                    (plan.skipped > 0).then(|| format!("site plan: {} features could not be drawn", plan.skipped));
+                (plan, note)
+            }
+            Err(err) => (SitePlan::default(), Some(format!("site plan not shown: {err}"))),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -354,7 +446,34 @@ impl Config {
             stale_after_ms: 30_000,
             battery: BTreeMap::new(),
             history: Retention::default(),
+            assets: AssetModel::default(),
+            site_plan: SitePlanSource::Demo,
+            geofence_file: None,
+            geofence_debounce_ms: crate::analytics::geofence::DEFAULT_DEBOUNCE_MS,
         }
+    }
+
+    /// The geofences: the site plan's zones and the polygons of the geofence file, with what could not be read.
+    pub fn geofences(&self) -> (crate::analytics::geofence::Geofences, Vec<String>) {
+        let (plan, note) = self.site_plan.load();
+        let (fences, notes) = self.geofences_on(&plan);
+        (fences, note.into_iter().chain(notes).collect())
+    }
+
+    /// The geofences from an already loaded site plan and the geofence file.
+    pub fn geofences_on(
+        &self,
+        plan: &crate::model::siteplan::SitePlan,
+    ) -> (crate::analytics::geofence::Geofences, Vec<String>) {
+        let mut notes = Vec::new();
+        let extra = self.geofence_file.as_ref().map(|path| {
+            let (plan, note) = SitePlanSource::File(path.clone()).load();
+            notes.extend(note.map(|n| n.replace("site plan", "geofences")));
+            plan
+        });
+        let fences =
+            crate::analytics::geofence::Geofences::from_plans(Some(plan), extra.as_ref(), self.geofence_debounce_ms);
+        (fences, notes)
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -381,7 +500,7 @@ impl Config {
                 return Err(checker.into_error(file));
             }
         };
-        let config = checker.validate(raw);
+        let config = checker.validate(&raw);
         if checker.problems.is_empty() { Ok(config) } else { Err(checker.into_error(file)) }
     }
 }
@@ -581,7 +700,7 @@ impl Checker<'_> {
         Some(MqttJsonGateway { link, topics, format, map })
     }
 
-    fn validate(&mut self, raw: RawConfig) -> Config {
+    fn validate(&mut self, raw: &RawConfig) -> Config {
         let timezone = match &raw.site.timezone {
             None => TimeZone::get(DEFAULT_TIMEZONE).unwrap_or(TimeZone::UTC),
             Some(tz) => TimeZone::get(tz.get_ref()).unwrap_or_else(|_| {
@@ -592,7 +711,8 @@ impl Checker<'_> {
                 TimeZone::UTC
             }),
         };
-        let site = Site { name: raw.site.name.unwrap_or_else(|| "Plant A".to_owned()), timezone: timezone.clone() };
+        let site =
+            Site { name: raw.site.name.clone().unwrap_or_else(|| "Plant A".to_owned()), timezone: timezone.clone() };
 
         let stale_after_ms = raw
             .fleet
@@ -753,7 +873,112 @@ impl Checker<'_> {
             rollup_1h_days: raw.history.rollup_1h_days.unwrap_or(defaults.rollup_1h_days),
             max_size_bytes,
         };
-        Config { site, calendar, gateways, stale_after_ms, battery, history }
+        let assets = self.assets(raw);
+        let site_plan = match &raw.map.site_plan {
+            Some(p) if p.get_ref() == "demo" => SitePlanSource::Demo,
+            Some(p) => SitePlanSource::File(self.path(p.get_ref())),
+            None => SitePlanSource::None,
+        };
+        let geofence_file = raw.map.geofences.as_ref().map(|p| self.path(p.get_ref()));
+        let geofence_debounce_ms = raw
+            .map
+            .geofence_debounce
+            .as_ref()
+            .and_then(|d| self.duration(d, "map.geofence_debounce"))
+            .map_or(crate::analytics::geofence::DEFAULT_DEBOUNCE_MS, |d| {
+                i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+            });
+        Config {
+            site,
+            calendar,
+            gateways,
+            stale_after_ms,
+            battery,
+            history,
+            assets,
+            site_plan,
+            geofence_file,
+            geofence_debounce_ms,
+        }
+    }
+
+    fn fraction(&mut self, value: &Spanned<f64>, what: &str) -> Option<f64> {
+        let v = *value.get_ref();
+        if (0.0..=1.0).contains(&v) {
+            Some(v)
+        } else {
+            self.problem(value.span(), format!("{what} = {v} is not a fraction; expected 0 to 1 (0.85 for 85 %)"));
+            None
+        }
+    }
+
+    fn millis(&mut self, value: Option<&Spanned<String>>, what: &str) -> Option<i64> {
+        let d = self.duration(value?, what)?;
+        Some(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    fn assets(&mut self, raw: &RawConfig) -> AssetModel {
+        let mut assets = AssetModel::default();
+        if let Some(t) = raw.oee.target.as_ref().and_then(|t| self.fraction(t, "oee.target")) {
+            assets.target_oee = t;
+        }
+        if let Some(ms) = self.millis(raw.oee.small_stop.as_ref(), "oee.small_stop") {
+            assets.small_stop_ms = ms;
+        }
+        if let Some(ms) = self.millis(raw.oee.startup_window.as_ref(), "oee.startup_window") {
+            assets.startup_window_ms = ms;
+        }
+        for m in &raw.machine {
+            let id = m.id.get_ref().trim().trim_end_matches(['/', '.']).to_owned();
+            if id.is_empty() || assets.machine(&id).is_some() {
+                self.problem(m.id.span(), format!("machine id {:?} is empty or used twice", m.id.get_ref()));
+                continue;
+            }
+            let ideal_cycle_secs = m.ideal_cycle_time.as_ref().and_then(|c| {
+                let v = *c.get_ref();
+                if v.is_finite() && v > 0.0 {
+                    Some(v)
+                } else {
+                    self.problem(c.span(), format!("ideal_cycle_time = {v} must be a number of seconds above zero"));
+                    None
+                }
+            });
+            let signals = [
+                (&m.state, mm::STATE),
+                (&m.reason, mm::REASON),
+                (&m.total, mm::COUNT_TOTAL),
+                (&m.good, mm::COUNT_GOOD),
+                (&m.reject, mm::COUNT_REJECT),
+            ]
+            .into_iter()
+            .filter_map(|(signal, metric)| Some((signal.clone()?, metric)))
+            .collect();
+            assets.machines.push(MachineOverride {
+                id,
+                name: m.name.clone(),
+                line: m.line.clone(),
+                area: m.area.clone(),
+                order: m.order,
+                ideal_cycle_secs,
+                target_oee: m.target_oee.as_ref().and_then(|t| self.fraction(t, "target_oee")),
+                small_stop_ms: self.millis(m.small_stop.as_ref(), "small_stop"),
+                signals,
+            });
+        }
+        for l in &raw.line {
+            if assets.line(l.id.get_ref()).is_some() {
+                self.problem(l.id.span(), format!("line {:?} is configured twice", l.id.get_ref()));
+                continue;
+            }
+            assets.lines.push(LineOverride {
+                id: l.id.get_ref().clone(),
+                name: l.name.clone(),
+                area: l.area.clone(),
+                order: l.order,
+                target_oee: l.target_oee.as_ref().and_then(|t| self.fraction(t, "target_oee")),
+            });
+        }
+        assets
     }
 }
 
@@ -777,6 +1002,40 @@ pub fn valid_topic_filter(filter: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn asset_overrides_and_oee_settings() {
+        let cfg = parse(
+            r#"[oee]
+target = 0.7
+small_stop = "3m"
+
+[[machine]]
+id = "PlantA/Line1/Filler"
+name = "Filler 1"
+line = "Bottling"
+ideal_cycle_time = 2.5
+target_oee = 0.8
+state = "PlantA/Line1/Filler/Status"
+
+[[line]]
+id = "Bottling"
+name = "Bottling line"
+order = 1
+target_oee = 0.75
+"#,
+        )
+        .expect("valid");
+        let a = &cfg.assets;
+        assert_eq!((a.target_oee, a.small_stop_ms), (0.7, 180_000));
+        let p = a.machine_path("PlantA/Line1/Filler", "Site");
+        assert_eq!((p.line.as_str(), p.machine.as_str()), ("Bottling", "Filler 1"));
+        assert_eq!(a.params("PlantA/Line1/Filler").ideal_cycle_secs, Some(2.5));
+        assert_eq!(a.machine_target("PlantA/Line1/Capper", "Bottling"), 0.75);
+        assert_eq!(a.signal_route("PlantA/Line1/Filler/Status"), Some(("PlantA/Line1/Filler", "State")));
+        let err = parse("[oee]\ntarget = 85\n").expect_err("a percentage is not a fraction");
+        assert!(err.to_string().contains("site.toml:2:10: oee.target = 85 is not a fraction"), "{err}");
+    }
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("site.toml"))

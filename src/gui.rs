@@ -84,6 +84,16 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
 
     let mut bus = EventBus::builder();
     let inbox = bus.live(LIVE_CHANNEL_CAPACITY);
+    let (site_plan, plan_problem) = config.site_plan.load();
+    if let Some(problem) = plan_problem {
+        tracing::warn!("{problem}");
+        problems.push(problem);
+    }
+    let (geofences, fence_problems) = config.geofences_on(&site_plan);
+    for problem in fence_problems {
+        tracing::warn!("{problem}");
+        problems.push(problem);
+    }
     let (cache_path, store) = match &options.db {
         Some(db) => {
             tracing::info!(db = %db.display(), "reviewing a history cache read-only; nothing is recorded");
@@ -97,6 +107,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
             let path = data_dir.join(CACHE_FILE_NAME);
             let mut store_options = StoreOptions::new(&path);
             store_options.retention = config.history;
+            store_options.geofences = geofences.clone();
             let store = Store::start(store_options, bus.lossless(STORE_CHANNEL_CAPACITY))
                 .context("cannot start the history writer")?;
             (path, Some(store))
@@ -107,10 +118,12 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     let backend = Backend::start(runtime.handle(), &config, &bus);
     let clock = backend.clock();
     let diagnostics = backend.diagnostics().to_vec();
-
     let mut live_settings = LiveSettings {
         stale_after_ms: config.stale_after_ms,
         default_site: config.site.name.clone(),
+        calendar: config.calendar.clone(),
+        assets: std::sync::Arc::new(config.assets.clone()),
+        geofences: std::sync::Arc::new(geofences),
         ..LiveSettings::default()
     };
     live_settings.battery.extend(config.battery.iter().map(|(k, v)| (*k, *v)));
@@ -127,6 +140,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         history: Some(history),
         store: store.as_ref().map(Store::link),
         diagnostics,
+        site_plan: std::sync::Arc::new(site_plan),
     };
 
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../icons/watchfloor.png"))

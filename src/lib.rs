@@ -13,9 +13,15 @@
 //! # Layout
 //!
 //! - `main.rs` — the `watchfloor` binary: CLI parsing (clap), then [`gui::run_gui`] or a headless command
-//!   (`record`, `query`, `signals`, `gateway`, `bench`). Errors printed once.
-//! - [`cli`] — the headless commands: record gateways into a cache, print a signal's history as CSV/JSON, list signals.
-//! - [`bench`](mod@bench) — `watchfloor bench store|feeds`: the measurements behind `docs/benchmarks.md`;
+//!   (`record`, `query`, `signals`, `report`, `gateway`, `bench`). Errors printed once.
+//! - [`cli`] — the headless commands: record gateways into a cache, print a signal's history as CSV/JSON, list
+//!   signals, print the OEE report of a range.
+//! - [`analytics`] — OEE (DOMAIN §3): [`analytics::oee`] the pure engine (one accumulator per machine and range:
+//!   times, counts, six big losses, stops, state timeline, hourly figures), [`analytics::OeeTracker`] the live shift
+//!   (O(1) per input, carried over at shift changes), [`analytics::history`] the recompute of any range from the
+//!   cache (minute rollups for counters) and the seed of the live shift at start, [`analytics::report`] the report
+//!   per machine, line and site (JSON/CSV); [`analytics::battery`] time to empty or to full from the state-of-charge slope.
+//! - [`bench`](mod@bench) — `watchfloor bench store|feeds|oee`: the measurements behind `docs/benchmarks.md`;
 //!   [`bench::mqtt`] also runs a private Mosquitto (the end-to-end benchmark and the interop tests use it).
 //! - [`gateway`] — `watchfloor gateway`: the simulator served as a real gateway (the HTTP gateway feed, Sparkplug B
 //!   edge nodes and Kepware JSON over MQTT), one driver broadcasting to each output.
@@ -37,20 +43,25 @@
 //!   [`feeds::mqtt_json`] (Kepware template and flat JSON).
 //! - [`sim`] — the deterministic plant and fleet simulator (seed + caller's clock), and [`sim::SimFeed`] that
 //!   serves it as a gateway; fault injection.
-//! - [`model`] — pure domain types: signals, samples, quality, machine states, vehicles, assets, shift calendar.
-//! - [`live`] — [`live::LiveState`]: latest values, machines and vehicles folded from their metrics, gateways.
+//! - [`model`] — pure domain types: signals, samples, quality, machine states, vehicles, the asset model and its
+//!   config overrides, the shift calendar (shifts, breaks, scheduled windows of a range, DST), the site plan
+//!   (`GeoJSON` buildings, roads, zones, chargers).
+//! - [`live`] — [`live::LiveState`]: latest values, machines and vehicles folded from their metrics, gateways, and
+//!   the OEE tracker fed with every machine value.
 //! - [`config`] — the TOML config, validated into typed settings with located error messages.
 //! - [`clock`] — injectable clocks: wall, scaled (simulation speed), manual (tests).
 //! - [`logging`] — `tracing` to stderr and a daily file in the data dir.
 //! - [`ui`] — [`ui::theme`] (all colours as named tokens, dark and light), [`ui::widgets`] (status badge, battery
-//!   bar), [`ui::panels`] (status bar, plant overview, fleet table, trends).
+//!   bar, OEE gauge), [`ui::panels`] (status bar, plant overview tiles, the Plant view's OEE gauges and machine
+//!   detail, fleet table, the fleet map on walkers, trends, connections).
 //!
 //! Outside `src/`: `tests/` (integration tests: the UI on the simulator with `egui_kittest`, the feed on a real
-//! runtime, the MQTT feeds on rumqttd and Mosquitto (restart, TLS), the HTTP feed against its server, the history cache through the binary including a kill -9, the trend view on a real cache, the smoke test
+//! runtime, the MQTT feeds on rumqttd and Mosquitto (restart, TLS), the HTTP feed against its server, the history cache through the binary including a kill -9, the trend view on a real cache, OEE live against the cache recompute and the `report` command, the smoke test
 //! script), `assets/`, `icons/` (the app icon), `packaging/` (Linux `.desktop` file),
 //! `.ci/run` (what CI runs), `docs/` (benchmarks, the HTTP gateway protocol), `fuzz/` (cargo-fuzz targets for the
 //! payload decoders).
 
+pub mod analytics;
 pub mod app;
 pub mod backend;
 pub mod bench;

@@ -2,6 +2,11 @@
 //! same process, and every figure is the median of several runs, because these machines are shared and noisy.
 
 pub mod mqtt;
+mod oee;
+mod ui;
+
+pub use oee::oee;
+pub use ui::{UiBenchOptions, peak_rss_mb, ui};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -279,7 +279,9 @@ fn events(state: StreamState) -> impl Stream<Item = Result<SseEvent, Infallible>
             return Some((Ok(to_sse(&st.epoch, &e)), st));
         }
         loop {
+            // A cut connection delivers nothing more, even when live events are already waiting.
             tokio::select! {
+                biased;
                 _ = st.cut.changed() => return None,
                 received = st.live.recv() => match received {
                     Ok(e) if st.last_seq.is_some_and(|s| e.seq <= s) => {}

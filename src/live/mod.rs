@@ -7,18 +7,25 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
+use crate::analytics::OeeTracker;
+use crate::analytics::geofence::{Geofences, VehicleZones};
+use crate::analytics::history::input_of;
 use crate::command::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
+use crate::model::asset::AssetModel;
 use crate::model::machine::metric as mm;
 use crate::model::vehicle::{MOVING_MIN_SPEED_KMH, metric as vm};
 use crate::model::{
-    BatteryThresholds, Fix, MachinePath, MachineState, Sample, SignalId, SignalMeta, Value, VehicleKind, VehiclePath,
-    VehicleStatus,
+    BatteryThresholds, Fix, MachinePath, MachineState, Sample, ShiftCalendar, SignalId, SignalMeta, Value, VehicleKind,
+    VehiclePath, VehicleStatus,
 };
 
 /// How far back the parts rate looks.
 pub const RATE_WINDOW_MS: i64 = 60_000;
 /// How many recent fixes a vehicle keeps for its trail.
 pub const TRAIL_LEN: usize = 600;
+/// How far back a vehicle keeps state-of-charge readings (for time to empty), and how close they may be.
+pub const SOC_HISTORY_MS: i64 = 15 * 60_000;
+const SOC_SPACING_MS: i64 = 10_000;
 /// Rejected-message reasons kept per gateway.
 const RECENT_REJECTS: usize = 50;
 
@@ -32,6 +39,12 @@ pub struct LiveSettings {
     /// Site name used for sources whose ids carry none (Kepware, flat JSON).
     pub default_site: String,
     pub battery: HashMap<VehicleKind, BatteryThresholds>,
+    /// The shifts OEE is tracked over.
+    pub calendar: ShiftCalendar,
+    /// Overrides of the discovered asset model, and OEE defaults.
+    pub assets: Arc<AssetModel>,
+    /// The zones each vehicle is tracked in.
+    pub geofences: Arc<Geofences>,
 }
 
 impl Default for LiveSettings {
@@ -41,6 +54,9 @@ impl Default for LiveSettings {
             max_future_ms: 5 * 60_000,
             default_site: "Site".to_owned(),
             battery: VehicleKind::ALL.into_iter().map(|k| (k, BatteryThresholds::default_for(k))).collect(),
+            calendar: ShiftCalendar::default_three_shifts(jiff::tz::TimeZone::UTC),
+            assets: Arc::new(AssetModel::default()),
+            geofences: Arc::new(Geofences::default()),
         }
     }
 }
@@ -57,6 +73,8 @@ pub struct SignalLive {
 /// What is known of one machine now.
 #[derive(Clone, Debug)]
 pub struct MachineLive {
+    /// The machine's signal-id prefix.
+    pub id: Arc<str>,
     pub path: MachinePath,
     pub gateway: Arc<str>,
     pub state: Option<MachineState>,
@@ -79,8 +97,9 @@ pub struct MachineLive {
 }
 
 impl MachineLive {
-    fn new(path: MachinePath, gateway: Arc<str>) -> Self {
+    fn new(id: Arc<str>, path: MachinePath, gateway: Arc<str>) -> Self {
         Self {
+            id,
             path,
             gateway,
             state: None,
@@ -140,6 +159,8 @@ impl MachineLive {
 /// What is known of one vehicle now.
 #[derive(Clone, Debug)]
 pub struct VehicleLive {
+    /// The vehicle's signal-id prefix.
+    pub id: Arc<str>,
     pub path: VehiclePath,
     pub gateway: Arc<str>,
     pub kind: VehicleKind,
@@ -159,11 +180,16 @@ pub struct VehicleLive {
     /// The order the vehicle was first seen in.
     pub order: u64,
     pub trail: VecDeque<Fix>,
+    /// (source time, state of charge %) over the last [`SOC_HISTORY_MS`], at most one per 10 s.
+    pub soc_history: VecDeque<(i64, f64)>,
+    /// Which geofences the vehicle is in (debounced).
+    pub zones: VehicleZones,
 }
 
 impl VehicleLive {
-    fn new(path: VehiclePath, gateway: Arc<str>) -> Self {
+    fn new(id: Arc<str>, path: VehiclePath, gateway: Arc<str>) -> Self {
         Self {
+            id,
             path,
             gateway,
             kind: VehicleKind::Other,
@@ -181,6 +207,8 @@ impl VehicleLive {
             stale: false,
             order: 0,
             trail: VecDeque::new(),
+            soc_history: VecDeque::new(),
+            zones: VehicleZones::default(),
         }
     }
 
@@ -281,6 +309,8 @@ pub struct LiveState {
     pub vehicles: BTreeMap<Arc<str>, VehicleLive>,
     pub gateways: BTreeMap<Arc<str>, GatewayLive>,
     pub stats: IngestStats,
+    /// OEE of the shift running now, fed with every machine value as it is applied.
+    pub oee: OeeTracker,
     next_order: u64,
 }
 
@@ -298,7 +328,8 @@ pub struct Summary {
 
 impl LiveState {
     pub fn new(settings: LiveSettings) -> Self {
-        Self { settings, ..Self::default() }
+        let oee = OeeTracker::new(settings.calendar.clone(), Arc::clone(&settings.assets));
+        Self { settings, oee, ..Self::default() }
     }
 
     /// Machines that carry a state (DOMAIN §2: that is what makes a source a machine).
@@ -316,6 +347,8 @@ impl LiveState {
     pub fn machines_by_line(&self) -> Vec<(&MachinePath, Vec<&MachineLive>)> {
         let mut machines: Vec<&MachineLive> = self.machines().collect();
         machines.sort_by_key(|m| m.order);
+        // Config's order first, then the order seen.
+        machines.sort_by_key(|m| self.settings.assets.machine(&m.id).and_then(|o| o.order).unwrap_or(i64::MAX));
         let mut lines: Vec<(&MachinePath, Vec<&MachineLive>)> = Vec::new();
         for m in machines {
             let same_line = |p: &MachinePath| p.site == m.path.site && p.line == m.path.line;
@@ -324,8 +357,10 @@ impl LiveState {
                 None => lines.push((&m.path, vec![m])),
             }
         }
+        let line_order = |p: &MachinePath| self.settings.assets.line(&p.line).and_then(|l| l.order).unwrap_or(i64::MAX);
         lines.sort_by(|(a, _), (b, _)| {
             crate::model::asset::natural_cmp(&a.site, &b.site)
+                .then_with(|| line_order(a).cmp(&line_order(b)))
                 .then_with(|| crate::model::asset::natural_cmp(&a.line, &b.line))
         });
         lines
@@ -383,7 +418,7 @@ impl LiveState {
                 gateway.status = status.clone();
                 if status.state != FeedState::Live && status.state != FeedState::Connecting {
                     // The link is gone: everything from it is now the last known value, not the present.
-                    self.mark_stale(&event.gateway, "");
+                    self.mark_stale(&event.gateway, "", event.received_ms);
                 }
             }
             FeedEventBody::Birth(meta) => {
@@ -399,7 +434,7 @@ impl LiveState {
                     self.apply_sample(&event.gateway, event.received_ms, sample);
                 }
             }
-            FeedEventBody::Stale { prefix } => self.mark_stale(&event.gateway, prefix),
+            FeedEventBody::Stale { prefix } => self.mark_stale(&event.gateway, prefix, event.received_ms),
             FeedEventBody::Rejected { reason } => {
                 self.stats.rejected += 1;
                 gateway.reject(event.received_ms, reason.clone());
@@ -421,7 +456,8 @@ impl LiveState {
             }
             // Not through the gateway's counters: nothing arrived from it.
             self.stats.samples += 1;
-            self.apply_sample_unchecked(&gateway, sample.ts_ms, &sample);
+            // Not into OEE either: the tracker is seeded from the cache, which knows when Watchfloor was not running.
+            self.apply_sample_unchecked(&gateway, sample.ts_ms, &sample, false);
             if let Some(sig) = self.signals.get_mut(&sample.signal) {
                 sig.stale = true;
             }
@@ -469,11 +505,11 @@ impl LiveState {
             self.stats.historical += 1;
             return;
         }
-        self.apply_sample_unchecked(gateway, received_ms, sample);
+        self.apply_sample_unchecked(gateway, received_ms, sample, true);
     }
 
     /// Applies a value already checked (finite, not from the future, not historical).
-    fn apply_sample_unchecked(&mut self, gateway: &Arc<str>, received_ms: i64, sample: &Sample) {
+    fn apply_sample_unchecked(&mut self, gateway: &Arc<str>, received_ms: i64, sample: &Sample, feed_oee: bool) {
         match self.signals.get_mut(&sample.signal) {
             Some(sig) if sig.last.ts_ms > sample.ts_ms => {
                 self.stats.late += 1;
@@ -498,39 +534,54 @@ impl LiveState {
                 );
             }
         }
-        let route = self.routes.entry(sample.signal.clone()).or_insert_with(|| route_of(&sample.signal)).clone();
+        let assets = &self.settings.assets;
+        let route =
+            self.routes.entry(sample.signal.clone()).or_insert_with(|| route_of(&sample.signal, assets)).clone();
         match route {
             Route::Machine(prefix, metric) => {
                 let site = &self.settings.default_site;
+                let assets = &self.settings.assets;
                 let order = &mut self.next_order;
                 let machine = self.machines.entry(Arc::clone(&prefix)).or_insert_with(|| {
                     *order += 1;
-                    let mut m = MachineLive::new(MachinePath::from_prefix(&prefix, site), Arc::clone(gateway));
+                    let path = assets.machine_path(&prefix, site);
+                    let mut m = MachineLive::new(Arc::clone(&prefix), path, Arc::clone(gateway));
                     m.order = *order;
                     m
                 });
                 machine.last_seen_ms = machine.last_seen_ms.max(received_ms);
                 machine.stale = false;
                 apply_machine_metric(machine, metric, sample);
+                if feed_oee && let Some(input) = input_of(metric, &sample.value) {
+                    self.oee.push(&prefix, sample.ts_ms, input);
+                }
             }
             Route::Vehicle(prefix, metric) => {
                 let order = &mut self.next_order;
                 let vehicle = self.vehicles.entry(Arc::clone(&prefix)).or_insert_with(|| {
                     *order += 1;
-                    let mut v = VehicleLive::new(VehiclePath::from_prefix(&prefix), Arc::clone(gateway));
+                    let mut v =
+                        VehicleLive::new(Arc::clone(&prefix), VehiclePath::from_prefix(&prefix), Arc::clone(gateway));
                     v.order = *order;
                     v
                 });
                 vehicle.last_seen_ms = vehicle.last_seen_ms.max(received_ms);
                 vehicle.stale = false;
+                let before = vehicle.fix.map(|f| f.ts_ms);
                 apply_vehicle_metric(vehicle, metric, sample);
+                if let Some(fix) = vehicle.fix.filter(|f| Some(f.ts_ms) != before)
+                    && !self.settings.geofences.is_empty()
+                {
+                    let mut crossings = Vec::new();
+                    vehicle.zones.push(&self.settings.geofences, fix.ts_ms, fix.lat_deg, fix.lon_deg, &mut crossings);
+                }
             }
             Route::Unrouted => {}
         }
     }
 
     /// Marks every signal, machine and vehicle of `gateway` whose id starts with `prefix` as stale.
-    fn mark_stale(&mut self, gateway: &Arc<str>, prefix: &str) {
+    fn mark_stale(&mut self, gateway: &Arc<str>, prefix: &str, at_ms: i64) {
         for (id, sig) in &mut self.signals {
             if sig.gateway == *gateway && id.as_str().starts_with(prefix) {
                 sig.stale = true;
@@ -539,6 +590,7 @@ impl LiveState {
         for (id, m) in &mut self.machines {
             if m.gateway == *gateway && id.starts_with(prefix) {
                 m.stale = true;
+                self.oee.push(id, at_ms, crate::analytics::Input::NoData);
             }
         }
         for (id, v) in &mut self.vehicles {
@@ -549,7 +601,10 @@ impl LiveState {
     }
 }
 
-fn route_of(id: &SignalId) -> Route {
+fn route_of(id: &SignalId, assets: &AssetModel) -> Route {
+    if let Some((prefix, metric)) = assets.signal_route(id.as_str()) {
+        return Route::Machine(Arc::from(prefix), metric);
+    }
     // Vehicle metrics first: `Battery/Temperature` must not read as a machine's `Temperature`.
     if let Some((prefix, metric)) = id.split_known_metric(vm::ALL) {
         return Route::Vehicle(Arc::from(prefix), metric);
@@ -613,7 +668,17 @@ fn apply_vehicle_metric(veh: &mut VehicleLive, metric: &'static str, sample: &Sa
             }
         }
         vm::SPEED => veh.speed_kmh = v.as_f64(),
-        vm::SOC => veh.soc_percent = v.as_f64().map(|s| s.clamp(0.0, 100.0)),
+        vm::SOC => {
+            veh.soc_percent = v.as_f64().map(|s| s.clamp(0.0, 100.0));
+            if let Some(soc) = veh.soc_percent
+                && veh.soc_history.back().is_none_or(|(t, _)| sample.ts_ms - t >= SOC_SPACING_MS)
+            {
+                veh.soc_history.push_back((sample.ts_ms, soc));
+                while veh.soc_history.front().is_some_and(|(t, _)| sample.ts_ms - t > SOC_HISTORY_MS) {
+                    veh.soc_history.pop_front();
+                }
+            }
+        }
         vm::CHARGING => veh.charging = v.as_bool().unwrap_or(false),
         vm::VOLTAGE => veh.voltage = v.as_f64(),
         vm::BATTERY_TEMPERATURE => veh.battery_temp_c = v.as_f64(),

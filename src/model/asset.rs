@@ -46,6 +46,118 @@ impl VehiclePath {
     }
 }
 
+/// What config says about one machine; every field optional (discovery fills the rest).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MachineOverride {
+    /// The machine's signal-id prefix, e.g. `PlantA/Line1/Filler`.
+    pub id: String,
+    pub name: Option<String>,
+    pub line: Option<String>,
+    pub area: Option<String>,
+    /// Position in its line (process order); machines without one follow in the order seen.
+    pub order: Option<i64>,
+    pub ideal_cycle_secs: Option<f64>,
+    pub target_oee: Option<f64>,
+    pub small_stop_ms: Option<i64>,
+    /// Signals that give a machine metric under another name: (signal id, metric name from `machine::metric`).
+    pub signals: Vec<(String, &'static str)>,
+}
+
+/// What config says about one line.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LineOverride {
+    /// The line's name as discovered (the segment before the machine), e.g. `Line1`.
+    pub id: String,
+    pub name: Option<String>,
+    pub area: Option<String>,
+    pub order: Option<i64>,
+    pub target_oee: Option<f64>,
+}
+
+/// The asset model's overrides and OEE defaults (DOMAIN §2, §3).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AssetModel {
+    pub machines: Vec<MachineOverride>,
+    pub lines: Vec<LineOverride>,
+    /// Site-wide OEE target (fraction).
+    pub target_oee: f64,
+    pub small_stop_ms: i64,
+    pub startup_window_ms: i64,
+}
+
+impl Default for AssetModel {
+    fn default() -> Self {
+        Self {
+            machines: Vec::new(),
+            lines: Vec::new(),
+            target_oee: 0.85,
+            small_stop_ms: 2 * 60_000,
+            startup_window_ms: 5 * 60_000,
+        }
+    }
+}
+
+impl AssetModel {
+    pub fn machine(&self, prefix: &str) -> Option<&MachineOverride> {
+        self.machines.iter().find(|m| m.id == prefix)
+    }
+
+    pub fn line(&self, line: &str) -> Option<&LineOverride> {
+        self.lines.iter().find(|l| l.id == line)
+    }
+
+    /// The OEE engine's settings for a machine.
+    pub fn params(&self, prefix: &str) -> crate::analytics::MachineParams {
+        let m = self.machine(prefix);
+        crate::analytics::MachineParams {
+            small_stop_ms: m.and_then(|m| m.small_stop_ms).unwrap_or(self.small_stop_ms),
+            startup_window_ms: self.startup_window_ms,
+            ideal_cycle_secs: m.and_then(|m| m.ideal_cycle_secs),
+        }
+    }
+
+    pub fn machine_target(&self, prefix: &str, line: &str) -> f64 {
+        self.machine(prefix).and_then(|m| m.target_oee).unwrap_or_else(|| self.line_target(line))
+    }
+
+    pub fn line_target(&self, line: &str) -> f64 {
+        self.line(line).and_then(|l| l.target_oee).unwrap_or(self.target_oee)
+    }
+
+    /// A signal that config maps to a machine metric: (machine prefix, metric).
+    pub fn signal_route(&self, signal: &str) -> Option<(&str, &'static str)> {
+        self.machines
+            .iter()
+            .find_map(|m| m.signals.iter().find(|(s, _)| s == signal).map(|(_, metric)| (m.id.as_str(), *metric)))
+    }
+
+    /// The path of a machine: discovered from its prefix, then overridden by config.
+    pub fn machine_path(&self, prefix: &str, default_site: &str) -> MachinePath {
+        let mut path = MachinePath::from_prefix(prefix, default_site);
+        if let Some(m) = self.machine(prefix) {
+            if let Some(line) = &m.line {
+                path.line.clone_from(line);
+            }
+            if let Some(name) = &m.name {
+                path.machine.clone_from(name);
+            }
+        }
+        let area = self
+            .machine(prefix)
+            .and_then(|m| m.area.clone())
+            .or_else(|| self.line(&path.line).and_then(|l| l.area.clone()));
+        if let Some(area) = area {
+            path.area = area;
+        }
+        path
+    }
+
+    /// The name shown for a line.
+    pub fn line_name<'a>(&'a self, line: &'a str) -> &'a str {
+        self.line(line).and_then(|l| l.name.as_deref()).unwrap_or(line)
+    }
+}
+
 /// Compares names the way people read them: digit runs as numbers, so `Line2` comes before `Line10`.
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     let (mut a, mut b) = (a, b);

@@ -5,6 +5,7 @@ pub mod asset;
 pub mod machine;
 pub mod shift;
 pub mod signal;
+pub mod siteplan;
 pub mod vehicle;
 
 pub use asset::{MachinePath, VehiclePath};

@@ -77,6 +77,63 @@ impl ShiftCalendar {
         None
     }
 
+    /// Every shift that overlaps `[from_ms, to_ms)`, in time order.
+    pub fn instances_between(&self, from_ms: i64, to_ms: i64) -> Vec<ShiftInstance> {
+        let (Ok(from), Ok(to)) = (Timestamp::from_millisecond(from_ms), Timestamp::from_millisecond(to_ms)) else {
+            return Vec::new();
+        };
+        let first = from.to_zoned(self.tz.clone()).date().yesterday().unwrap_or(jiff::civil::Date::MIN);
+        let last = to.to_zoned(self.tz.clone()).date();
+        let mut out = Vec::new();
+        let mut date = first;
+        while date <= last {
+            for def in &self.shifts {
+                if let Some(inst) = self.instance(def, date.to_datetime(def.start))
+                    && inst.start_ms < to_ms
+                    && inst.end_ms > from_ms
+                {
+                    out.push(inst);
+                }
+            }
+            let Ok(next) = date.tomorrow() else { break };
+            date = next;
+        }
+        out.sort_by_key(|s| s.start_ms);
+        out
+    }
+
+    /// The shift named `name` that starts on the local date `date` (`"2026-11-20 A"` in reports).
+    pub fn instance_on(&self, date: jiff::civil::Date, name: &str) -> Option<ShiftInstance> {
+        let def = self.shifts.iter().find(|d| d.name == name)?;
+        self.instance(def, date.to_datetime(def.start))
+    }
+
+    /// Scheduled production windows in `[from_ms, to_ms)`: the shifts minus their breaks, sorted and merged.
+    pub fn scheduled(&self, from_ms: i64, to_ms: i64) -> Vec<(i64, i64)> {
+        let mut windows: Vec<(i64, i64)> = Vec::new();
+        for inst in self.instances_between(from_ms, to_ms) {
+            let mut breaks = inst.breaks_ms.clone();
+            breaks.sort_unstable();
+            let mut cursor = inst.start_ms;
+            for (b_start, b_end) in breaks.into_iter().chain([(inst.end_ms, inst.end_ms)]) {
+                let (s, e) = (cursor.max(from_ms), b_start.min(inst.end_ms).min(to_ms));
+                if e > s {
+                    windows.push((s, e));
+                }
+                cursor = cursor.max(b_end);
+            }
+        }
+        windows.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(windows.len());
+        for (s, e) in windows {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        merged
+    }
+
     /// Whether `ts_ms` falls in a planned break of the shift running then (no shift running counts as not a break).
     pub fn in_break(&self, ts_ms: i64) -> bool {
         self.shift_at(ts_ms).is_some_and(|s| s.in_break(ts_ms))
@@ -155,5 +212,22 @@ mod tests {
         // Spring: clocks go forward at 03:00 local on 2026-03-29, so C from the 28th lasts 7 h.
         let c = cal.shift_at(ms("2026-03-28T21:00:00Z")).expect("C in spring");
         assert_eq!(c.end_ms - c.start_ms, 7 * 3_600_000);
+    }
+
+    #[test]
+    fn scheduled_time_is_shifts_minus_breaks() {
+        let cal = helsinki();
+        // One local day, 06:00 to 06:00: three shifts of 8 h less 30 min each.
+        let (from, to) = (ms("2026-11-20T04:00:00Z"), ms("2026-11-21T04:00:00Z"));
+        let windows = cal.scheduled(from, to);
+        let total: i64 = windows.iter().map(|(s, e)| e - s).sum();
+        assert_eq!(total, 3 * (8 * 3_600_000 - 30 * 60_000));
+        assert_eq!(windows.first().map(|w| w.0), Some(from));
+        assert_eq!(windows.last().map(|w| w.1), Some(to));
+        // A range cut inside shift A's break starts at the break's end.
+        let windows = cal.scheduled(ms("2026-11-20T08:10:00Z"), ms("2026-11-20T09:00:00Z"));
+        assert_eq!(windows, vec![(ms("2026-11-20T08:30:00Z"), ms("2026-11-20T09:00:00Z"))]);
+        let names: Vec<String> = cal.instances_between(from, to).into_iter().map(|s| s.name).collect();
+        assert_eq!(names, vec!["A", "B", "C"]);
     }
 }

@@ -1,6 +1,8 @@
 //! The demo site's geometry: a local metric frame around a real-looking location, the routes vehicles drive, the
 //! chargers, and the bounds every simulated position stays inside.
 
+use crate::model::siteplan::{PlanFeature, PlanKind, PlanShape, SitePlan};
+
 /// Metres east and north of the site origin.
 pub type Point = [f64; 2];
 
@@ -169,6 +171,51 @@ impl SiteLayout {
     }
 }
 
+impl SiteLayout {
+    /// The site plan of the demo (what `assets/site-plan.geojson` holds): the plant hall, the warehouse, the
+    /// docks, the van depot and the AGV charging bay, the AGV loops and van routes, and every charger.
+    pub fn site_plan(&self) -> SitePlan {
+        let rect = |x0: f64, y0: f64, x1: f64, y1: f64| -> Vec<[f64; 2]> {
+            [[x0, y0], [x1, y0], [x1, y1], [x0, y1]].into_iter().map(|p| self.lat_lon(p)).collect()
+        };
+        let mut features = vec![
+            feature(PlanKind::Building, "Plant hall", PlanShape::Polygon(rect(-230.0, -105.0, 95.0, 85.0))),
+            feature(PlanKind::Building, "Warehouse", PlanShape::Polygon(rect(150.0, -85.0, 350.0, 100.0))),
+            feature(PlanKind::Zone, "Loading docks", PlanShape::Polygon(rect(358.0, -68.0, 388.0, 72.0))),
+            feature(PlanKind::Zone, "Van depot", PlanShape::Polygon(rect(-345.0, 150.0, -235.0, 235.0))),
+            feature(PlanKind::Zone, "AGV charging", PlanShape::Polygon(rect(100.0, -106.0, 122.0, -54.0))),
+        ];
+        for (i, route) in self.agv_loops.iter().enumerate() {
+            let mut line: Vec<[f64; 2]> = route.iter().map(|w| self.lat_lon(w.at)).collect();
+            line.extend(line.first().copied());
+            features.push(feature(PlanKind::Road, &format!("AGV loop {}", i + 1), PlanShape::Line(line)));
+        }
+        for (i, route) in self.van_routes.iter().enumerate() {
+            let mut line: Vec<[f64; 2]> = route.iter().map(|w| self.lat_lon(w.at)).collect();
+            line.extend(line.first().copied());
+            features.push(feature(PlanKind::Road, &format!("Van route {}", i + 1), PlanShape::Line(line)));
+        }
+        for (kind, chargers) in
+            [("AGV", &self.agv_chargers), ("Forklift", &self.forklift_chargers), ("Van", &self.van_chargers)]
+        {
+            for (i, p) in chargers.iter().enumerate() {
+                let name = format!("{kind} charger {}", i + 1);
+                features.push(feature(PlanKind::Charger, &name, PlanShape::Point(self.lat_lon(*p))));
+            }
+        }
+        SitePlan { features, skipped: 0 }
+    }
+
+    fn lat_lon(&self, p: Point) -> [f64; 2] {
+        let (lat, lon) = self.frame.to_wgs84(p);
+        [lat, lon]
+    }
+}
+
+fn feature(kind: PlanKind, name: &str, shape: PlanShape) -> PlanFeature {
+    PlanFeature { kind, name: name.to_owned(), shape }
+}
+
 pub fn distance_m(a: Point, b: Point) -> f64 {
     (b[0] - a[0]).hypot(b[1] - a[1])
 }
@@ -187,6 +234,21 @@ mod tests {
         assert!((heading_deg([0.0, 0.0], [0.0, 10.0]) - 0.0).abs() < 1e-9);
         assert!((heading_deg([0.0, 0.0], [10.0, 0.0]) - 90.0).abs() < 1e-9);
         assert!((heading_deg([0.0, 0.0], [-10.0, 0.0]) - 270.0).abs() < 1e-9);
+    }
+
+    /// `assets/site-plan.geojson` is the demo's plan written out; `WATCHFLOOR_WRITE_ASSETS=1 cargo test` rewrites it.
+    #[test]
+    fn the_demo_site_plan_asset_is_current() {
+        let written = SiteLayout::demo().site_plan().to_geojson();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/site-plan.geojson");
+        if std::env::var_os("WATCHFLOOR_WRITE_ASSETS").is_some() {
+            std::fs::write(&path, &written).expect("write the asset");
+        }
+        let stored = std::fs::read_to_string(&path).expect("assets/site-plan.geojson");
+        assert_eq!(stored, written, "assets/site-plan.geojson is stale: run WATCHFLOOR_WRITE_ASSETS=1 cargo test");
+        let plan = SitePlan::parse(&stored).expect("valid");
+        assert_eq!(plan.skipped, 0);
+        assert_eq!(plan.features.iter().filter(|f| f.kind == PlanKind::Charger).count(), 10);
     }
 
     #[test]

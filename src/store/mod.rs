@@ -25,6 +25,7 @@ use crate::command::FeedEvent;
 
 pub use reader::{History, Pending};
 pub use schema::{APPLICATION_ID, migrations, open_reader, open_writer};
+pub(crate) use writer::quality_code;
 
 /// The cache file's name inside the data dir.
 pub const CACHE_FILE_NAME: &str = "history.sqlite";
@@ -92,6 +93,8 @@ pub struct StoreOptions {
     /// How often retention runs (each run deletes at most [`StoreOptions::prune_chunk_rows`] per batch).
     pub prune_every: Duration,
     pub prune_chunk_rows: usize,
+    /// Zones whose crossings are stored as events.
+    pub geofences: crate::analytics::geofence::Geofences,
 }
 
 impl StoreOptions {
@@ -103,6 +106,7 @@ impl StoreOptions {
             flush_max_age: Duration::from_millis(250),
             prune_every: Duration::from_secs(60),
             prune_chunk_rows: 50_000,
+            geofences: crate::analytics::geofence::Geofences::default(),
         }
     }
 }

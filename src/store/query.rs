@@ -75,7 +75,7 @@ pub struct Series {
     pub before: Option<(i64, f64)>,
 }
 
-fn quality_from(code: i64) -> Quality {
+pub(crate) fn quality_from(code: i64) -> Quality {
     match code {
         0 => Quality::Good,
         1 => Quality::Uncertain,
@@ -83,14 +83,14 @@ fn quality_from(code: i64) -> Quality {
     }
 }
 
-fn kind_from(name: &str) -> ValueKind {
+pub(crate) fn kind_from(name: &str) -> ValueKind {
     [ValueKind::Float, ValueKind::Int, ValueKind::Bool, ValueKind::String, ValueKind::Raw]
         .into_iter()
         .find(|k| kind_name(*k) == name)
         .unwrap_or(ValueKind::Raw)
 }
 
-fn value_from(kind: ValueKind, num: Option<f64>, text: Option<String>) -> Value {
+pub(crate) fn value_from(kind: ValueKind, num: Option<f64>, text: Option<String>) -> Value {
     match (kind, num, text) {
         (ValueKind::Bool, Some(n), _) => Value::Bool(n != 0.0),
         // Stored from an i64, so the round trip is exact within ±2^53.

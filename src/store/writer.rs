@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::schema::{classify, open_writer};
 use super::{Error, StoreCommand, StoreOptions, StoreState, StoreStatus, Waker, now_ms};
+use crate::analytics::geofence::{Crossing, Geofences, VehicleZones};
 use crate::command::{FeedEvent, FeedEventBody, FeedState};
 use crate::model::vehicle::metric;
 use crate::model::{Quality, Sample, Value, ValueKind};
@@ -121,6 +122,8 @@ struct Writer {
     last_prune: Option<Instant>,
     prune_more: bool,
     prune_cursor: usize,
+    /// Each vehicle's geofence membership, for the crossings stored as events.
+    zones: HashMap<Arc<str>, VehicleZones>,
 }
 
 /// Runs until the event channel closes (every feed and the bus are gone), then commits what it holds.
@@ -151,6 +154,7 @@ pub fn run(
         last_prune: None,
         prune_more: true,
         prune_cursor: 0,
+        zones: HashMap::new(),
     };
     writer.open();
     let mut pending = Pending { events: Vec::new(), samples: 0, since: None };
@@ -404,6 +408,7 @@ impl Writer {
         let mut batch = Batch::default();
         batch_events(&tx, events, &mut self.signals, &mut self.by_gateway, &mut self.open_gaps, &mut batch)
             .map_err(|e| classify(e, &path))?;
+        store_crossings(&tx, &batch.fixes, &self.options.geofences, &mut self.zones).map_err(|e| classify(e, &path))?;
         batch.write_derived(&tx).map_err(|e| classify(e, &path))?;
         tx.commit().map_err(|e| classify(e, &path))?;
         Ok(batch.counts)
@@ -448,6 +453,37 @@ fn open_gaps_after_downtime(conn: &Connection) {
     ) {
         tracing::warn!("history: cannot mark the downtime gap: {err}");
     }
+}
+
+/// Runs the batch's positions through each vehicle's geofence membership, in time order, and stores the crossings
+/// as `geofence.enter` / `geofence.exit` events (source: the vehicle, message: the zone).
+fn store_crossings(
+    tx: &Transaction<'_>,
+    fixes: &HashMap<(Arc<str>, i64), HalfFix>,
+    geofences: &Geofences,
+    zones: &mut HashMap<Arc<str>, VehicleZones>,
+) -> rusqlite::Result<()> {
+    if geofences.is_empty() || fixes.is_empty() {
+        return Ok(());
+    }
+    let mut ordered: Vec<(&Arc<str>, i64, f64, f64)> =
+        fixes.iter().filter_map(|((vehicle, ts), (lat, lon))| Some((vehicle, *ts, (*lat)?, (*lon)?))).collect();
+    ordered.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
+    let mut insert =
+        tx.prepare_cached("INSERT OR IGNORE INTO event (ts_ms, kind, source, message) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut crossings = Vec::new();
+    for (vehicle, ts, lat, lon) in ordered {
+        let state = zones.entry(Arc::clone(vehicle)).or_default();
+        state.push(geofences, ts, lat, lon, &mut crossings);
+        for c in crossings.drain(..) {
+            let kind = match c.crossing {
+                Crossing::Enter => "geofence.enter",
+                Crossing::Exit => "geofence.exit",
+            };
+            insert.execute(params![c.ts_ms, kind, vehicle.as_ref(), geofences.fences[c.zone].name.as_ref()])?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Default, Clone, Copy)]

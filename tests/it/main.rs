@@ -3,8 +3,10 @@
 mod cli;
 mod connections;
 mod feed;
+mod fleet;
 mod http_feed;
 mod mqtt_feed;
+mod oee;
 mod store;
 mod trend;
 mod ui;
@@ -30,6 +32,7 @@ pub fn app_parts(inbox: LiveInbox, bus: EventBus, clock: Arc<dyn Clock>) -> AppP
         history: None,
         store: None,
         diagnostics: Vec::new(),
+        site_plan: Arc::default(),
     }
 }
 

@@ -58,6 +58,9 @@ impl Demo {
 fn the_overview_shows_machines_and_vehicles_with_their_states() {
     let mut demo = Demo::new();
     demo.advance(60);
+    // The table is worst first; by name, the first vehicles are in view.
+    demo.harness.get_by_label("Vehicle").click();
+    demo.harness.run_steps(2);
     let h = &demo.harness;
     for machine in ["Depalletizer", "Filler", "Capper", "Labeler", "Mixer", "Press", "Inspector"] {
         h.get_by_label_contains(&format!("{machine}: "));
@@ -108,6 +111,8 @@ fn view_and_theme_are_switched_by_clicking_and_kept_in_settings() {
     demo.harness.run_steps(2);
     assert_eq!(demo.harness.state().settings().view, View::Fleet);
     assert!(demo.harness.query_by_label_contains("Filler: ").is_none(), "the plant is not on the fleet view");
+    demo.harness.get_by_label("Vehicle").click();
+    demo.harness.run_steps(2);
     demo.harness.get_by_label("AGV-01");
 
     demo.harness.get_by_label("Light theme").click();
@@ -134,4 +139,110 @@ fn problems_at_start_are_shown_until_dismissed() {
     harness.get_by_label("Dismiss").click();
     harness.run_steps(2);
     assert!(harness.query_by_label_contains("unknown field").is_none());
+}
+
+/// The Fleet view: the map over the site plan with every vehicle, next to the table.
+#[test]
+fn fleet_view_shows_the_map_with_every_vehicle() {
+    let mut builder = EventBus::builder();
+    let inbox = builder.live(64);
+    let bus = builder.build();
+    let plan = watchfloor::config::SitePlanSource::Demo.load().0;
+    assert!(!plan.features.is_empty());
+    let parts = AppParts {
+        site_plan: Arc::new(plan),
+        ..crate::app_parts(inbox, bus.clone(), Arc::new(ManualClock::new(START_MS)))
+    };
+    let mut harness =
+        Harness::builder().with_size([1600.0, 1000.0]).build_eframe(move |cc| WatchfloorApp::new(cc, parts));
+    let mut sim = Simulator::new(SimConfig::demo(3, START_MS));
+    let (meta, values) = sim.birth();
+    assert!(bus.publish_now(FeedEvent::new(Arc::from("demo"), START_MS, FeedEventBody::Birth(meta))));
+    assert!(bus.publish_now(FeedEvent::new(Arc::from("demo"), START_MS, FeedEventBody::Samples(values))));
+    harness.run_steps(2);
+    harness.get_by_label("Fleet").click();
+    harness.run_steps(2);
+    harness.get_by_label("Fit fleet").click();
+    harness.run_steps(3);
+    harness.get_by_label_contains("Fleet map: 42 vehicles in view");
+    // A click on a name in the table selects the vehicle: the map names it and shows its detail.
+    harness.get_by_label("Vehicle").click();
+    harness.run_steps(2);
+    harness.get_by_label("AGV-01").click();
+    harness.run_steps(2);
+    harness.get_by_label("Selected: AGV-01");
+    harness.get_by_label_contains("time to empty");
+    harness.get_by_label("Follow selected").click();
+    harness.run_steps(2);
+    harness.get_by_label("Clear").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("Selected: AGV-01").is_none());
+}
+
+/// The fleet table puts what needs attention first (stale, then critical battery), sorts by any column and
+/// filters by kind, state and zone.
+#[test]
+fn the_fleet_table_is_worst_first_and_filters_by_kind_state_and_zone() {
+    use egui::accesskit::Role;
+    let combo = |label| egui_kittest::kittest::by().role(Role::ComboBox).label(label);
+    // An entry of an open combo box (the table shows the same words as labels).
+    let choice = |label| egui_kittest::kittest::by().role(Role::Button).label(label);
+    let mut demo = Demo::new();
+    demo.advance(10);
+    demo.sim.inject(&Fault::DrainBattery { vehicle: "AGV-05".into(), soc_percent: 5.0 }).expect("AGV-05 exists");
+    demo.sim.inject(&Fault::CutComms { vehicle: "FL-02".into(), secs: 600 }).expect("FL-02 exists");
+    demo.advance(60);
+    let now = demo.clock.now_ms();
+    let table = watchfloor::ui::panels::fleet::FleetTable::default();
+    let live = demo.harness.state().live();
+    let rows = table.rows(live, now);
+    assert_eq!(rows.len(), 42);
+    use watchfloor::ui::panels::fleet::Attention;
+    let ranks: Vec<Attention> = rows.iter().map(|v| Attention::of(live, v, now)).collect();
+    let stale = ranks.iter().filter(|a| **a == Attention::Stale).count();
+    assert!((1..5).contains(&stale), "{ranks:?}");
+    assert!(rows[..stale].iter().any(|v| v.path.vehicle == "FL-02"), "stale first");
+    assert_eq!(rows[stale].path.vehicle, "AGV-05", "then the lowest critical battery");
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "worst first all the way: {ranks:?}");
+
+    // Both are in view at the top of the table, whatever the size of the fleet.
+    demo.harness.get_by_label("Fleet").click();
+    demo.harness.run_steps(2);
+    demo.harness.get_by_label("FL-02");
+    demo.harness.get_by_label("AGV-05");
+    demo.harness.get_by_label("42 of 42 vehicles");
+
+    // Filter by kind: forklifts only.
+    demo.harness.get(combo("Kind")).click_accesskit();
+    demo.harness.run_steps(2);
+    demo.harness.get(choice("Forklift")).click();
+    demo.harness.run_steps(2);
+    let forklifts =
+        demo.harness.state().live().vehicles().filter(|v| v.kind == watchfloor::model::VehicleKind::Forklift).count();
+    demo.harness.get_by_label(&format!("{forklifts} of 42 vehicles"));
+    assert!(demo.harness.query_by_label("AGV-05").is_none(), "an AGV is filtered out");
+    demo.harness.get_by_label("FL-02");
+
+    // And by state: stale forklifts.
+    demo.harness.get(combo("State")).click_accesskit();
+    demo.harness.run_steps(2);
+    demo.harness.get(choice("Stale")).click();
+    demo.harness.run_steps(2);
+    demo.harness.get_by_label("1 of 42 vehicles");
+    demo.harness.get_by_label("Clear filters").click();
+    demo.harness.run_steps(2);
+    demo.harness.get_by_label("42 of 42 vehicles");
+
+    // Sorting by battery puts the drained AGV first; a second click reverses.
+    use watchfloor::ui::panels::fleet::SortBy;
+    demo.harness.get_by_label("Battery").click();
+    demo.harness.run_steps(2);
+    let state = demo.harness.state();
+    assert_eq!(state.fleet_table().sort, SortBy::Battery);
+    assert_eq!(state.fleet_table().rows(state.live(), now)[0].path.vehicle, "AGV-05");
+    demo.harness.get_by_label("Battery").click();
+    demo.harness.run_steps(2);
+    let state = demo.harness.state();
+    assert!(state.fleet_table().descending);
+    assert_ne!(state.fleet_table().rows(state.live(), now)[0].path.vehicle, "AGV-05");
 }

@@ -1,4 +1,5 @@
-//! The fleet overview: a row per vehicle with kind, status, speed, battery and last seen.
+//! The fleet table: a row per vehicle with kind, status, speed, battery, zone and last seen; worst first by
+//! default, sortable by any column, filtered by kind, status and zone.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -8,7 +9,9 @@ use egui_extras::{Column, TableBuilder};
 
 use crate::command::Command;
 use crate::live::{LiveState, VehicleLive};
-use crate::model::VehicleStatus;
+use crate::model::asset::natural_cmp;
+use crate::model::vehicle::BatteryLevel;
+use crate::model::{VehicleKind, VehicleStatus};
 use crate::sim::Fault;
 use crate::ui::fmt_ago;
 use crate::ui::theme::{Severity, Theme};
@@ -22,75 +25,308 @@ fn status_severity(status: VehicleStatus) -> Severity {
     }
 }
 
-/// Draws the fleet table; returns commands from the rows' context menus.
-pub fn fleet_table_ui(
-    ui: &mut Ui,
-    theme: &Theme,
-    live: &LiveState,
-    now_ms: i64,
-    sim_gateways: &HashSet<Arc<str>>,
-) -> Vec<Command> {
-    let mut commands = Vec::new();
-    let vehicles = live.vehicles_in_order();
-    if vehicles.is_empty() {
-        ui.label(RichText::new("No vehicles yet: waiting for a gateway to announce them.").color(theme.text_dim));
-        return commands;
+/// What needs attention first: the fleet table's default order, and its status filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Attention {
+    /// Nothing heard for longer than the stale limit.
+    Stale,
+    CriticalBattery,
+    LowBattery,
+    Idle,
+    Charging,
+    Moving,
+}
+
+impl Attention {
+    pub const ALL: [Self; 6] =
+        [Self::Stale, Self::CriticalBattery, Self::LowBattery, Self::Idle, Self::Charging, Self::Moving];
+
+    pub fn of(live: &LiveState, v: &VehicleLive, now_ms: i64) -> Self {
+        let status = live.vehicle_status(v, now_ms);
+        let level = v.soc_percent.map(|soc| live.thresholds(v.kind).level(soc));
+        match (status, level) {
+            (VehicleStatus::Offline, _) => Self::Stale,
+            (_, Some(BatteryLevel::Critical)) => Self::CriticalBattery,
+            (_, Some(BatteryLevel::Low)) => Self::LowBattery,
+            (VehicleStatus::Charging, _) => Self::Charging,
+            (VehicleStatus::Moving, _) => Self::Moving,
+            (VehicleStatus::Idle, _) => Self::Idle,
+        }
     }
-    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
-    TableBuilder::new(ui)
-        .id_salt("fleet")
-        .striped(true)
-        .column(Column::auto().at_least(80.0))
-        .column(Column::auto().at_least(70.0))
-        .column(Column::auto().at_least(95.0))
-        .column(Column::auto().at_least(70.0))
-        .column(Column::auto().at_least(190.0))
-        .column(Column::remainder().at_least(90.0))
-        .header(row_height, |mut header| {
-            for title in ["Vehicle", "Kind", "State", "Speed", "Battery", "Last seen"] {
-                header.col(|ui| {
-                    ui.label(RichText::new(title).strong());
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Stale => "Stale",
+            Self::CriticalBattery => "Critical battery",
+            Self::LowBattery => "Low battery",
+            Self::Idle => "Idle",
+            Self::Charging => "Charging",
+            Self::Moving => "Moving",
+        }
+    }
+}
+
+/// A column the table sorts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortBy {
+    /// Worst first: stale, critical battery, low battery, idle, charging, moving; then lowest battery.
+    Attention,
+    Name,
+    Kind,
+    Speed,
+    Battery,
+    Zone,
+    LastSeen,
+}
+
+/// Which zone the table shows.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum ZoneFilter {
+    #[default]
+    Any,
+    /// Vehicles in no zone.
+    None,
+    In(Arc<str>),
+}
+
+/// The fleet table's order and filters.
+#[derive(Clone, Debug)]
+pub struct FleetTable {
+    pub sort: SortBy,
+    pub descending: bool,
+    pub kind: Option<VehicleKind>,
+    pub attention: Option<Attention>,
+    pub zone: ZoneFilter,
+}
+
+impl Default for FleetTable {
+    fn default() -> Self {
+        Self { sort: SortBy::Attention, descending: false, kind: None, attention: None, zone: ZoneFilter::Any }
+    }
+}
+
+/// The names of the zones a vehicle is in, joined.
+pub fn zone_names(live: &LiveState, v: &VehicleLive) -> String {
+    let fences = &live.settings.geofences.fences;
+    v.zones.inside().filter_map(|i| fences.get(i)).map(|f| &*f.name).collect::<Vec<_>>().join(", ")
+}
+
+impl FleetTable {
+    /// Whether the filters let `v` through.
+    pub fn shows(&self, live: &LiveState, v: &VehicleLive, now_ms: i64) -> bool {
+        let zone_ok = match &self.zone {
+            ZoneFilter::Any => true,
+            ZoneFilter::None => v.zones.inside().next().is_none(),
+            ZoneFilter::In(name) => {
+                let fences = &live.settings.geofences.fences;
+                v.zones.inside().any(|i| fences.get(i).is_some_and(|f| f.name == *name))
+            }
+        };
+        zone_ok
+            && self.kind.is_none_or(|k| v.kind == k)
+            && self.attention.is_none_or(|a| Attention::of(live, v, now_ms) == a)
+    }
+
+    /// The vehicles the filters let through, in the table's order.
+    pub fn rows<'a>(&self, live: &'a LiveState, now_ms: i64) -> Vec<&'a VehicleLive> {
+        let mut rows: Vec<&VehicleLive> =
+            live.vehicles_in_order().into_iter().filter(|v| self.shows(live, v, now_ms)).collect();
+        let soc = |v: &VehicleLive| v.soc_percent.unwrap_or(f64::INFINITY);
+        let key = |a: &VehicleLive, b: &VehicleLive| -> std::cmp::Ordering {
+            match self.sort {
+                SortBy::Attention => Attention::of(live, a, now_ms)
+                    .cmp(&Attention::of(live, b, now_ms))
+                    .then_with(|| soc(a).total_cmp(&soc(b))),
+                SortBy::Name => natural_cmp(&a.path.vehicle, &b.path.vehicle),
+                SortBy::Kind => a.kind.label().cmp(b.kind.label()),
+                SortBy::Speed => a.speed_kmh.unwrap_or(-1.0).total_cmp(&b.speed_kmh.unwrap_or(-1.0)),
+                SortBy::Battery => soc(a).total_cmp(&soc(b)),
+                SortBy::Zone => zone_names(live, a).cmp(&zone_names(live, b)),
+                SortBy::LastSeen => b.last_seen_ms.cmp(&a.last_seen_ms),
+            }
+        };
+        rows.sort_by(|a, b| {
+            let k = key(a, b);
+            let k = if self.descending { k.reverse() } else { k };
+            k.then_with(|| a.order.cmp(&b.order))
+        });
+        rows
+    }
+
+    /// The filter bar: kind, status and zone.
+    fn filters_ui(&mut self, ui: &mut Ui, live: &LiveState, shown: usize, total: usize) {
+        ui.horizontal_wrapped(|ui| {
+            egui::ComboBox::new("fleet_kind", "Kind")
+                .selected_text(self.kind.map_or("All kinds", VehicleKind::label))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.kind, None, "All kinds");
+                    for k in VehicleKind::ALL {
+                        ui.selectable_value(&mut self.kind, Some(k), k.label());
+                    }
+                });
+            egui::ComboBox::new("fleet_status", "State")
+                .selected_text(self.attention.map_or("All states", Attention::label))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.attention, None, "All states");
+                    for a in Attention::ALL {
+                        ui.selectable_value(&mut self.attention, Some(a), a.label());
+                    }
+                });
+            let fences = &live.settings.geofences.fences;
+            if !fences.is_empty() {
+                let text = match &self.zone {
+                    ZoneFilter::Any => "All zones".to_owned(),
+                    ZoneFilter::None => "In no zone".to_owned(),
+                    ZoneFilter::In(name) => name.to_string(),
+                };
+                egui::ComboBox::new("fleet_zone", "Zone").selected_text(text).show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.zone, ZoneFilter::Any, "All zones");
+                    for f in fences {
+                        ui.selectable_value(&mut self.zone, ZoneFilter::In(Arc::clone(&f.name)), &*f.name);
+                    }
+                    ui.selectable_value(&mut self.zone, ZoneFilter::None, "In no zone");
                 });
             }
-        })
-        .body(|body| {
-            body.rows(row_height, vehicles.len(), |mut row| {
-                let v = vehicles[row.index()];
-                let status = live.vehicle_status(v, now_ms);
-                let stale = status == VehicleStatus::Offline;
-                let dim = |text: String| {
-                    if stale { RichText::new(text).color(theme.stale) } else { RichText::new(text) }
-                };
-                row.col(|ui| {
-                    let response =
-                        ui.add(egui::Label::new(dim(v.path.vehicle.clone()).strong()).sense(egui::Sense::click()));
-                    if sim_gateways.contains(&v.gateway) {
-                        vehicle_demo_menu(&response, v, &mut commands);
+            let filtered = self.kind.is_some() || self.attention.is_some() || self.zone != ZoneFilter::Any;
+            if filtered && ui.button("Clear filters").clicked() {
+                self.kind = None;
+                self.attention = None;
+                self.zone = ZoneFilter::Any;
+            }
+            ui.label(format!("{shown} of {total} vehicles"));
+        });
+    }
+
+    /// A sortable column title: a click sorts by it, a second click reverses; a triangle marks the sorted column
+    /// (pointing down: first rows first in the column's natural order).
+    fn header_ui(&mut self, ui: &mut Ui, title: &str, by: SortBy) {
+        let response = ui.add(egui::Button::new(RichText::new(title).strong()).frame(false));
+        if self.sort == by {
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(9.0, 9.0), egui::Sense::hover());
+            let c = rect.center();
+            let (tip, base) = if self.descending { (-3.5, 3.5) } else { (3.5, -3.5) };
+            let points = vec![c + egui::vec2(-4.0, base), c + egui::vec2(4.0, base), c + egui::vec2(0.0, tip)];
+            ui.painter().add(egui::Shape::convex_polygon(points, ui.visuals().strong_text_color(), egui::Stroke::NONE));
+        }
+        if response.clicked() {
+            if self.sort == by {
+                self.descending = !self.descending;
+            } else {
+                self.sort = by;
+                self.descending = false;
+            }
+        }
+        response.on_hover_text(match by {
+            SortBy::Attention => "Sort worst first: stale, critical battery, low battery, idle, charging, moving",
+            _ => "Sort by this column; click again to reverse",
+        });
+    }
+
+    /// Draws the filters and the table; returns commands from the rows' context menus. With `selected`, a click
+    /// on a vehicle's name selects it (the map shows and can follow it).
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        theme: &Theme,
+        live: &LiveState,
+        now_ms: i64,
+        sim_gateways: &HashSet<Arc<str>>,
+        mut selected: Option<&mut Option<Arc<str>>>,
+    ) -> Vec<Command> {
+        let mut commands = Vec::new();
+        let total = live.vehicles_in_order().len();
+        if total == 0 {
+            ui.label(RichText::new("No vehicles yet: waiting for a gateway to announce them.").color(theme.text_dim));
+            return commands;
+        }
+        let vehicles = self.rows(live, now_ms);
+        self.filters_ui(ui, live, vehicles.len(), total);
+        let zones = !live.settings.geofences.is_empty();
+        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
+        let mut table = TableBuilder::new(ui)
+            .id_salt("fleet")
+            .striped(true)
+            .column(Column::auto().at_least(80.0))
+            .column(Column::auto().at_least(70.0))
+            .column(Column::auto().at_least(95.0))
+            .column(Column::auto().at_least(70.0))
+            .column(Column::auto().at_least(190.0));
+        if zones {
+            table = table.column(Column::auto().at_least(90.0));
+        }
+        let mut columns = vec![
+            ("Vehicle", SortBy::Name),
+            ("Kind", SortBy::Kind),
+            ("State", SortBy::Attention),
+            ("Speed", SortBy::Speed),
+            ("Battery", SortBy::Battery),
+        ];
+        if zones {
+            columns.push(("Zone", SortBy::Zone));
+        }
+        columns.push(("Last seen", SortBy::LastSeen));
+        table
+            .column(Column::remainder().at_least(90.0))
+            .header(row_height, |mut header| {
+                for (title, by) in columns {
+                    header.col(|ui| {
+                        ui.horizontal(|ui| self.header_ui(ui, title, by));
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(row_height, vehicles.len(), |mut row| {
+                    let v = vehicles[row.index()];
+                    let status = live.vehicle_status(v, now_ms);
+                    let stale = status == VehicleStatus::Offline;
+                    let dim = |text: String| {
+                        if stale { RichText::new(text).color(theme.stale) } else { RichText::new(text) }
+                    };
+                    row.col(|ui| {
+                        let is_selected = selected.as_deref().is_some_and(|s| s.as_deref() == Some(&*v.id));
+                        let mut name = dim(v.path.vehicle.clone()).strong();
+                        if is_selected {
+                            name = name.background_color(theme.selection);
+                        }
+                        let response = ui.add(egui::Label::new(name).sense(egui::Sense::click()));
+                        if response.clicked()
+                            && let Some(selected) = selected.as_deref_mut()
+                        {
+                            *selected = Some(Arc::clone(&v.id));
+                        }
+                        if sim_gateways.contains(&v.gateway) {
+                            vehicle_demo_menu(&response, v, &mut commands);
+                        }
+                    });
+                    row.col(|ui| {
+                        ui.label(dim(v.kind.label().to_owned()));
+                    });
+                    row.col(|ui| {
+                        status_badge_ui(ui, theme, status_severity(status), status.label());
+                    });
+                    row.col(|ui| {
+                        ui.label(dim(v.speed_kmh.map_or("—".to_owned(), |s| format!("{s:.0} km/h"))));
+                    });
+                    row.col(|ui| {
+                        battery_bar_ui(ui, theme, v.soc_percent, live.thresholds(v.kind), v.charging, stale);
+                    });
+                    if zones {
+                        row.col(|ui| {
+                            ui.label(dim(zone_names(live, v)));
+                        });
                     }
-                });
-                row.col(|ui| {
-                    ui.label(dim(v.kind.label().to_owned()));
-                });
-                row.col(|ui| {
-                    status_badge_ui(ui, theme, status_severity(status), status.label());
-                });
-                row.col(|ui| {
-                    ui.label(dim(v.speed_kmh.map_or("—".to_owned(), |s| format!("{s:.0} km/h"))));
-                });
-                row.col(|ui| {
-                    battery_bar_ui(ui, theme, v.soc_percent, live.thresholds(v.kind), v.charging, stale);
-                });
-                row.col(|ui| {
-                    let text = fmt_ago(now_ms, v.last_seen_ms);
-                    if stale {
-                        status_badge_ui(ui, theme, Severity::Stale, &text);
-                    } else {
-                        ui.label(RichText::new(text).color(theme.text_dim));
-                    }
+                    row.col(|ui| {
+                        let text = fmt_ago(now_ms, v.last_seen_ms);
+                        if stale {
+                            status_badge_ui(ui, theme, Severity::Stale, &text);
+                        } else {
+                            ui.label(RichText::new(text).color(theme.text_dim));
+                        }
+                    });
                 });
             });
-        });
-    commands
+        commands
+    }
 }
 
 fn vehicle_demo_menu(response: &egui::Response, v: &VehicleLive, commands: &mut Vec<Command>) {
@@ -107,4 +343,50 @@ fn vehicle_demo_menu(response: &egui::Response, v: &VehicleLive, commands: &mut 
             ui.close();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::geofence::{Geofence, Geofences};
+    use crate::command::{FeedEvent, FeedEventBody};
+    use crate::live::LiveSettings;
+    use crate::model::{Sample, SignalId, Value};
+
+    /// Two vans, one parked in the depot zone for a minute, one outside it.
+    fn live_with_zone() -> LiveState {
+        let depot = Geofence::new("Depot", vec![[60.0, 24.0], [60.0, 24.01], [60.01, 24.01], [60.01, 24.0]]);
+        let settings = LiveSettings {
+            geofences: Arc::new(Geofences { fences: depot.into_iter().collect(), debounce_ms: 10_000 }),
+            ..LiveSettings::default()
+        };
+        let mut live = LiveState::new(settings);
+        for t in 0..6 {
+            let ts = 1_000_000 + t * 10_000;
+            let mut samples = Vec::new();
+            for (name, lat) in [("VAN-01", 60.005), ("VAN-02", 60.5)] {
+                let id = |m: &str| SignalId::new(format!("Site/Fleet/{name}/{m}"));
+                samples.push(Sample::new(id("Position/Latitude"), ts, Value::F64(lat)));
+                samples.push(Sample::new(id("Position/Longitude"), ts, Value::F64(24.005)));
+                samples.push(Sample::new(id("Battery/SoC"), ts, Value::F64(80.0)));
+            }
+            live.apply(&FeedEvent::new(Arc::from("gw"), ts, FeedEventBody::Samples(samples)));
+        }
+        live
+    }
+
+    #[test]
+    fn the_zone_filter_shows_the_vehicles_in_a_zone_or_in_none() {
+        let live = live_with_zone();
+        let now = 1_060_000;
+        let names = |t: &FleetTable| t.rows(&live, now).iter().map(|v| v.path.vehicle.clone()).collect::<Vec<_>>();
+        let mut table = FleetTable::default();
+        assert_eq!(names(&table).len(), 2);
+        table.zone = ZoneFilter::In(Arc::from("Depot"));
+        assert_eq!(names(&table), ["VAN-01"]);
+        table.zone = ZoneFilter::None;
+        assert_eq!(names(&table), ["VAN-02"]);
+        let v = live.vehicles().find(|v| v.path.vehicle == "VAN-01").expect("VAN-01");
+        assert_eq!(zone_names(&live, v), "Depot");
+    }
 }

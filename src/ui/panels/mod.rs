@@ -2,6 +2,8 @@
 
 pub mod connections;
 pub mod fleet;
+pub mod map;
+pub mod oee;
 pub mod plant;
 pub mod status_bar;
 pub mod trend;

@@ -4,8 +4,8 @@ use crate::model::{BatteryLevel, BatteryThresholds};
 use crate::ui::theme::Theme;
 
 /// A state-of-charge bar with its low and critical limits marked, so the operator sees where in range it is.
-/// Grey while normal, amber when low, red when critical, dim when stale; the text gives the number and `⚡` while
-/// charging.
+/// Grey while normal, amber when low, red when critical, dim when stale; the text gives the number, and a bolt on
+/// the bar marks charging.
 pub fn battery_bar_ui(
     ui: &mut Ui,
     theme: &Theme,
@@ -49,11 +49,23 @@ pub fn battery_bar_ui(
                 BatteryLevel::Low => " low",
                 BatteryLevel::Critical => " critical",
             };
-            format!("{soc:.0} %{}{level_text}", if charging { " ⚡" } else { "" })
+            format!("{soc:.0} %{level_text}")
         }
         None => "—".to_owned(),
     };
     painter.rect_stroke(bar, 2.0, Stroke::new(1.0, theme.tile_border), StrokeKind::Inside);
+    if charging {
+        // A bolt drawn on the bar's end (the UI font has no ⚡ glyph).
+        let c = pos2(bar.right() - bar.height() * 0.5, bar.center().y);
+        let h = bar.height() * 0.5;
+        let bolt = vec![
+            c + egui::vec2(0.25 * h, -h),
+            c + egui::vec2(-0.35 * h, 0.1 * h),
+            c + egui::vec2(0.1 * h, 0.1 * h),
+            c + egui::vec2(-0.25 * h, h),
+        ];
+        painter.add(egui::Shape::line(bolt, Stroke::new(1.5, theme.text_strong)));
+    }
     let text_colour = if stale { theme.stale } else { theme.text };
     painter.text(
         pos2(bar.right() + 6.0, rect.center().y),
@@ -62,7 +74,13 @@ pub fn battery_bar_ui(
         FontId::proportional(height * 0.8),
         text_colour,
     );
-    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::ProgressIndicator, true, format!("Battery {text}")));
+    response.widget_info(|| {
+        egui::WidgetInfo::labeled(
+            egui::Role::ProgressIndicator,
+            true,
+            format!("Battery {text}{}", if charging { ", charging" } else { "" }),
+        )
+    });
     response.on_hover_text(format!(
         "State of charge {text}\nlow ≤ {:.0} %, critical ≤ {:.0} %",
         thresholds.low_percent, thresholds.critical_percent

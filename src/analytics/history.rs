@@ -1,0 +1,286 @@
+//! OEE of any range, recomputed from the history cache with the same engine as the live tracker.
+//!
+//! States, reasons and ideal cycle times are read raw (they change rarely). Counters are read from the minute
+//! rollups (first, last, min and max per minute) so a shift of 200 machines reads a few hundred thousand rows, not
+//! millions; a minute that did not only rise (its min below its first value, or its max above its last) holds a
+//! reset and is read raw, as are the partial minutes at the range's ends. Bad-quality values are left out, as in
+//! the rollups.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use super::oee::{Accumulator, Input, MachineOee};
+use crate::model::asset::AssetModel;
+use crate::model::machine::metric as mm;
+use crate::model::vehicle::metric as vm;
+use crate::model::{MachineState, Quality, ShiftCalendar, SignalId, Value, ValueKind};
+use crate::store::query::{self, StoredSample};
+
+const MINUTE_MS: i64 = 60_000;
+
+const ENGINE_METRICS: [&str; 6] =
+    [mm::STATE, mm::REASON, mm::COUNT_TOTAL, mm::COUNT_GOOD, mm::COUNT_REJECT, mm::IDEAL_CYCLE_TIME];
+
+/// The input a machine metric's value gives the engine, if it is one the engine reads.
+pub fn input_of(metric: &str, value: &Value) -> Option<Input> {
+    match metric {
+        mm::STATE => match value {
+            Value::I64(code) => MachineState::from_code(*code),
+            #[expect(clippy::cast_possible_truncation, reason = "a state code stored as REAL")]
+            Value::F64(code) if code.fract() == 0.0 => MachineState::from_code(*code as i64),
+            other => other.as_str().and_then(MachineState::parse),
+        }
+        .map(Input::State),
+        mm::REASON => Some(Input::Reason(value.as_str().unwrap_or_default().to_owned())),
+        mm::COUNT_TOTAL => value.as_i64().map(Input::Total),
+        mm::COUNT_GOOD => value.as_i64().map(Input::Good),
+        mm::COUNT_REJECT => value.as_i64().map(Input::Reject),
+        mm::IDEAL_CYCLE_TIME => value.as_f64().map(Input::IdealCycle),
+        _ => None,
+    }
+}
+
+/// A machine found in the cache: its prefix and the stored signals of its metrics.
+#[derive(Clone, Debug, Default)]
+pub struct StoredMachine {
+    pub prefix: String,
+    /// The key of its first stored signal: machines sort by it in the order they were first seen (process order,
+    /// as a gateway announces them).
+    pub first_signal: i64,
+    /// metric → (signal key, value kind)
+    pub signals: BTreeMap<&'static str, (i64, ValueKind)>,
+}
+
+/// Machines in the cache: sources with a `State` signal (DOMAIN §2), plus signals config maps to a machine.
+pub fn machines(conn: &Connection, assets: &AssetModel) -> rusqlite::Result<Vec<StoredMachine>> {
+    let mut found: BTreeMap<String, StoredMachine> = BTreeMap::new();
+    let mut stmt = conn.prepare_cached("SELECT id, name, kind FROM signal ORDER BY id")?;
+    let rows: Vec<(i64, String, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+    for (id, name, kind) in rows {
+        let kind = query::kind_from(&kind);
+        let sid = SignalId::new(name.clone());
+        let routed = assets.signal_route(&name).map(|(p, m)| (p.to_owned(), m)).or_else(|| {
+            if sid.split_known_metric(vm::ALL).is_some() {
+                return None;
+            }
+            sid.split_known_metric(mm::ALL).map(|(p, m)| (p.to_owned(), m))
+        });
+        // Only what the engine reads (a temperature is a machine metric, but not an OEE input).
+        if let Some((prefix, metric)) = routed.filter(|(_, m)| ENGINE_METRICS.contains(m)) {
+            let m = found.entry(prefix.clone()).or_insert_with(|| StoredMachine {
+                prefix,
+                first_signal: id,
+                ..StoredMachine::default()
+            });
+            m.signals.entry(metric).or_insert((id, kind));
+        }
+    }
+    Ok(found.into_values().filter(|m| m.signals.contains_key(mm::STATE)).collect())
+}
+
+fn last_before(conn: &Connection, id: i64, kind: ValueKind, ts_ms: i64) -> rusqlite::Result<Option<StoredSample>> {
+    conn.prepare_cached(
+        "SELECT ts_ms, num, text, quality FROM sample WHERE signal = ?1 AND ts_ms < ?2 AND quality < 2
+         ORDER BY ts_ms DESC LIMIT 1",
+    )?
+    .query_row(params![id, ts_ms], |r| {
+        Ok(StoredSample {
+            ts_ms: r.get(0)?,
+            value: query::value_from(kind, r.get(1)?, r.get(2)?),
+            quality: query::quality_from(r.get(3)?),
+        })
+    })
+    .optional()
+}
+
+fn raw_good(
+    conn: &Connection,
+    id: i64,
+    kind: ValueKind,
+    from_ms: i64,
+    to_ms: i64,
+) -> rusqlite::Result<Vec<StoredSample>> {
+    if to_ms <= from_ms {
+        return Ok(Vec::new());
+    }
+    let rows = query::raw(conn, id, kind, from_ms, to_ms, usize::MAX)?;
+    Ok(rows.into_iter().filter(|s| s.quality != Quality::Bad).collect())
+}
+
+/// One minute rollup of a counter.
+struct Minute {
+    start_ms: i64,
+    min: f64,
+    max: f64,
+    first_ms: i64,
+    first: f64,
+    last_ms: i64,
+    last: f64,
+}
+
+/// A counter's values in `[from_ms, to_ms)`: raw at the ends, minute rollups between.
+fn counter_values(
+    conn: &Connection,
+    id: i64,
+    kind: ValueKind,
+    from_ms: i64,
+    to_ms: i64,
+) -> rusqlite::Result<Vec<(i64, f64)>> {
+    let first_full = (from_ms + MINUTE_MS - 1).div_euclid(MINUTE_MS) * MINUTE_MS;
+    let last_full = to_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+    let num = |s: &StoredSample| s.value.as_f64().map(|v| (s.ts_ms, v));
+    if last_full <= first_full {
+        return Ok(raw_good(conn, id, kind, from_ms, to_ms)?.iter().filter_map(num).collect());
+    }
+    let mut out: Vec<(i64, f64)> = raw_good(conn, id, kind, from_ms, first_full)?.iter().filter_map(num).collect();
+    let mut stmt = conn.prepare_cached(
+        "SELECT start_ms, min_value, max_value, first_ms, first_value, last_ms, last_value FROM rollup_1m
+         WHERE signal = ?1 AND start_ms >= ?2 AND start_ms < ?3 ORDER BY start_ms",
+    )?;
+    let minutes: Vec<Minute> = stmt
+        .query_map(params![id, first_full, last_full], |r| {
+            Ok(Minute {
+                start_ms: r.get(0)?,
+                min: r.get(1)?,
+                max: r.get(2)?,
+                first_ms: r.get(3)?,
+                first: r.get(4)?,
+                last_ms: r.get(5)?,
+                last: r.get(6)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    for Minute { start_ms: start, min, max, first_ms, first, last_ms, last } in minutes {
+        // A counter that only rose in the minute starts at its min and ends at its max.
+        if min < first || max > last {
+            // A reset inside the minute: every value counts.
+            out.extend(raw_good(conn, id, kind, start, start + MINUTE_MS)?.iter().filter_map(num));
+        } else {
+            out.push((first_ms, first));
+            if last_ms != first_ms {
+                out.push((last_ms, last));
+            }
+        }
+    }
+    out.extend(raw_good(conn, id, kind, last_full, to_ms)?.iter().filter_map(num));
+    Ok(out)
+}
+
+/// Inputs in time order: (time, order at one instant, input).
+type Inputs = Vec<(i64, u8, Input)>;
+
+/// A machine's inputs over `[from_ms, to_ms)` in time order (with the values in force at `from_ms`), and when the
+/// state after `to_ms` first changed.
+fn load_inputs(
+    conn: &Connection,
+    machine: &StoredMachine,
+    from_ms: i64,
+    to_ms: i64,
+) -> rusqlite::Result<(Inputs, Option<i64>)> {
+    let mut inputs: Inputs = Vec::new();
+    let mut state_after: Option<i64> = None;
+    for (&metric, &(id, kind)) in &machine.signals {
+        if let Some(before) = last_before(conn, id, kind, from_ms)?
+            && let Some(input) = input_of(metric, &before.value)
+        {
+            inputs.push((before.ts_ms, 1, input));
+        }
+        let counter = matches!(metric, mm::COUNT_TOTAL | mm::COUNT_GOOD | mm::COUNT_REJECT);
+        if counter {
+            #[expect(clippy::cast_possible_truncation, reason = "counters stored as REAL hold integers")]
+            let values = counter_values(conn, id, kind, from_ms, to_ms)?
+                .into_iter()
+                .filter_map(|(ts, v)| input_of(metric, &Value::I64(v.round() as i64)).map(|i| (ts, 1, i)));
+            inputs.extend(values);
+        } else {
+            for s in raw_good(conn, id, kind, from_ms, to_ms)? {
+                if let Some(input) = input_of(metric, &s.value) {
+                    inputs.push((s.ts_ms, 1, input));
+                }
+            }
+        }
+        if metric == mm::STATE {
+            for gap in query::gaps(conn, id, from_ms, to_ms)? {
+                inputs.push((gap.start_ms, 0, Input::NoData));
+            }
+            // When the state at the end changed: a stop open at the end is classed by its whole length.
+            let last = inputs.iter().rev().find_map(|(_, _, i)| match i {
+                Input::State(s) => Some(*s),
+                _ => None,
+            });
+            let mut stmt = conn.prepare_cached(
+                "SELECT ts_ms, num, text FROM sample WHERE signal = ?1 AND ts_ms >= ?2 AND quality < 2
+                 ORDER BY ts_ms LIMIT 64",
+            )?;
+            let after: Vec<(i64, Value)> = stmt
+                .query_map(params![id, to_ms], |r| Ok((r.get(0)?, query::value_from(kind, r.get(1)?, r.get(2)?))))?
+                .collect::<Result<_, _>>()?;
+            state_after = after.into_iter().find_map(|(ts, v)| match input_of(metric, &v) {
+                Some(Input::State(s)) if Some(s) != last => Some(ts),
+                _ => None,
+            });
+        }
+    }
+    // Time order; at one instant a gap's start first, then values.
+    inputs.sort_by_key(|(ts, order, _)| (*ts, *order));
+    Ok((inputs, state_after))
+}
+
+/// One machine's OEE over `[from_ms, to_ms)`, with the accumulator (stops, timeline) that produced it.
+pub fn machine_range(
+    conn: &Connection,
+    machine: &StoredMachine,
+    assets: &AssetModel,
+    calendar: &ShiftCalendar,
+    from_ms: i64,
+    to_ms: i64,
+) -> rusqlite::Result<(Accumulator, MachineOee)> {
+    let (inputs, state_after) = load_inputs(conn, machine, from_ms, to_ms)?;
+    let mut acc = Accumulator::new(from_ms, to_ms, calendar.scheduled(from_ms, to_ms), assets.params(&machine.prefix));
+    for (ts, _, input) in inputs {
+        acc.push(ts, input);
+    }
+    let result = acc.finish_range(state_after);
+    Ok((acc, result))
+}
+
+/// Accumulators for the period `[period.start_ms, period.end_ms)` fed with what the cache holds up to `now_ms`
+/// and left open, so live values continue them (the tracker's start after a restart mid-shift).
+pub fn seed(
+    conn: &Connection,
+    assets: &AssetModel,
+    calendar: &ShiftCalendar,
+    period: &super::Period,
+    now_ms: i64,
+) -> rusqlite::Result<BTreeMap<std::sync::Arc<str>, Accumulator>> {
+    let scheduled = calendar.scheduled(period.start_ms, period.end_ms);
+    let mut out = BTreeMap::new();
+    for m in machines(conn, assets)? {
+        let (inputs, _) = load_inputs(conn, &m, period.start_ms, now_ms.min(period.end_ms))?;
+        let mut acc = Accumulator::new(period.start_ms, period.end_ms, scheduled.clone(), assets.params(&m.prefix));
+        for (ts, _, input) in inputs {
+            acc.push(ts, input);
+        }
+        out.insert(std::sync::Arc::from(m.prefix.as_str()), acc);
+    }
+    Ok(out)
+}
+
+/// Every machine's OEE over `[from_ms, to_ms)`.
+pub fn recompute(
+    conn: &Connection,
+    assets: &AssetModel,
+    calendar: &ShiftCalendar,
+    from_ms: i64,
+    to_ms: i64,
+) -> rusqlite::Result<Vec<(StoredMachine, Accumulator, MachineOee)>> {
+    machines(conn, assets)?
+        .into_iter()
+        .map(|m| {
+            let (acc, oee) = machine_range(conn, &m, assets, calendar, from_ms, to_ms)?;
+            Ok((m, acc, oee))
+        })
+        .collect()
+}

@@ -1,0 +1,179 @@
+//! Fleet end to end: a simulated hour of vehicles recorded into a real cache with the demo site's geofences; the
+//! writer's stored crossings, the report's vehicles section and what was sent agree.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use watchfloor::analytics::fleet::{self, FleetParams};
+use watchfloor::analytics::geofence::{DEFAULT_DEBOUNCE_MS, Geofences};
+use watchfloor::command::{FeedEvent, FeedEventBody};
+use watchfloor::model::Value;
+use watchfloor::model::siteplan::SitePlan;
+use watchfloor::sim::{Fault, SimConfig, Simulator};
+use watchfloor::store::{Store, StoreOptions, open_reader};
+
+use crate::START_MS;
+
+const HOUR_MS: i64 = 3_600_000;
+
+fn demo_fences() -> Geofences {
+    let plan = SitePlan::parse(watchfloor::config::DEMO_SITE_PLAN).expect("demo plan");
+    Geofences::from_plans(Some(&plan), None, DEFAULT_DEBOUNCE_MS)
+}
+
+/// What the test saw go into the cache, per vehicle prefix.
+#[derive(Default)]
+struct Sent {
+    /// Times of the positions sent.
+    fixes: Vec<i64>,
+    soc: Vec<(i64, f64)>,
+    charging: Vec<(i64, bool)>,
+}
+
+/// Records `vehicles` simulated vehicles (no machines) for `hours` from `START_MS`, a batch a second, with faults.
+fn record_fleet(path: &std::path::Path, hours: i64, faults: &[(i64, Fault)]) -> (Vec<String>, HashMap<String, Sent>) {
+    let (tx, rx) = mpsc::channel(64);
+    let mut options = StoreOptions::new(path);
+    options.geofences = demo_fences();
+    let store = Store::start(options, rx).expect("writer");
+    let mut sim = Simulator::new(SimConfig { lines: 0, vehicles: 12, ..SimConfig::demo(11, START_MS) });
+    let prefixes = sim.vehicle_prefixes();
+    let gw: Arc<str> = Arc::from("demo");
+    let (meta, values) = sim.birth();
+    let mut sent: HashMap<String, Sent> = HashMap::new();
+    let mut note = |samples: &[watchfloor::model::Sample]| {
+        for s in samples {
+            if let Some(prefix) = s.signal.as_str().strip_suffix("/Position/Latitude") {
+                sent.entry(prefix.to_owned()).or_default().fixes.push(s.ts_ms);
+            }
+            let (prefix, metric) = s.signal.as_str().split_once("/Battery/").unwrap_or(("", ""));
+            let entry = sent.entry(prefix.to_owned()).or_default();
+            match (metric, &s.value) {
+                ("SoC", v) => entry.soc.extend(v.as_f64().map(|soc| (s.ts_ms, soc))),
+                ("Charging", Value::Bool(b)) => entry.charging.push((s.ts_ms, *b)),
+                _ => {}
+            }
+        }
+    };
+    note(&values);
+    tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Birth(meta)))).expect("send");
+    tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Samples(values)))).expect("send");
+    let mut t = START_MS;
+    while t < START_MS + hours * HOUR_MS {
+        for (_, fault) in faults.iter().filter(|(at, _)| (t..t + 1_000).contains(at)) {
+            sim.inject(fault).expect("a known vehicle");
+        }
+        t += 1_000;
+        let mut batch = Vec::new();
+        sim.step_to(t, &mut batch);
+        note(&batch);
+        tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), t, FeedEventBody::Samples(batch)))).expect("send");
+    }
+    drop(tx);
+    store.finish();
+    (prefixes, sent)
+}
+
+#[test]
+fn the_vehicles_report_and_the_stored_geofence_events_agree_with_what_was_recorded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("fleet.sqlite");
+    let (cut_at, drain_at) = (START_MS + 10 * 60_000, START_MS + 20 * 60_000);
+    let probe = SimConfig { lines: 0, vehicles: 12, ..SimConfig::demo(11, START_MS) };
+    let prefixes = Simulator::new(probe).vehicle_prefixes();
+    let (cut, drained) = (prefixes[0].clone(), prefixes[1].clone());
+    let faults = [
+        (cut_at, Fault::CutComms { vehicle: cut.clone(), secs: 300 }),
+        (drain_at, Fault::DrainBattery { vehicle: drained.clone(), soc_percent: 8.0 }),
+    ];
+    let (recorded, sent) = record_fleet(&path, 1, &faults);
+    assert_eq!(recorded, prefixes);
+
+    let conn = open_reader(&path).expect("reader");
+    let params = FleetParams { geofences: demo_fences(), stale_after_ms: 30_000 };
+    let (from, to) = (START_MS, START_MS + HOUR_MS);
+    let rows = fleet::vehicles(&conn, &params, from, to).expect("vehicles");
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, prefixes.iter().map(String::as_str).collect::<Vec<_>>(), "every vehicle, by its prefix");
+
+    for row in &rows {
+        let s = &sent[&row.id];
+        // Battery: the lowest level and the sum of every drop, from what was sent.
+        let min = s.soc.iter().filter(|(t, _)| *t < to).map(|x| x.1).fold(f64::INFINITY, f64::min);
+        assert!((row.min_soc_percent.expect("SoC") - min).abs() < 1e-9, "{}: min SoC", row.id);
+        let used: f64 = s.soc.windows(2).filter(|w| w[1].0 < to).map(|w| (w[0].1 - w[1].1).max(0.0)).sum();
+        assert!((row.soc_used_percent.expect("SoC") - used).abs() < 1e-6, "{}: SoC used {used}", row.id);
+        // Charging: the time the last charging value sent was true.
+        let mut charging_ms = 0;
+        let charging: Vec<&(i64, bool)> = s.charging.iter().filter(|(t, _)| *t < to).collect();
+        for (i, (t, on)) in charging.iter().enumerate() {
+            let next = charging.get(i + 1).map_or(to, |n| n.0);
+            if *on {
+                charging_ms += next - t;
+            }
+        }
+        #[expect(clippy::cast_precision_loss)]
+        let charging_secs = charging_ms as f64 / 1000.0;
+        // Allowed: up to the stale time (charging during a silence is not counted).
+        assert!(
+            row.charging_secs <= charging_secs + 1e-6 && row.charging_secs >= charging_secs - row.stale_secs - 1.0,
+            "{}: charging {} s, sent {charging_secs} s",
+            row.id,
+            row.charging_secs
+        );
+        assert!(row.distance_km >= 0.0 && row.distance_km < 60.0, "{}: {} km in an hour", row.id, row.distance_km);
+        for secs in row.zone_secs.values() {
+            assert!(*secs > 0.0 && *secs <= 3_600.0, "{}: {secs} s in a zone", row.id);
+        }
+    }
+    assert!(rows.iter().filter(|r| r.distance_km > 0.1).count() >= 6, "most vehicles moved");
+
+    // Stale: from 30 s after a position until the next one, for every silence longer than that.
+    for row in &rows {
+        let fixes: Vec<i64> = sent[&row.id].fixes.iter().copied().filter(|t| *t < to).collect();
+        let stale_ms: i64 = fixes.windows(2).map(|w| (w[1] - w[0] - 30_000).max(0)).sum::<i64>()
+            + (to - fixes.last().copied().unwrap_or(to) - 30_000).max(0);
+        #[expect(clippy::cast_precision_loss)]
+        let expected = stale_ms as f64 / 1000.0;
+        assert!(
+            (row.stale_secs - expected).abs() < 1e-6,
+            "{}: stale {} s, expected {expected}",
+            row.id,
+            row.stale_secs
+        );
+    }
+    // The cut vehicle was silent 300 s at least: stale for 270 s of them.
+    let cut_row = rows.iter().find(|r| r.id == cut).expect("cut vehicle");
+    assert!(cut_row.stale_secs >= 270.0, "stale {} s", cut_row.stale_secs);
+    let quiet: Vec<&str> = rows.iter().filter(|r| r.stale_secs == 0.0).map(|r| r.id.as_str()).collect();
+    assert!(!quiet.is_empty(), "vehicles never silent are never stale");
+    let drained_row = rows.iter().find(|r| r.id == drained).expect("drained vehicle");
+    assert!(drained_row.min_soc_percent.expect("SoC") <= 8.0 + 1e-9);
+
+    // Crossings: the writer stored them as events as positions arrived; the report recomputes the same ones.
+    let mut stored: Vec<(String, i64, String, String)> = conn
+        .prepare("SELECT source, ts_ms, kind, message FROM event WHERE kind LIKE 'geofence.%' ORDER BY source, ts_ms")
+        .expect("query")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("events");
+    stored.sort();
+    let mut reported: Vec<(String, i64, String, String)> = rows
+        .iter()
+        .flat_map(|r| {
+            r.geofence_events.iter().map(|e| (r.id.clone(), e.ts_ms, format!("geofence.{}", e.event), e.zone.clone()))
+        })
+        .collect();
+    reported.sort();
+    assert!(!stored.is_empty(), "an hour of AGVs and vans crosses some zone");
+    assert_eq!(stored, reported);
+    // Enter and exit alternate per vehicle and zone.
+    let mut last: HashMap<(&str, &str), &str> = HashMap::new();
+    for (vehicle, _, kind, zone) in &stored {
+        if let Some(prev) = last.insert((vehicle, zone), kind) {
+            assert_ne!(prev, kind, "{vehicle} {zone}: {kind} twice in a row");
+        }
+    }
+}
