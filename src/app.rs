@@ -395,11 +395,11 @@ impl eframe::App for WatchfloorApp {
                 });
             }
             View::Fleet => {
-                let (map, table) = (&mut self.map, &mut self.fleet_table);
+                let (map, table, history) = (&mut self.map, &mut self.fleet_table, self.history.as_ref());
                 egui::Panel::right("fleet_table").resizable(true).default_size(640.0).show(ui, |ui| {
                     commands.extend(table.ui(ui, theme, live, now_ms, sims, Some(&mut map.selected)));
                 });
-                egui::CentralPanel::default().show(ui, |ui| map.ui(ui, theme, live, now_ms));
+                egui::CentralPanel::default().show(ui, |ui| map.ui(ui, theme, live, now_ms, history));
             }
             View::Trends => {
                 let env = TrendEnv { theme, history: self.history.as_ref(), live, now_ms, timezone: &self.timezone };

@@ -20,8 +20,11 @@
 //!   times, counts, six big losses, stops, state timeline, hourly figures), [`analytics::OeeTracker`] the live shift
 //!   (O(1) per input, carried over at shift changes), [`analytics::history`] the recompute of any range from the
 //!   cache (minute rollups for counters) and the seed of the live shift at start, [`analytics::report`] the report
-//!   per machine, line and site (JSON/CSV); [`analytics::battery`] time to empty or to full from the state-of-charge slope.
-//! - [`bench`](mod@bench) — `watchfloor bench store|feeds|oee`: the measurements behind `docs/benchmarks.md`;
+//!   per machine, line and site (JSON/CSV); [`analytics::battery`] time to empty or to full from the state-of-charge slope;
+//!   [`analytics::geofence`] debounced zone crossings and time in zone (the same tracker on the writer thread, in
+//!   the live state and in the report); [`analytics::fleet`] the report's vehicles section from the cache.
+//! - [`bench`](mod@bench) — `watchfloor bench store|feeds|oee|ui`: the measurements behind `docs/benchmarks.md`
+//!   (`ui` drives the whole app headless on the Fleet and Plant views);
 //!   [`bench::mqtt`] also runs a private Mosquitto (the end-to-end benchmark and the interop tests use it).
 //! - [`gateway`] — `watchfloor gateway`: the simulator served as a real gateway (the HTTP gateway feed, Sparkplug B
 //!   edge nodes and Kepware JSON over MQTT), one driver broadcasting to each output.

@@ -177,3 +177,43 @@ fn the_vehicles_report_and_the_stored_geofence_events_agree_with_what_was_record
         }
     }
 }
+
+/// On a recorded cache, the selected vehicle shows its battery over the shift so far, read from the cache.
+#[test]
+fn the_selected_vehicle_shows_its_battery_over_the_shift_from_the_cache() {
+    use egui_kittest::kittest::Queryable as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("fleet.sqlite");
+    record_fleet(&path, 1, &[]);
+    let mut builder = watchfloor::feeds::EventBus::builder();
+    let inbox = builder.live(8);
+    let bus = builder.build();
+    let plan = watchfloor::config::SitePlanSource::Demo.load().0;
+    let parts = watchfloor::app::AppParts {
+        history: Some(watchfloor::store::History::start(path).expect("reader")),
+        site_plan: Arc::new(plan),
+        ..crate::app_parts(inbox, bus, Arc::new(watchfloor::clock::ManualClock::new(START_MS + HOUR_MS)))
+    };
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size([1600.0, 1000.0])
+        .build_eframe(move |cc| watchfloor::app::WatchfloorApp::new(cc, parts));
+    let wait = |harness: &mut egui_kittest::Harness<'_, watchfloor::app::WatchfloorApp>, label: &str| {
+        for _ in 0..400 {
+            harness.run_steps(1);
+            if harness.query_by_label_contains(label).is_some() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("{label:?} never shown");
+    };
+    harness.get_by_label("Fleet").click();
+    wait(&mut harness, "12 of 12 vehicles");
+    harness.get_by_label("Vehicle").click();
+    harness.run_steps(2);
+    harness.get_by_label("AGV-01").click();
+    wait(&mut harness, "Battery this shift: ");
+    let label = harness.get_by_label_contains("Battery this shift: ");
+    let text = format!("{label:?}");
+    assert!(text.contains('%'), "{text}");
+}

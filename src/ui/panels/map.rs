@@ -12,7 +12,9 @@ use walkers::{MapMemory, Position, Projector, lon_lat};
 
 use crate::live::{LiveState, VehicleLive};
 use crate::model::siteplan::{PlanKind, PlanShape, SitePlan};
+use crate::model::vehicle::metric as vm;
 use crate::model::{BatteryLevel, VehicleKind, VehicleStatus};
+use crate::store::{History, Pending};
 use crate::ui::theme::{Severity, Theme};
 
 /// Markers closer than this (pixels) are drawn as one cluster.
@@ -30,6 +32,72 @@ pub struct MapPanel {
     pub follow: bool,
     /// Frame the fleet on the next frame (first frame, or the button).
     fit_pending: bool,
+    /// The selected vehicle's older trail and its battery over the shift, from the cache.
+    stored: Stored,
+}
+
+/// How far back the trail from the cache reaches.
+const STORED_TRAIL_MS: i64 = 30 * 60_000;
+/// How often the selected vehicle's stored trail and battery trend are read again.
+const STORED_REFRESH_MS: i64 = 30_000;
+
+/// What the cache holds for the selected vehicle.
+#[derive(Default)]
+struct StoredData {
+    /// Positions of the last [`STORED_TRAIL_MS`], `[lat, lon]`.
+    trail: Vec<[f64; 2]>,
+    /// State of charge over the shift so far: (bucket start, mean).
+    soc: Vec<(i64, f64)>,
+    from_ms: i64,
+    to_ms: i64,
+}
+
+#[derive(Default)]
+struct Stored {
+    vehicle: Option<Arc<str>>,
+    asked_ms: i64,
+    pending: Option<Pending<StoredData>>,
+    data: StoredData,
+}
+
+impl Stored {
+    /// Asks the reader again when the selection changed or the last answer is old; takes an answer that arrived.
+    fn refresh(&mut self, history: Option<&History>, selected: Option<&Arc<str>>, shift_start_ms: i64, now_ms: i64) {
+        if let Some(pending) = &mut self.pending
+            && let Some(result) = pending.poll()
+        {
+            self.pending = None;
+            match result {
+                Ok(data) => self.data = data,
+                Err(err) => tracing::warn!("fleet map: cannot read the selected vehicle's history: {err}"),
+            }
+        }
+        if self.vehicle.as_ref() != selected {
+            self.vehicle = selected.cloned();
+            self.data = StoredData::default();
+            self.pending = None;
+            self.asked_ms = i64::MIN;
+        }
+        let (Some(history), Some(id)) = (history, selected) else { return };
+        if self.pending.is_some() || now_ms.saturating_sub(self.asked_ms) < STORED_REFRESH_MS {
+            return;
+        }
+        self.asked_ms = now_ms;
+        let id = id.to_string();
+        self.pending = history.run(move |conn| {
+            let sqlite = |source| crate::store::Error::Sqlite { path: conn.path().unwrap_or_default().into(), source };
+            let trail = crate::analytics::fleet::fixes(conn, &id, now_ms - STORED_TRAIL_MS, now_ms + 1)
+                .map_err(sqlite)?
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect();
+            // A vehicle without a stored battery has no trend; that is not an error.
+            let soc = crate::store::query::series(conn, &format!("{id}/{}", vm::SOC), shift_start_ms, now_ms + 1, 240)
+                .map(|s| s.buckets.iter().filter(|b| b.count > 0).map(|b| (b.ts_ms, b.mean)).collect())
+                .unwrap_or_default();
+            Ok(StoredData { trail, soc, from_ms: shift_start_ms, to_ms: now_ms })
+        });
+    }
 }
 
 /// How a vehicle is drawn.
@@ -95,7 +163,14 @@ pub fn zoom_to_fit(lo: [f64; 2], hi: [f64; 2], size: egui::Vec2) -> f64 {
 
 impl MapPanel {
     pub fn new(plan: Arc<SitePlan>) -> Self {
-        Self { memory: MapMemory::default(), plan, selected: None, follow: false, fit_pending: true }
+        Self {
+            memory: MapMemory::default(),
+            plan,
+            selected: None,
+            follow: false,
+            fit_pending: true,
+            stored: Stored::default(),
+        }
     }
 
     fn fleet_bounds(&self, live: &LiveState) -> Option<([f64; 2], [f64; 2])> {
@@ -109,8 +184,11 @@ impl MapPanel {
         }
     }
 
-    /// The toolbar and the map. Returns nothing; selection is kept here.
-    pub fn ui(&mut self, ui: &mut Ui, theme: &Theme, live: &LiveState, now_ms: i64) {
+    /// The toolbar and the map. Returns nothing; selection is kept here. With the history cache, the selected
+    /// vehicle shows its trail of the last half hour and its battery over the shift.
+    pub fn ui(&mut self, ui: &mut Ui, theme: &Theme, live: &LiveState, now_ms: i64, history: Option<&History>) {
+        let shift_start = crate::analytics::Period::at(&live.settings.calendar, now_ms).start_ms;
+        self.stored.refresh(history, self.selected.as_ref(), shift_start, now_ms);
         ui.horizontal(|ui| {
             if ui.button("Fit fleet").on_hover_text("Zoom and pan to show every vehicle").clicked() {
                 self.fit_pending = true;
@@ -139,7 +217,7 @@ impl MapPanel {
             );
         });
         if let Some(v) = self.selected.as_ref().and_then(|id| live.vehicles.get(id)) {
-            vehicle_detail_ui(ui, theme, live, v, now_ms);
+            vehicle_detail_ui(ui, theme, live, v, now_ms, &self.stored.data);
         }
         let size = ui.available_size();
         if self.fit_pending
@@ -160,6 +238,7 @@ impl MapPanel {
             .map_or(lon_lat(0.0, 0.0), |(lo, hi)| lon_lat((lo[1] + hi[1]) / 2.0, (lo[0] + hi[0]) / 2.0));
         let plan = Arc::clone(&self.plan);
         let selected = self.selected.clone();
+        let stored_trail = &self.stored.data.trail;
         let clicked = walkers::Map::new(None, &mut self.memory, home)
             .zoom_with_ctrl(false)
             .show(ui, |ui, response, projector, _memory| {
@@ -180,6 +259,9 @@ impl MapPanel {
                     })
                     .collect();
                 if let Some(v) = selected.as_ref().and_then(|id| live.vehicles.get(id)) {
+                    let older: Vec<Pos2> =
+                        stored_trail.iter().map(|p| projector.project(lon_lat(p[1], p[0])).to_pos2()).collect();
+                    painter.add(Shape::line(older, Stroke::new(1.5, theme.selection.gamma_multiply(0.6))));
                     let trail: Vec<Pos2> =
                         v.trail.iter().map(|f| projector.project(lon_lat(f.lon_deg, f.lat_deg)).to_pos2()).collect();
                     painter.add(Shape::line(trail, Stroke::new(2.0, theme.selection)));
@@ -419,7 +501,7 @@ fn fmt_hours(hours: f64) -> String {
 }
 
 /// The selected vehicle: battery (with time to empty or full), electrical values, motion, odometer, last seen.
-fn vehicle_detail_ui(ui: &mut Ui, theme: &Theme, live: &LiveState, v: &VehicleLive, now_ms: i64) {
+fn vehicle_detail_ui(ui: &mut Ui, theme: &Theme, live: &LiveState, v: &VehicleLive, now_ms: i64, stored: &StoredData) {
     let style = MarkerStyle::of(live, v, now_ms);
     egui::Frame::new().fill(theme.tile).stroke(Stroke::new(1.0, theme.tile_border)).inner_margin(6.0).show(ui, |ui| {
         ui.horizontal_wrapped(|ui| {
@@ -470,8 +552,47 @@ fn vehicle_detail_ui(ui: &mut Ui, theme: &Theme, live: &LiveState, v: &VehicleLi
             }
             extra.push(format!("seen {}", crate::ui::fmt_ago(now_ms, v.last_seen_ms)));
             ui.label(RichText::new(extra.join(" · ")).color(theme.text_dim));
+            if !stored.soc.is_empty() {
+                soc_trend_ui(ui, theme, stored, live.thresholds(v.kind));
+            }
         });
     });
+}
+
+/// The state of charge over the shift so far: a line of minute means on a 0–100 % scale, with the low and
+/// critical thresholds; a gap in the data breaks the line.
+fn soc_trend_ui(ui: &mut Ui, theme: &Theme, stored: &StoredData, thresholds: crate::model::BatteryThresholds) {
+    let (rect, response) = ui.allocate_exact_size(vec2(240.0, 44.0), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_stroke(rect, 2.0, Stroke::new(1.0, theme.tile_border), egui::StrokeKind::Inside);
+    let span = (stored.to_ms - stored.from_ms).max(1);
+    #[expect(clippy::cast_precision_loss, reason = "milliseconds of a shift")]
+    let x = |t: i64| rect.left() + rect.width() * ((t - stored.from_ms) as f32 / span as f32);
+    #[expect(clippy::cast_possible_truncation, reason = "a percentage")]
+    let y = |soc: f64| rect.bottom() - rect.height() * (soc.clamp(0.0, 100.0) / 100.0) as f32;
+    for (level, colour) in [(thresholds.low_percent, theme.attention), (thresholds.critical_percent, theme.alarm)] {
+        painter.hline(rect.x_range(), y(level), Stroke::new(1.0, colour.gamma_multiply(0.5)));
+    }
+    // Buckets further apart than a few widths are a gap, not a straight line.
+    let step = stored.soc.windows(2).map(|w| w[1].0 - w[0].0).min().unwrap_or(60_000).max(1);
+    let mut run: Vec<Pos2> = Vec::new();
+    let mut last_t = None;
+    for &(t, soc) in &stored.soc {
+        if last_t.is_some_and(|l| t - l > 3 * step) && run.len() > 1 {
+            painter.add(Shape::line(std::mem::take(&mut run), Stroke::new(1.5, theme.text)));
+        } else if last_t.is_some_and(|l| t - l > 3 * step) {
+            run.clear();
+        }
+        run.push(pos2(x(t), y(soc)));
+        last_t = Some(t);
+    }
+    if run.len() > 1 {
+        painter.add(Shape::line(run, Stroke::new(1.5, theme.text)));
+    }
+    let (lo, hi) = stored.soc.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| (lo.min(s.1), hi.max(s.1)));
+    let summary = format!("Battery this shift: {lo:.0}–{hi:.0} %");
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &summary));
+    response.on_hover_text(summary);
 }
 
 /// A scale bar of a round length (1, 2 or 5 × 10ⁿ m) at most 120 px long, bottom left.
