@@ -84,6 +84,8 @@ pub struct AppParts {
     pub diagnostics: Vec<DiagHandle>,
     /// Drawn under the fleet map.
     pub site_plan: Arc<crate::model::siteplan::SitePlan>,
+    /// The fleet map's tile server, if the config names one.
+    pub tiles: Option<crate::ui::tiles::TileServer>,
 }
 
 type Seed = std::collections::BTreeMap<Arc<str>, crate::analytics::Accumulator>;
@@ -147,7 +149,7 @@ impl WatchfloorApp {
             diagnostics: parts.diagnostics,
             connections: ConnectionsPanel::default(),
             plant: crate::ui::panels::oee::PlantPanel::default(),
-            map: crate::ui::panels::map::MapPanel::new(parts.site_plan),
+            map: crate::ui::panels::map::MapPanel::new(parts.site_plan).with_tiles(parts.tiles),
             fleet_table: fleet::FleetTable::default(),
         }
     }

@@ -78,6 +78,9 @@ struct RawMap {
     site_plan: Option<Spanned<String>>,
     geofences: Option<Spanned<String>>,
     geofence_debounce: Option<Spanned<String>>,
+    tiles: Option<Spanned<String>>,
+    tiles_attribution: Option<String>,
+    tile_cache_mb: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -210,6 +213,8 @@ pub struct Config {
     pub geofence_file: Option<PathBuf>,
     /// How long a vehicle must stay on the other side of a zone's edge before the crossing counts.
     pub geofence_debounce_ms: i64,
+    /// The map's tile server, if any (the site plan is drawn over it, or alone without it).
+    pub tiles: Option<crate::ui::tiles::TileServer>,
 }
 
 /// Where the map's site plan comes from.
@@ -450,6 +455,7 @@ impl Config {
             site_plan: SitePlanSource::Demo,
             geofence_file: None,
             geofence_debounce_ms: crate::analytics::geofence::DEFAULT_DEBOUNCE_MS,
+            tiles: None,
         }
     }
 
@@ -888,6 +894,19 @@ impl Checker<'_> {
             .map_or(crate::analytics::geofence::DEFAULT_DEBOUNCE_MS, |d| {
                 i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
             });
+        let tiles =
+            raw.map.tiles.as_ref().and_then(|url| match crate::ui::tiles::TileServer::check_url(url.get_ref()) {
+                Ok(()) => Some(crate::ui::tiles::TileServer {
+                    url: url.get_ref().clone(),
+                    attribution: raw.map.tiles_attribution.clone().unwrap_or_default(),
+                    cache_mb: raw.map.tile_cache_mb.unwrap_or(crate::ui::tiles::DEFAULT_CACHE_MB),
+                    cache_dir: None,
+                }),
+                Err(problem) => {
+                    self.problem(url.span(), problem);
+                    None
+                }
+            });
         Config {
             site,
             calendar,
@@ -899,6 +918,7 @@ impl Checker<'_> {
             site_plan,
             geofence_file,
             geofence_debounce_ms,
+            tiles,
         }
     }
 
@@ -1039,6 +1059,23 @@ target_oee = 0.75
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("site.toml"))
+    }
+
+    #[test]
+    fn the_map_takes_a_tile_server_geofences_and_a_debounce() {
+        let cfg = parse(
+            "[map]\ntiles = \"https://tile.example/{z}/{x}/{y}.png\"\ntiles_attribution = \"© Example\"\n\
+             tile_cache_mb = 100\ngeofences = \"fences.geojson\"\ngeofence_debounce = \"5s\"\n",
+        )
+        .expect("valid");
+        let tiles = cfg.tiles.expect("tiles");
+        assert_eq!((tiles.attribution.as_str(), tiles.cache_mb), ("© Example", 100));
+        assert_eq!(cfg.geofence_debounce_ms, 5_000);
+        assert!(cfg.geofence_file.is_some_and(|p| p.ends_with("fences.geojson")));
+        let err = parse("[map]\ntiles = \"https://tile.example/{z}/{x}.png\"\n").expect_err("no {y}");
+        assert!(err.to_string().contains("site.toml:2:9: map.tiles"), "{err}");
+        let err = parse("[map]\ngeofence_debounce = \"soon\"\n").expect_err("not a duration");
+        assert!(err.to_string().contains("map.geofence_debounce"), "{err}");
     }
 
     #[test]

@@ -141,6 +141,10 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         store: store.as_ref().map(Store::link),
         diagnostics,
         site_plan: std::sync::Arc::new(site_plan),
+        tiles: config.tiles.clone().map(|mut t| {
+            t.cache_dir = Some(data_dir.join("tiles"));
+            t
+        }),
     };
 
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../icons/watchfloor.png"))

@@ -114,6 +114,7 @@ impl Headless {
             store: None,
             diagnostics: Vec::new(),
             site_plan: Arc::new(plan),
+            tiles: None,
         };
         let cc = eframe::CreationContext::_new_kittest(ctx.clone());
         let app = WatchfloorApp::new(&cc, parts);

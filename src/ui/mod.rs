@@ -3,6 +3,7 @@
 
 pub mod panels;
 pub mod theme;
+pub mod tiles;
 pub mod widgets;
 
 use jiff::Timestamp;

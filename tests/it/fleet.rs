@@ -217,3 +217,83 @@ fn the_selected_vehicle_shows_its_battery_over_the_shift_from_the_cache() {
     let text = format!("{label:?}");
     assert!(text.contains('%'), "{text}");
 }
+
+/// With a tile server in the config, the map fetches its tiles (here from a local server: tests use no internet)
+/// and keeps them in the disk cache; the toolbar shows the cache and clears it.
+#[test]
+fn the_map_draws_tiles_from_the_configured_server_and_caches_them_on_disk() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use egui_kittest::kittest::Queryable as _;
+    let served = Arc::new(AtomicUsize::new(0));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let counter = Arc::clone(&served);
+    let app = axum::Router::new().route(
+        "/{z}/{x}/{y}",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async {
+                (
+                    [("content-type", "image/png"), ("cache-control", "max-age=86400")],
+                    include_bytes!("../../icons/watchfloor.png").as_slice(),
+                )
+            }
+        }),
+    );
+    runtime.spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("tiles");
+    let mut builder = watchfloor::feeds::EventBus::builder();
+    let inbox = builder.live(64);
+    let bus = builder.build();
+    let plan = watchfloor::config::SitePlanSource::Demo.load().0;
+    let parts = watchfloor::app::AppParts {
+        site_plan: Arc::new(plan),
+        tiles: Some(watchfloor::ui::tiles::TileServer {
+            url: format!("http://{addr}/{{z}}/{{x}}/{{y}}"),
+            attribution: "© test tiles".to_owned(),
+            cache_mb: 64,
+            cache_dir: Some(cache.clone()),
+        }),
+        ..crate::app_parts(inbox, bus.clone(), Arc::new(watchfloor::clock::ManualClock::new(START_MS)))
+    };
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size([1600.0, 1000.0])
+        .build_eframe(move |cc| watchfloor::app::WatchfloorApp::new(cc, parts));
+    let mut sim = Simulator::new(SimConfig { lines: 0, vehicles: 12, ..SimConfig::demo(3, START_MS) });
+    let (meta, values) = sim.birth();
+    assert!(bus.publish_now(FeedEvent::new(Arc::from("demo"), START_MS, FeedEventBody::Birth(meta))));
+    assert!(bus.publish_now(FeedEvent::new(Arc::from("demo"), START_MS, FeedEventBody::Samples(values))));
+    harness.get_by_label("Fleet").click();
+    for _ in 0..500 {
+        harness.run_steps(1);
+        if served.load(Ordering::SeqCst) >= 4 && watchfloor::ui::tiles::cache_size(&cache) > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(served.load(Ordering::SeqCst) >= 4, "tiles requested: {}", served.load(Ordering::SeqCst));
+    assert!(watchfloor::ui::tiles::cache_size(&cache) > 0, "tiles kept on disk");
+    harness.get_by_label_contains("Fleet map: 12 vehicles in view");
+    harness.get_by_label_contains("Tile cache ");
+    // Let every tile of the view arrive before clearing (a tile still on its way is cached when it lands).
+    let mut last = (served.load(Ordering::SeqCst), 0);
+    while last.1 < 50 {
+        harness.run_steps(1);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let now = served.load(Ordering::SeqCst);
+        last = if now == last.0 { (now, last.1 + 1) } else { (now, 0) };
+    }
+    harness.get_by_label("Clear tile cache").click();
+    harness.run_steps(1);
+    for _ in 0..200 {
+        if watchfloor::ui::tiles::cache_size(&cache) == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(watchfloor::ui::tiles::cache_size(&cache), 0, "cleared");
+}

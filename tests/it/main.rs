@@ -33,6 +33,7 @@ pub fn app_parts(inbox: LiveInbox, bus: EventBus, clock: Arc<dyn Clock>) -> AppP
         store: None,
         diagnostics: Vec::new(),
         site_plan: Arc::default(),
+        tiles: None,
     }
 }
 

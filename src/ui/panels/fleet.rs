@@ -1,7 +1,7 @@
 //! The fleet table: a row per vehicle with kind, status, speed, battery, zone and last seen; worst first by
 //! default, sortable by any column, filtered by kind, status and zone.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use egui::{RichText, Ui};
@@ -129,28 +129,35 @@ impl FleetTable {
 
     /// The vehicles the filters let through, in the table's order.
     pub fn rows<'a>(&self, live: &'a LiveState, now_ms: i64) -> Vec<&'a VehicleLive> {
-        let mut rows: Vec<&VehicleLive> =
-            live.vehicles_in_order().into_iter().filter(|v| self.shows(live, v, now_ms)).collect();
+        // Each row's attention is worked out once, not in every comparison (thousands of vehicles, every frame).
+        let mut rows: Vec<(Attention, &VehicleLive)> = live
+            .vehicles()
+            .filter(|v| self.shows(live, v, now_ms))
+            .map(|v| (Attention::of(live, v, now_ms), v))
+            .collect();
         let soc = |v: &VehicleLive| v.soc_percent.unwrap_or(f64::INFINITY);
-        let key = |a: &VehicleLive, b: &VehicleLive| -> std::cmp::Ordering {
+        let zones: HashMap<&str, String> = if self.sort == SortBy::Zone {
+            rows.iter().map(|(_, v)| (&*v.id, zone_names(live, v))).collect()
+        } else {
+            HashMap::new()
+        };
+        let key = |(ra, a): &(Attention, &VehicleLive), (rb, b): &(Attention, &VehicleLive)| -> std::cmp::Ordering {
             match self.sort {
-                SortBy::Attention => Attention::of(live, a, now_ms)
-                    .cmp(&Attention::of(live, b, now_ms))
-                    .then_with(|| soc(a).total_cmp(&soc(b))),
+                SortBy::Attention => ra.cmp(rb).then_with(|| soc(a).total_cmp(&soc(b))),
                 SortBy::Name => natural_cmp(&a.path.vehicle, &b.path.vehicle),
                 SortBy::Kind => a.kind.label().cmp(b.kind.label()),
                 SortBy::Speed => a.speed_kmh.unwrap_or(-1.0).total_cmp(&b.speed_kmh.unwrap_or(-1.0)),
                 SortBy::Battery => soc(a).total_cmp(&soc(b)),
-                SortBy::Zone => zone_names(live, a).cmp(&zone_names(live, b)),
+                SortBy::Zone => zones.get(&*a.id).cmp(&zones.get(&*b.id)),
                 SortBy::LastSeen => b.last_seen_ms.cmp(&a.last_seen_ms),
             }
         };
-        rows.sort_by(|a, b| {
+        rows.sort_unstable_by(|a, b| {
             let k = key(a, b);
             let k = if self.descending { k.reverse() } else { k };
-            k.then_with(|| a.order.cmp(&b.order))
+            k.then_with(|| a.1.order.cmp(&b.1.order))
         });
-        rows
+        rows.into_iter().map(|(_, v)| v).collect()
     }
 
     /// The filter bar: kind, status and zone.
@@ -234,7 +241,7 @@ impl FleetTable {
         mut selected: Option<&mut Option<Arc<str>>>,
     ) -> Vec<Command> {
         let mut commands = Vec::new();
-        let total = live.vehicles_in_order().len();
+        let total = live.vehicles.len();
         if total == 0 {
             ui.label(RichText::new("No vehicles yet: waiting for a gateway to announce them.").color(theme.text_dim));
             return commands;

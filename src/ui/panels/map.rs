@@ -34,6 +34,9 @@ pub struct MapPanel {
     fit_pending: bool,
     /// The selected vehicle's older trail and its battery over the shift, from the cache.
     stored: Stored,
+    /// The tile server from the config; its tiles are made on the first frame (they need the egui context).
+    server: Option<crate::ui::tiles::TileServer>,
+    basemap: Option<crate::ui::tiles::Basemap>,
 }
 
 /// How far back the trail from the cache reaches.
@@ -170,7 +173,15 @@ impl MapPanel {
             follow: false,
             fit_pending: true,
             stored: Stored::default(),
+            server: None,
+            basemap: None,
         }
+    }
+
+    /// Draws tiles from this server under the site plan.
+    pub fn with_tiles(mut self, server: Option<crate::ui::tiles::TileServer>) -> Self {
+        self.server = server;
+        self
     }
 
     fn fleet_bounds(&self, live: &LiveState) -> Option<([f64; 2], [f64; 2])> {
@@ -210,6 +221,21 @@ impl MapPanel {
                     self.follow = false;
                 }
             }
+            if let Some(basemap) = &self.basemap
+                && basemap.server.cache_dir.is_some()
+                && basemap.server.cache_mb > 0
+            {
+                let bytes = basemap.cache_bytes.load(std::sync::atomic::Ordering::Relaxed);
+                #[expect(clippy::cast_precision_loss, reason = "megabytes for display")]
+                let used =
+                    if bytes == u64::MAX { "…".to_owned() } else { format!("{:.0}", bytes as f64 / 1_048_576.0) };
+                ui.label(
+                    RichText::new(format!("Tile cache {used} of {} MB", basemap.server.cache_mb)).color(theme.text_dim),
+                );
+                if ui.button("Clear tile cache").on_hover_text("Delete every tile kept on disk").clicked() {
+                    basemap.clear();
+                }
+            }
             ui.label(
                 RichText::new("Scroll to zoom, drag to pan, click a vehicle to select it")
                     .small()
@@ -236,14 +262,24 @@ impl MapPanel {
             .plan
             .bounds()
             .map_or(lon_lat(0.0, 0.0), |(lo, hi)| lon_lat((lo[1] + hi[1]) / 2.0, (lo[0] + hi[0]) / 2.0));
+        if self.basemap.is_none()
+            && let Some(server) = self.server.take()
+        {
+            self.basemap = Some(crate::ui::tiles::Basemap::new(server, ui.ctx().clone()));
+        }
         let plan = Arc::clone(&self.plan);
         let selected = self.selected.clone();
         let stored_trail = &self.stored.data.trail;
-        let clicked = walkers::Map::new(None, &mut self.memory, home)
+        let attribution = self.basemap.as_ref().map(|b| b.server.attribution.clone());
+        let tiles = self.basemap.as_mut().map(|b| &mut b.tiles as &mut dyn walkers::Tiles);
+        let clicked = walkers::Map::new(tiles, &mut self.memory, home)
             .zoom_with_ctrl(false)
             .show(ui, |ui, response, projector, _memory| {
                 let painter = ui.painter_at(response.rect);
-                painter.rect_filled(response.rect, 0.0, theme.background);
+                if attribution.is_none() {
+                    // No tile server: a neutral ground under the plan, so the map is never blank.
+                    painter.rect_filled(response.rect, 0.0, theme.background);
+                }
                 draw_plan(&painter, theme, &plan, projector);
                 let placed: Vec<Placed<'_>> = live
                     .vehicles_in_order()
@@ -270,6 +306,15 @@ impl MapPanel {
                 let summary = format!("Fleet map: {} vehicles in view, {clusters} clusters", placed.len());
                 response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &summary));
                 scale_bar(&painter, theme, projector, response.rect);
+                if let Some(text) = attribution.as_deref().filter(|t| !t.is_empty()) {
+                    painter.text(
+                        response.rect.right_bottom() - vec2(6.0, 4.0),
+                        Align2::RIGHT_BOTTOM,
+                        text,
+                        FontId::proportional(11.0),
+                        theme.text_dim,
+                    );
+                }
                 response.clicked().then(|| response.interact_pointer_pos()).flatten().and_then(hit)
             })
             .inner;
