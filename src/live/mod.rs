@@ -68,6 +68,8 @@ pub struct SignalLive {
     pub meta: Option<SignalMeta>,
     pub last: Sample,
     pub stale: bool,
+    /// The machine or vehicle the signal belongs to, worked out once.
+    route: Route,
 }
 
 /// What is known of one machine now.
@@ -303,10 +305,9 @@ pub struct LiveState {
     pub settings: LiveSettings,
     pub signals: HashMap<SignalId, SignalLive>,
     meta: HashMap<SignalId, SignalMeta>,
-    routes: HashMap<SignalId, Route>,
     /// Keyed by source prefix, so machines of a line sit together.
     pub machines: BTreeMap<Arc<str>, MachineLive>,
-    pub vehicles: BTreeMap<Arc<str>, VehicleLive>,
+    pub vehicles: HashMap<Arc<str>, VehicleLive>,
     pub gateways: BTreeMap<Arc<str>, GatewayLive>,
     pub stats: IngestStats,
     /// OEE of the shift running now, fed with every machine value as it is applied.
@@ -510,7 +511,8 @@ impl LiveState {
 
     /// Applies a value already checked (finite, not from the future, not historical).
     fn apply_sample_unchecked(&mut self, gateway: &Arc<str>, received_ms: i64, sample: &Sample, feed_oee: bool) {
-        match self.signals.get_mut(&sample.signal) {
+        // One lookup per sample: the signal's entry holds its route to the machine or vehicle.
+        let route = match self.signals.get_mut(&sample.signal) {
             Some(sig) if sig.last.ts_ms > sample.ts_ms => {
                 self.stats.late += 1;
                 return;
@@ -521,8 +523,10 @@ impl LiveState {
                 if sig.gateway != *gateway {
                     sig.gateway = Arc::clone(gateway);
                 }
+                sig.route.clone()
             }
             None => {
+                let route = route_of(&sample.signal, &self.settings.assets);
                 self.signals.insert(
                     sample.signal.clone(),
                     SignalLive {
@@ -530,13 +534,12 @@ impl LiveState {
                         meta: self.meta.get(&sample.signal).cloned(),
                         last: sample.clone(),
                         stale: false,
+                        route: route.clone(),
                     },
                 );
+                route
             }
-        }
-        let assets = &self.settings.assets;
-        let route =
-            self.routes.entry(sample.signal.clone()).or_insert_with(|| route_of(&sample.signal, assets)).clone();
+        };
         match route {
             Route::Machine(prefix, metric) => {
                 let site = &self.settings.default_site;
