@@ -86,6 +86,8 @@ pub struct AppParts {
     pub site_plan: Arc<crate::model::siteplan::SitePlan>,
     /// The fleet map's tile server, if the config names one.
     pub tiles: Option<crate::ui::tiles::TileServer>,
+    /// The fleet map's offline basemap (a `PMTiles` file), if the config names one.
+    pub pmtiles: Option<std::path::PathBuf>,
 }
 
 type Seed = std::collections::BTreeMap<Arc<str>, crate::analytics::Accumulator>;
@@ -149,7 +151,7 @@ impl WatchfloorApp {
             diagnostics: parts.diagnostics,
             connections: ConnectionsPanel::default(),
             plant: crate::ui::panels::oee::PlantPanel::default(),
-            map: crate::ui::panels::map::MapPanel::new(parts.site_plan).with_tiles(parts.tiles),
+            map: crate::ui::panels::map::MapPanel::new(parts.site_plan).with_tiles(parts.tiles, parts.pmtiles),
             fleet_table: fleet::FleetTable::default(),
         }
     }

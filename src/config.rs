@@ -81,6 +81,7 @@ struct RawMap {
     tiles: Option<Spanned<String>>,
     tiles_attribution: Option<String>,
     tile_cache_mb: Option<u64>,
+    pmtiles: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -215,6 +216,8 @@ pub struct Config {
     pub geofence_debounce_ms: i64,
     /// The map's tile server, if any (the site plan is drawn over it, or alone without it).
     pub tiles: Option<crate::ui::tiles::TileServer>,
+    /// An offline basemap: a raster `PMTiles` file (under the server's tiles when both are set).
+    pub pmtiles: Option<PathBuf>,
 }
 
 /// Where the map's site plan comes from.
@@ -456,6 +459,7 @@ impl Config {
             geofence_file: None,
             geofence_debounce_ms: crate::analytics::geofence::DEFAULT_DEBOUNCE_MS,
             tiles: None,
+            pmtiles: None,
         }
     }
 
@@ -919,6 +923,7 @@ impl Checker<'_> {
             geofence_file,
             geofence_debounce_ms,
             tiles,
+            pmtiles: raw.map.pmtiles.as_ref().map(|p| self.path(p.get_ref())),
         }
     }
 

@@ -89,6 +89,17 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         tracing::warn!("{problem}");
         problems.push(problem);
     }
+    // A PMTiles file that is not there is a mistake to show; the map goes on with what else it has.
+    let pmtiles = config.pmtiles.clone().filter(|path| {
+        let ok = path.is_file();
+        if !ok {
+            let problem =
+                format!("map.pmtiles: {} is not a readable file; the map is drawn without it", path.display());
+            tracing::warn!("{problem}");
+            problems.push(problem);
+        }
+        ok
+    });
     let (geofences, fence_problems) = config.geofences_on(&site_plan);
     for problem in fence_problems {
         tracing::warn!("{problem}");
@@ -145,6 +156,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
             t.cache_dir = Some(data_dir.join("tiles"));
             t
         }),
+        pmtiles,
     };
 
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../icons/watchfloor.png"))

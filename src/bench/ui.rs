@@ -115,6 +115,7 @@ impl Headless {
             diagnostics: Vec::new(),
             site_plan: Arc::new(plan),
             tiles: None,
+            pmtiles: None,
         };
         let cc = eframe::CreationContext::_new_kittest(ctx.clone());
         let app = WatchfloorApp::new(&cc, parts);

@@ -297,3 +297,77 @@ fn the_map_draws_tiles_from_the_configured_server_and_caches_them_on_disk() {
     }
     assert_eq!(watchfloor::ui::tiles::cache_size(&cache), 0, "cleared");
 }
+
+/// Textures the app's egui context holds (fonts, and every map tile decoded).
+fn textures(harness: &egui_kittest::Harness<'_, watchfloor::app::WatchfloorApp>) -> usize {
+    harness.ctx.tex_manager().read().num_allocated()
+}
+
+/// Writes a raster `PMTiles` file covering the demo site at every zoom up to 15, each tile the app icon.
+fn write_site_pmtiles(path: &std::path::Path) {
+    let plan = watchfloor::config::SitePlanSource::Demo.load().0;
+    let (lo, hi) = plan.bounds().expect("the plan has bounds");
+    let tile = include_bytes!("../../icons/watchfloor.png");
+    let file = std::fs::File::create(path).expect("create");
+    let mut writer = pmtiles::PmTilesWriter::new(pmtiles::TileType::Png)
+        .tile_compression(pmtiles::Compression::None)
+        .max_zoom(15)
+        .bounds(lo[1], lo[0], hi[1], hi[0])
+        .create(file)
+        .expect("writer");
+    let xy = |lat: f64, lon: f64, z: u8| {
+        let n = f64::from(1u32 << z);
+        let x = (lon + 180.0) / 360.0 * n;
+        let y = (1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n;
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        (x.floor() as u32, y.floor() as u32)
+    };
+    for z in 0..=15u8 {
+        let (x0, y0) = xy(hi[0] + 0.05, lo[1] - 0.1, z);
+        let (x1, y1) = xy(lo[0] - 0.05, hi[1] + 0.1, z);
+        for x in x0..=x1 {
+            for y in y0..=y1 {
+                writer.add_tile(pmtiles::TileCoord::new(z, x, y).expect("coord"), tile).expect("tile");
+            }
+        }
+    }
+    writer.finalize().expect("finalize");
+}
+
+/// With a `PMTiles` file and no network, the map draws its tiles: the basemap works offline.
+#[test]
+fn the_map_draws_an_offline_pmtiles_basemap() {
+    use egui_kittest::kittest::Queryable as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("site.pmtiles");
+    write_site_pmtiles(&file);
+    let mut builder = watchfloor::feeds::EventBus::builder();
+    let inbox = builder.live(64);
+    let bus = builder.build();
+    let plan = watchfloor::config::SitePlanSource::Demo.load().0;
+    let parts = watchfloor::app::AppParts {
+        site_plan: Arc::new(plan),
+        pmtiles: Some(file),
+        ..crate::app_parts(inbox, bus.clone(), Arc::new(watchfloor::clock::ManualClock::new(START_MS)))
+    };
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size([1600.0, 1000.0])
+        .build_eframe(move |cc| watchfloor::app::WatchfloorApp::new(cc, parts));
+    let mut sim = Simulator::new(SimConfig { lines: 0, vehicles: 12, ..SimConfig::demo(3, START_MS) });
+    let (meta, values) = sim.birth();
+    assert!(bus.publish_now(FeedEvent::new(Arc::from("demo"), START_MS, FeedEventBody::Birth(meta))));
+    assert!(bus.publish_now(FeedEvent::new(Arc::from("demo"), START_MS, FeedEventBody::Samples(values))));
+    harness.run_steps(2);
+    let before = textures(&harness);
+    harness.get_by_label("Fleet").click();
+    for _ in 0..500 {
+        harness.run_steps(1);
+        if textures(&harness) > before + 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(textures(&harness) > before + 2, "tiles decoded into textures: {} → {}", before, textures(&harness));
+    harness.get_by_label("Basemap: offline tiles site.pmtiles");
+    harness.get_by_label_contains("Fleet map: 12 vehicles in view");
+}

@@ -34,6 +34,7 @@ pub fn app_parts(inbox: LiveInbox, bus: EventBus, clock: Arc<dyn Clock>) -> AppP
         diagnostics: Vec::new(),
         site_plan: Arc::default(),
         tiles: None,
+        pmtiles: None,
     }
 }
 

@@ -37,6 +37,9 @@ pub struct MapPanel {
     /// The tile server from the config; its tiles are made on the first frame (they need the egui context).
     server: Option<crate::ui::tiles::TileServer>,
     basemap: Option<crate::ui::tiles::Basemap>,
+    /// An offline basemap file, and its tiles once made; under the server's tiles, which cover it where they load.
+    pmtiles_path: Option<std::path::PathBuf>,
+    pmtiles: Option<walkers::PmTiles>,
 }
 
 /// How far back the trail from the cache reaches.
@@ -175,13 +178,37 @@ impl MapPanel {
             stored: Stored::default(),
             server: None,
             basemap: None,
+            pmtiles_path: None,
+            pmtiles: None,
         }
     }
 
-    /// Draws tiles from this server under the site plan.
-    pub fn with_tiles(mut self, server: Option<crate::ui::tiles::TileServer>) -> Self {
+    /// Draws tiles under the site plan: from this server, over those of this `PMTiles` file (used alone offline).
+    pub fn with_tiles(
+        mut self,
+        server: Option<crate::ui::tiles::TileServer>,
+        pmtiles: Option<std::path::PathBuf>,
+    ) -> Self {
         self.server = server;
+        self.pmtiles_path = pmtiles;
         self
+    }
+
+    /// What the map is drawn on, for the toolbar and tests.
+    pub fn basemap_label(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(b) = &self.basemap {
+            parts.push(format!("tiles from {}", b.server.url.split('/').nth(2).unwrap_or("the tile server")));
+        }
+        if let Some(p) = &self.pmtiles_path {
+            parts
+                .push(format!("offline tiles {}", p.file_name().map_or(String::new(), |n| n.to_string_lossy().into())));
+        }
+        if parts.is_empty() {
+            "Basemap: site plan only".to_owned()
+        } else {
+            format!("Basemap: {}", parts.join(" over "))
+        }
     }
 
     fn fleet_bounds(&self, live: &LiveState) -> Option<([f64; 2], [f64; 2])> {
@@ -236,6 +263,7 @@ impl MapPanel {
                     basemap.clear();
                 }
             }
+            ui.label(RichText::new(self.basemap_label()).small().color(theme.text_dim));
             ui.label(
                 RichText::new("Scroll to zoom, drag to pan, click a vehicle to select it")
                     .small()
@@ -267,12 +295,32 @@ impl MapPanel {
         {
             self.basemap = Some(crate::ui::tiles::Basemap::new(server, ui.ctx().clone()));
         }
+        if self.pmtiles.is_none()
+            && let Some(path) = &self.pmtiles_path
+        {
+            self.pmtiles = Some(walkers::PmTiles::new(path, ui.ctx().clone()));
+        }
         let plan = Arc::clone(&self.plan);
         let selected = self.selected.clone();
         let stored_trail = &self.stored.data.trail;
-        let attribution = self.basemap.as_ref().map(|b| b.server.attribution.clone());
-        let tiles = self.basemap.as_mut().map(|b| &mut b.tiles as &mut dyn walkers::Tiles);
-        let clicked = walkers::Map::new(tiles, &mut self.memory, home)
+        let attribution = match (&self.basemap, &self.pmtiles) {
+            (Some(b), _) => Some(b.server.attribution.clone()),
+            (None, Some(_)) => Some(String::new()),
+            (None, None) => None,
+        };
+        // The offline file is the base; the server's tiles are drawn over it where they have loaded.
+        let (base, over): (Option<&mut dyn walkers::Tiles>, Option<&mut dyn walkers::Tiles>) =
+            match (self.pmtiles.as_mut(), self.basemap.as_mut()) {
+                (Some(pm), Some(b)) => (Some(pm), Some(&mut b.tiles)),
+                (Some(pm), None) => (Some(pm), None),
+                (None, Some(b)) => (Some(&mut b.tiles), None),
+                (None, None) => (None, None),
+            };
+        let mut map = walkers::Map::new(base, &mut self.memory, home);
+        if let Some(over) = over {
+            map = map.with_layer(over, 1.0);
+        }
+        let clicked = map
             .zoom_with_ctrl(false)
             .show(ui, |ui, response, projector, _memory| {
                 let painter = ui.painter_at(response.rect);
