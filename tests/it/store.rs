@@ -3,6 +3,7 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
+use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,7 +62,11 @@ fn record_then_list_and_query_the_cache() {
         assert_eq!(row[2], "good");
     }
 
-    // Buckets as JSON: same keys as the CSV header.
+    // Buckets as JSON: same keys as the CSV header. Over the raw rows' own range, stated, so both reads see the
+    // same window whatever the time between them.
+    let (first, last) = (rows[0][0], rows[rows.len() - 1][0]);
+    let last_ms = jiff::Timestamp::from_str(last).expect("RFC 3339").as_millisecond() + 1;
+    let to = watchfloor::cli::rfc3339(last_ms);
     let json = run_ok(watchfloor().args([
         "query",
         "--db",
@@ -73,7 +78,9 @@ fn record_then_list_and_query_the_cache() {
         "--format",
         "json",
         "--from",
-        "-1h",
+        first,
+        "--to",
+        &to,
     ]));
     let buckets: Vec<serde_json::Value> = serde_json::from_str(&json).expect("JSON array");
     assert!(!buckets.is_empty() && buckets.len() <= 10);
