@@ -246,27 +246,13 @@ fn the_map_draws_tiles_from_the_configured_server_and_caches_them_on_disk() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let cache = dir.path().join("tiles");
-    let mut builder = watchfloor::feeds::EventBus::builder();
-    let inbox = builder.live(64);
-    let bus = builder.build();
-    let plan = watchfloor::config::SitePlanSource::Demo.load().0;
-    let parts = watchfloor::app::AppParts {
-        site_plan: Arc::new(plan),
-        tiles: Some(watchfloor::ui::tiles::TileServer {
-            url: format!("http://{addr}/{{z}}/{{x}}/{{y}}"),
-            attribution: "© test tiles".to_owned(),
-            cache_mb: 64,
-            cache_dir: Some(cache.clone()),
-        }),
-        ..crate::app_parts(inbox, bus.clone(), Arc::new(watchfloor::clock::ManualClock::new(START_MS)))
+    let server = watchfloor::ui::tiles::TileServer {
+        url: format!("http://{addr}/{{z}}/{{x}}/{{y}}"),
+        attribution: "© test tiles".to_owned(),
+        cache_mb: 64,
+        cache_dir: Some(cache.clone()),
     };
-    let mut harness = egui_kittest::Harness::builder()
-        .with_size([1600.0, 1000.0])
-        .build_eframe(move |cc| watchfloor::app::WatchfloorApp::new(cc, parts));
-    let mut sim = Simulator::new(SimConfig { lines: 0, vehicles: 12, ..SimConfig::demo(3, START_MS) });
-    let (meta, values) = sim.birth();
-    assert!(bus.publish_now(FeedEvent::new(Arc::from("demo"), START_MS, FeedEventBody::Birth(meta))));
-    assert!(bus.publish_now(FeedEvent::new(Arc::from("demo"), START_MS, FeedEventBody::Samples(values))));
+    let mut harness = map_app(Some(server), None);
     harness.get_by_label("Fleet").click();
     for _ in 0..500 {
         harness.run_steps(1);
@@ -296,6 +282,32 @@ fn the_map_draws_tiles_from_the_configured_server_and_caches_them_on_disk() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert_eq!(watchfloor::ui::tiles::cache_size(&cache), 0, "cleared");
+}
+
+/// The app with the demo site plan and 12 simulated vehicles, on the given basemap, not yet on the Fleet view.
+fn map_app(
+    tiles: Option<watchfloor::ui::tiles::TileServer>,
+    pmtiles: Option<std::path::PathBuf>,
+) -> egui_kittest::Harness<'static, watchfloor::app::WatchfloorApp> {
+    let mut builder = watchfloor::feeds::EventBus::builder();
+    let inbox = builder.live(64);
+    let bus = builder.build();
+    let plan = watchfloor::config::SitePlanSource::Demo.load().0;
+    let parts = watchfloor::app::AppParts {
+        site_plan: Arc::new(plan),
+        tiles,
+        pmtiles,
+        ..crate::app_parts(inbox, bus.clone(), Arc::new(watchfloor::clock::ManualClock::new(START_MS)))
+    };
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size([1600.0, 1000.0])
+        .build_eframe(move |cc| watchfloor::app::WatchfloorApp::new(cc, parts));
+    let mut sim = Simulator::new(SimConfig { lines: 0, vehicles: 12, ..SimConfig::demo(3, START_MS) });
+    let (meta, values) = sim.birth();
+    assert!(bus.publish_now(FeedEvent::new(Arc::from("demo"), START_MS, FeedEventBody::Birth(meta))));
+    assert!(bus.publish_now(FeedEvent::new(Arc::from("demo"), START_MS, FeedEventBody::Samples(values))));
+    harness.run_steps(2);
+    harness
 }
 
 /// Textures the app's egui context holds (fonts, and every map tile decoded).
@@ -341,23 +353,7 @@ fn the_map_draws_an_offline_pmtiles_basemap() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("site.pmtiles");
     write_site_pmtiles(&file);
-    let mut builder = watchfloor::feeds::EventBus::builder();
-    let inbox = builder.live(64);
-    let bus = builder.build();
-    let plan = watchfloor::config::SitePlanSource::Demo.load().0;
-    let parts = watchfloor::app::AppParts {
-        site_plan: Arc::new(plan),
-        pmtiles: Some(file),
-        ..crate::app_parts(inbox, bus.clone(), Arc::new(watchfloor::clock::ManualClock::new(START_MS)))
-    };
-    let mut harness = egui_kittest::Harness::builder()
-        .with_size([1600.0, 1000.0])
-        .build_eframe(move |cc| watchfloor::app::WatchfloorApp::new(cc, parts));
-    let mut sim = Simulator::new(SimConfig { lines: 0, vehicles: 12, ..SimConfig::demo(3, START_MS) });
-    let (meta, values) = sim.birth();
-    assert!(bus.publish_now(FeedEvent::new(Arc::from("demo"), START_MS, FeedEventBody::Birth(meta))));
-    assert!(bus.publish_now(FeedEvent::new(Arc::from("demo"), START_MS, FeedEventBody::Samples(values))));
-    harness.run_steps(2);
+    let mut harness = map_app(None, Some(file));
     let before = textures(&harness);
     harness.get_by_label("Fleet").click();
     for _ in 0..500 {

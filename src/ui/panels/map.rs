@@ -646,6 +646,7 @@ fn vehicle_detail_ui(ui: &mut Ui, theme: &Theme, live: &LiveState, v: &VehicleLi
             extra.push(format!("seen {}", crate::ui::fmt_ago(now_ms, v.last_seen_ms)));
             ui.label(RichText::new(extra.join(" · ")).color(theme.text_dim));
             if !stored.soc.is_empty() {
+                ui.label(RichText::new("Battery this shift").small().color(theme.text_dim));
                 soc_trend_ui(ui, theme, stored, live.thresholds(v.kind));
             }
         });
