@@ -22,7 +22,8 @@
 //!   cache (minute rollups for counters) and the seed of the live shift at start, [`analytics::report`] the report
 //!   per machine, line and site (JSON/CSV); [`analytics::battery`] time to empty or to full from the state-of-charge slope;
 //!   [`analytics::geofence`] debounced zone crossings and time in zone (the same tracker on the writer thread, in
-//!   the live state and in the report); [`analytics::fleet`] the report's vehicles section from the cache.
+//!   the live state and in the report); [`analytics::fleet`] the report's vehicles section from the cache;
+//!   [`analytics::alarm`] limit checks (hi/hihi/lo/lolo, deadband, on/off delays) for the alarm engine.
 //! - [`bench`](mod@bench) — `watchfloor bench store|feeds|oee|ui`: the measurements behind `docs/benchmarks.md`
 //!   (`ui` drives the whole app headless on the Fleet and Plant views);
 //!   [`bench::mqtt`] also runs a private Mosquitto (the end-to-end benchmark and the interop tests use it).
@@ -48,7 +49,8 @@
 //!   serves it as a gateway; fault injection.
 //! - [`model`] — pure domain types: signals, samples, quality, machine states, vehicles, the asset model and its
 //!   config overrides, the shift calendar (shifts, breaks, scheduled windows of a range, DST), the site plan
-//!   (`GeoJSON` buildings, roads, zones, chargers).
+//!   (`GeoJSON` buildings, roads, zones, chargers), and [`model::alarm`]: the ISA-18.2 lifecycle of one alarm
+//!   (acknowledge, shelve, suppress, out of service), each change a journal entry.
 //! - [`live`] — [`live::LiveState`]: latest values, machines and vehicles folded from their metrics, gateways, and
 //!   the OEE tracker fed with every machine value.
 //! - [`config`] — the TOML config, validated into typed settings with located error messages.

@@ -3,6 +3,7 @@
 //! crossings ([`geofence`]) and what a report says about each vehicle ([`fleet`]). The engines are pure; only
 //! [`history`], [`fleet`] and [`report`] read SQLite.
 
+pub mod alarm;
 pub mod battery;
 pub mod fleet;
 pub mod geofence;

@@ -1,6 +1,7 @@
 //! Pure domain types: signals and samples, machines, vehicles, the asset hierarchy and the shift calendar.
 //! No I/O and no egui here.
 
+pub mod alarm;
 pub mod asset;
 pub mod machine;
 pub mod shift;
