@@ -165,17 +165,13 @@ impl Alarm {
             a.value = value;
         });
         // Hidden alarms still journal that the condition came, so the record is complete.
-        out.or_else(|| {
-            let hidden = self.state();
-            Some(Transition {
-                ts_ms,
-                from: hidden,
-                to: hidden,
-                user: String::new(),
-                comment: "active".to_owned(),
-                value,
-            })
-        })
+        out.or_else(|| Some(self.unseen(ts_ms, "active", value)))
+    }
+
+    /// The journal entry of a condition change while the alarm is hidden (its visible state stays).
+    fn unseen(&self, ts_ms: i64, comment: &str, value: Option<f64>) -> Transition {
+        let state = self.state();
+        Transition { ts_ms, from: state, to: state, user: String::new(), comment: comment.to_owned(), value }
     }
 
     /// The condition cleared (after its delay). An unacknowledged alarm stays until acknowledged.
@@ -187,17 +183,7 @@ impl Alarm {
             a.active = false;
             a.value = value.or(a.value);
         });
-        out.or_else(|| {
-            let hidden = self.state();
-            Some(Transition {
-                ts_ms,
-                from: hidden,
-                to: hidden,
-                user: String::new(),
-                comment: "cleared".to_owned(),
-                value,
-            })
-        })
+        out.or_else(|| Some(self.unseen(ts_ms, "cleared", value)))
     }
 
     /// The operator acknowledges. Only an alarm that wants it changes.
