@@ -70,6 +70,22 @@ struct RawConfig {
     machine: Vec<RawMachine>,
     line: Vec<RawLine>,
     map: RawMap,
+    alarm: Vec<RawAlarm>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlarm {
+    name: Spanned<String>,
+    signal: String,
+    hi: Option<f64>,
+    hihi: Option<f64>,
+    lo: Option<f64>,
+    lolo: Option<f64>,
+    deadband: Option<Spanned<f64>>,
+    on_delay: Option<Spanned<String>>,
+    off_delay: Option<Spanned<String>>,
+    priority: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -218,6 +234,8 @@ pub struct Config {
     pub tiles: Option<crate::ui::tiles::TileServer>,
     /// An offline basemap: a raster `PMTiles` file (under the server's tiles when both are set).
     pub pmtiles: Option<PathBuf>,
+    /// Limit alarms (`[[alarm]]`).
+    pub alarms: Vec<crate::analytics::alarm::Rule>,
 }
 
 /// Where the map's site plan comes from.
@@ -460,6 +478,7 @@ impl Config {
             geofence_debounce_ms: crate::analytics::geofence::DEFAULT_DEBOUNCE_MS,
             tiles: None,
             pmtiles: None,
+            alarms: Vec::new(),
         }
     }
 
@@ -924,6 +943,7 @@ impl Checker<'_> {
             geofence_debounce_ms,
             tiles,
             pmtiles: raw.map.pmtiles.as_ref().map(|p| self.path(p.get_ref())),
+            alarms: raw.alarm.iter().filter_map(|a| self.alarm(a)).collect(),
         }
     }
 
@@ -940,6 +960,56 @@ impl Checker<'_> {
     fn millis(&mut self, value: Option<&Spanned<String>>, what: &str) -> Option<i64> {
         let d = self.duration(value?, what)?;
         Some(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// One `[[alarm]]`: at least one limit, in order (lolo ≤ lo < hi ≤ hihi), a known priority, durations.
+    fn alarm(&mut self, a: &RawAlarm) -> Option<crate::analytics::alarm::Rule> {
+        use crate::analytics::alarm::{Limits, Rule};
+        use crate::model::alarm::Priority;
+        let name = a.name.get_ref();
+        let limits = [a.lolo, a.lo, a.hi, a.hihi];
+        if limits.iter().all(Option::is_none) {
+            self.problem(a.name.span(), format!("alarm {name:?} has no limit; give hi, hihi, lo or lolo"));
+            return None;
+        }
+        let set: Vec<f64> = limits.into_iter().flatten().collect();
+        if set.iter().any(|v| !v.is_finite()) || set.windows(2).any(|w| w[0] > w[1]) {
+            self.problem(a.name.span(), format!("alarm {name:?}: the limits must be in order lolo ≤ lo ≤ hi ≤ hihi"));
+            return None;
+        }
+        let priority = match &a.priority {
+            None => Priority::Medium,
+            Some(p) => {
+                let Some(priority) = Priority::parse(p.get_ref()) else {
+                    self.problem(
+                        p.span(),
+                        format!("alarm priority {:?} is not urgent, high, medium or low", p.get_ref()),
+                    );
+                    return None;
+                };
+                priority
+            }
+        };
+        let deadband = match &a.deadband {
+            Some(d) if !(d.get_ref().is_finite() && *d.get_ref() >= 0.0) => {
+                self.problem(d.span(), format!("alarm deadband {} must be zero or more", d.get_ref()));
+                return None;
+            }
+            Some(d) => *d.get_ref(),
+            None => 0.0,
+        };
+        let mut delay = |d: &Option<Spanned<String>>, what: &str| match d {
+            None => Some(0),
+            Some(d) => self.duration(d, what).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        };
+        let on_delay_ms = delay(&a.on_delay, "alarm on_delay")?;
+        let off_delay_ms = delay(&a.off_delay, "alarm off_delay")?;
+        Some(Rule {
+            name: name.clone(),
+            signal: a.signal.clone(),
+            limits: Limits { hihi: a.hihi, hi: a.hi, lo: a.lo, lolo: a.lolo, deadband, on_delay_ms, off_delay_ms },
+            priority,
+        })
     }
 
     fn assets(&mut self, raw: &RawConfig) -> AssetModel {
@@ -1064,6 +1134,29 @@ target_oee = 0.75
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("site.toml"))
+    }
+
+    #[test]
+    fn alarm_rules_are_read_and_their_mistakes_located() {
+        let cfg = parse(
+            "[[alarm]]\nname = \"Filler overtemp\"\nsignal = \"PlantA/Line1/Filler/Temperature\"\nhi = 85.0\n\
+             hihi = 95.0\ndeadband = 1.5\non_delay = \"10s\"\noff_delay = \"5s\"\npriority = \"high\"\n",
+        )
+        .expect("valid");
+        let rule = &cfg.alarms[0];
+        assert_eq!((rule.name.as_str(), rule.priority), ("Filler overtemp", crate::model::alarm::Priority::High));
+        let l = rule.limits;
+        assert_eq!(
+            (l.hi, l.hihi, l.deadband, l.on_delay_ms, l.off_delay_ms),
+            (Some(85.0), Some(95.0), 1.5, 10_000, 5_000)
+        );
+        let err = parse("[[alarm]]\nname = \"x\"\nsignal = \"a/b\"\n").expect_err("no limit");
+        assert!(err.to_string().contains("site.toml:2:8: alarm \"x\" has no limit"), "{err}");
+        let err = parse("[[alarm]]\nname = \"x\"\nsignal = \"a/b\"\nhi = 1.0\nhihi = 0.5\n").expect_err("order");
+        assert!(err.to_string().contains("in order"), "{err}");
+        let err = parse("[[alarm]]\nname = \"x\"\nsignal = \"a/b\"\nhi = 1.0\npriority = \"severe\"\n")
+            .expect_err("priority");
+        assert!(err.to_string().contains("site.toml:5:12: alarm priority \"severe\""), "{err}");
     }
 
     #[test]
