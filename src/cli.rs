@@ -45,6 +45,7 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
         tracing::warn!("{note}");
     }
     store_options.geofences = geofences;
+    store_options.alarm_rules = config.alarms.clone();
     let store = Store::start(store_options, events).context("cannot start the history writer")?;
     let started = Instant::now();
     let backend = Backend::start(runtime.handle(), &config, &bus);
@@ -260,6 +261,62 @@ fn write_rows<T: Serialize>(rows: &[T], header: &[&str], format: Format, out: &m
         }
     }
     Ok(())
+}
+
+/// What `alarms` is asked to do.
+#[derive(Clone, Debug)]
+pub struct AlarmsOptions {
+    pub db: PathBuf,
+    /// Default: the whole journal.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub format: Format,
+}
+
+/// One journal entry as `alarms` prints it.
+#[derive(Serialize)]
+struct AlarmRow {
+    ts: String,
+    rule: String,
+    source: String,
+    priority: String,
+    state: String,
+    from_state: String,
+    user: String,
+    comment: String,
+    value: Option<f64>,
+    limit: Option<String>,
+}
+
+/// The alarm journal in time order: every transition with time, user, comment and value.
+pub fn alarms(options: &AlarmsOptions, out: &mut dyn Write) -> anyhow::Result<()> {
+    let now = wall_now_ms();
+    let from = options.from.as_deref().map(|t| parse_time(t, now)).transpose()?.unwrap_or(i64::MIN);
+    let to = options.to.as_deref().map(|t| parse_time(t, now)).transpose()?.unwrap_or(i64::MAX);
+    let conn = open_reader(&options.db)?;
+    let mut stmt = conn.prepare(
+        "SELECT ts_ms, rule, source, priority, state, from_state, user, comment, value, lim FROM alarm_journal
+         WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY ts_ms, id",
+    )?;
+    let rows: Vec<AlarmRow> = stmt
+        .query_map(rusqlite::params![from, to], |r| {
+            Ok(AlarmRow {
+                ts: rfc3339(r.get(0)?),
+                rule: r.get(1)?,
+                source: r.get(2)?,
+                priority: r.get(3)?,
+                state: r.get(4)?,
+                from_state: r.get(5)?,
+                user: r.get(6)?,
+                comment: r.get(7)?,
+                value: r.get(8)?,
+                limit: r.get(9)?,
+            })
+        })?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("cannot read the alarm journal of {}", options.db.display()))?;
+    let header = ["ts", "rule", "source", "priority", "state", "from_state", "user", "comment", "value", "limit"];
+    write_rows(&rows, &header, options.format, out)
 }
 
 /// What `report` is asked to do.

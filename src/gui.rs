@@ -119,6 +119,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
             let mut store_options = StoreOptions::new(&path);
             store_options.retention = config.history;
             store_options.geofences = geofences.clone();
+            store_options.alarm_rules = config.alarms.clone();
             let store = Store::start(store_options, bus.lossless(STORE_CHANNEL_CAPACITY))
                 .context("cannot start the history writer")?;
             (path, Some(store))

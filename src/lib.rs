@@ -30,7 +30,8 @@
 //! - [`gateway`] — `watchfloor gateway`: the simulator served as a real gateway (the HTTP gateway feed, Sparkplug B
 //!   edge nodes and Kepware JSON over MQTT), one driver broadcasting to each output.
 //! - [`store`] — the history cache: one writer thread (batched transactions, idempotent inserts, 1 min / 1 h rollups,
-//!   gaps, last values, vehicle fixes, an event journal, retention and a size cap), migrations, a reader thread
+//!   gaps, last values, vehicle fixes, an event journal, geofence crossings, limit alarms evaluated on every value
+//!   stored and their journal, retention and a size cap), migrations, a reader thread
 //!   whose results come back as [`store::Pending`], and the query functions (decimation with min/max per bucket,
 //!   tier choice, time-weighted mean, gaps and interpolation for display).
 //! - [`gui`] — glue that opens the window: data dir, logging, config, tokio runtime, feeds, eframe.

@@ -102,6 +102,20 @@ enum Command {
         #[arg(long, value_enum, default_value_t = watchfloor::cli::Section::Oee)]
         section: watchfloor::cli::Section,
     },
+    /// The alarm journal of a history cache: every transition with `ts`, `rule`, `source`, `priority`, `state`,
+    /// `user`, `comment` and `value`, oldest first.
+    Alarms {
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+        /// Start: RFC 3339, now, or relative (-8h); default: the whole journal.
+        #[arg(long, value_name = "T", allow_hyphen_values = true)]
+        from: Option<String>,
+        /// End (exclusive), same forms.
+        #[arg(long, value_name = "T", allow_hyphen_values = true)]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
     /// List the signal ids stored in a history cache.
     Signals {
         #[arg(long, value_name = "FILE")]
@@ -249,6 +263,10 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         }
         Command::Report { db, from, to, config, format, section } => watchfloor::cli::report(
             &watchfloor::cli::ReportOptions { db, config, from, to, format, section },
+            &mut std::io::BufWriter::new(stdout.lock()),
+        ),
+        Command::Alarms { db, from, to, format } => watchfloor::cli::alarms(
+            &watchfloor::cli::AlarmsOptions { db, from, to, format },
             &mut std::io::BufWriter::new(stdout.lock()),
         ),
         Command::Signals { db } => watchfloor::cli::signals(&db, &mut std::io::BufWriter::new(stdout.lock())),

@@ -23,6 +23,10 @@ pub enum Limit {
 }
 
 impl Limit {
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::HiHi, Self::Hi, Self::Lo, Self::LoLo].into_iter().find(|l| l.label() == s)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::HiHi => "HIHI",
@@ -111,6 +115,14 @@ impl LimitCheck {
         self.level
     }
 
+    /// Sets the limit in force and the newest value seen (an alarm restored after a restart); values older than
+    /// that are ignored, the next newer one is judged against the limit.
+    pub fn restore(&mut self, level: Option<Limit>, last: Option<(i64, f64)>) {
+        self.level = level;
+        self.pending = None;
+        self.last = last.or(self.last);
+    }
+
     /// Takes a value; an older one than the last is ignored (backfill does not re-raise history).
     pub fn push(&mut self, ts_ms: i64, value: f64) -> Option<Change> {
         if !value.is_finite() || self.last.is_some_and(|(t, _)| ts_ms < t) {
@@ -170,6 +182,9 @@ pub struct Entry {
     pub priority: Priority,
     /// The limit in force after the change, if any.
     pub limit: Option<Limit>,
+    /// The alarm after the change: whether its condition is active and whether it is acknowledged.
+    pub active: bool,
+    pub acked: bool,
     pub transition: Transition,
 }
 
@@ -200,6 +215,16 @@ impl Engine {
         &self.rules
     }
 
+    /// Puts rule `i`'s alarm back as its last journal entry left it (after a restart): active, acknowledged,
+    /// at which limit; `last` is the newest value already judged, so replayed older data changes nothing.
+    pub fn restore(&mut self, i: usize, active: bool, acked: bool, limit: Option<Limit>, last: Option<(i64, f64)>) {
+        if let Some(x) = self.instances.get_mut(i) {
+            x.alarm.active = active;
+            x.alarm.acked = acked;
+            x.check.restore(if active { limit } else { None }, last);
+        }
+    }
+
     /// Rule `i`'s alarm.
     pub fn alarm(&self, i: usize) -> Option<&Alarm> {
         self.instances.get(i).map(|x| &x.alarm)
@@ -212,6 +237,8 @@ impl Engine {
             source: rule.signal.clone(),
             priority: rule.priority,
             limit: self.instances[i].check.level(),
+            active: self.instances[i].alarm.active,
+            acked: self.instances[i].alarm.acked,
             transition,
         }
     }

@@ -95,6 +95,8 @@ pub struct StoreOptions {
     pub prune_chunk_rows: usize,
     /// Zones whose crossings are stored as events.
     pub geofences: crate::analytics::geofence::Geofences,
+    /// Limit alarms evaluated on every value stored, their transitions journaled (`alarm_journal`).
+    pub alarm_rules: Vec<crate::analytics::alarm::Rule>,
 }
 
 impl StoreOptions {
@@ -107,6 +109,7 @@ impl StoreOptions {
             prune_every: Duration::from_secs(60),
             prune_chunk_rows: 50_000,
             geofences: crate::analytics::geofence::Geofences::default(),
+            alarm_rules: Vec::new(),
         }
     }
 }

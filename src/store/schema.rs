@@ -106,6 +106,28 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
             );
             CREATE INDEX event_by_time ON event (ts_ms);",
         ),
+        // 2: the alarm journal (ISA-18.2): every transition of every alarm with time, user, comment and value.
+        // `active`, `acked` and `limit` are the alarm's state after the entry, so the writer restores each alarm
+        // from its last entry after a restart. The natural key keeps replayed data from journaling twice.
+        M::up(
+            "CREATE TABLE alarm_journal (
+                id        INTEGER PRIMARY KEY,
+                ts_ms     INTEGER NOT NULL,
+                rule      TEXT NOT NULL,
+                source    TEXT NOT NULL,
+                priority  TEXT NOT NULL,
+                from_state TEXT NOT NULL,
+                state     TEXT NOT NULL,
+                user      TEXT NOT NULL,
+                comment   TEXT NOT NULL,
+                value     REAL,
+                active    INTEGER NOT NULL,
+                acked     INTEGER NOT NULL,
+                lim       TEXT,
+                UNIQUE (rule, source, ts_ms, state, comment)
+            );
+            CREATE INDEX alarm_journal_by_time ON alarm_journal (ts_ms);",
+        ),
     ])
 });
 
@@ -190,7 +212,7 @@ pub fn open_reader(path: &Path) -> Result<Connection, Error> {
 }
 
 /// Number of migrations in this build.
-const MIGRATIONS_LEN: usize = 1;
+const MIGRATIONS_LEN: usize = 2;
 
 /// Returns whether the file is new (no tables yet); refuses SQLite files that belong to someone else.
 fn check_ours(conn: &Connection, path: &Path) -> Result<bool, Error> {

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::schema::{classify, open_writer};
 use super::{Error, StoreCommand, StoreOptions, StoreState, StoreStatus, Waker, now_ms};
+use crate::analytics::alarm::{Engine as AlarmEngine, Entry as AlarmEntry, Limit};
 use crate::analytics::geofence::{Crossing, Geofences, VehicleZones};
 use crate::command::{FeedEvent, FeedEventBody, FeedState};
 use crate::model::vehicle::metric;
@@ -124,6 +125,8 @@ struct Writer {
     prune_cursor: usize,
     /// Each vehicle's geofence membership, for the crossings stored as events.
     zones: HashMap<Arc<str>, VehicleZones>,
+    /// The limit alarms, evaluated here so every value counts (the window may be closed: `record`).
+    alarms: AlarmEngine,
 }
 
 /// Runs until the event channel closes (every feed and the bus are gone), then commits what it holds.
@@ -155,7 +158,9 @@ pub fn run(
         prune_more: true,
         prune_cursor: 0,
         zones: HashMap::new(),
+        alarms: AlarmEngine::new(Vec::new()),
     };
+    writer.alarms = AlarmEngine::new(writer.options.alarm_rules.clone());
     writer.open();
     let mut pending = Pending { events: Vec::new(), samples: 0, since: None };
     runtime.block_on(async {
@@ -240,6 +245,7 @@ impl Writer {
         match open_writer(&self.options.path).and_then(|conn| {
             open_gaps_after_downtime(&conn);
             self.load_caches(&conn)?;
+            restore_alarms(&conn, &mut self.alarms).map_err(|e| classify(e, &self.options.path))?;
             Ok(conn)
         }) {
             Ok(conn) => {
@@ -409,6 +415,7 @@ impl Writer {
         batch_events(&tx, events, &mut self.signals, &mut self.by_gateway, &mut self.open_gaps, &mut batch)
             .map_err(|e| classify(e, &path))?;
         store_crossings(&tx, &batch.fixes, &self.options.geofences, &mut self.zones).map_err(|e| classify(e, &path))?;
+        evaluate_alarms(&tx, events, &mut self.alarms).map_err(|e| classify(e, &path))?;
         batch.write_derived(&tx).map_err(|e| classify(e, &path))?;
         tx.commit().map_err(|e| classify(e, &path))?;
         Ok(batch.counts)
@@ -453,6 +460,80 @@ fn open_gaps_after_downtime(conn: &Connection) {
     ) {
         tracing::warn!("history: cannot mark the downtime gap: {err}");
     }
+}
+
+/// Puts every alarm back as its last journal entry left it.
+fn restore_alarms(conn: &Connection, alarms: &mut AlarmEngine) -> rusqlite::Result<()> {
+    let mut last = conn.prepare(
+        "SELECT active, acked, lim FROM alarm_journal WHERE rule = ?1 AND source = ?2 ORDER BY ts_ms DESC, id DESC LIMIT 1",
+    )?;
+    let mut latest = conn.prepare(
+        "SELECT l.ts_ms, l.num FROM latest l JOIN signal s ON s.id = l.signal WHERE s.name = ?1 AND l.num IS NOT NULL",
+    )?;
+    let keys: Vec<(String, String)> = alarms.rules().iter().map(|r| (r.name.clone(), r.signal.clone())).collect();
+    for (i, (rule, source)) in keys.iter().enumerate() {
+        let seen: Option<(i64, f64)> =
+            latest.query_map([source], |r| Ok((r.get(0)?, r.get(1)?)))?.next().transpose()?;
+        let row = last
+            .query_map(params![rule, source], |r| {
+                Ok((r.get::<_, bool>(0)?, r.get::<_, bool>(1)?, r.get::<_, Option<String>>(2)?))
+            })?
+            .next()
+            .transpose()?;
+        match row {
+            Some((active, acked, limit)) => {
+                alarms.restore(i, active, acked, limit.as_deref().and_then(Limit::parse), seen);
+            }
+            None => alarms.restore(i, false, true, None, seen),
+        }
+    }
+    Ok(())
+}
+
+/// Feeds the batch's good numeric values to the alarms, lets the clock run, and journals every transition.
+fn evaluate_alarms(tx: &Transaction<'_>, events: &[Arc<FeedEvent>], alarms: &mut AlarmEngine) -> rusqlite::Result<()> {
+    if alarms.rules().is_empty() {
+        return Ok(());
+    }
+    let mut entries = Vec::new();
+    for event in events {
+        if let FeedEventBody::Samples(samples) = &event.body {
+            for s in samples.iter().filter(|s| s.quality != Quality::Bad) {
+                if let Some(v) = s.value.as_f64() {
+                    alarms.push(s.signal.as_str(), s.ts_ms, v, &mut entries);
+                }
+            }
+        }
+    }
+    alarms.tick(now_ms(), &mut entries);
+    journal_alarms(tx, &entries)
+}
+
+/// Writes journal entries (a replayed one is already there and is skipped).
+fn journal_alarms(tx: &Transaction<'_>, entries: &[AlarmEntry]) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO alarm_journal
+             (ts_ms, rule, source, priority, from_state, state, user, comment, value, active, acked, lim)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?;
+    for e in entries {
+        let t = &e.transition;
+        insert.execute(params![
+            t.ts_ms,
+            e.rule,
+            e.source,
+            e.priority.label(),
+            t.from.label(),
+            t.to.label(),
+            t.user,
+            t.comment,
+            t.value,
+            e.active,
+            e.acked,
+            e.limit.map(Limit::label),
+        ])?;
+    }
+    Ok(())
 }
 
 /// Runs the batch's positions through each vehicle's geofence membership, in time order, and stores the crossings

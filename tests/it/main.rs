@@ -1,5 +1,6 @@
 //! Integration tests, in one binary (faster to build than many).
 
+mod alarms;
 mod cli;
 mod connections;
 mod feed;
