@@ -115,6 +115,8 @@ pub struct WatchfloorApp {
     plant: crate::ui::panels::oee::PlantPanel,
     map: crate::ui::panels::map::MapPanel,
     fleet_table: fleet::FleetTable,
+    /// Who acts on alarms from this window: the OS user.
+    operator: String,
 }
 
 impl WatchfloorApp {
@@ -153,6 +155,9 @@ impl WatchfloorApp {
             plant: crate::ui::panels::oee::PlantPanel::default(),
             map: crate::ui::panels::map::MapPanel::new(parts.site_plan).with_tiles(parts.tiles, parts.pmtiles),
             fleet_table: fleet::FleetTable::default(),
+            operator: std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .unwrap_or_else(|_| "operator".to_owned()),
         }
     }
 
@@ -365,6 +370,19 @@ impl eframe::App for WatchfloorApp {
             && matches!(status.state, StoreState::Refused | StoreState::Failing)
         {
             egui::Panel::top("history_problem").show(ui, |ui| self.history_problem_ui(ui, store, status));
+        }
+        if let (Some(store), HistoryIndicator::Recording(status)) = (&self.store, &history)
+            && !status.alarms.is_empty()
+        {
+            let (theme, user) = (&self.theme, &self.operator);
+            let actions = egui::Panel::top("alarms")
+                .show(ui, |ui| crate::ui::panels::alarms::alarms_banner_ui(ui, theme, &status.alarms, now_ms, user))
+                .inner;
+            for action in actions {
+                if !store.send(action) {
+                    tracing::warn!("alarm action not taken: the history writer is busy or gone");
+                }
+            }
         }
         let theme = &self.theme;
         let live = &self.live;

@@ -225,6 +225,11 @@ impl Engine {
         }
     }
 
+    /// Rule `i`'s limit in force.
+    pub fn limit(&self, i: usize) -> Option<Limit> {
+        self.instances.get(i).and_then(|x| x.check.level())
+    }
+
     /// Rule `i`'s alarm.
     pub fn alarm(&self, i: usize) -> Option<&Alarm> {
         self.instances.get(i).map(|x| &x.alarm)

@@ -159,6 +159,22 @@ pub struct StoreStatus {
     pub pruned_rows: u64,
     /// File size in bytes as of the last batch (pages in use).
     pub size_bytes: u64,
+    /// Every alarm that is not normal, as of the last batch or operator action.
+    pub alarms: Arc<Vec<AlarmView>>,
+}
+
+/// One alarm as the window shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlarmView {
+    /// The rule's index, for operator actions.
+    pub index: usize,
+    pub rule: String,
+    pub source: String,
+    pub priority: crate::model::alarm::Priority,
+    pub state: crate::model::alarm::AlarmState,
+    pub active_since_ms: Option<i64>,
+    pub value: Option<f64>,
+    pub limit: Option<crate::analytics::alarm::Limit>,
 }
 
 /// Asks the writer for something.
@@ -170,6 +186,10 @@ pub enum StoreCommand {
     StartNewCache,
     /// Commit what is queued and stop, even if feeds still hold the bus.
     Shutdown,
+    /// The operator acknowledges an alarm (by rule index), with a comment; journaled with the user.
+    Acknowledge { index: usize, user: String, comment: String },
+    /// The operator shelves an alarm until a time, saying why.
+    Shelve { index: usize, until_ms: i64, user: String, reason: String },
     /// Sets `PRAGMA max_page_count` on the writer's connection, to make a full disk in tests.
     #[cfg(test)]
     TestSetMaxPages(i64),

@@ -10,10 +10,11 @@ use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, watch};
 
 use super::schema::{classify, open_writer};
-use super::{Error, StoreCommand, StoreOptions, StoreState, StoreStatus, Waker, now_ms};
+use super::{AlarmView, Error, StoreCommand, StoreOptions, StoreState, StoreStatus, Waker, now_ms};
 use crate::analytics::alarm::{Engine as AlarmEngine, Entry as AlarmEntry, Limit};
 use crate::analytics::geofence::{Crossing, Geofences, VehicleZones};
 use crate::command::{FeedEvent, FeedEventBody, FeedState};
+use crate::model::alarm::AlarmState;
 use crate::model::vehicle::metric;
 use crate::model::{Quality, Sample, Value, ValueKind};
 
@@ -162,6 +163,7 @@ pub fn run(
     };
     writer.alarms = AlarmEngine::new(writer.options.alarm_rules.clone());
     writer.open();
+    writer.publish_alarms();
     let mut pending = Pending { events: Vec::new(), samples: 0, since: None };
     runtime.block_on(async {
         let mut events_open = true;
@@ -196,6 +198,16 @@ pub fn run(
                         writer.flush(&mut pending);
                         writer.start_new_cache();
                     }
+                    Some(StoreCommand::Acknowledge { index, user, comment }) => {
+                        let mut entries = Vec::new();
+                        writer.alarms.acknowledge(index, now_ms(), &user, &comment, &mut entries);
+                        writer.journal(&entries);
+                    }
+                    Some(StoreCommand::Shelve { index, until_ms, user, reason }) => {
+                        let mut entries = Vec::new();
+                        writer.alarms.shelve(index, now_ms(), until_ms, &user, &reason, &mut entries);
+                        writer.journal(&entries);
+                    }
                     #[cfg(test)]
                     Some(StoreCommand::TestSetMaxPages(pages)) => {
                         if let Some(conn) = &writer.conn {
@@ -220,6 +232,46 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 impl Writer {
+    /// Journals operator actions in their own transaction, and shows the alarms' new states.
+    fn journal(&mut self, entries: &[AlarmEntry]) {
+        if !entries.is_empty()
+            && let Some(conn) = self.conn.as_mut()
+        {
+            let result = conn.transaction().and_then(|tx| {
+                journal_alarms(&tx, entries)?;
+                tx.commit()
+            });
+            if let Err(err) = result {
+                tracing::error!("history: cannot journal an alarm action: {err}");
+            }
+        }
+        self.publish_alarms();
+    }
+
+    /// Puts every alarm that is not normal in the status, if that changed.
+    fn publish_alarms(&mut self) {
+        let views: Vec<AlarmView> = (0..self.alarms.rules().len())
+            .filter_map(|i| {
+                let alarm = self.alarms.alarm(i)?;
+                let rule = &self.alarms.rules()[i];
+                (alarm.state() != AlarmState::Normal).then(|| AlarmView {
+                    index: i,
+                    rule: rule.name.clone(),
+                    source: rule.signal.clone(),
+                    priority: rule.priority,
+                    state: alarm.state(),
+                    active_since_ms: alarm.active_since_ms,
+                    value: alarm.value,
+                    limit: self.alarms.limit(i),
+                })
+            })
+            .collect();
+        if *self.status.alarms != views {
+            self.status.alarms = Arc::new(views);
+            self.publish(true);
+        }
+    }
+
     fn publish(&mut self, state_changed: bool) {
         self.status_tx.send_replace(self.status.clone());
         if state_changed && let Some(waker) = self.waker.get() {
@@ -380,6 +432,7 @@ impl Writer {
                 self.maybe_prune();
                 self.status.size_bytes = self.size_bytes().unwrap_or(self.status.size_bytes);
                 self.publish(false);
+                self.publish_alarms();
             }
             Err(err) => {
                 self.status.lost_samples += samples as u64;

@@ -108,3 +108,59 @@ fn a_limit_alarm_is_journaled_once_listed_and_carried_across_a_restart() {
         .expect("last entry");
     assert_eq!(last, ("Unacknowledged".to_owned(), "Returned, unacknowledged".to_owned()));
 }
+
+/// The banner shows a raised alarm with its priority and value; *Acknowledge* goes to the writer, which journals
+/// it with the operator's name, and the banner follows.
+#[test]
+fn the_banner_shows_an_alarm_and_acknowledges_it_into_the_journal() {
+    use egui_kittest::kittest::Queryable as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("alarms.sqlite");
+    let mut builder = watchfloor::feeds::EventBus::builder();
+    let inbox = builder.live(256);
+    let stored = builder.lossless(1_024);
+    let bus = builder.build();
+    let mut options = StoreOptions::new(&path);
+    options.alarm_rules = rules();
+    let store = Store::start(options, stored).expect("writer");
+    let parts = watchfloor::app::AppParts {
+        store: Some(store.link()),
+        ..crate::app_parts(inbox, bus.clone(), Arc::new(watchfloor::clock::ManualClock::new(START_MS + 10_000)))
+    };
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size([1600.0, 1000.0])
+        .build_eframe(move |cc| watchfloor::app::WatchfloorApp::new(cc, parts));
+    for (t, soc) in [(START_MS, 50.0), (START_MS + 1_000, 12.0), (START_MS + 7_000, 11.5)] {
+        let sample = Sample::new(SignalId::new(SOC), t, Value::F64(soc));
+        assert!(bus.publish_now(FeedEvent::new(Arc::from("gw"), t, FeedEventBody::Samples(vec![sample]))));
+    }
+    let wait = |harness: &mut egui_kittest::Harness<'_, watchfloor::app::WatchfloorApp>, label: &str, shown: bool| {
+        for _ in 0..400 {
+            harness.run_steps(1);
+            if harness.query_by_label_contains(label).is_some() == shown {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("{label:?} never {}", if shown { "shown" } else { "gone" });
+    };
+    wait(&mut harness, "1 to acknowledge", true);
+    harness.get_by_label("AGV-01 battery low");
+    harness.get_by_label("1 high");
+    // Raised at the low limit with the value that completed the on-delay (12.0 or 11.5, as the batches fell).
+    let row = format!("{:?}", harness.get_by_label_contains(" · Unacknowledged · since "));
+    assert!(row.contains("LO · 12.0") || row.contains("LO · 11.5"), "{row}");
+    harness.get_by_label("Acknowledge").click();
+    wait(&mut harness, "to acknowledge", false);
+    harness.get_by_label_contains(" · Acknowledged · since ");
+    drop(harness);
+    drop(bus);
+    store.finish();
+    let (state, user): (String, String) = open_reader(&path)
+        .expect("reader")
+        .query_row("SELECT state, user FROM alarm_journal ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("the acknowledgement");
+    assert_eq!(state, "Acknowledged");
+    let expected = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "operator".into());
+    assert_eq!(user, expected);
+}
