@@ -475,3 +475,40 @@ fn retention_counts_back_from_the_newest_data_and_ignores_a_clock_far_ahead() {
     let conn = rig.reader();
     assert_eq!(count(&conn, "SELECT count(*) FROM sample"), 3, "30 days of raw kept despite the skewed clock");
 }
+
+#[test]
+fn alarms_keep_working_on_a_full_disk_and_their_journal_waits_for_it() {
+    use crate::analytics::alarm::{Limits, Rule};
+    let rig = Rig::with(|o| {
+        o.alarm_rules = vec![Rule {
+            name: "s high".into(),
+            signal: "s".into(),
+            limits: Limits { hi: Some(100.0), ..Limits::default() },
+            priority: crate::model::alarm::Priority::High,
+        }];
+    });
+    rig.samples("s", &[(T0, 1.0)]);
+    rig.flush();
+    let conn = rusqlite::Connection::open(&rig.path).expect("open");
+    let pages: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0)).expect("pages");
+    drop(conn);
+    assert!(rig.store.as_ref().expect("open").send(StoreCommand::TestSetMaxPages(pages)));
+    // The disk is full, and the value crosses the limit: the alarm is raised all the same.
+    let many: Vec<(i64, f64)> = (1..20_000).map(|i| (T0 + i * 1000, if i > 10 { 150.0 } else { 1.0 })).collect();
+    rig.samples("s", &many);
+    let status = rig.flush();
+    assert_eq!(status.state, StoreState::Failing, "{status:?}");
+    assert_eq!(status.alarms.len(), 1, "{status:?}");
+    assert_eq!(status.alarms[0].state, crate::model::alarm::AlarmState::Unacknowledged);
+    assert_eq!(count(&rig.reader(), "SELECT count(*) FROM alarm_journal"), 0, "nothing could be written");
+    // Space again: the waiting entry is journaled with the next batch.
+    assert!(rig.store.as_ref().expect("open").send(StoreCommand::TestSetMaxPages(1_000_000)));
+    rig.samples("s", &[(T0 + 50_000_000, 150.0)]);
+    let status = rig.flush();
+    assert_eq!(status.state, StoreState::Recording, "{status:?}");
+    let conn = rig.reader();
+    let (state, ts): (String, i64) = conn
+        .query_row("SELECT state, ts_ms FROM alarm_journal", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("one entry");
+    assert_eq!((state.as_str(), ts), ("Unacknowledged", T0 + 11_000));
+}

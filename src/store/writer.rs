@@ -128,6 +128,8 @@ struct Writer {
     zones: HashMap<Arc<str>, VehicleZones>,
     /// The limit alarms, evaluated here so every value counts (the window may be closed: `record`).
     alarms: AlarmEngine,
+    /// Alarm transitions not yet in the journal (written with the next batch that commits).
+    unjournaled: Vec<AlarmEntry>,
 }
 
 /// Runs until the event channel closes (every feed and the bus are gone), then commits what it holds.
@@ -160,6 +162,7 @@ pub fn run(
         prune_cursor: 0,
         zones: HashMap::new(),
         alarms: AlarmEngine::new(Vec::new()),
+        unjournaled: Vec::new(),
     };
     writer.alarms = AlarmEngine::new(writer.options.alarm_rules.clone());
     writer.open();
@@ -234,15 +237,18 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 impl Writer {
     /// Journals operator actions in their own transaction, and shows the alarms' new states.
     fn journal(&mut self, entries: &[AlarmEntry]) {
-        if !entries.is_empty()
+        self.unjournaled.extend_from_slice(entries);
+        if !self.unjournaled.is_empty()
             && let Some(conn) = self.conn.as_mut()
         {
             let result = conn.transaction().and_then(|tx| {
-                journal_alarms(&tx, entries)?;
+                journal_alarms(&tx, &self.unjournaled)?;
                 tx.commit()
             });
-            if let Err(err) = result {
-                tracing::error!("history: cannot journal an alarm action: {err}");
+            match result {
+                Ok(()) => self.unjournaled.clear(),
+                // Kept for the next batch that commits.
+                Err(err) => tracing::error!("history: cannot journal an alarm action yet: {err}"),
             }
         }
         self.publish_alarms();
@@ -401,6 +407,10 @@ impl Writer {
         let events = std::mem::take(&mut pending.events);
         let samples = std::mem::take(&mut pending.samples);
         pending.since = None;
+        // Alarms are judged on every batch, whether or not the file can take it: a full disk does not silence
+        // them. Their journal entries wait (bounded) until a batch commits.
+        evaluate_alarms(&events, &mut self.alarms, &mut self.unjournaled);
+        self.publish_alarms();
         if self.conn.is_none() {
             if self.status.state == StoreState::Failing {
                 // A failing file (disk full, read-only) is retried with each batch after a pause.
@@ -468,9 +478,10 @@ impl Writer {
         batch_events(&tx, events, &mut self.signals, &mut self.by_gateway, &mut self.open_gaps, &mut batch)
             .map_err(|e| classify(e, &path))?;
         store_crossings(&tx, &batch.fixes, &self.options.geofences, &mut self.zones).map_err(|e| classify(e, &path))?;
-        evaluate_alarms(&tx, events, &mut self.alarms).map_err(|e| classify(e, &path))?;
+        journal_alarms(&tx, &self.unjournaled).map_err(|e| classify(e, &path))?;
         batch.write_derived(&tx).map_err(|e| classify(e, &path))?;
         tx.commit().map_err(|e| classify(e, &path))?;
+        self.unjournaled.clear();
         Ok(batch.counts)
     }
 
@@ -543,23 +554,30 @@ fn restore_alarms(conn: &Connection, alarms: &mut AlarmEngine) -> rusqlite::Resu
     Ok(())
 }
 
-/// Feeds the batch's good numeric values to the alarms, lets the clock run, and journals every transition.
-fn evaluate_alarms(tx: &Transaction<'_>, events: &[Arc<FeedEvent>], alarms: &mut AlarmEngine) -> rusqlite::Result<()> {
+/// Journal entries kept while the file cannot take them; beyond this the oldest go (and are logged).
+const MAX_UNJOURNALED: usize = 10_000;
+
+/// Feeds the batch's good numeric values to the alarms and lets the clock run; the transitions go to `entries`
+/// for the journal.
+fn evaluate_alarms(events: &[Arc<FeedEvent>], alarms: &mut AlarmEngine, entries: &mut Vec<AlarmEntry>) {
     if alarms.rules().is_empty() {
-        return Ok(());
+        return;
     }
-    let mut entries = Vec::new();
     for event in events {
         if let FeedEventBody::Samples(samples) = &event.body {
             for s in samples.iter().filter(|s| s.quality != Quality::Bad) {
                 if let Some(v) = s.value.as_f64() {
-                    alarms.push(s.signal.as_str(), s.ts_ms, v, &mut entries);
+                    alarms.push(s.signal.as_str(), s.ts_ms, v, entries);
                 }
             }
         }
     }
-    alarms.tick(now_ms(), &mut entries);
-    journal_alarms(tx, &entries)
+    alarms.tick(now_ms(), entries);
+    if entries.len() > MAX_UNJOURNALED {
+        let dropped = entries.len() - MAX_UNJOURNALED;
+        tracing::error!(dropped, "history: the alarm journal cannot be written; the oldest entries are dropped");
+        entries.drain(..dropped);
+    }
 }
 
 /// Writes journal entries (a replayed one is already there and is skipped).
