@@ -36,18 +36,21 @@ pub enum View {
     Overview,
     Plant,
     Fleet,
+    Alarms,
     Trends,
     Connections,
 }
 
 impl View {
-    pub const ALL: [Self; 5] = [Self::Overview, Self::Plant, Self::Fleet, Self::Trends, Self::Connections];
+    pub const ALL: [Self; 6] =
+        [Self::Overview, Self::Plant, Self::Fleet, Self::Alarms, Self::Trends, Self::Connections];
 
     pub fn label(self) -> &'static str {
         match self {
             Self::Overview => "Overview",
             Self::Plant => "Plant",
             Self::Fleet => "Fleet",
+            Self::Alarms => "Alarms",
             Self::Trends => "Trends",
             Self::Connections => "Connections",
         }
@@ -88,6 +91,8 @@ pub struct AppParts {
     pub tiles: Option<crate::ui::tiles::TileServer>,
     /// The fleet map's offline basemap (a `PMTiles` file), if the config names one.
     pub pmtiles: Option<std::path::PathBuf>,
+    /// Who acts on alarms (`--operator`); the OS user when `None`.
+    pub operator: Option<String>,
 }
 
 type Seed = std::collections::BTreeMap<Arc<str>, crate::analytics::Accumulator>;
@@ -115,7 +120,8 @@ pub struct WatchfloorApp {
     plant: crate::ui::panels::oee::PlantPanel,
     map: crate::ui::panels::map::MapPanel,
     fleet_table: fleet::FleetTable,
-    /// Who acts on alarms from this window: the OS user.
+    alarms: crate::ui::panels::alarm_list::AlarmsPanel,
+    /// Who acts on alarms from this window: chosen at start (`--operator`, the toolbar), default the OS user.
     operator: String,
 }
 
@@ -155,9 +161,8 @@ impl WatchfloorApp {
             plant: crate::ui::panels::oee::PlantPanel::default(),
             map: crate::ui::panels::map::MapPanel::new(parts.site_plan).with_tiles(parts.tiles, parts.pmtiles),
             fleet_table: fleet::FleetTable::default(),
-            operator: std::env::var("USER")
-                .or_else(|_| std::env::var("USERNAME"))
-                .unwrap_or_else(|_| "operator".to_owned()),
+            alarms: crate::ui::panels::alarm_list::AlarmsPanel::default(),
+            operator: parts.operator.filter(|o| !o.trim().is_empty()).unwrap_or_else(os_user),
         }
     }
 
@@ -227,8 +232,14 @@ impl WatchfloorApp {
         ui.horizontal(|ui| {
             ui.label(RichText::new("Watchfloor").strong().size(17.0).color(self.theme.text_strong));
             ui.separator();
+            let waiting =
+                self.store.as_ref().map_or(0, |s| s.status().alarms.iter().filter(|a| a.state.wants_ack()).count());
             for view in View::ALL {
-                ui.selectable_value(&mut self.settings.view, view, view.label());
+                let label = match view {
+                    View::Alarms if waiting > 0 => format!("Alarms ({waiting})"),
+                    _ => view.label().to_owned(),
+                };
+                ui.selectable_value(&mut self.settings.view, view, label);
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let next = self.settings.theme.toggled();
@@ -241,6 +252,13 @@ impl WatchfloorApp {
                     self.theme = Theme::for_choice(next);
                     self.theme.apply(ui.ctx());
                 }
+                let field = ui
+                    .add(egui::TextEdit::singleline(&mut self.operator).desired_width(110.0))
+                    .on_hover_text("Your name: every alarm action is journaled with it");
+                if field.lost_focus() && self.operator.trim().is_empty() {
+                    self.operator = os_user();
+                }
+                ui.label("Operator");
             });
         });
     }
@@ -266,6 +284,28 @@ impl WatchfloorApp {
         if dismissed {
             self.problems.clear();
         }
+    }
+}
+
+/// The OS user, the default operator.
+pub fn os_user() -> String {
+    std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "operator".to_owned())
+}
+
+/// The area an alarm's asset belongs to: a machine's area, the fleet, the gateways.
+fn alarm_area(live: &LiveState, asset: &str) -> String {
+    if let Some(m) = live.machines.get(asset) {
+        return m.path.area.clone();
+    }
+    if live.vehicles.contains_key(asset) {
+        return "Fleet".to_owned();
+    }
+    if live.gateways.contains_key(asset) {
+        return "Gateways".to_owned();
+    }
+    match live.machines.values().find(|m| m.id.starts_with(asset)) {
+        Some(m) => m.path.area.clone(),
+        None => "Other".to_owned(),
     }
 }
 
@@ -422,6 +462,27 @@ impl eframe::App for WatchfloorApp {
                     commands.extend(table.ui(ui, theme, live, now_ms, sims, Some(&mut map.selected)));
                 });
                 egui::CentralPanel::default().show(ui, |ui| map.ui(ui, theme, live, now_ms, history));
+            }
+            View::Alarms => {
+                let status = self.store.as_ref().map(StoreLink::status).unwrap_or_default();
+                let area_of = |asset: &str| alarm_area(live, asset);
+                let env = crate::ui::panels::alarm_list::AlarmsEnv {
+                    theme,
+                    alarms: &status.alarms,
+                    now_ms,
+                    operator: &self.operator,
+                    timezone: &self.timezone,
+                    calendar: live.oee.calendar(),
+                    history: self.history.as_ref(),
+                    area_of: &area_of,
+                };
+                let panel = &mut self.alarms;
+                let actions = egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, &env)).inner;
+                for action in actions {
+                    if !self.store.as_ref().is_some_and(|s| s.send(action)) {
+                        tracing::warn!("alarm action not taken: the history writer is busy or gone");
+                    }
+                }
             }
             View::Trends => {
                 let env = TrendEnv { theme, history: self.history.as_ref(), live, now_ms, timezone: &self.timezone };

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
@@ -45,7 +46,8 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
         tracing::warn!("{note}");
     }
     store_options.geofences = geofences;
-    store_options.alarm_rules = config.alarms.clone();
+    store_options.alarm_rules = config.alarm_rules(&config.site_plan.load().0);
+    store_options.oee = Some((config.calendar.clone(), Arc::new(config.assets.clone())));
     let store = Store::start(store_options, events).context("cannot start the history writer")?;
     let started = Instant::now();
     let backend = Backend::start(runtime.handle(), &config, &bus);
@@ -267,10 +269,12 @@ fn write_rows<T: Serialize>(rows: &[T], header: &[&str], format: Format, out: &m
 #[derive(Clone, Debug)]
 pub struct AlarmsOptions {
     pub db: PathBuf,
-    /// Default: the whole journal.
+    /// Default: the whole journal (the last 24 h for `kpis`).
     pub from: Option<String>,
     pub to: Option<String>,
     pub format: Format,
+    /// The KPIs of the range instead of the entries (JSON).
+    pub kpis: bool,
 }
 
 /// One journal entry as `alarms` prints it.
@@ -279,6 +283,7 @@ struct AlarmRow {
     ts: String,
     rule: String,
     source: String,
+    asset: String,
     priority: String,
     state: String,
     from_state: String,
@@ -286,36 +291,55 @@ struct AlarmRow {
     comment: String,
     value: Option<f64>,
     limit: Option<String>,
+    message: String,
 }
 
-/// The alarm journal in time order: every transition with time, user, comment and value.
+/// The alarm journal in time order: every transition with time, user, comment and value; or the KPIs of a range.
 pub fn alarms(options: &AlarmsOptions, out: &mut dyn Write) -> anyhow::Result<()> {
     let now = wall_now_ms();
-    let from = options.from.as_deref().map(|t| parse_time(t, now)).transpose()?.unwrap_or(i64::MIN);
     let to = options.to.as_deref().map(|t| parse_time(t, now)).transpose()?.unwrap_or(i64::MAX);
+    let default_from = if options.kpis { to.min(now) - 86_400_000 } else { i64::MIN };
+    let from = options.from.as_deref().map(|t| parse_time(t, now)).transpose()?.unwrap_or(default_from);
     let conn = open_reader(&options.db)?;
-    let mut stmt = conn.prepare(
-        "SELECT ts_ms, rule, source, priority, state, from_state, user, comment, value, lim FROM alarm_journal
-         WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY ts_ms, id",
-    )?;
-    let rows: Vec<AlarmRow> = stmt
-        .query_map(rusqlite::params![from, to], |r| {
-            Ok(AlarmRow {
-                ts: rfc3339(r.get(0)?),
-                rule: r.get(1)?,
-                source: r.get(2)?,
-                priority: r.get(3)?,
-                state: r.get(4)?,
-                from_state: r.get(5)?,
-                user: r.get(6)?,
-                comment: r.get(7)?,
-                value: r.get(8)?,
-                limit: r.get(9)?,
-            })
-        })?
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("cannot read the alarm journal of {}", options.db.display()))?;
-    let header = ["ts", "rule", "source", "priority", "state", "from_state", "user", "comment", "value", "limit"];
+    let context = || format!("cannot read the alarm journal of {}", options.db.display());
+    if options.kpis {
+        let kpis = crate::store::journal::kpis(&conn, from, to.min(now.max(from + 1))).with_context(context)?;
+        serde_json::to_writer_pretty(&mut *out, &kpis)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let entries = crate::store::journal::entries(&conn, from, to, usize::MAX).with_context(context)?;
+    let rows: Vec<AlarmRow> = entries
+        .into_iter()
+        .map(|e| AlarmRow {
+            ts: rfc3339(e.ts_ms),
+            rule: e.rule,
+            source: e.source,
+            asset: e.asset,
+            priority: e.priority.label().to_owned(),
+            state: e.to.label().to_owned(),
+            from_state: e.from.label().to_owned(),
+            user: e.user,
+            comment: e.comment,
+            value: e.value,
+            limit: e.limit,
+            message: e.message,
+        })
+        .collect();
+    let header = [
+        "ts",
+        "rule",
+        "source",
+        "asset",
+        "priority",
+        "state",
+        "from_state",
+        "user",
+        "comment",
+        "value",
+        "limit",
+        "message",
+    ];
     write_rows(&rows, &header, options.format, out)
 }
 

@@ -71,13 +71,30 @@ struct RawConfig {
     line: Vec<RawLine>,
     map: RawMap,
     alarm: Vec<RawAlarm>,
+    alarms: RawAlarms,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawAlarms {
+    defaults: Option<bool>,
+    machine_down: Option<Spanned<String>>,
+    gateway_offline: Option<Spanned<String>>,
+    oee_window: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAlarm {
     name: Spanned<String>,
-    signal: String,
+    signal: Option<String>,
+    rate: Option<Spanned<f64>>,
+    rate_window: Option<Spanned<String>>,
+    stale: Option<Spanned<String>>,
+    state: Option<Spanned<String>>,
+    zone: Option<String>,
+    when: Option<Spanned<String>>,
+    gateway: Option<String>,
     hi: Option<f64>,
     hihi: Option<f64>,
     lo: Option<f64>,
@@ -234,8 +251,10 @@ pub struct Config {
     pub tiles: Option<crate::ui::tiles::TileServer>,
     /// An offline basemap: a raster `PMTiles` file (under the server's tiles when both are set).
     pub pmtiles: Option<PathBuf>,
-    /// Limit alarms (`[[alarm]]`).
+    /// Alarm rules from `[[alarm]]`.
     pub alarms: Vec<crate::analytics::alarm::Rule>,
+    /// The default rules' settings (`[alarms]`); the rules themselves come from [`Config::alarm_rules`].
+    pub alarm_defaults: crate::analytics::alarm::Defaults,
 }
 
 /// Where the map's site plan comes from.
@@ -479,7 +498,32 @@ impl Config {
             tiles: None,
             pmtiles: None,
             alarms: Vec::new(),
+            alarm_defaults: crate::analytics::alarm::Defaults::default(),
         }
+    }
+
+    /// Every alarm rule: the defaults derived from the asset model (battery thresholds per kind, the stale limit,
+    /// zones with an `alarm` property in the site plan or the geofence file), then `[[alarm]]`; a configured rule
+    /// with a default's name replaces it.
+    pub fn alarm_rules(&self, plan: &crate::model::siteplan::SitePlan) -> Vec<crate::analytics::alarm::Rule> {
+        let mut defaults = self.alarm_defaults.clone();
+        defaults.battery = self.battery.clone();
+        defaults.vehicle_stale_ms = self.stale_after_ms;
+        let fences = self.geofence_file.as_ref().map(|p| SitePlanSource::File(p.clone()).load().0);
+        for f in plan.features.iter().chain(fences.iter().flat_map(|p| p.features.iter())) {
+            let enter = match f.alarm.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                Some("enter") => true,
+                Some("exit") => false,
+                _ => continue,
+            };
+            if !defaults.zones.iter().any(|(z, e)| *z == f.name && *e == enter) {
+                defaults.zones.push((f.name.clone(), enter));
+            }
+        }
+        let mut rules: Vec<_> =
+            defaults.rules().into_iter().filter(|d| !self.alarms.iter().any(|r| r.name == d.name)).collect();
+        rules.extend(self.alarms.iter().cloned());
+        rules
     }
 
     /// The geofences: the site plan's zones and the polygons of the geofence file, with what could not be read.
@@ -943,8 +987,38 @@ impl Checker<'_> {
             geofence_debounce_ms,
             tiles,
             pmtiles: raw.map.pmtiles.as_ref().map(|p| self.path(p.get_ref())),
-            alarms: raw.alarm.iter().filter_map(|a| self.alarm(a)).collect(),
+            alarms: self.alarms(&raw.alarm),
+            alarm_defaults: self.alarm_defaults(&raw.alarms),
         }
+    }
+
+    fn alarms(&mut self, raw: &[RawAlarm]) -> Vec<crate::analytics::alarm::Rule> {
+        let mut rules: Vec<crate::analytics::alarm::Rule> = Vec::new();
+        for a in raw {
+            if rules.iter().any(|r| r.name == *a.name.get_ref()) {
+                self.problem(
+                    a.name.span(),
+                    format!("alarm name {:?} is used twice; each rule needs its own", a.name.get_ref()),
+                );
+            } else if let Some(rule) = self.alarm(a) {
+                rules.push(rule);
+            }
+        }
+        rules
+    }
+
+    fn alarm_defaults(&mut self, raw: &RawAlarms) -> crate::analytics::alarm::Defaults {
+        let mut d = crate::analytics::alarm::Defaults { enabled: raw.defaults.unwrap_or(true), ..Default::default() };
+        if let Some(ms) = self.millis(raw.machine_down.as_ref(), "alarms.machine_down") {
+            d.machine_down_ms = ms;
+        }
+        if let Some(ms) = self.millis(raw.gateway_offline.as_ref(), "alarms.gateway_offline") {
+            d.gateway_offline_ms = ms;
+        }
+        if let Some(ms) = self.millis(raw.oee_window.as_ref(), "alarms.oee_window") {
+            d.oee_window_ms = ms;
+        }
+        d
     }
 
     fn fraction(&mut self, value: &Spanned<f64>, what: &str) -> Option<f64> {
@@ -962,19 +1036,39 @@ impl Checker<'_> {
         Some(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     }
 
-    /// One `[[alarm]]`: at least one limit, in order (lolo ≤ lo < hi ≤ hihi), a known priority, durations.
+    /// One `[[alarm]]`: one condition (limits in order lolo ≤ lo ≤ hi ≤ hihi, a rate, a stale time, a machine
+    /// state, a zone or a gateway), what it watches, a known priority, durations; every mistake located.
     fn alarm(&mut self, a: &RawAlarm) -> Option<crate::analytics::alarm::Rule> {
-        use crate::analytics::alarm::{Limits, Rule};
+        use crate::analytics::alarm::{Condition, Limits, Rule, Watch};
         use crate::model::alarm::Priority;
         let name = a.name.get_ref();
+        let span = a.name.span();
         let limits = [a.lolo, a.lo, a.hi, a.hihi];
-        if limits.iter().all(Option::is_none) {
-            self.problem(a.name.span(), format!("alarm {name:?} has no limit; give hi, hihi, lo or lolo"));
-            return None;
+        let has_limit = limits.iter().any(Option::is_some);
+        let kinds =
+            [has_limit, a.rate.is_some(), a.stale.is_some(), a.state.is_some(), a.zone.is_some(), a.gateway.is_some()];
+        match kinds.iter().filter(|k| **k).count() {
+            0 => {
+                self.problem(
+                    span,
+                    format!(
+                        "alarm {name:?} has no condition; give hi, hihi, lo, lolo, rate, stale, state, zone or gateway"
+                    ),
+                );
+                return None;
+            }
+            1 => {}
+            _ => {
+                self.problem(
+                    span,
+                    format!("alarm {name:?} has more than one kind of condition; split it in two rules"),
+                );
+                return None;
+            }
         }
         let set: Vec<f64> = limits.into_iter().flatten().collect();
         if set.iter().any(|v| !v.is_finite()) || set.windows(2).any(|w| w[0] > w[1]) {
-            self.problem(a.name.span(), format!("alarm {name:?}: the limits must be in order lolo ≤ lo ≤ hi ≤ hihi"));
+            self.problem(span, format!("alarm {name:?}: the limits must be in order lolo ≤ lo ≤ hi ≤ hihi"));
             return None;
         }
         let priority = match &a.priority {
@@ -998,18 +1092,58 @@ impl Checker<'_> {
             Some(d) => *d.get_ref(),
             None => 0.0,
         };
-        let mut delay = |d: &Option<Spanned<String>>, what: &str| match d {
-            None => Some(0),
+        let mut delay = |d: Option<&Spanned<String>>, what: &str, default: i64| match d {
+            None => Some(default),
             Some(d) => self.duration(d, what).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         };
-        let on_delay_ms = delay(&a.on_delay, "alarm on_delay")?;
-        let off_delay_ms = delay(&a.off_delay, "alarm off_delay")?;
-        Some(Rule {
-            name: name.clone(),
-            signal: a.signal.clone(),
-            limits: Limits { hihi: a.hihi, hi: a.hi, lo: a.lo, lolo: a.lolo, deadband, on_delay_ms, off_delay_ms },
-            priority,
-        })
+        let on_delay_ms = delay(a.on_delay.as_ref(), "alarm on_delay", 0)?;
+        let off_delay_ms = delay(a.off_delay.as_ref(), "alarm off_delay", 0)?;
+        let limits = Limits { hihi: a.hihi, hi: a.hi, lo: a.lo, lolo: a.lolo, deadband, on_delay_ms, off_delay_ms };
+        let needs_signal = |this: &mut Self| match &a.signal {
+            Some(s) if !s.trim().is_empty() => Some(Watch::Signal(s.trim().to_owned())),
+            _ => {
+                this.problem(span, format!("alarm {name:?} needs the signal it watches (signal = \"…\", * allowed)"));
+                None
+            }
+        };
+        let (watch, condition) = if has_limit {
+            (needs_signal(self)?, Condition::Limit(limits))
+        } else if let Some(rate) = &a.rate {
+            if !(rate.get_ref().is_finite() && *rate.get_ref() > 0.0) {
+                self.problem(
+                    rate.span(),
+                    format!("alarm rate {} must be a positive change per minute", rate.get_ref()),
+                );
+                return None;
+            }
+            let window_ms = self.millis(a.rate_window.as_ref(), "alarm rate_window").unwrap_or(60_000);
+            (needs_signal(self)?, Condition::Rate { per_min: *rate.get_ref(), window_ms, limits })
+        } else if let Some(stale) = &a.stale {
+            let after_ms = self.millis(Some(stale), "alarm stale")?;
+            (needs_signal(self)?, Condition::Stale { after_ms })
+        } else if let Some(state) = &a.state {
+            let Some(s) = crate::model::MachineState::parse(state.get_ref()) else {
+                self.problem(state.span(), format!("alarm state {:?} is not a machine state (running, idle, starved, blocked, down, setup, planned_stop)", state.get_ref()));
+                return None;
+            };
+            (needs_signal(self)?, Condition::State { states: vec![s.as_str().to_owned()], on_delay_ms })
+        } else if let Some(zone) = &a.zone {
+            let inside = match a.when.as_ref().map(|w| (w, w.get_ref().trim().to_ascii_lowercase())) {
+                None => true,
+                Some((_, w)) if w == "enter" || w == "inside" => true,
+                Some((_, w)) if w == "exit" || w == "outside" => false,
+                Some((w, _)) => {
+                    self.problem(w.span(), format!("alarm when = {:?} is not enter or exit", w.get_ref()));
+                    return None;
+                }
+            };
+            (Watch::Zone(zone.clone()), Condition::Zone { inside, on_delay_ms })
+        } else {
+            let gateway = a.gateway.clone().unwrap_or_default();
+            let on_delay_ms = if a.on_delay.is_some() { on_delay_ms } else { 30_000 };
+            (Watch::Gateway(gateway), Condition::Offline { on_delay_ms })
+        };
+        Some(Rule { name: name.clone(), watch, condition, priority })
     }
 
     fn assets(&mut self, raw: &RawConfig) -> AssetModel {
@@ -1145,18 +1279,53 @@ target_oee = 0.75
         .expect("valid");
         let rule = &cfg.alarms[0];
         assert_eq!((rule.name.as_str(), rule.priority), ("Filler overtemp", crate::model::alarm::Priority::High));
-        let l = rule.limits;
+        let crate::analytics::alarm::Condition::Limit(l) = rule.condition else { panic!("a limit rule") };
         assert_eq!(
             (l.hi, l.hihi, l.deadband, l.on_delay_ms, l.off_delay_ms),
             (Some(85.0), Some(95.0), 1.5, 10_000, 5_000)
         );
         let err = parse("[[alarm]]\nname = \"x\"\nsignal = \"a/b\"\n").expect_err("no limit");
-        assert!(err.to_string().contains("site.toml:2:8: alarm \"x\" has no limit"), "{err}");
+        assert!(err.to_string().contains("site.toml:2:8: alarm \"x\" has no condition"), "{err}");
+        let err = parse("[[alarm]]\nname = \"x\"\nsignal = \"a/b\"\nhi = 1.0\nstale = \"1m\"\n").expect_err("two");
+        assert!(err.to_string().contains("more than one kind of condition"), "{err}");
+        let err = parse("[[alarm]]\nname = \"x\"\nhi = 1.0\n").expect_err("no signal");
+        assert!(err.to_string().contains("needs the signal"), "{err}");
+        let err = parse("[[alarm]]\nname = \"x\"\nzone = \"Dock\"\n[[alarm]]\nname = \"x\"\nzone = \"Dock\"\n")
+            .expect_err("twice");
+        assert!(err.to_string().contains("site.toml:5:8: alarm name \"x\" is used twice"), "{err}");
         let err = parse("[[alarm]]\nname = \"x\"\nsignal = \"a/b\"\nhi = 1.0\nhihi = 0.5\n").expect_err("order");
         assert!(err.to_string().contains("in order"), "{err}");
         let err = parse("[[alarm]]\nname = \"x\"\nsignal = \"a/b\"\nhi = 1.0\npriority = \"severe\"\n")
             .expect_err("priority");
         assert!(err.to_string().contains("site.toml:5:12: alarm priority \"severe\""), "{err}");
+    }
+
+    #[test]
+    fn other_alarm_conditions_and_the_defaults_are_read() {
+        use crate::analytics::alarm::{Condition, Watch};
+        let cfg = parse(
+            "[alarms]\nmachine_down = \"5m\"\n\
+             [[alarm]]\nname = \"Tank rising\"\nsignal = \"Site/*/Level\"\nrate = 5.0\nrate_window = \"2m\"\n\
+             [[alarm]]\nname = \"Dock\"\nzone = \"Loading docks\"\nwhen = \"exit\"\n\
+             [[alarm]]\nname = \"Mixer silent\"\nsignal = \"Site/Mixer/Speed\"\nstale = \"5m\"\n\
+             [[alarm]]\nname = \"Battery low\"\nsignal = \"*/Battery/SoC\"\nlo = 50.0\npriority = \"low\"\n",
+        )
+        .expect("valid");
+        let c: Vec<&Condition> = cfg.alarms.iter().map(|r| &r.condition).collect();
+        assert!(matches!(c[0], Condition::Rate { per_min, window_ms: 120_000, .. } if *per_min == 5.0));
+        assert!(matches!(c[1], Condition::Zone { inside: false, .. }));
+        assert!(matches!(c[2], Condition::Stale { after_ms: 300_000 }));
+        assert_eq!(cfg.alarms[1].watch, Watch::Zone("Loading docks".into()));
+        let rules = cfg.alarm_rules(&crate::model::siteplan::SitePlan::default());
+        let down = rules.iter().find(|r| r.name == "Machine down").expect("default");
+        assert!(matches!(down.condition, Condition::State { on_delay_ms: 300_000, .. }));
+        let low: Vec<_> = rules.iter().filter(|r| r.name == "Battery low").collect();
+        assert_eq!(low.len(), 1, "the configured rule replaces the default");
+        assert!(matches!(low[0].condition, Condition::Limit(_)));
+        let off = parse("[alarms]\ndefaults = false\n").expect("valid");
+        assert!(off.alarm_rules(&crate::model::siteplan::SitePlan::default()).is_empty());
+        let err = parse("[alarms]\nmachine_down = \"soon\"\n").expect_err("bad");
+        assert!(err.to_string().contains("site.toml:2:16"), "{err}");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct GuiOptions {
     pub db: Option<PathBuf>,
     /// The built-in demo's simulator, used when there is no config.
     pub demo: SimGateway,
+    /// Who acts on alarms; the OS user when `None`.
+    pub operator: Option<String>,
 }
 
 /// The tokio runtime for feeds and other I/O: two named worker threads (the UI and the store have their own).
@@ -119,7 +121,8 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
             let mut store_options = StoreOptions::new(&path);
             store_options.retention = config.history;
             store_options.geofences = geofences.clone();
-            store_options.alarm_rules = config.alarms.clone();
+            store_options.alarm_rules = config.alarm_rules(&config.site_plan.load().0);
+            store_options.oee = Some((config.calendar.clone(), Arc::new(config.assets.clone())));
             let store = Store::start(store_options, bus.lossless(STORE_CHANNEL_CAPACITY))
                 .context("cannot start the history writer")?;
             (path, Some(store))
@@ -158,6 +161,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
             t
         }),
         pmtiles,
+        operator: options.operator.clone(),
     };
 
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../icons/watchfloor.png"))

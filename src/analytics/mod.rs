@@ -4,6 +4,7 @@
 //! [`history`], [`fleet`] and [`report`] read SQLite.
 
 pub mod alarm;
+pub mod alarm_kpi;
 pub mod battery;
 pub mod fleet;
 pub mod geofence;
@@ -117,6 +118,11 @@ impl OeeTracker {
         if let Some(acc) = self.machines.get_mut(machine) {
             acc.push(ts_ms, input);
         }
+    }
+
+    /// The machines seen this shift.
+    pub fn machines(&self) -> impl Iterator<Item = &str> {
+        self.machines.keys().map(AsRef::as_ref)
     }
 
     pub fn accumulator(&self, machine: &str) -> Option<&Accumulator> {

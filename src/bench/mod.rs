@@ -1,10 +1,12 @@
 //! `watchfloor bench …`: measurements on this machine, printed as CSV or JSON. Every ratio compares two runs in the
 //! same process, and every figure is the median of several runs, because these machines are shared and noisy.
 
+mod alarms;
 pub mod mqtt;
 mod oee;
 mod ui;
 
+pub use alarms::alarms;
 pub use oee::oee;
 pub use ui::{UiBenchOptions, peak_rss_mb, ui};
 

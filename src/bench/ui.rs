@@ -116,6 +116,7 @@ impl Headless {
             site_plan: Arc::new(plan),
             tiles: None,
             pmtiles: None,
+            operator: None,
         };
         let cc = eframe::CreationContext::_new_kittest(ctx.clone());
         let app = WatchfloorApp::new(&cc, parts);

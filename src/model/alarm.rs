@@ -69,6 +69,21 @@ impl AlarmState {
         }
     }
 
+    pub const ALL: [Self; 7] = [
+        Self::Normal,
+        Self::Unacknowledged,
+        Self::Acknowledged,
+        Self::ReturnedUnacknowledged,
+        Self::Shelved,
+        Self::Suppressed,
+        Self::OutOfService,
+    ];
+
+    /// From its label (as journaled).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.label() == s)
+    }
+
     /// Whether the operator is asked to act (shown in the banner, blinking).
     pub fn wants_ack(self) -> bool {
         matches!(self, Self::Unacknowledged | Self::ReturnedUnacknowledged)

@@ -53,6 +53,8 @@ pub struct PlanFeature {
     pub kind: PlanKind,
     pub name: String,
     pub shape: PlanShape,
+    /// A zone's `alarm` property: `enter` or `exit` raises an alarm when a vehicle is inside / leaves it.
+    pub alarm: Option<String>,
 }
 
 /// A site plan and what could not be read from it.
@@ -90,6 +92,7 @@ impl SitePlan {
             let text_prop = |key: &str| f.property(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
             let kind = PlanKind::parse(&text_prop("kind"));
             let name = text_prop("name");
+            let alarm = Some(text_prop("alarm")).filter(|a| !a.is_empty());
             let Some(geometry) = &f.geometry else {
                 plan.skipped += 1;
                 continue;
@@ -117,6 +120,7 @@ impl SitePlan {
                     kind,
                     name: name.clone(),
                     shape,
+                    alarm: alarm.clone(),
                 })),
                 None => plan.skipped += 1,
             }

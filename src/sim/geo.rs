@@ -213,7 +213,7 @@ impl SiteLayout {
 }
 
 fn feature(kind: PlanKind, name: &str, shape: PlanShape) -> PlanFeature {
-    PlanFeature { kind, name: name.to_owned(), shape }
+    PlanFeature { kind, name: name.to_owned(), shape, alarm: None }
 }
 
 pub fn distance_m(a: Point, b: Point) -> f64 {

@@ -13,6 +13,7 @@ mod reader;
 mod schema;
 mod writer;
 
+pub mod journal;
 pub mod query;
 
 use std::path::{Path, PathBuf};
@@ -95,8 +96,10 @@ pub struct StoreOptions {
     pub prune_chunk_rows: usize,
     /// Zones whose crossings are stored as events.
     pub geofences: crate::analytics::geofence::Geofences,
-    /// Limit alarms evaluated on every value stored, their transitions journaled (`alarm_journal`).
+    /// Alarm rules evaluated on every event, their transitions journaled (`alarm_journal`).
     pub alarm_rules: Vec<crate::analytics::alarm::Rule>,
+    /// The shift calendar and asset model, for the "OEE below target" rules.
+    pub oee: Option<(crate::model::ShiftCalendar, Arc<crate::model::asset::AssetModel>)>,
 }
 
 impl StoreOptions {
@@ -110,6 +113,7 @@ impl StoreOptions {
             prune_chunk_rows: 50_000,
             geofences: crate::analytics::geofence::Geofences::default(),
             alarm_rules: Vec::new(),
+            oee: None,
         }
     }
 }
@@ -166,15 +170,22 @@ pub struct StoreStatus {
 /// One alarm as the window shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlarmView {
-    /// The rule's index, for operator actions.
+    /// The alarm instance's index, for operator actions.
     pub index: usize,
     pub rule: String,
     pub source: String,
+    /// The machine, vehicle, gateway or node it belongs to.
+    pub asset: String,
     pub priority: crate::model::alarm::Priority,
     pub state: crate::model::alarm::AlarmState,
+    /// Whether its condition holds now (a shelved or suppressed alarm may still be active).
+    pub active: bool,
     pub active_since_ms: Option<i64>,
+    pub shelved_until_ms: Option<i64>,
     pub value: Option<f64>,
     pub limit: Option<crate::analytics::alarm::Limit>,
+    /// What it says, with the live value.
+    pub message: String,
 }
 
 /// Asks the writer for something.
@@ -186,10 +197,12 @@ pub enum StoreCommand {
     StartNewCache,
     /// Commit what is queued and stop, even if feeds still hold the bus.
     Shutdown,
-    /// The operator acknowledges an alarm (by rule index), with a comment; journaled with the user.
-    Acknowledge { index: usize, user: String, comment: String },
-    /// The operator shelves an alarm until a time, saying why.
-    Shelve { index: usize, until_ms: i64, user: String, reason: String },
+    /// The operator acknowledges alarms (by instance index), with a comment; journaled with the user.
+    Acknowledge { indices: Vec<usize>, user: String, comment: String },
+    /// The operator shelves alarms until a time, saying why.
+    Shelve { indices: Vec<usize>, until_ms: i64, user: String, reason: String },
+    /// The operator takes alarms off the shelf before their time.
+    Unshelve { indices: Vec<usize>, user: String },
     /// Sets `PRAGMA max_page_count` on the writer's connection, to make a full disk in tests.
     #[cfg(test)]
     TestSetMaxPages(i64),

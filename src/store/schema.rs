@@ -128,6 +128,13 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
             );
             CREATE INDEX alarm_journal_by_time ON alarm_journal (ts_ms);",
         ),
+        // 3: what each journal entry is about (the machine, vehicle, gateway or node) and what the alarm said,
+        // with its live value, at the time.
+        M::up(
+            "ALTER TABLE alarm_journal ADD COLUMN asset TEXT NOT NULL DEFAULT '';
+            ALTER TABLE alarm_journal ADD COLUMN message TEXT NOT NULL DEFAULT '';
+            CREATE INDEX alarm_journal_by_key ON alarm_journal (rule, source, id);",
+        ),
     ])
 });
 
@@ -212,7 +219,7 @@ pub fn open_reader(path: &Path) -> Result<Connection, Error> {
 }
 
 /// Number of migrations in this build.
-const MIGRATIONS_LEN: usize = 2;
+const MIGRATIONS_LEN: usize = 3;
 
 /// Returns whether the file is new (no tables yet); refuses SQLite files that belong to someone else.
 fn check_ours(conn: &Connection, path: &Path) -> Result<bool, Error> {

@@ -478,12 +478,12 @@ fn retention_counts_back_from_the_newest_data_and_ignores_a_clock_far_ahead() {
 
 #[test]
 fn alarms_keep_working_on_a_full_disk_and_their_journal_waits_for_it() {
-    use crate::analytics::alarm::{Limits, Rule};
+    use crate::analytics::alarm::{Condition, Limits, Rule, Watch};
     let rig = Rig::with(|o| {
         o.alarm_rules = vec![Rule {
             name: "s high".into(),
-            signal: "s".into(),
-            limits: Limits { hi: Some(100.0), ..Limits::default() },
+            watch: Watch::Signal("s".into()),
+            condition: Condition::Limit(Limits { hi: Some(100.0), ..Limits::default() }),
             priority: crate::model::alarm::Priority::High,
         }];
     });

@@ -126,8 +126,11 @@ struct Writer {
     prune_cursor: usize,
     /// Each vehicle's geofence membership, for the crossings stored as events.
     zones: HashMap<Arc<str>, VehicleZones>,
-    /// The limit alarms, evaluated here so every value counts (the window may be closed: `record`).
+    /// The alarms, evaluated here so every value counts (the window may be closed: `record`).
     alarms: AlarmEngine,
+    /// Machines' OEE for the shift so far, for the "OEE below target" rules (only when one is configured).
+    oee: Option<crate::analytics::OeeTracker>,
+    last_oee_check_ms: i64,
     /// Alarm transitions not yet in the journal (written with the next batch that commits).
     unjournaled: Vec<AlarmEntry>,
 }
@@ -162,14 +165,24 @@ pub fn run(
         prune_cursor: 0,
         zones: HashMap::new(),
         alarms: AlarmEngine::new(Vec::new()),
+        oee: None,
+        last_oee_check_ms: 0,
         unjournaled: Vec::new(),
     };
     writer.alarms = AlarmEngine::new(writer.options.alarm_rules.clone());
+    if writer.alarms.wants_oee()
+        && let Some((calendar, assets)) = &writer.options.oee
+    {
+        writer.oee = Some(crate::analytics::OeeTracker::new(calendar.clone(), Arc::clone(assets)));
+    }
     writer.open();
     writer.publish_alarms();
     let mut pending = Pending { events: Vec::new(), samples: 0, since: None };
     runtime.block_on(async {
         let mut events_open = true;
+        // The clock completes delays, finds silent signals and ends shelves even when nothing arrives.
+        let mut clock = tokio::time::interval(std::time::Duration::from_secs(1));
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while events_open {
             let deadline = pending.since.map(|t| tokio::time::Instant::from_std(t + writer.options.flush_max_age));
             tokio::select! {
@@ -201,14 +214,25 @@ pub fn run(
                         writer.flush(&mut pending);
                         writer.start_new_cache();
                     }
-                    Some(StoreCommand::Acknowledge { index, user, comment }) => {
+                    Some(StoreCommand::Acknowledge { indices, user, comment }) => {
                         let mut entries = Vec::new();
-                        writer.alarms.acknowledge(index, now_ms(), &user, &comment, &mut entries);
+                        for index in indices {
+                            writer.alarms.acknowledge(index, now_ms(), &user, &comment, &mut entries);
+                        }
                         writer.journal(&entries);
                     }
-                    Some(StoreCommand::Shelve { index, until_ms, user, reason }) => {
+                    Some(StoreCommand::Shelve { indices, until_ms, user, reason }) => {
                         let mut entries = Vec::new();
-                        writer.alarms.shelve(index, now_ms(), until_ms, &user, &reason, &mut entries);
+                        for index in indices {
+                            writer.alarms.shelve(index, now_ms(), until_ms, &user, &reason, &mut entries);
+                        }
+                        writer.journal(&entries);
+                    }
+                    Some(StoreCommand::Unshelve { indices, user }) => {
+                        let mut entries = Vec::new();
+                        for index in indices {
+                            writer.alarms.unshelve(index, now_ms(), &user, &mut entries);
+                        }
                         writer.journal(&entries);
                     }
                     #[cfg(test)]
@@ -220,6 +244,7 @@ pub fn run(
                     None => {}
                 },
                 () = sleep_until(deadline) => writer.flush(&mut pending),
+                _ = clock.tick() => writer.tick_alarms(),
             }
         }
     });
@@ -254,21 +279,66 @@ impl Writer {
         self.publish_alarms();
     }
 
+    /// The clock's turn: delays, silent signals, shelves, and the OEE rules once a minute; what changed is
+    /// journaled at once (nothing else may come to carry it).
+    fn tick_alarms(&mut self) {
+        if self.alarms.rules().is_empty() {
+            return;
+        }
+        let now = now_ms();
+        let mut entries = Vec::new();
+        self.check_oee(now, &mut entries);
+        self.alarms.tick(now, &mut entries);
+        if !entries.is_empty() {
+            self.journal(&entries);
+        }
+    }
+
+    /// Every minute, each machine's OEE for the shift so far goes to the "OEE below target" rules.
+    fn check_oee(&mut self, now: i64, entries: &mut Vec<AlarmEntry>) {
+        let Some(tracker) = &mut self.oee else { return };
+        if now - self.last_oee_check_ms < 60_000 {
+            return;
+        }
+        self.last_oee_check_ms = now;
+        tracker.tick(now);
+        let Some((_, assets)) = &self.options.oee else { return };
+        let machines: Vec<(String, f64, f64, i64)> = tracker
+            .machines()
+            .filter_map(|id| {
+                let read = tracker.machine(id, now)?;
+                let oee = read.totals.oee().oee?;
+                let path = assets.machine_path(id, "");
+                Some((id.to_owned(), oee, assets.machine_target(id, &path.line), read.totals.planned_ms))
+            })
+            .collect();
+        for (id, oee, target, planned) in machines {
+            self.alarms.oee(&id, now, (oee, target, planned), entries);
+        }
+    }
+
     /// Puts every alarm that is not normal in the status, if that changed.
     fn publish_alarms(&mut self) {
-        let views: Vec<AlarmView> = (0..self.alarms.rules().len())
+        let views: Vec<AlarmView> = (0..self.alarms.len())
             .filter_map(|i| {
                 let alarm = self.alarms.alarm(i)?;
-                let rule = &self.alarms.rules()[i];
-                (alarm.state() != AlarmState::Normal).then(|| AlarmView {
+                if alarm.state() == AlarmState::Normal {
+                    return None;
+                }
+                let (rule, source, asset) = self.alarms.instance(i)?;
+                Some(AlarmView {
                     index: i,
                     rule: rule.name.clone(),
-                    source: rule.signal.clone(),
+                    source: source.to_owned(),
+                    asset: asset.to_owned(),
                     priority: rule.priority,
                     state: alarm.state(),
+                    active: alarm.active,
                     active_since_ms: alarm.active_since_ms,
+                    shelved_until_ms: alarm.shelved.as_ref().map(|(until, _)| *until),
                     value: alarm.value,
                     limit: self.alarms.limit(i),
+                    message: self.alarms.message(i),
                 })
             })
             .collect();
@@ -409,6 +479,7 @@ impl Writer {
         pending.since = None;
         // Alarms are judged on every batch, whether or not the file can take it: a full disk does not silence
         // them. Their journal entries wait (bounded) until a batch commits.
+        self.feed_oee(&events);
         evaluate_alarms(&events, &mut self.alarms, &mut self.unjournaled);
         self.publish_alarms();
         if self.conn.is_none() {
@@ -468,6 +539,37 @@ impl Writer {
         }
     }
 
+    /// Machine inputs for the OEE rules' tracker.
+    fn feed_oee(&mut self, events: &[Arc<FeedEvent>]) {
+        use crate::model::machine::metric as mm;
+        use crate::model::vehicle::metric as vm;
+        let Some(tracker) = &mut self.oee else { return };
+        for event in events {
+            match &event.body {
+                FeedEventBody::Samples(samples) => {
+                    for s in samples.iter().filter(|s| s.quality != Quality::Bad) {
+                        if s.signal.split_known_metric(vm::ALL).is_some() {
+                            continue;
+                        }
+                        if let Some((prefix, metric)) = s.signal.split_known_metric(mm::ALL)
+                            && let Some(input) = crate::analytics::history::input_of(metric, &s.value)
+                        {
+                            tracker.push(&Arc::from(prefix), s.ts_ms, input);
+                        }
+                    }
+                }
+                FeedEventBody::Stale { prefix } => {
+                    let machines: Vec<Arc<str>> =
+                        tracker.machines().filter(|m| m.starts_with(prefix.as_str())).map(Arc::from).collect();
+                    for m in machines {
+                        tracker.push(&m, event.received_ms, crate::analytics::Input::NoData);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     fn write_batch(&mut self, events: &[Arc<FeedEvent>]) -> Result<BatchCounts, Error> {
         let path = self.options.path.clone();
         let Some(conn) = self.conn.as_mut() else {
@@ -477,7 +579,11 @@ impl Writer {
         let mut batch = Batch::default();
         batch_events(&tx, events, &mut self.signals, &mut self.by_gateway, &mut self.open_gaps, &mut batch)
             .map_err(|e| classify(e, &path))?;
-        store_crossings(&tx, &batch.fixes, &self.options.geofences, &mut self.zones).map_err(|e| classify(e, &path))?;
+        let crossings = store_crossings(&tx, &batch.fixes, &self.options.geofences, &mut self.zones)
+            .map_err(|e| classify(e, &path))?;
+        for (vehicle, zone, inside, ts_ms) in crossings {
+            self.alarms.zone(&vehicle, &zone, inside, ts_ms, &mut self.unjournaled);
+        }
         journal_alarms(&tx, &self.unjournaled).map_err(|e| classify(e, &path))?;
         batch.write_derived(&tx).map_err(|e| classify(e, &path))?;
         tx.commit().map_err(|e| classify(e, &path))?;
@@ -526,30 +632,23 @@ fn open_gaps_after_downtime(conn: &Connection) {
     }
 }
 
-/// Puts every alarm back as its last journal entry left it.
+/// Puts every alarm back as its last journal entry left it, with the newest stored value of its signal (so
+/// replayed older data is not judged again).
 fn restore_alarms(conn: &Connection, alarms: &mut AlarmEngine) -> rusqlite::Result<()> {
     let mut last = conn.prepare(
-        "SELECT active, acked, lim FROM alarm_journal WHERE rule = ?1 AND source = ?2 ORDER BY ts_ms DESC, id DESC LIMIT 1",
+        "SELECT j.rule, j.source, j.asset, j.active, j.acked, j.lim FROM alarm_journal j
+         JOIN (SELECT rule, source, max(id) AS id FROM alarm_journal GROUP BY rule, source) m ON m.id = j.id",
     )?;
+    let rows: Vec<(String, String, String, bool, bool, Option<String>)> = last
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        .collect::<Result<_, _>>()?;
     let mut latest = conn.prepare(
         "SELECT l.ts_ms, l.num FROM latest l JOIN signal s ON s.id = l.signal WHERE s.name = ?1 AND l.num IS NOT NULL",
     )?;
-    let keys: Vec<(String, String)> = alarms.rules().iter().map(|r| (r.name.clone(), r.signal.clone())).collect();
-    for (i, (rule, source)) in keys.iter().enumerate() {
+    for (rule, source, asset, active, acked, limit) in rows {
         let seen: Option<(i64, f64)> =
-            latest.query_map([source], |r| Ok((r.get(0)?, r.get(1)?)))?.next().transpose()?;
-        let row = last
-            .query_map(params![rule, source], |r| {
-                Ok((r.get::<_, bool>(0)?, r.get::<_, bool>(1)?, r.get::<_, Option<String>>(2)?))
-            })?
-            .next()
-            .transpose()?;
-        match row {
-            Some((active, acked, limit)) => {
-                alarms.restore(i, active, acked, limit.as_deref().and_then(Limit::parse), seen);
-            }
-            None => alarms.restore(i, false, true, None, seen),
-        }
+            latest.query_map([&source], |r| Ok((r.get(0)?, r.get(1)?)))?.next().transpose()?;
+        alarms.restore(&rule, &source, &asset, (active, acked, limit.as_deref().and_then(Limit::parse)), seen);
     }
     Ok(())
 }
@@ -560,16 +659,26 @@ const MAX_UNJOURNALED: usize = 10_000;
 /// Feeds the batch's good numeric values to the alarms and lets the clock run; the transitions go to `entries`
 /// for the journal.
 fn evaluate_alarms(events: &[Arc<FeedEvent>], alarms: &mut AlarmEngine, entries: &mut Vec<AlarmEntry>) {
+    use crate::command::FeedState;
     if alarms.rules().is_empty() {
         return;
     }
     for event in events {
-        if let FeedEventBody::Samples(samples) = &event.body {
-            for s in samples.iter().filter(|s| s.quality != Quality::Bad) {
-                if let Some(v) = s.value.as_f64() {
-                    alarms.push(s.signal.as_str(), s.ts_ms, v, entries);
+        match &event.body {
+            FeedEventBody::Samples(samples) => {
+                for s in samples.iter().filter(|s| s.quality != Quality::Bad) {
+                    alarms.sample(s, event.received_ms, entries);
                 }
             }
+            FeedEventBody::Status(status) => match status.state {
+                FeedState::Offline | FeedState::Error => {
+                    alarms.gateway(&event.gateway, true, event.received_ms, entries);
+                }
+                FeedState::Live | FeedState::Stale => alarms.gateway(&event.gateway, false, event.received_ms, entries),
+                FeedState::Connecting => {}
+            },
+            FeedEventBody::Stale { prefix } => alarms.node_death(prefix, event.received_ms, entries),
+            FeedEventBody::Birth(_) | FeedEventBody::Rejected { .. } => {}
         }
     }
     alarms.tick(now_ms(), entries);
@@ -584,8 +693,8 @@ fn evaluate_alarms(events: &[Arc<FeedEvent>], alarms: &mut AlarmEngine, entries:
 fn journal_alarms(tx: &Transaction<'_>, entries: &[AlarmEntry]) -> rusqlite::Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT OR IGNORE INTO alarm_journal
-             (ts_ms, rule, source, priority, from_state, state, user, comment, value, active, acked, lim)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             (ts_ms, rule, source, priority, from_state, state, user, comment, value, active, acked, lim, asset, message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?;
     for e in entries {
         let t = &e.transition;
@@ -602,10 +711,15 @@ fn journal_alarms(tx: &Transaction<'_>, entries: &[AlarmEntry]) -> rusqlite::Res
             e.active,
             e.acked,
             e.limit.map(Limit::label),
+            e.asset,
+            e.message,
         ])?;
     }
     Ok(())
 }
+
+/// A vehicle now inside (`true`) or outside a zone, from a time: (vehicle, zone, inside, ts).
+type Crossed = (Arc<str>, Arc<str>, bool, i64);
 
 /// Runs the batch's positions through each vehicle's geofence membership, in time order, and stores the crossings
 /// as `geofence.enter` / `geofence.exit` events (source: the vehicle, message: the zone).
@@ -614,9 +728,10 @@ fn store_crossings(
     fixes: &HashMap<(Arc<str>, i64), HalfFix>,
     geofences: &Geofences,
     zones: &mut HashMap<Arc<str>, VehicleZones>,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Vec<Crossed>> {
+    let mut out = Vec::new();
     if geofences.is_empty() || fixes.is_empty() {
-        return Ok(());
+        return Ok(out);
     }
     let mut ordered: Vec<(&Arc<str>, i64, f64, f64)> =
         fixes.iter().filter_map(|((vehicle, ts), (lat, lon))| Some((vehicle, *ts, (*lat)?, (*lon)?))).collect();
@@ -632,10 +747,12 @@ fn store_crossings(
                 Crossing::Enter => "geofence.enter",
                 Crossing::Exit => "geofence.exit",
             };
-            insert.execute(params![c.ts_ms, kind, vehicle.as_ref(), geofences.fences[c.zone].name.as_ref()])?;
+            let zone = &geofences.fences[c.zone].name;
+            insert.execute(params![c.ts_ms, kind, vehicle.as_ref(), zone.as_ref()])?;
+            out.push((Arc::clone(vehicle), Arc::clone(zone), c.crossing == Crossing::Enter, c.ts_ms));
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 #[derive(Default, Clone, Copy)]

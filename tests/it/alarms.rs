@@ -6,7 +6,7 @@ use std::str::FromStr as _;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use watchfloor::analytics::alarm::{Limits, Rule};
+use watchfloor::analytics::alarm::{Condition, Limits, Rule, Watch};
 use watchfloor::command::{FeedEvent, FeedEventBody};
 use watchfloor::model::alarm::Priority;
 use watchfloor::model::{Sample, SignalId, Value};
@@ -20,8 +20,8 @@ const SOC: &str = "PlantA/Fleet/AGV-01/Battery/SoC";
 fn rules() -> Vec<Rule> {
     vec![Rule {
         name: "AGV-01 battery low".into(),
-        signal: SOC.into(),
-        limits: Limits { lo: Some(20.0), deadband: 2.0, on_delay_ms: 5_000, ..Limits::default() },
+        watch: Watch::Signal(SOC.into()),
+        condition: Condition::Limit(Limits { lo: Some(20.0), deadband: 2.0, on_delay_ms: 5_000, ..Limits::default() }),
         priority: Priority::High,
     }]
 }
@@ -91,7 +91,12 @@ fn a_limit_alarm_is_journaled_once_listed_and_carried_across_a_restart() {
         .output()
         .expect("runs");
     let csv = String::from_utf8(csv.stdout).expect("utf-8");
-    assert!(csv.starts_with("ts,rule,source,priority,state,from_state,user,comment,value,limit\n"), "{csv}");
+    assert!(
+        csv.starts_with("ts,rule,source,asset,priority,state,from_state,user,comment,value,limit,message\n"),
+        "{csv}"
+    );
+    assert_eq!(first["asset"], "PlantA/Fleet/AGV-01");
+    assert!(first["message"].as_str().is_some_and(|m| m.contains("below LO 20")), "{first}");
 
     // A restart that replays everything (a reconnect, a backfill) journals nothing twice...
     let before = journal_rows(&path);
@@ -149,7 +154,7 @@ fn the_banner_shows_an_alarm_and_acknowledges_it_into_the_journal() {
     harness.get_by_label("1 high");
     // Raised at the low limit with the value that completed the on-delay (12.0 or 11.5, as the batches fell).
     let row = format!("{:?}", harness.get_by_label_contains(" · Unacknowledged · since "));
-    assert!(row.contains("LO · 12.0") || row.contains("LO · 11.5"), "{row}");
+    assert!(row.contains("12 below LO 20 · ") || row.contains("11.5 below LO 20 · "), "{row}");
     harness.get_by_label("Acknowledge").click();
     wait(&mut harness, "to acknowledge", false);
     harness.get_by_label_contains(" · Acknowledged · since ");

@@ -36,6 +36,7 @@ pub fn app_parts(inbox: LiveInbox, bus: EventBus, clock: Arc<dyn Clock>) -> AppP
         site_plan: Arc::default(),
         tiles: None,
         pmtiles: None,
+        operator: None,
     }
 }
 

@@ -14,7 +14,8 @@ const SHOWN: usize = 3;
 /// How long *Shelve 1 h* hides an alarm.
 const SHELVE_MS: i64 = 3_600_000;
 
-fn colour(theme: &Theme, p: Priority) -> Color32 {
+/// A priority's colour (with its mark's shape and its name, never colour alone).
+pub fn priority_colour(theme: &Theme, p: Priority) -> Color32 {
     match p {
         Priority::Urgent | Priority::High => theme.alarm,
         Priority::Medium => theme.attention,
@@ -27,7 +28,7 @@ pub fn priority_mark_ui(ui: &mut Ui, theme: &Theme, p: Priority, filled: bool) {
     let (rect, _) = ui.allocate_exact_size(vec2(14.0, 14.0), egui::Sense::hover());
     let c = rect.center();
     let r = 6.0;
-    let colour = colour(theme, p);
+    let colour = priority_colour(theme, p);
     let (fill, stroke) = if filled { (colour, Stroke::NONE) } else { (Color32::TRANSPARENT, Stroke::new(1.5, colour)) };
     let points: Vec<Pos2> = match p {
         Priority::Urgent => vec![c + vec2(0.0, -r), c + vec2(r, 0.0), c + vec2(0.0, r), c + vec2(-r, 0.0)],
@@ -85,16 +86,10 @@ pub fn alarms_banner_ui(
         for a in order.into_iter().take(SHOWN) {
             ui.horizontal(|ui| {
                 priority_mark_ui(ui, theme, a.priority, !a.state.wants_ack() || blink_on);
-                ui.label(RichText::new(a.priority.label()).color(colour(theme, a.priority)));
+                ui.label(RichText::new(a.priority.label()).color(priority_colour(theme, a.priority)));
                 ui.label(RichText::new(&a.rule).strong());
-                let mut detail = Vec::new();
-                if let Some(l) = a.limit {
-                    detail.push(l.label().to_owned());
-                }
-                if let Some(v) = a.value {
-                    detail.push(format!("{v:.1}"));
-                }
-                detail.push(a.state.label().to_owned());
+                ui.label(RichText::new(&a.asset).color(theme.text));
+                let mut detail = vec![a.message.clone(), a.state.label().to_owned()];
                 if let Some(since) = a.active_since_ms {
                     detail.push(format!("since {}", crate::ui::fmt_ago(now_ms, since)));
                 }
@@ -103,14 +98,14 @@ pub fn alarms_banner_ui(
                     && ui.button("Acknowledge").on_hover_text(format!("Acknowledge as {user}")).clicked()
                 {
                     commands.push(StoreCommand::Acknowledge {
-                        index: a.index,
+                        indices: vec![a.index],
                         user: user.to_owned(),
                         comment: String::new(),
                     });
                 }
                 if ui.button("Shelve 1 h").on_hover_text("Hide it for an hour; it comes back then").clicked() {
                     commands.push(StoreCommand::Shelve {
-                        index: a.index,
+                        indices: vec![a.index],
                         until_ms: now_ms + SHELVE_MS,
                         user: user.to_owned(),
                         reason: "shelved from the banner".to_owned(),

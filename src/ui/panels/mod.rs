@@ -1,5 +1,6 @@
 //! The panels of the main window.
 
+pub mod alarm_list;
 pub mod alarms;
 pub mod connections;
 pub mod fleet;

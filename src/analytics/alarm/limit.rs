@@ -6,12 +6,8 @@
 //! below `hi − deadband`. The on-delay is how long a limit must be passed before the alarm is raised, the
 //! off-delay how long it must be back before it clears; a change is dated when its delay is over.
 //!
-//! [`Engine`] holds the configured rules and one alarm per rule (its source is the rule's signal), feeds them
-//! values and the clock, and passes operator actions on; every change comes out as a journal [`Entry`].
-
-use std::collections::HashMap;
-
-use crate::model::alarm::{Alarm, Priority, Transition};
+//! Every rule of the engine ends in one of these checks: a boolean condition (a gateway offline, a machine down) is
+//! checked as the value 1 against a `hi` of 0.5, so delays work the same for every kind of alarm.
 
 /// A limit a value is past, most severe first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,7 +32,7 @@ impl Limit {
         }
     }
 
-    fn severity(self) -> u8 {
+    pub(crate) fn severity(self) -> u8 {
         match self {
             Self::HiHi | Self::LoLo => 2,
             Self::Hi | Self::Lo => 1,
@@ -164,153 +160,6 @@ impl LimitCheck {
     }
 }
 
-/// A limit rule from the config.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rule {
-    pub name: String,
-    /// The signal id it watches (its source).
-    pub signal: String,
-    pub limits: Limits,
-    pub priority: Priority,
-}
-
-/// One journal entry with what it is about.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Entry {
-    pub rule: String,
-    pub source: String,
-    pub priority: Priority,
-    /// The limit in force after the change, if any.
-    pub limit: Option<Limit>,
-    /// The alarm after the change: whether its condition is active and whether it is acknowledged.
-    pub active: bool,
-    pub acked: bool,
-    pub transition: Transition,
-}
-
-struct Instance {
-    check: LimitCheck,
-    alarm: Alarm,
-}
-
-/// Every rule's alarm, evaluated as values arrive and as time passes.
-pub struct Engine {
-    rules: Vec<Rule>,
-    instances: Vec<Instance>,
-    by_signal: HashMap<String, Vec<usize>>,
-}
-
-impl Engine {
-    pub fn new(rules: Vec<Rule>) -> Self {
-        let mut by_signal: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, r) in rules.iter().enumerate() {
-            by_signal.entry(r.signal.clone()).or_default().push(i);
-        }
-        let instances =
-            rules.iter().map(|r| Instance { check: LimitCheck::new(r.limits), alarm: Alarm::default() }).collect();
-        Self { rules, instances, by_signal }
-    }
-
-    pub fn rules(&self) -> &[Rule] {
-        &self.rules
-    }
-
-    /// Puts rule `i`'s alarm back as its last journal entry left it (after a restart): active, acknowledged,
-    /// at which limit; `last` is the newest value already judged, so replayed older data changes nothing.
-    pub fn restore(&mut self, i: usize, active: bool, acked: bool, limit: Option<Limit>, last: Option<(i64, f64)>) {
-        if let Some(x) = self.instances.get_mut(i) {
-            x.alarm.active = active;
-            x.alarm.acked = acked;
-            x.check.restore(if active { limit } else { None }, last);
-        }
-    }
-
-    /// Rule `i`'s limit in force.
-    pub fn limit(&self, i: usize) -> Option<Limit> {
-        self.instances.get(i).and_then(|x| x.check.level())
-    }
-
-    /// Rule `i`'s alarm.
-    pub fn alarm(&self, i: usize) -> Option<&Alarm> {
-        self.instances.get(i).map(|x| &x.alarm)
-    }
-
-    fn entry(&self, i: usize, transition: Transition) -> Entry {
-        let rule = &self.rules[i];
-        Entry {
-            rule: rule.name.clone(),
-            source: rule.signal.clone(),
-            priority: rule.priority,
-            limit: self.instances[i].check.level(),
-            active: self.instances[i].alarm.active,
-            acked: self.instances[i].alarm.acked,
-            transition,
-        }
-    }
-
-    fn apply(&mut self, i: usize, change: Option<Change>, out: &mut Vec<Entry>) {
-        let alarm = &mut self.instances[i].alarm;
-        let transition = match change {
-            Some(Change::Active { ts_ms, limit, value }) => {
-                let was_active = alarm.active;
-                alarm.activate(ts_ms, Some(value)).or_else(|| {
-                    // Already active, at another limit: the escalation or its easing is journaled too.
-                    was_active.then(|| {
-                        let state = alarm.state();
-                        Transition {
-                            ts_ms,
-                            from: state,
-                            to: state,
-                            user: String::new(),
-                            comment: limit.label().to_owned(),
-                            value: Some(value),
-                        }
-                    })
-                })
-            }
-            Some(Change::Cleared { ts_ms, value }) => alarm.clear(ts_ms, Some(value)),
-            None => None,
-        };
-        if let Some(t) = transition {
-            out.push(self.entry(i, t));
-        }
-    }
-
-    /// A value of `signal`; changes go to `out`.
-    pub fn push(&mut self, signal: &str, ts_ms: i64, value: f64, out: &mut Vec<Entry>) {
-        let Some(rules) = self.by_signal.get(signal).cloned() else { return };
-        for i in rules {
-            let change = self.instances[i].check.push(ts_ms, value);
-            self.apply(i, change, out);
-        }
-    }
-
-    /// Time passes: delays complete, shelves end.
-    pub fn tick(&mut self, now_ms: i64, out: &mut Vec<Entry>) {
-        for i in 0..self.instances.len() {
-            let change = self.instances[i].check.tick(now_ms);
-            self.apply(i, change, out);
-            if let Some(t) = self.instances[i].alarm.tick(now_ms) {
-                out.push(self.entry(i, t));
-            }
-        }
-    }
-
-    /// The operator acknowledges rule `i`'s alarm.
-    pub fn acknowledge(&mut self, i: usize, ts_ms: i64, user: &str, comment: &str, out: &mut Vec<Entry>) {
-        if let Some(t) = self.instances.get_mut(i).and_then(|x| x.alarm.acknowledge(ts_ms, user, comment)) {
-            out.push(self.entry(i, t));
-        }
-    }
-
-    /// The operator shelves rule `i`'s alarm until `until_ms`.
-    pub fn shelve(&mut self, i: usize, ts_ms: i64, until_ms: i64, user: &str, reason: &str, out: &mut Vec<Entry>) {
-        if let Some(t) = self.instances.get_mut(i).and_then(|x| x.alarm.shelve(ts_ms, until_ms, user, reason)) {
-            out.push(self.entry(i, t));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,56 +234,5 @@ mod tests {
         assert_eq!(c.push(5, 99.0), None, "backfill older than what was seen");
         assert_eq!(c.push(11, f64::NAN), None);
         assert_eq!(c.level(), None);
-    }
-
-    #[test]
-    fn the_engine_raises_escalates_and_journals_one_alarm_per_rule() {
-        use crate::model::alarm::AlarmState as S;
-        let rule = Rule {
-            name: "Filler overtemp".into(),
-            signal: "PlantA/Line1/Filler/Temperature".into(),
-            limits: Limits { hi: Some(85.0), hihi: Some(95.0), deadband: 1.0, ..Limits::default() },
-            priority: Priority::High,
-        };
-        let mut engine = Engine::new(vec![rule]);
-        let mut out = Vec::new();
-        let sig = "PlantA/Line1/Filler/Temperature";
-        engine.push("PlantA/Line1/Capper/Temperature", 0, 99.0, &mut out);
-        assert!(out.is_empty(), "another signal");
-        engine.push(sig, 1_000, 86.0, &mut out);
-        engine.push(sig, 2_000, 87.0, &mut out);
-        engine.push(sig, 3_000, 96.0, &mut out);
-        // A replay of the same values (reconnect, backfill): nothing new.
-        engine.push(sig, 1_000, 86.0, &mut out);
-        engine.push(sig, 3_000, 96.0, &mut out);
-        let seen: Vec<(S, S, Option<Limit>, &str)> =
-            out.iter().map(|e| (e.transition.from, e.transition.to, e.limit, e.transition.comment.as_str())).collect();
-        assert_eq!(
-            seen,
-            [
-                (S::Normal, S::Unacknowledged, Some(Limit::Hi), ""),
-                (S::Unacknowledged, S::Unacknowledged, Some(Limit::HiHi), "HIHI")
-            ]
-        );
-        assert_eq!(
-            (out[0].rule.as_str(), out[0].source.as_str(), out[0].priority),
-            ("Filler overtemp", sig, Priority::High)
-        );
-        out.clear();
-        engine.acknowledge(0, 4_000, "anna", "cooling water low", &mut out);
-        engine.shelve(0, 5_000, 65_000, "anna", "fitter on site", &mut out);
-        engine.push(sig, 6_000, 70.0, &mut out);
-        engine.tick(70_000, &mut out);
-        let states: Vec<(S, S)> = out.iter().map(|e| (e.transition.from, e.transition.to)).collect();
-        assert_eq!(
-            states,
-            [
-                (S::Unacknowledged, S::Acknowledged),
-                (S::Acknowledged, S::Shelved),
-                (S::Shelved, S::Shelved),
-                (S::Shelved, S::Normal)
-            ]
-        );
-        assert_eq!(engine.alarm(0).map(Alarm::state), Some(S::Normal));
     }
 }
