@@ -252,13 +252,16 @@ impl WatchfloorApp {
                     self.theme = Theme::for_choice(next);
                     self.theme.apply(ui.ctx());
                 }
-                let field = ui
-                    .add(egui::TextEdit::singleline(&mut self.operator).desired_width(110.0))
-                    .on_hover_text("Your name: every alarm action is journaled with it");
-                if field.lost_focus() && self.operator.trim().is_empty() {
-                    self.operator = os_user();
-                }
-                ui.label("Operator");
+                ui.horizontal(|ui| {
+                    let label = ui.label("Operator");
+                    let field = ui
+                        .add(egui::TextEdit::singleline(&mut self.operator).desired_width(110.0))
+                        .labelled_by(label.id)
+                        .on_hover_text("Your name: every alarm action is journaled with it");
+                    if field.lost_focus() && self.operator.trim().is_empty() {
+                        self.operator = os_user();
+                    }
+                });
             });
         });
     }

@@ -199,8 +199,8 @@ pub enum StoreCommand {
     Shutdown,
     /// The operator acknowledges alarms (by instance index), with a comment; journaled with the user.
     Acknowledge { indices: Vec<usize>, user: String, comment: String },
-    /// The operator shelves alarms until a time, saying why.
-    Shelve { indices: Vec<usize>, until_ms: i64, user: String, reason: String },
+    /// The operator shelves alarms for a time (from when the writer takes it), saying why.
+    Shelve { indices: Vec<usize>, for_ms: i64, user: String, reason: String },
     /// The operator takes alarms off the shelf before their time.
     Unshelve { indices: Vec<usize>, user: String },
     /// Sets `PRAGMA max_page_count` on the writer's connection, to make a full disk in tests.

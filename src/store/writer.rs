@@ -221,10 +221,11 @@ pub fn run(
                         }
                         writer.journal(&entries);
                     }
-                    Some(StoreCommand::Shelve { indices, until_ms, user, reason }) => {
+                    Some(StoreCommand::Shelve { indices, for_ms, user, reason }) => {
                         let mut entries = Vec::new();
+                        let now = now_ms();
                         for index in indices {
-                            writer.alarms.shelve(index, now_ms(), until_ms, &user, &reason, &mut entries);
+                            writer.alarms.shelve(index, now, now + for_ms, &user, &reason, &mut entries);
                         }
                         writer.journal(&entries);
                     }

@@ -119,11 +119,17 @@ impl LimitCheck {
         self.last = last.or(self.last);
     }
 
-    /// Takes a value; an older one than the last is ignored (backfill does not re-raise history).
-    pub fn push(&mut self, ts_ms: i64, value: f64) -> Option<Change> {
+    /// Takes a value; an older one than the last is ignored (backfill does not re-raise history). A pending
+    /// change whose delay the held value completed before `ts_ms` takes effect first: both changes come out.
+    pub fn push(&mut self, ts_ms: i64, value: f64) -> [Option<Change>; 2] {
         if !value.is_finite() || self.last.is_some_and(|(t, _)| ts_ms < t) {
-            return None;
+            return [None, None];
         }
+        let held = self.tick(ts_ms);
+        [held, self.push_value(ts_ms, value)]
+    }
+
+    fn push_value(&mut self, ts_ms: i64, value: f64) -> Option<Change> {
         self.last = Some((ts_ms, value));
         let raw = self.limits.level(value, self.level);
         if raw == self.level {
@@ -137,16 +143,33 @@ impl LimitCheck {
         self.tick(ts_ms)
     }
 
-    /// Time passes with the last value held: a delay that is over takes effect.
-    pub fn tick(&mut self, now_ms: i64) -> Option<Change> {
-        let (raw, since) = self.pending?;
-        let (_, value) = self.last?;
+    /// The delay a pending change to `raw` waits for.
+    fn delay_to(&self, raw: Option<Limit>) -> i64 {
         let worse = match (raw, self.level) {
             (Some(r), Some(c)) => r.severity() > c.severity(),
             (Some(_), None) => true,
             (None, _) => false,
         };
-        let delay = if worse { self.limits.on_delay_ms } else { self.limits.off_delay_ms };
+        if worse { self.limits.on_delay_ms } else { self.limits.off_delay_ms }
+    }
+
+    /// The clock's tick: like [`Self::tick`], but a held value older than its delay plus `slack_ms` is left to
+    /// the next value (backfill or a replay, whose next values are on their way; [`Self::push`] completes the
+    /// delay in data time then).
+    pub fn tick_clock(&mut self, now_ms: i64, slack_ms: i64) -> Option<Change> {
+        let (raw, _) = self.pending?;
+        let (last_ts, _) = self.last?;
+        if now_ms - last_ts > self.delay_to(raw) + slack_ms {
+            return None;
+        }
+        self.tick(now_ms)
+    }
+
+    /// Time passes with the last value held: a delay that is over takes effect.
+    pub fn tick(&mut self, now_ms: i64) -> Option<Change> {
+        let (raw, since) = self.pending?;
+        let (_, value) = self.last?;
+        let delay = self.delay_to(raw);
         if now_ms - since < delay {
             return None;
         }
@@ -164,6 +187,34 @@ impl LimitCheck {
 mod tests {
     use super::*;
 
+    /// The one change a push made (these tests never complete a delay and change again at once).
+    fn one(changes: [Option<Change>; 2]) -> Option<Change> {
+        assert!(changes[0].is_none() || changes[1].is_none(), "{changes:?}");
+        changes[0].or(changes[1])
+    }
+
+    #[test]
+    fn a_delay_held_between_two_values_counts_and_the_clock_leaves_backfill_to_the_data() {
+        let mut c = LimitCheck::new(Limits { on_delay_ms: 10_000, ..hi(85.0, 0.0) });
+        assert_eq!(c.push(0, 90.0), [None, None]);
+        // Held above the limit for 15 s, then back: raised at 10 s and cleared at 15 s, both from one push.
+        assert_eq!(
+            c.push(15_000, 80.0),
+            [
+                Some(Change::Active { ts_ms: 10_000, limit: Limit::Hi, value: 90.0 }),
+                Some(Change::Cleared { ts_ms: 15_000, value: 80.0 })
+            ]
+        );
+        // An old value (a backfill): the wall clock does not complete its delay...
+        c.push(100_000, 90.0);
+        assert_eq!(c.tick_clock(5_000_000, 60_000), None);
+        // ...a live one it does.
+        assert_eq!(
+            c.tick_clock(110_000, 60_000),
+            Some(Change::Active { ts_ms: 110_000, limit: Limit::Hi, value: 90.0 })
+        );
+    }
+
     fn hi(hi: f64, deadband: f64) -> Limits {
         Limits { hi: Some(hi), deadband, ..Limits::default() }
     }
@@ -171,37 +222,37 @@ mod tests {
     #[test]
     fn the_deadband_keeps_noise_at_the_limit_from_chattering() {
         let mut c = LimitCheck::new(hi(85.0, 2.0));
-        assert_eq!(c.push(0, 84.0), None);
-        assert_eq!(c.push(1_000, 85.0), Some(Change::Active { ts_ms: 1_000, limit: Limit::Hi, value: 85.0 }));
+        assert_eq!(one(c.push(0, 84.0)), None);
+        assert_eq!(one(c.push(1_000, 85.0)), Some(Change::Active { ts_ms: 1_000, limit: Limit::Hi, value: 85.0 }));
         // Noise around the limit: no clear until below 83.
         for (k, v) in [84.5, 85.5, 83.5, 84.9, 83.1].into_iter().enumerate() {
-            assert_eq!(c.push(2_000 + i64::try_from(k).expect("small") * 1_000, v), None, "{v}");
+            assert_eq!(one(c.push(2_000 + i64::try_from(k).expect("small") * 1_000, v)), None, "{v}");
         }
-        assert_eq!(c.push(9_000, 82.9), Some(Change::Cleared { ts_ms: 9_000, value: 82.9 }));
+        assert_eq!(one(c.push(9_000, 82.9)), Some(Change::Cleared { ts_ms: 9_000, value: 82.9 }));
         // Without a deadband the same values would have chattered.
         let mut bare = LimitCheck::new(hi(85.0, 0.0));
         let changes = [84.0, 85.0, 84.5, 85.5, 83.5, 85.0]
             .iter()
             .enumerate()
-            .filter_map(|(k, v)| bare.push(i64::try_from(k).expect("small"), *v));
+            .filter_map(|(k, v)| one(bare.push(i64::try_from(k).expect("small"), *v)));
         assert_eq!(changes.count(), 5);
     }
 
     #[test]
     fn an_on_delay_ignores_a_short_spike_and_dates_the_alarm_when_it_is_over() {
         let mut c = LimitCheck::new(Limits { on_delay_ms: 10_000, off_delay_ms: 5_000, ..hi(85.0, 0.0) });
-        assert_eq!(c.push(0, 90.0), None);
-        assert_eq!(c.push(4_000, 80.0), None, "back within 4 s: never raised");
+        assert_eq!(one(c.push(0, 90.0)), None);
+        assert_eq!(one(c.push(4_000, 80.0)), None, "back within 4 s: never raised");
         assert_eq!(c.level(), None);
-        assert_eq!(c.push(20_000, 90.0), None);
+        assert_eq!(one(c.push(20_000, 90.0)), None);
         // A signal that reports only on change: the clock completes the delay.
         assert_eq!(c.tick(29_999), None);
         assert_eq!(c.tick(31_000), Some(Change::Active { ts_ms: 30_000, limit: Limit::Hi, value: 90.0 }));
         // Off-delay: back for 3 s, up again, then back for good.
-        assert_eq!(c.push(40_000, 80.0), None);
-        assert_eq!(c.push(43_000, 90.0), None);
-        assert_eq!(c.push(50_000, 80.0), None);
-        assert_eq!(c.push(55_000, 80.0), Some(Change::Cleared { ts_ms: 55_000, value: 80.0 }));
+        assert_eq!(one(c.push(40_000, 80.0)), None);
+        assert_eq!(one(c.push(43_000, 90.0)), None);
+        assert_eq!(one(c.push(50_000, 80.0)), None);
+        assert_eq!(one(c.push(55_000, 80.0)), Some(Change::Cleared { ts_ms: 55_000, value: 80.0 }));
     }
 
     #[test]
@@ -215,24 +266,24 @@ mod tests {
             ..Limits::default()
         };
         let mut c = LimitCheck::new(limits);
-        assert!(matches!(c.push(0, 86.0), Some(Change::Active { limit: Limit::Hi, .. })));
-        assert!(matches!(c.push(1, 96.0), Some(Change::Active { limit: Limit::HiHi, .. })));
-        assert_eq!(c.push(2, 94.5), None, "inside the hihi deadband");
-        assert!(matches!(c.push(3, 93.0), Some(Change::Active { limit: Limit::Hi, .. })));
-        assert!(matches!(c.push(4, 50.0), Some(Change::Cleared { .. })));
-        assert!(matches!(c.push(5, 4.0), Some(Change::Active { limit: Limit::LoLo, .. })));
-        assert!(c.push(6, 5.5).is_none(), "inside the lolo deadband");
-        assert!(matches!(c.push(7, 8.0), Some(Change::Active { limit: Limit::Lo, .. })));
-        assert!(c.push(8, 10.5).is_none(), "inside the lo deadband");
-        assert!(matches!(c.push(9, 11.5), Some(Change::Cleared { .. })));
+        assert!(matches!(one(c.push(0, 86.0)), Some(Change::Active { limit: Limit::Hi, .. })));
+        assert!(matches!(one(c.push(1, 96.0)), Some(Change::Active { limit: Limit::HiHi, .. })));
+        assert_eq!(one(c.push(2, 94.5)), None, "inside the hihi deadband");
+        assert!(matches!(one(c.push(3, 93.0)), Some(Change::Active { limit: Limit::Hi, .. })));
+        assert!(matches!(one(c.push(4, 50.0)), Some(Change::Cleared { .. })));
+        assert!(matches!(one(c.push(5, 4.0)), Some(Change::Active { limit: Limit::LoLo, .. })));
+        assert!(one(c.push(6, 5.5)).is_none(), "inside the lolo deadband");
+        assert!(matches!(one(c.push(7, 8.0)), Some(Change::Active { limit: Limit::Lo, .. })));
+        assert!(one(c.push(8, 10.5)).is_none(), "inside the lo deadband");
+        assert!(matches!(one(c.push(9, 11.5)), Some(Change::Cleared { .. })));
     }
 
     #[test]
     fn old_and_bad_values_are_ignored() {
         let mut c = LimitCheck::new(hi(85.0, 0.0));
-        c.push(10, 50.0);
-        assert_eq!(c.push(5, 99.0), None, "backfill older than what was seen");
-        assert_eq!(c.push(11, f64::NAN), None);
+        one(c.push(10, 50.0));
+        assert_eq!(one(c.push(5, 99.0)), None, "backfill older than what was seen");
+        assert_eq!(one(c.push(11, f64::NAN)), None);
         assert_eq!(c.level(), None);
     }
 }

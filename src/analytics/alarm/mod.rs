@@ -281,6 +281,12 @@ impl Engine {
         }
     }
 
+    fn apply_all(&mut self, i: usize, changes: [Option<Change>; 2], out: &mut Vec<Entry>) {
+        for change in changes {
+            self.apply(i, change, out);
+        }
+    }
+
     fn apply(&mut self, i: usize, change: Option<Change>, out: &mut Vec<Entry>) {
         let Some(change) = change else { return };
         let boolean = self.rules[self.instances[i].rule].condition.is_boolean();
@@ -320,35 +326,38 @@ impl Engine {
         let route = self.route(id);
         let (asset, metric) = (Arc::clone(&route.asset), route.metric);
         let instances = route.instances.clone();
-        match metric {
-            Some(mm::STATE) => self.machine_state(&asset, sample.ts_ms, &sample.value, out),
-            Some(vm::KIND) => {
-                if let Some(k) = sample.value.as_str().map(VehicleKind::parse) {
-                    self.set_kind(&asset, k);
-                }
-            }
-            _ => {}
+        if metric == Some(vm::KIND)
+            && let Some(k) = sample.value.as_str().map(VehicleKind::parse)
+        {
+            self.set_kind(&asset, k);
         }
         for i in instances {
             let x = &mut self.instances[i];
-            let change = match &self.rules[x.rule].condition {
-                Condition::Limit(_) => sample.value.as_f64().and_then(|v| x.check.push(sample.ts_ms, v)),
-                Condition::Battery { .. } => sample.value.as_f64().and_then(|v| x.check.push(sample.ts_ms, v)),
-                Condition::Rate { window_ms, .. } => {
-                    sample.value.as_f64().filter(|v| v.is_finite()).and_then(|v| rate(x, *window_ms, sample.ts_ms, v))
+            let changes = match &self.rules[x.rule].condition {
+                Condition::Limit(_) | Condition::Battery { .. } => {
+                    sample.value.as_f64().map_or([None, None], |v| x.check.push(sample.ts_ms, v))
                 }
+                Condition::Rate { window_ms, .. } => sample
+                    .value
+                    .as_f64()
+                    .filter(|v| v.is_finite())
+                    .map_or([None, None], |v| rate(x, *window_ms, sample.ts_ms, v)),
                 Condition::Stale { .. } => {
                     x.seen_ms = x.seen_ms.max(received_ms);
-                    if x.check.level().is_some() { x.check.push(x.seen_ms.max(self.now_ms), 0.0) } else { None }
+                    if x.check.level().is_some() { x.check.push(x.seen_ms.max(self.now_ms), 0.0) } else { [None, None] }
                 }
                 Condition::State { states, .. } => {
                     let name = state_name(&sample.value);
                     let on = name.is_some_and(|n| states.iter().any(|s| s == n));
                     x.check.push(sample.ts_ms, f64::from(u8::from(on)))
                 }
-                _ => None,
+                _ => [None, None],
             };
-            self.apply(i, change, out);
+            self.apply_all(i, changes, out);
+        }
+        // After the conditions (a delay the old state completed is dated before the planned stop began).
+        if metric == Some(mm::STATE) {
+            self.machine_state(&asset, sample.ts_ms, &sample.value, out);
         }
     }
 
@@ -391,8 +400,8 @@ impl Engine {
             let under = id.strip_prefix(&*self.instances[i].source).is_some_and(|r| r.starts_with(['/', '.']));
             if under {
                 self.dead.swap_remove(k);
-                let change = self.instances[i].check.push(ts_ms, 0.0);
-                self.apply(i, change, out);
+                let changes = self.instances[i].check.push(ts_ms, 0.0);
+                self.apply_all(i, changes, out);
             } else {
                 k += 1;
             }
@@ -407,8 +416,8 @@ impl Engine {
         let source: Arc<str> = Arc::from(gateway);
         for r in rules {
             let i = self.instance_for(r, &source, &source);
-            let change = self.instances[i].check.push(ts_ms, f64::from(u8::from(offline)));
-            self.apply(i, change, out);
+            let changes = self.instances[i].check.push(ts_ms, f64::from(u8::from(offline)));
+            self.apply_all(i, changes, out);
         }
     }
 
@@ -418,11 +427,11 @@ impl Engine {
         let source: Arc<str> = Arc::from(prefix.trim_end_matches(['/', '.']));
         for r in rules {
             let i = self.instance_for(r, &source, &source);
-            let change = self.instances[i].check.push(ts_ms, 1.0);
+            let changes = self.instances[i].check.push(ts_ms, 1.0);
             if self.instances[i].check.level().is_some() && !self.dead.contains(&i) {
                 self.dead.push(i);
             }
-            self.apply(i, change, out);
+            self.apply_all(i, changes, out);
         }
     }
 
@@ -437,8 +446,8 @@ impl Engine {
         let source: Arc<str> = Arc::from(vehicle);
         for (r, on_inside) in rules {
             let i = self.instance_for(r, &source, &source);
-            let change = self.instances[i].check.push(ts_ms, f64::from(u8::from(inside == on_inside)));
-            self.apply(i, change, out);
+            let changes = self.instances[i].check.push(ts_ms, f64::from(u8::from(inside == on_inside)));
+            self.apply_all(i, changes, out);
         }
     }
 
@@ -457,8 +466,8 @@ impl Engine {
             if let Condition::OeeBelow { target: None, .. } = self.rules[r].condition {
                 self.instances[i].check.limits.lo = Some(target);
             }
-            let change = self.instances[i].check.push(ts_ms, oee);
-            self.apply(i, change, out);
+            let changes = self.instances[i].check.push(ts_ms, oee);
+            self.apply_all(i, changes, out);
         }
     }
 
@@ -470,12 +479,12 @@ impl Engine {
             let x = &mut self.instances[i];
             let Condition::Stale { after_ms } = self.rules[x.rule].condition else { continue };
             if x.check.level().is_none() && now_ms - x.seen_ms >= after_ms {
-                let change = x.check.push(x.seen_ms + after_ms, 1.0);
-                self.apply(i, change, out);
+                let changes = x.check.push(x.seen_ms + after_ms, 1.0);
+                self.apply_all(i, changes, out);
             }
         }
         for i in 0..self.instances.len() {
-            let change = self.instances[i].check.tick(now_ms);
+            let change = self.instances[i].check.tick_clock(now_ms, CLOCK_SLACK_MS);
             self.apply(i, change, out);
             if let Some(t) = self.instances[i].alarm.tick(now_ms) {
                 out.push(self.entry(i, t));
@@ -505,18 +514,22 @@ impl Engine {
     }
 }
 
+/// How far behind the clock a held value may be for the clock to complete its delay: older values are backfill
+/// or a replay, and their delays are completed by the values that follow.
+const CLOCK_SLACK_MS: i64 = 60_000;
+
 /// The rate of change over the window, in units per minute, once the window is half full.
-fn rate(x: &mut Instance, window_ms: i64, ts_ms: i64, v: f64) -> Option<Change> {
+fn rate(x: &mut Instance, window_ms: i64, ts_ms: i64, v: f64) -> [Option<Change>; 2] {
     if x.window.back().is_some_and(|(t, _)| ts_ms <= *t) {
-        return None;
+        return [None, None];
     }
     x.window.push_back((ts_ms, v));
     while x.window.front().is_some_and(|(t, _)| *t < ts_ms - window_ms) {
         x.window.pop_front();
     }
-    let &(t0, v0) = x.window.front()?;
+    let Some(&(t0, v0)) = x.window.front() else { return [None, None] };
     if ts_ms - t0 < window_ms / 2 {
-        return None;
+        return [None, None];
     }
     #[expect(clippy::cast_precision_loss, reason = "a window in milliseconds is far below 2^53")]
     let per_min = (v - v0) / ((ts_ms - t0) as f64) * 60_000.0;

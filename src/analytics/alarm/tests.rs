@@ -107,7 +107,10 @@ fn machine_down_longer_than_the_delay_and_planned_stops_suppress() {
     engine.sample(&sample(state, 1_700_000, Value::str("planned_stop")), 1_700_000, &mut out);
     assert_eq!(
         out.iter().map(|e| (e.transition.from, e.transition.to, e.transition.comment.as_str())).collect::<Vec<_>>(),
-        [(S::Unacknowledged, S::Suppressed, "planned stop"), (S::Suppressed, S::Suppressed, "cleared")]
+        [
+            (S::Unacknowledged, S::ReturnedUnacknowledged, ""),
+            (S::ReturnedUnacknowledged, S::Suppressed, "planned stop")
+        ]
     );
     out.clear();
     engine.sample(&sample(state, 1_800_000, Value::str("running")), 1_800_000, &mut out);
@@ -253,4 +256,14 @@ fn durations_read_as_people_say_them() {
     assert_eq!(duration(1_500), "1.5 s");
     assert_eq!(asset_of("Line2.Capper.State"), (Arc::from("Line2.Capper"), Some("State")));
     assert_eq!(asset_of("site/line3/labeler/temperature").0.as_ref(), "site/line3/labeler");
+}
+
+#[test]
+fn debug_gateway_with_all_defaults() {
+    let mut engine = Engine::new(Defaults::default().rules());
+    let mut out = Vec::new();
+    engine.sample(&sample("PlantA/Line1/Filler/State", 0, Value::str("running")), 0, &mut out);
+    engine.gateway("plant", true, 1_000_000, &mut out);
+    engine.tick(1_040_000, &mut out);
+    assert_eq!(states(&out), [("Gateway offline", "plant", S::Normal, S::Unacknowledged)]);
 }

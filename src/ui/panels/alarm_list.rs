@@ -463,8 +463,14 @@ impl AlarmsPanel {
             .collect();
         let user = env.operator.to_owned();
         ui.horizontal_wrapped(|ui| {
-            ui.label("Comment");
-            ui.add(egui::TextEdit::singleline(&mut self.comment).hint_text("optional").desired_width(180.0));
+            let label = ui.label("Comment");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.comment)
+                    .id_salt("alarm_comment")
+                    .hint_text("optional")
+                    .desired_width(180.0),
+            )
+            .labelled_by(label.id);
             let ack = ui
                 .add_enabled(!to_ack.is_empty(), egui::Button::new(format!("Acknowledge {}", to_ack.len())))
                 .on_hover_text(format!("Acknowledge the selected alarms as {user}"));
@@ -483,9 +489,14 @@ impl AlarmsPanel {
                     ui.selectable_value(&mut self.shelve_for_ms, ms, l);
                 }
             });
+            let label = ui.label("Reason");
             ui.add(
-                egui::TextEdit::singleline(&mut self.shelve_reason).hint_text("reason (required)").desired_width(160.0),
-            );
+                egui::TextEdit::singleline(&mut self.shelve_reason)
+                    .id_salt("shelve_reason")
+                    .hint_text("required")
+                    .desired_width(160.0),
+            )
+            .labelled_by(label.id);
             let can_shelve = !shelvable.is_empty() && !self.shelve_reason.trim().is_empty();
             let shelve = ui
                 .add_enabled(can_shelve, egui::Button::new(format!("Shelve {}", shelvable.len())))
@@ -493,7 +504,7 @@ impl AlarmsPanel {
             if shelve.clicked() {
                 commands.push(StoreCommand::Shelve {
                     indices: shelvable.clone(),
-                    until_ms: env.now_ms + self.shelve_for_ms,
+                    for_ms: self.shelve_for_ms,
                     user: user.clone(),
                     reason: self.shelve_reason.trim().to_owned(),
                 });
@@ -511,8 +522,9 @@ impl AlarmsPanel {
         let theme = env.theme;
         ui.horizontal_wrapped(|ui| {
             self.range_ui(ui, env);
-            ui.label("Find");
-            ui.add(egui::TextEdit::singleline(&mut self.search).hint_text("alarm, asset, user…").desired_width(160.0));
+            let label = ui.label("Find");
+            ui.add(egui::TextEdit::singleline(&mut self.search).hint_text("alarm, asset, user…").desired_width(160.0))
+                .labelled_by(label.id);
         });
         let Some((_, loaded)) = &self.loaded else {
             return;
@@ -568,7 +580,7 @@ impl AlarmsPanel {
                         let change = if e.from == e.to {
                             format!("{} ({})", e.to.label(), e.comment)
                         } else {
-                            format!("{} → {}", e.from.label(), e.to.label())
+                            format!("{} (was {})", e.to.label(), e.from.label())
                         };
                         ui.label(change);
                     });
@@ -577,8 +589,8 @@ impl AlarmsPanel {
                     });
                     row.col(|ui| {
                         let text = match (e.comment.is_empty() || e.from == e.to, e.message.is_empty()) {
-                            (false, false) => format!("“{}” · {}", e.comment, e.message),
-                            (false, true) => format!("“{}”", e.comment),
+                            (false, false) => format!("\"{}\" · {}", e.comment, e.message),
+                            (false, true) => format!("\"{}\"", e.comment),
                             (true, _) => e.message.clone(),
                         };
                         ui.label(text);
@@ -603,7 +615,7 @@ impl AlarmsPanel {
                     theme,
                     "Per 10 min (mean)",
                     &format!("{:.1}", k.mean_per_10_min),
-                    "target ≤ 1–2",
+                    "target: 1 to 2",
                     k.mean_per_10_min > 2.0,
                 );
                 figure_ui(

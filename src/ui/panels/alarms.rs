@@ -106,7 +106,7 @@ pub fn alarms_banner_ui(
                 if ui.button("Shelve 1 h").on_hover_text("Hide it for an hour; it comes back then").clicked() {
                     commands.push(StoreCommand::Shelve {
                         indices: vec![a.index],
-                        until_ms: now_ms + SHELVE_MS,
+                        for_ms: SHELVE_MS,
                         user: user.to_owned(),
                         reason: "shelved from the banner".to_owned(),
                     });
