@@ -252,16 +252,15 @@ impl WatchfloorApp {
                     self.theme = Theme::for_choice(next);
                     self.theme.apply(ui.ctx());
                 }
-                ui.horizontal(|ui| {
-                    let label = ui.label("Operator");
-                    let field = ui
-                        .add(egui::TextEdit::singleline(&mut self.operator).desired_width(110.0))
-                        .labelled_by(label.id)
-                        .on_hover_text("Your name: every alarm action is journaled with it");
-                    if field.lost_focus() && self.operator.trim().is_empty() {
-                        self.operator = os_user();
-                    }
-                });
+                // Right to left: the field, then its label to its left.
+                let field = ui
+                    .add(egui::TextEdit::singleline(&mut self.operator).id_salt("operator").desired_width(110.0))
+                    .on_hover_text("Your name: every alarm action is journaled with it");
+                field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Operator"));
+                if field.lost_focus() && self.operator.trim().is_empty() {
+                    self.operator = os_user();
+                }
+                ui.label("Operator");
             });
         });
     }

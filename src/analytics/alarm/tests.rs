@@ -259,7 +259,7 @@ fn durations_read_as_people_say_them() {
 }
 
 #[test]
-fn debug_gateway_with_all_defaults() {
+fn a_gateway_alarm_is_raised_among_all_the_default_rules() {
     let mut engine = Engine::new(Defaults::default().rules());
     let mut out = Vec::new();
     engine.sample(&sample("PlantA/Line1/Filler/State", 0, Value::str("running")), 0, &mut out);

@@ -420,8 +420,10 @@ impl AlarmsPanel {
                         }
                     });
                     row.col(|ui| {
-                        priority_mark_ui(ui, theme, a.priority, !a.state.wants_ack() || blink_on);
-                        ui.label(RichText::new(a.priority.label()).color(priority_colour(theme, a.priority)));
+                        ui.horizontal(|ui| {
+                            priority_mark_ui(ui, theme, a.priority, !a.state.wants_ack() || blink_on);
+                            ui.label(RichText::new(a.priority.label()).color(priority_colour(theme, a.priority)));
+                        });
                     });
                     row.col(|ui| {
                         let since = a.active_since_ms.map_or_else(|| "—".to_owned(), |t| clock(t, env.timezone));
@@ -550,7 +552,7 @@ impl AlarmsPanel {
             .column(Column::auto().at_least(80.0))
             .column(Column::auto().at_least(140.0))
             .column(Column::auto().at_least(140.0))
-            .column(Column::auto().at_least(220.0))
+            .column(Column::auto().at_least(300.0))
             .column(Column::auto().at_least(70.0))
             .column(Column::remainder().at_least(160.0))
             .header(row_height, |mut header| {
@@ -567,8 +569,10 @@ impl AlarmsPanel {
                         ui.label(clock(e.ts_ms, env.timezone));
                     });
                     row.col(|ui| {
-                        priority_mark_ui(ui, theme, e.priority, true);
-                        ui.label(e.priority.label());
+                        ui.horizontal(|ui| {
+                            priority_mark_ui(ui, theme, e.priority, true);
+                            ui.label(e.priority.label());
+                        });
                     });
                     row.col(|ui| {
                         ui.label(&e.rule);
