@@ -459,6 +459,14 @@ impl eframe::App for WatchfloorApp {
                 });
             }
             View::Fleet => {
+                self.map.alarmed = self.store.as_ref().map_or_else(Default::default, |store| {
+                    use crate::model::alarm::AlarmState as S;
+                    let status = store.status();
+                    let shown = |a: &&crate::store::AlarmView| {
+                        matches!(a.state, S::Unacknowledged | S::Acknowledged | S::ReturnedUnacknowledged)
+                    };
+                    status.alarms.iter().filter(shown).map(|a| a.asset.clone()).collect()
+                });
                 let (map, table, history) = (&mut self.map, &mut self.fleet_table, self.history.as_ref());
                 egui::Panel::right("fleet_table").resizable(true).default_size(640.0).show(ui, |ui| {
                     commands.extend(table.ui(ui, theme, live, now_ms, sims, Some(&mut map.selected)));

@@ -203,6 +203,8 @@ pub enum StoreCommand {
     Shelve { indices: Vec<usize>, for_ms: i64, user: String, reason: String },
     /// The operator takes alarms off the shelf before their time.
     Unshelve { indices: Vec<usize>, user: String },
+    /// Maintenance takes alarms out of service (`out`) or returns them, saying why.
+    OutOfService { indices: Vec<usize>, out: bool, user: String, comment: String },
     /// Sets `PRAGMA max_page_count` on the writer's connection, to make a full disk in tests.
     #[cfg(test)]
     TestSetMaxPages(i64),

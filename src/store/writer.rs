@@ -229,6 +229,13 @@ pub fn run(
                         }
                         writer.journal(&entries);
                     }
+                    Some(StoreCommand::OutOfService { indices, out, user, comment }) => {
+                        let mut entries = Vec::new();
+                        for index in indices {
+                            writer.alarms.set_out_of_service(index, now_ms(), out, &user, &comment, &mut entries);
+                        }
+                        writer.journal(&entries);
+                    }
                     Some(StoreCommand::Unshelve { indices, user }) => {
                         let mut entries = Vec::new();
                         for index in indices {
@@ -637,19 +644,28 @@ fn open_gaps_after_downtime(conn: &Connection) {
 /// replayed older data is not judged again).
 fn restore_alarms(conn: &Connection, alarms: &mut AlarmEngine) -> rusqlite::Result<()> {
     let mut last = conn.prepare(
-        "SELECT j.rule, j.source, j.asset, j.active, j.acked, j.lim FROM alarm_journal j
+        "SELECT j.rule, j.source, j.asset, j.active, j.acked, j.lim, j.state FROM alarm_journal j
          JOIN (SELECT rule, source, max(id) AS id FROM alarm_journal GROUP BY rule, source) m ON m.id = j.id",
     )?;
-    let rows: Vec<(String, String, String, bool, bool, Option<String>)> = last
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+    let rows: Vec<(String, String, String, crate::analytics::alarm::Restored)> = last
+        .query_map([], |r| {
+            let (limit, state): (Option<String>, String) = (r.get(5)?, r.get(6)?);
+            let restored = crate::analytics::alarm::Restored {
+                active: r.get(3)?,
+                acked: r.get(4)?,
+                limit: limit.as_deref().and_then(Limit::parse),
+                out_of_service: state == AlarmState::OutOfService.label(),
+            };
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, restored))
+        })?
         .collect::<Result<_, _>>()?;
     let mut latest = conn.prepare(
         "SELECT l.ts_ms, l.num FROM latest l JOIN signal s ON s.id = l.signal WHERE s.name = ?1 AND l.num IS NOT NULL",
     )?;
-    for (rule, source, asset, active, acked, limit) in rows {
+    for (rule, source, asset, restored) in rows {
         let seen: Option<(i64, f64)> =
             latest.query_map([&source], |r| Ok((r.get(0)?, r.get(1)?)))?.next().transpose()?;
-        alarms.restore(&rule, &source, &asset, (active, acked, limit.as_deref().and_then(Limit::parse)), seen);
+        alarms.restore(&rule, &source, &asset, restored, seen);
     }
     Ok(())
 }

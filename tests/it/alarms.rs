@@ -465,3 +465,54 @@ fn the_kpis_find_a_flood_a_chattering_alarm_and_the_bad_actors() {
     assert_eq!(k["bad_actors"][0]["activations"], 4);
     assert_eq!(k["per_10_min"].as_array().map(Vec::len), Some(6));
 }
+
+/// Out of service (maintenance) is journaled with the user and the reason, and survives a restart.
+#[test]
+fn out_of_service_is_journaled_and_survives_a_restart() {
+    use watchfloor::model::alarm::AlarmState;
+    use watchfloor::store::StoreCommand;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("oos.sqlite");
+    let gw: Arc<str> = Arc::from("gw");
+    let low = |t: i64| {
+        let s = Sample::new(SignalId::new(SOC), t, Value::F64(10.0));
+        Arc::new(FeedEvent::new(Arc::clone(&gw), t, FeedEventBody::Samples(vec![s])))
+    };
+    let start = || {
+        let (tx, rx) = mpsc::channel(64);
+        let mut options = StoreOptions::new(&path);
+        options.alarm_rules = rules();
+        (tx, Store::start(options, rx).expect("writer"))
+    };
+    let (tx, store) = start();
+    for t in [START_MS, START_MS + 10_000] {
+        tx.blocking_send(low(t)).expect("send");
+    }
+    let status = store.flush_blocking().expect("flushed");
+    assert_eq!(status.alarms.first().map(|a| a.state), Some(AlarmState::Unacknowledged));
+    let index = status.alarms[0].index;
+    assert!(store.send(StoreCommand::OutOfService {
+        indices: vec![index],
+        out: true,
+        user: "tech".into(),
+        comment: "probe replaced".into()
+    }));
+    let status = store.flush_blocking().expect("flushed");
+    assert_eq!(status.alarms.first().map(|a| a.state), Some(AlarmState::OutOfService));
+    drop(tx);
+    store.finish();
+
+    let (tx, store) = start();
+    tx.blocking_send(low(START_MS + 20_000)).expect("send");
+    let status = store.flush_blocking().expect("flushed");
+    assert_eq!(status.alarms.first().map(|a| a.state), Some(AlarmState::OutOfService), "{status:?}");
+    drop(tx);
+    store.finish();
+    let (user, comment): (String, String) = open_reader(&path)
+        .expect("reader")
+        .query_row("SELECT user, comment FROM alarm_journal WHERE state = 'Out of service'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("journaled");
+    assert_eq!((user.as_str(), comment.as_str()), ("tech", "probe replaced"));
+}

@@ -40,6 +40,16 @@ pub struct Entry {
     pub transition: Transition,
 }
 
+/// An alarm's state as its last journal entry left it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Restored {
+    pub active: bool,
+    pub acked: bool,
+    pub limit: Option<Limit>,
+    /// Out of service stays so across a restart (a shelf does not: its time is not journaled).
+    pub out_of_service: bool,
+}
+
 struct Instance {
     rule: usize,
     source: Arc<str>,
@@ -192,7 +202,7 @@ impl Engine {
         rule: &str,
         source: &str,
         asset: &str,
-        state: (bool, bool, Option<Limit>),
+        state: Restored,
         last: Option<(i64, f64)>,
     ) -> bool {
         let Some(&r) = self.by_name.get(rule) else { return false };
@@ -206,10 +216,11 @@ impl Engine {
         } else {
             self.instance_for(r, &source, &Arc::from(asset))
         };
-        let (active, acked, limit) = state;
+        let Restored { active, acked, limit, out_of_service } = state;
         let x = &mut self.instances[i];
         x.alarm.active = active;
         x.alarm.acked = acked;
+        x.alarm.out_of_service = out_of_service;
         x.check.restore(if active { limit } else { None }, last);
         if active && matches!(self.rules[r].condition, Condition::NodeDeath) {
             self.dead.push(i);
@@ -502,6 +513,23 @@ impl Engine {
     /// The operator shelves instance `i`'s alarm until `until_ms`, saying why.
     pub fn shelve(&mut self, i: usize, ts_ms: i64, until_ms: i64, user: &str, reason: &str, out: &mut Vec<Entry>) {
         if let Some(t) = self.instances.get_mut(i).and_then(|x| x.alarm.shelve(ts_ms, until_ms, user, reason)) {
+            out.push(self.entry(i, t));
+        }
+    }
+
+    /// Maintenance takes instance `i`'s alarm out of service (or returns it).
+    pub fn set_out_of_service(
+        &mut self,
+        i: usize,
+        ts_ms: i64,
+        out_of_service: bool,
+        user: &str,
+        comment: &str,
+        out: &mut Vec<Entry>,
+    ) {
+        if let Some(t) =
+            self.instances.get_mut(i).and_then(|x| x.alarm.set_out_of_service(ts_ms, out_of_service, user, comment))
+        {
             out.push(self.entry(i, t));
         }
     }

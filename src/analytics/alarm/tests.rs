@@ -231,14 +231,9 @@ fn a_restored_alarm_ignores_replayed_data_and_picks_up_new_values() {
     let sig = "PlantA/Line1/Filler/Temperature";
     let rules = vec![limit_rule("Filler overtemp", sig, Limits { hi: Some(85.0), ..Limits::default() })];
     let mut engine = Engine::new(rules.clone());
-    assert!(engine.restore(
-        "Filler overtemp",
-        sig,
-        "PlantA/Line1/Filler",
-        (true, false, Some(Limit::Hi)),
-        Some((10_000, 90.0))
-    ));
-    assert!(!engine.restore("Gone", sig, "x", (true, false, None), None), "a rule no longer configured");
+    let state = Restored { active: true, acked: false, limit: Some(Limit::Hi), out_of_service: false };
+    assert!(engine.restore("Filler overtemp", sig, "PlantA/Line1/Filler", state, Some((10_000, 90.0))));
+    assert!(!engine.restore("Gone", sig, "x", state, None), "a rule no longer configured");
     let mut out = Vec::new();
     engine.sample(&sample(sig, 5_000, Value::F64(90.0)), 20_000, &mut out);
     engine.sample(&sample(sig, 10_000, Value::F64(90.0)), 20_000, &mut out);

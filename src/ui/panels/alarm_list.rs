@@ -515,6 +515,32 @@ impl AlarmsPanel {
             if ui.add_enabled(!shelved.is_empty(), egui::Button::new(format!("Unshelve {}", shelved.len()))).clicked() {
                 commands.push(StoreCommand::Unshelve { indices: shelved.clone(), user: user.clone() });
             }
+            ui.separator();
+            let in_service: Vec<usize> =
+                chosen.iter().filter(|a| a.state != AlarmState::OutOfService).map(|a| a.index).collect();
+            let out_of_service: Vec<usize> =
+                chosen.iter().filter(|a| a.state == AlarmState::OutOfService).map(|a| a.index).collect();
+            let take_out = ui
+                .add_enabled(!in_service.is_empty(), egui::Button::new(format!("Out of service {}", in_service.len())))
+                .on_hover_text("For maintenance: hidden until returned; the comment says why");
+            if take_out.clicked() {
+                commands.push(StoreCommand::OutOfService {
+                    indices: in_service,
+                    out: true,
+                    user: user.clone(),
+                    comment: self.comment.trim().to_owned(),
+                });
+                self.comment.clear();
+            }
+            let return_label = format!("Return to service {}", out_of_service.len());
+            if ui.add_enabled(!out_of_service.is_empty(), egui::Button::new(return_label)).clicked() {
+                commands.push(StoreCommand::OutOfService {
+                    indices: out_of_service,
+                    out: false,
+                    user: user.clone(),
+                    comment: self.comment.trim().to_owned(),
+                });
+            }
             ui.label(RichText::new(format!("as {user}")).color(env.theme.text_dim));
         });
         commands

@@ -40,6 +40,9 @@ pub struct MapPanel {
     /// An offline basemap file, and its tiles once made; under the server's tiles, which cover it where they load.
     pmtiles_path: Option<std::path::PathBuf>,
     pmtiles: Option<walkers::PmTiles>,
+    /// Vehicles (signal-id prefixes) with an alarm that is active or waits for an acknowledgement (and is not
+    /// shelved or suppressed): drawn in the alarm style whatever their battery. Set by the app each frame.
+    pub alarmed: std::collections::HashSet<String>,
 }
 
 /// How far back the trail from the cache reaches.
@@ -127,6 +130,15 @@ impl MarkerStyle {
         Self { severity, status }
     }
 
+    /// An alarm on the vehicle (from the alarm engine) draws it as an alarm, unless it is offline (stale wins: its
+    /// position is old).
+    pub fn with_alarm(mut self, alarmed: bool) -> Self {
+        if alarmed && self.severity != Severity::Stale {
+            self.severity = Severity::Alarm;
+        }
+        self
+    }
+
     /// Worse first: what a cluster shows.
     fn rank(self) -> u8 {
         match self.severity {
@@ -180,6 +192,7 @@ impl MapPanel {
             basemap: None,
             pmtiles_path: None,
             pmtiles: None,
+            alarmed: std::collections::HashSet::new(),
         }
     }
 
@@ -303,6 +316,7 @@ impl MapPanel {
         let plan = Arc::clone(&self.plan);
         let selected = self.selected.clone();
         let stored_trail = &self.stored.data.trail;
+        let alarmed = &self.alarmed;
         let attribution = match (&self.basemap, &self.pmtiles) {
             (Some(b), _) => Some(b.server.attribution.clone()),
             (None, Some(_)) => Some(String::new()),
@@ -338,7 +352,7 @@ impl MapPanel {
                         response.rect.expand(20.0).contains(at).then(|| Placed {
                             v,
                             at,
-                            style: MarkerStyle::of(live, v, now_ms),
+                            style: MarkerStyle::of(live, v, now_ms).with_alarm(alarmed.contains(&*v.id)),
                         })
                     })
                     .collect();
@@ -714,6 +728,16 @@ fn scale_bar(painter: &egui::Painter, theme: &Theme, projector: &Projector, rect
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vehicle_with_an_alarm_is_drawn_as_one_unless_it_is_offline() {
+        let moving = MarkerStyle { severity: Severity::Normal, status: VehicleStatus::Moving };
+        assert_eq!(moving.with_alarm(true).severity, Severity::Alarm);
+        assert_eq!(moving.with_alarm(false).severity, Severity::Normal);
+        let offline = MarkerStyle { severity: Severity::Stale, status: VehicleStatus::Offline };
+        assert_eq!(offline.with_alarm(true).severity, Severity::Stale);
+        assert!(moving.with_alarm(true).rank() > offline.rank(), "a cluster shows the alarm first");
+    }
 
     #[test]
     fn zoom_to_fit_frames_the_box() {
