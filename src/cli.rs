@@ -408,3 +408,81 @@ pub fn signals(db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// What `export` is asked to do.
+#[derive(Clone, Debug)]
+pub struct ExportOptions {
+    pub db: PathBuf,
+    pub from: String,
+    pub to: String,
+    pub out: PathBuf,
+    /// The config carried in the recording (its site plan and geofences too); the demo's plan without one.
+    pub config: Option<PathBuf>,
+}
+
+/// Writes a portable recording of a range: a progress bar on the terminal; Ctrl-C cancels it and leaves nothing.
+pub fn export(options: &ExportOptions, out: &mut dyn Write) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let now = wall_now_ms();
+    let (from, to) = (parse_time(&options.from, now)?, parse_time(&options.to, now)?);
+    anyhow::ensure!(from < to, "--from must be before --to");
+    let (config_text, config) = match &options.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let config = crate::config::Config::parse(&text, path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            (Some(text), config)
+        }
+        None => (None, crate::config::Config::demo(crate::config::SimGateway::default())),
+    };
+    let site_plan = recording_plan(&config);
+    let info = crate::store::export::RecordingInfo {
+        source: options.db.display().to_string(),
+        config: config_text,
+        site_plan: Some(site_plan),
+        ..Default::default()
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cancel);
+    // Ctrl-C sets the flag; the export stops within one hour of data and removes its partial file.
+    let watcher = std::thread::Builder::new().name("wf-ctrl-c".to_owned()).spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            rt.block_on(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    flag.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    if let Err(err) = watcher {
+        tracing::warn!("Ctrl-C will not cancel the export cleanly: {err}");
+    }
+    let bar = indicatif::ProgressBar::new(1);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("exporting [{bar:40}] {percent:>3}% {elapsed} (Ctrl-C cancels)")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let result = crate::store::export::export(&options.db, &options.out, (from, to), &info, &mut progress, &cancel);
+    bar.finish_and_clear();
+    let summary = result?;
+    serde_json::to_writer(&mut *out, &summary)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The site plan and the geofence file's polygons (as zones) as one `GeoJSON` text, for a recording.
+pub fn recording_plan(config: &crate::config::Config) -> String {
+    use crate::model::siteplan::PlanKind;
+    let (mut plan, _) = config.site_plan.load();
+    if let Some(path) = &config.geofence_file {
+        let (fences, _) = crate::config::SitePlanSource::File(path.clone()).load();
+        plan.features.extend(fences.features.into_iter().map(|mut f| {
+            f.kind = PlanKind::Zone;
+            f
+        }));
+    }
+    plan.to_geojson()
+}

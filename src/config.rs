@@ -264,6 +264,8 @@ pub enum SitePlanSource {
     /// The demo site's plan (`assets/site-plan.geojson`, built in).
     Demo,
     File(PathBuf),
+    /// `GeoJSON` text carried inside a recording.
+    Embedded(std::sync::Arc<str>),
 }
 
 /// The demo site's plan, built into the binary so the demo map works from any directory.
@@ -276,6 +278,7 @@ impl SitePlanSource {
         let parsed = match self {
             Self::None => return (SitePlan::default(), None),
             Self::Demo => SitePlan::parse(DEMO_SITE_PLAN),
+            Self::Embedded(text) => SitePlan::parse(text).map_err(|err| format!("the recording's plan: {err}")),
             Self::File(path) => std::fs::read_to_string(path)
                 .map_err(|err| format!("cannot read {}: {err}", path.display()))
                 .and_then(|text| SitePlan::parse(&text).map_err(|err| format!("{}: {err}", path.display()))),

@@ -71,12 +71,34 @@ pub fn load_config(path: Option<&std::path::Path>, demo: SimGateway) -> (Config,
     }
 }
 
+/// What a recording carries, if `db` is one.
+fn recording_of(db: &std::path::Path) -> Option<crate::store::export::RecordingInfo> {
+    let conn = crate::store::open_reader(db).ok()?;
+    crate::store::export::recording_info(&conn).ok().flatten()
+}
+
 pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     let data_dir = resolve_data_dir(options.data_dir)?;
     let (_log_guard, log_problem) = crate::logging::init(&data_dir);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), "Watchfloor starting");
     let (mut config, mut problems) = load_config(options.config.as_deref(), options.demo);
     problems.extend(log_problem);
+    if let (Some(db), None) = (&options.db, &options.config)
+        && let Some(recording) = recording_of(db)
+    {
+        // A recording carries its config and plan: its shifts, time zone, targets, zones and rules.
+        tracing::info!(db = %db.display(), source = %recording.source, "opening a recording");
+        if let Some(text) = &recording.config {
+            match Config::parse(text, db) {
+                Ok(carried) => config = carried,
+                Err(err) => problems.push(format!("the recording's config is not used: {err}")),
+            }
+        }
+        if let Some(plan) = recording.site_plan {
+            config.site_plan = crate::config::SitePlanSource::Embedded(std::sync::Arc::from(plan));
+            config.geofence_file = None;
+        }
+    }
     if options.db.is_some() && options.config.is_none() {
         // Reviewing a cache: the demo would mix simulated live values into someone else's recording.
         config.gateways.clear();

@@ -123,6 +123,29 @@ enum Command {
         #[arg(long)]
         kpis: bool,
     },
+    /// Write a portable recording (.wfrec) of a range: the same schema, with the config and the site plan inside,
+    /// for another laptop, offline. `report`, `query` and `alarms` take it as --db; `open` shows it.
+    Export {
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+        /// Start: RFC 3339, now, or relative (-8h).
+        #[arg(long, value_name = "T", allow_hyphen_values = true)]
+        from: String,
+        /// End (exclusive), same forms.
+        #[arg(long, value_name = "T", allow_hyphen_values = true)]
+        to: String,
+        /// The recording to write (refused if it exists).
+        #[arg(long, value_name = "FILE.wfrec")]
+        out: PathBuf,
+        /// The config to carry along (its site plan and geofences too); default: the demo's.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Open a recording (or any history cache) read-only in the window, with the config and site plan it carries.
+    Open {
+        #[arg(value_name = "FILE.wfrec")]
+        file: PathBuf,
+    },
     /// List the signal ids stored in a history cache.
     Signals {
         #[arg(long, value_name = "FILE")]
@@ -234,6 +257,13 @@ fn main() -> ExitCode {
             demo: cli.demo.gateway(),
             operator: cli.operator,
         }),
+        Some(Command::Open { file }) => run_gui(GuiOptions {
+            config: None,
+            data_dir: cli.data_dir,
+            db: Some(file),
+            demo: cli.demo.gateway(),
+            operator: cli.operator,
+        }),
         Some(command) => {
             watchfloor::logging::init_stderr();
             run_command(command)
@@ -286,6 +316,11 @@ fn run_command(command: Command) -> anyhow::Result<()> {
             &watchfloor::cli::AlarmsOptions { db, from, to, format, kpis },
             &mut std::io::BufWriter::new(stdout.lock()),
         ),
+        Command::Export { db, from, to, out, config } => watchfloor::cli::export(
+            &watchfloor::cli::ExportOptions { db, from, to, out, config },
+            &mut std::io::BufWriter::new(stdout.lock()),
+        ),
+        Command::Open { .. } => anyhow::bail!("`open` runs the window"),
         Command::Signals { db } => watchfloor::cli::signals(&db, &mut std::io::BufWriter::new(stdout.lock())),
         Command::Bench { which: BenchCommand::Store { format, startup_cache_mb, dir } } => {
             watchfloor::bench::store(&watchfloor::bench::StoreBenchOptions { format, startup_cache_mb, dir })

@@ -146,11 +146,11 @@ impl SitePlan {
                         serde_json::json!({ "type": "Polygon", "coordinates": [closed] })
                     }
                 };
-                serde_json::json!({
-                    "type": "Feature",
-                    "properties": { "kind": f.kind.as_str(), "name": f.name },
-                    "geometry": geometry,
-                })
+                let mut properties = serde_json::json!({ "kind": f.kind.as_str(), "name": f.name });
+                if let (Some(alarm), Some(map)) = (&f.alarm, properties.as_object_mut()) {
+                    map.insert("alarm".to_owned(), serde_json::Value::from(alarm.as_str()));
+                }
+                serde_json::json!({ "type": "Feature", "properties": properties, "geometry": geometry })
             })
             .collect();
         // One feature per line: small, and a diff shows which feature changed.

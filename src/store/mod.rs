@@ -13,6 +13,7 @@ mod reader;
 mod schema;
 mod writer;
 
+pub mod export;
 pub mod journal;
 pub mod query;
 

@@ -135,6 +135,9 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
             ALTER TABLE alarm_journal ADD COLUMN message TEXT NOT NULL DEFAULT '';
             CREATE INDEX alarm_journal_by_key ON alarm_journal (rule, source, id);",
         ),
+        // 4: what a portable recording (`watchfloor export`) says about itself: its range, where it came from, the
+        // config text and the site plan. Empty in a live cache.
+        M::up("CREATE TABLE recording (key TEXT PRIMARY KEY, value TEXT NOT NULL);"),
     ])
 });
 
@@ -219,7 +222,7 @@ pub fn open_reader(path: &Path) -> Result<Connection, Error> {
 }
 
 /// Number of migrations in this build.
-const MIGRATIONS_LEN: usize = 3;
+const MIGRATIONS_LEN: usize = 4;
 
 /// Returns whether the file is new (no tables yet); refuses SQLite files that belong to someone else.
 fn check_ours(conn: &Connection, path: &Path) -> Result<bool, Error> {

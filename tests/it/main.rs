@@ -8,6 +8,7 @@ mod fleet;
 mod http_feed;
 mod mqtt_feed;
 mod oee;
+mod recording;
 mod store;
 mod trend;
 mod ui;

@@ -1,0 +1,114 @@
+//! Portable recordings: `watchfloor export` of a range, opened by `alarms`, `query` and `report` on the same terms as
+//! a cache, every sample of the range kept, nothing outside it, and the config and site plan carried along.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use watchfloor::command::{FeedEvent, FeedEventBody};
+use watchfloor::sim::{Fault, SimConfig, Simulator};
+use watchfloor::store::{Store, StoreOptions, open_reader};
+
+use crate::START_MS;
+
+fn watchfloor() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+}
+
+fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).expect("time").to_string()
+}
+
+/// (count, sum of values, sum of times) of the samples in `[from, to)`: equal sums mean the same rows.
+fn fingerprint(path: &std::path::Path, from: i64, to: i64) -> (i64, f64, i64) {
+    open_reader(path)
+        .expect("reader")
+        .query_row(
+            "SELECT count(*), total(num), total(ts_ms) FROM sample WHERE ts_ms >= ?1 AND ts_ms < ?2",
+            [from, to],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, f64>(2)? as i64)),
+        )
+        .expect("query")
+}
+
+#[test]
+fn an_exported_range_keeps_every_sample_and_opens_like_a_cache() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("history.sqlite");
+    let config = watchfloor::config::Config::demo(watchfloor::config::SimGateway::default());
+    {
+        let (tx, rx) = mpsc::channel(64);
+        let mut options = StoreOptions::new(&cache);
+        options.alarm_rules = config.alarm_rules(&config.site_plan.load().0);
+        let store = Store::start(options, rx).expect("writer");
+        let mut sim = Simulator::new(SimConfig { lines: 1, vehicles: 4, ..SimConfig::demo(5, START_MS) });
+        let gw: Arc<str> = Arc::from("demo");
+        let (meta, values) = sim.birth();
+        tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Birth(meta)))).expect("send");
+        tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Samples(values)))).expect("send");
+        let mut t = START_MS;
+        while t < START_MS + 20 * 60_000 {
+            if t == START_MS + 6 * 60_000 {
+                sim.inject(&Fault::DrainBattery { vehicle: "AGV-01".into(), soc_percent: 5.0 }).expect("AGV-01");
+            }
+            t += 1_000;
+            let mut batch = Vec::new();
+            sim.step_to(t, &mut batch);
+            tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), t, FeedEventBody::Samples(batch)))).expect("send");
+        }
+        drop(tx);
+        store.finish();
+    }
+    let (from, to) = (START_MS + 5 * 60_000, START_MS + 15 * 60_000);
+    let rec = dir.path().join("shift.wfrec");
+    let out = watchfloor()
+        .args(["export", "--db", cache.to_str().expect("utf-8"), "--from", &rfc3339(from), "--to", &rfc3339(to)])
+        .args(["--out", rec.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert!(!dir.path().join("shift.wfrec.part").exists(), "no partial file left");
+
+    // Every sample of the range, and nothing outside it.
+    let in_range = fingerprint(&cache, from, to);
+    assert!(in_range.0 > 1_000, "{in_range:?}");
+    assert_eq!(fingerprint(&rec, from, to), in_range);
+    assert_eq!(fingerprint(&rec, i64::MIN, i64::MAX), in_range, "nothing outside the range");
+    assert_eq!(summary["samples"], in_range.0);
+
+    // The alarm raised in the range is in the recording, and `alarms` reads it as a cache.
+    let out = watchfloor().args(["alarms", "--db", rec.to_str().expect("utf-8")]).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        rows.iter()
+            .any(|r| r["rule"] == "Battery critical" && r["asset"].as_str().is_some_and(|a| a.ends_with("AGV-01"))),
+        "{rows:?}"
+    );
+    // `report` and `query` too.
+    let out = watchfloor()
+        .args(["report", "--db", rec.to_str().expect("utf-8"), "--from", &rfc3339(from), "--to", &rfc3339(to)])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = watchfloor().args(["signals", "--db", rec.to_str().expect("utf-8")]).output().expect("runs");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Battery/SoC"));
+
+    // It carries its site plan (the zones with it).
+    let conn = open_reader(&rec).expect("reader");
+    let info = watchfloor::store::export::recording_info(&conn).expect("read").expect("a recording");
+    assert_eq!((info.from_ms, info.to_ms), (from, to));
+    let plan = watchfloor::model::siteplan::SitePlan::parse(info.site_plan.as_deref().expect("plan")).expect("GeoJSON");
+    assert!(plan.features.iter().any(|f| f.kind == watchfloor::model::siteplan::PlanKind::Zone));
+
+    // A second export to the same name is refused, the first one left as it was.
+    let again = watchfloor()
+        .args(["export", "--db", cache.to_str().expect("utf-8"), "--from", &rfc3339(from), "--to", &rfc3339(to)])
+        .args(["--out", rec.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_eq!(fingerprint(&rec, from, to), in_range);
+}
