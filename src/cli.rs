@@ -348,11 +348,23 @@ pub fn alarms(options: &AlarmsOptions, out: &mut dyn Write) -> anyhow::Result<()
 pub struct ReportOptions {
     pub db: PathBuf,
     pub config: Option<PathBuf>,
-    pub from: String,
+    /// The range, or a shift ("2026-11-20 A": that day's instance of shift A in the site's calendar).
+    pub from: Option<String>,
     pub to: String,
-    pub format: Format,
+    pub shift: Option<String>,
+    pub format: ReportFormat,
     /// What the CSV form holds (the JSON holds both).
     pub section: Section,
+}
+
+/// How `report` prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    #[default]
+    Json,
+    Csv,
+    /// A printable document with the gauges and charts drawn.
+    Html,
 }
 
 /// A part of the report.
@@ -368,17 +380,25 @@ pub enum Section {
 /// OEE per machine, line and site over a range, with the six big losses, from a history cache. Planned time comes
 /// from the config's shift calendar (or the default three shifts).
 pub fn report(options: &ReportOptions, out: &mut dyn Write) -> anyhow::Result<()> {
+    let conn = open_reader(&options.db)?;
     let config = match &options.config {
         Some(path) => crate::config::Config::load(path)?,
-        None => crate::config::Config::demo(crate::config::SimGateway::default()),
+        None => recording_config(&conn, &options.db)?,
     };
     let now = wall_now_ms();
-    let from = parse_time(&options.from, now)?;
-    let to = parse_time(&options.to, now)?;
+    let (from, to, title) = match &options.shift {
+        Some(shift) => {
+            let s = find_shift(&config.calendar, shift)?;
+            (s.start_ms, s.end_ms, format!("Shift report: {shift}"))
+        }
+        None => {
+            let from = parse_time(options.from.as_deref().unwrap_or("-8h"), now)?;
+            (from, parse_time(&options.to, now)?, "Report".to_owned())
+        }
+    };
     if from >= to {
         bail!("--from ({}) must be before --to ({})", rfc3339(from), rfc3339(to));
     }
-    let conn = open_reader(&options.db)?;
     let read = || format!("cannot read {}", options.db.display());
     let mut report =
         crate::analytics::report::build(&conn, &config.assets, &config.calendar, &config.site.name, from, to)
@@ -389,13 +409,18 @@ pub fn report(options: &ReportOptions, out: &mut dyn Write) -> anyhow::Result<()
     }
     let params = crate::analytics::fleet::FleetParams { geofences, stale_after_ms: config.stale_after_ms };
     report.vehicles = crate::analytics::fleet::vehicles(&conn, &params, from, to).with_context(read)?;
+    report.alarms = Some(crate::store::journal::kpis(&conn, from, to).with_context(read)?);
     match (options.format, options.section) {
-        (Format::Json, _) => {
+        (ReportFormat::Json, _) => {
             serde_json::to_writer_pretty(&mut *out, &report)?;
             writeln!(out)?;
         }
-        (Format::Csv, Section::Oee) => crate::analytics::report::write_csv(&report, out)?,
-        (Format::Csv, Section::Vehicles) => crate::analytics::fleet::write_csv(&report.vehicles, out)?,
+        (ReportFormat::Csv, Section::Oee) => crate::analytics::report::write_csv(&report, out)?,
+        (ReportFormat::Csv, Section::Vehicles) => crate::analytics::fleet::write_csv(&report.vehicles, out)?,
+        (ReportFormat::Html, _) => {
+            let html = crate::analytics::report_html::render(&report, &title, report.alarms.as_ref());
+            out.write_all(html.as_bytes())?;
+        }
     }
     Ok(())
 }
@@ -471,6 +496,25 @@ pub fn export(options: &ExportOptions, out: &mut dyn Write) -> anyhow::Result<()
     serde_json::to_writer(&mut *out, &summary)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// The config a recording carries, else the demo's.
+fn recording_config(conn: &rusqlite::Connection, db: &Path) -> anyhow::Result<crate::config::Config> {
+    let carried = crate::store::export::recording_info(conn).ok().flatten().and_then(|info| info.config);
+    match carried {
+        Some(text) => crate::config::Config::parse(&text, db).map_err(|e| anyhow::anyhow!("{e}")),
+        None => Ok(crate::config::Config::demo(crate::config::SimGateway::default())),
+    }
+}
+
+/// "2026-11-20 A": that day's instance of shift A (the day it starts, in the site's time zone).
+pub fn find_shift(calendar: &crate::model::ShiftCalendar, text: &str) -> anyhow::Result<crate::model::ShiftInstance> {
+    let (date, name) = text.trim().split_once(' ').context("a shift is written as \"2026-11-20 A\" (date, name)")?;
+    let date: jiff::civil::Date = date.parse().with_context(|| format!("{date:?} is not a date (YYYY-MM-DD)"))?;
+    calendar.instance_on(date, name.trim()).with_context(|| {
+        let names: Vec<&str> = calendar.shifts.iter().map(|s| s.name.as_str()).collect();
+        format!("no shift {:?} in the calendar (shifts: {})", name.trim(), names.join(", "))
+    })
 }
 
 /// The site plan and the geofence file's polygons (as zones) as one `GeoJSON` text, for a recording.

@@ -91,16 +91,21 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         db: PathBuf,
         /// Start: RFC 3339 (2026-11-20T04:00:00Z), now, or relative (-8h).
-        #[arg(long, value_name = "T", allow_hyphen_values = true)]
-        from: String,
+        #[arg(long, value_name = "T", allow_hyphen_values = true, required_unless_present = "shift")]
+        from: Option<String>,
         /// End (exclusive), same forms.
         #[arg(long, value_name = "T", allow_hyphen_values = true, default_value = "now")]
         to: String,
-        /// Site, shifts and asset overrides (default: three 8 h shifts from 06:00, Europe/Helsinki).
+        /// A shift instead of a range: "2026-11-20 A" (the day it starts, the shift's name in the calendar).
+        #[arg(long, value_name = "DATE NAME", conflicts_with = "from")]
+        shift: Option<String>,
+        /// Site, shifts and asset overrides (default: the config a recording carries, else three 8 h shifts from
+        /// 06:00, Europe/Helsinki).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = Format::Json)]
-        format: Format,
+        /// json, csv, or html (a printable document with the gauges and charts drawn).
+        #[arg(long, value_enum, default_value_t = watchfloor::cli::ReportFormat::Json)]
+        format: watchfloor::cli::ReportFormat,
         /// Which table the CSV form prints (JSON has both).
         #[arg(long, value_enum, default_value_t = watchfloor::cli::Section::Oee)]
         section: watchfloor::cli::Section,
@@ -308,8 +313,8 @@ fn run_command(command: Command) -> anyhow::Result<()> {
                 vehicles: vehicles as usize,
             })
         }
-        Command::Report { db, from, to, config, format, section } => watchfloor::cli::report(
-            &watchfloor::cli::ReportOptions { db, config, from, to, format, section },
+        Command::Report { db, from, to, shift, config, format, section } => watchfloor::cli::report(
+            &watchfloor::cli::ReportOptions { db, config, from, to, shift, format, section },
             &mut std::io::BufWriter::new(stdout.lock()),
         ),
         Command::Alarms { db, from, to, format, kpis } => watchfloor::cli::alarms(

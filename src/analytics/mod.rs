@@ -11,6 +11,7 @@ pub mod geofence;
 pub mod history;
 pub mod oee;
 pub mod report;
+pub mod report_html;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

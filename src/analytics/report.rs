@@ -129,6 +129,9 @@ pub struct Report {
     pub lines: Vec<LineRow>,
     /// Per vehicle: distance, battery, charging, stale time and geofences (filled by `watchfloor report`).
     pub vehicles: Vec<super::fleet::VehicleRow>,
+    /// The alarm KPIs of the range (filled by `watchfloor report`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarms: Option<super::alarm_kpi::Kpis>,
 }
 
 /// One machine's row from its OEE and stops.
@@ -243,6 +246,7 @@ pub fn from_rows(
         machines,
         lines,
         vehicles: Vec::new(),
+        alarms: None,
     }
 }
 

@@ -92,6 +92,31 @@ fn an_exported_range_keeps_every_sample_and_opens_like_a_cache() {
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The shift report by name, from the recording, as JSON and as a printable document.
+    let out = watchfloor()
+        .args(["report", "--db", rec.to_str().expect("utf-8"), "--shift", "2026-11-20 A"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        (report["from"].as_str(), report["to"].as_str()),
+        (Some("2026-11-20T04:00:00.000Z"), Some("2026-11-20T12:00:00.000Z"))
+    );
+    assert!(report["alarms"]["activations"].as_u64().is_some_and(|n| n >= 1), "{}", report["alarms"]);
+    let html = watchfloor()
+        .args(["report", "--db", rec.to_str().expect("utf-8"), "--shift", "2026-11-20 A", "--format", "html"])
+        .output()
+        .expect("runs");
+    let html = String::from_utf8(html.stdout).expect("utf-8");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("Shift report: 2026-11-20 A"), "{html}");
+    assert!(html.matches("<svg").count() >= 3, "gauges and charts drawn");
+    assert!(html.contains("AGV-01"), "the fleet table");
+    let bad = watchfloor()
+        .args(["report", "--db", rec.to_str().expect("utf-8"), "--shift", "2026-11-20 Z"])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no shift \"Z\" in the calendar (shifts: A, B, C)"));
     let out = watchfloor().args(["signals", "--db", rec.to_str().expect("utf-8")]).output().expect("runs");
     assert!(String::from_utf8_lossy(&out.stdout).contains("Battery/SoC"));
 
