@@ -93,6 +93,8 @@ pub struct AppParts {
     pub pmtiles: Option<std::path::PathBuf>,
     /// Who acts on alarms (`--operator`); the OS user when `None`.
     pub operator: Option<String>,
+    /// Start in review over this range (a recording or a cache opened read-only): (from, to, title).
+    pub review: Option<(i64, i64, String)>,
 }
 
 type Seed = std::collections::BTreeMap<Arc<str>, crate::analytics::Accumulator>;
@@ -121,6 +123,8 @@ pub struct WatchfloorApp {
     map: crate::ui::panels::map::MapPanel,
     fleet_table: fleet::FleetTable,
     alarms: crate::ui::panels::alarm_list::AlarmsPanel,
+    /// The site at a past instant, when reviewing.
+    review: Option<crate::ui::panels::review::Review>,
     /// Who acts on alarms from this window: chosen at start (`--operator`, the toolbar), default the OS user.
     operator: String,
 }
@@ -138,6 +142,7 @@ impl WatchfloorApp {
             history.set_waker(std::sync::Arc::new(move || ctx.request_repaint()));
         }
         let restoring = parts.history.as_ref().and_then(History::latest);
+        let settings_for_review = parts.live_settings.clone();
         let mut live = LiveState::new(parts.live_settings);
         let seeding = parts.history.as_ref().and_then(|h| seed_oee(h, &mut live, parts.clock.now_ms()));
         Self {
@@ -162,6 +167,9 @@ impl WatchfloorApp {
             map: crate::ui::panels::map::MapPanel::new(parts.site_plan).with_tiles(parts.tiles, parts.pmtiles),
             fleet_table: fleet::FleetTable::default(),
             alarms: crate::ui::panels::alarm_list::AlarmsPanel::default(),
+            review: parts.review.map(|(from, to, title)| {
+                crate::ui::panels::review::Review::new(settings_for_review.clone(), (from, to), from, title)
+            }),
             operator: parts.operator.filter(|o| !o.trim().is_empty()).unwrap_or_else(os_user),
         }
     }
@@ -182,6 +190,16 @@ impl WatchfloorApp {
     /// The fleet table's order and filters.
     pub fn fleet_table(&self) -> &fleet::FleetTable {
         &self.fleet_table
+    }
+
+    /// The review, when one is open.
+    pub fn review(&self) -> Option<&crate::ui::panels::review::Review> {
+        self.review.as_ref()
+    }
+
+    /// Opens a review of `[from, to]` at `at` (the *Review* button does this for the current shift).
+    pub fn start_review(&mut self, range: (i64, i64), at_ms: i64, title: String) {
+        self.review = Some(crate::ui::panels::review::Review::new(self.live.settings.clone(), range, at_ms, title));
     }
 
     /// Switches the view, as the tabs do (the UI benchmark drives the app without clicks).
@@ -240,6 +258,16 @@ impl WatchfloorApp {
                     _ => view.label().to_owned(),
                 };
                 ui.selectable_value(&mut self.settings.view, view, label);
+            }
+            ui.separator();
+            if self.review.is_none()
+                && self.history.is_some()
+                && ui.button("Review").on_hover_text("Go back through this shift on a timeline").clicked()
+            {
+                let now = self.clock.now_ms();
+                let shift = crate::analytics::Period::at(&self.live.settings.calendar, now);
+                let title = format!("Shift {}", shift.name);
+                self.start_review((shift.start_ms, now), (now - 15 * 60_000).max(shift.start_ms), title);
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let next = self.settings.theme.toggled();
@@ -382,8 +410,24 @@ impl eframe::App for WatchfloorApp {
     }
 
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
-        let now_ms = self.clock.now_ms();
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
+        if let Some(review) = &mut self.review {
+            review.tick(self.history.as_ref(), ui.ctx());
+            let (theme, tz) = (&self.theme, &self.timezone);
+            let action = egui::Panel::top("review").show(ui, |ui| review.bar_ui(ui, theme, tz)).inner;
+            if action == crate::ui::panels::review::ReviewAction::BackToLive {
+                self.review = None;
+            }
+        }
+        if !self.problems.is_empty() {
+            egui::Panel::top("problems").show(ui, |ui| self.problems_ui(ui));
+        }
+        // Every view reads the site either live or, in review, as it was at the cursor.
+        let (live, now_ms) = match &self.review {
+            Some(r) => (&r.live, r.at_ms),
+            None => (&self.live, self.clock.now_ms()),
+        };
+        let reviewing = self.review.is_some();
         let history = match (&self.store, &self.history) {
             (Some(store), _) => HistoryIndicator::Recording(store.status()),
             (None, Some(history)) => HistoryIndicator::Reviewing(history.path().to_owned()),
@@ -391,43 +435,36 @@ impl eframe::App for WatchfloorApp {
         };
         let open_connections = egui::Panel::bottom("status_bar")
             .show(ui, |ui| {
-                status_bar::status_bar_ui(
-                    ui,
-                    &self.theme,
-                    &self.live,
-                    now_ms,
-                    &self.site_name,
-                    &self.timezone,
-                    &history,
-                )
+                status_bar::status_bar_ui(ui, &self.theme, live, now_ms, &self.site_name, &self.timezone, &history)
             })
             .inner;
         if open_connections {
             self.settings.view = View::Connections;
-        }
-        if !self.problems.is_empty() {
-            egui::Panel::top("problems").show(ui, |ui| self.problems_ui(ui));
         }
         if let (Some(store), HistoryIndicator::Recording(status)) = (&self.store, &history)
             && matches!(status.state, StoreState::Refused | StoreState::Failing)
         {
             egui::Panel::top("history_problem").show(ui, |ui| self.history_problem_ui(ui, store, status));
         }
-        if let (Some(store), HistoryIndicator::Recording(status)) = (&self.store, &history)
-            && !status.alarms.is_empty()
-        {
+        let alarms_now: Arc<Vec<crate::store::AlarmView>> = match (&self.review, &history) {
+            (Some(r), _) => Arc::clone(&r.alarms),
+            (None, HistoryIndicator::Recording(status)) => Arc::clone(&status.alarms),
+            _ => Arc::default(),
+        };
+        if !alarms_now.is_empty() {
             let (theme, user) = (&self.theme, &self.operator);
             let actions = egui::Panel::top("alarms")
-                .show(ui, |ui| crate::ui::panels::alarms::alarms_banner_ui(ui, theme, &status.alarms, now_ms, user))
+                .show(ui, |ui| crate::ui::panels::alarms::alarms_banner_ui(ui, theme, &alarms_now, now_ms, user))
                 .inner;
             for action in actions {
-                if !store.send(action) {
+                if reviewing {
+                    tracing::info!("alarm actions are for the present: back to live to act");
+                } else if !self.store.as_ref().is_some_and(|s| s.send(action)) {
                     tracing::warn!("alarm action not taken: the history writer is busy or gone");
                 }
             }
         }
         let theme = &self.theme;
-        let live = &self.live;
         let sims = &self.sim_gateways;
         let mut commands = Vec::new();
         match self.settings.view {
@@ -459,14 +496,13 @@ impl eframe::App for WatchfloorApp {
                 });
             }
             View::Fleet => {
-                self.map.alarmed = self.store.as_ref().map_or_else(Default::default, |store| {
+                self.map.alarmed = {
                     use crate::model::alarm::AlarmState as S;
-                    let status = store.status();
                     let shown = |a: &&crate::store::AlarmView| {
                         matches!(a.state, S::Unacknowledged | S::Acknowledged | S::ReturnedUnacknowledged)
                     };
-                    status.alarms.iter().filter(shown).map(|a| a.asset.clone()).collect()
-                });
+                    alarms_now.iter().filter(shown).map(|a| a.asset.clone()).collect()
+                };
                 let (map, table, history) = (&mut self.map, &mut self.fleet_table, self.history.as_ref());
                 egui::Panel::right("fleet_table").resizable(true).default_size(640.0).show(ui, |ui| {
                     commands.extend(table.ui(ui, theme, live, now_ms, sims, Some(&mut map.selected)));
@@ -474,11 +510,10 @@ impl eframe::App for WatchfloorApp {
                 egui::CentralPanel::default().show(ui, |ui| map.ui(ui, theme, live, now_ms, history));
             }
             View::Alarms => {
-                let status = self.store.as_ref().map(StoreLink::status).unwrap_or_default();
                 let area_of = |asset: &str| alarm_area(live, asset);
                 let env = crate::ui::panels::alarm_list::AlarmsEnv {
                     theme,
-                    alarms: &status.alarms,
+                    alarms: &alarms_now,
                     now_ms,
                     operator: &self.operator,
                     timezone: &self.timezone,
@@ -489,7 +524,9 @@ impl eframe::App for WatchfloorApp {
                 let panel = &mut self.alarms;
                 let actions = egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, &env)).inner;
                 for action in actions {
-                    if !self.store.as_ref().is_some_and(|s| s.send(action)) {
+                    if reviewing {
+                        tracing::info!("alarm actions are for the present: back to live to act");
+                    } else if !self.store.as_ref().is_some_and(|s| s.send(action)) {
                         tracing::warn!("alarm action not taken: the history writer is busy or gone");
                     }
                 }

@@ -77,6 +77,19 @@ fn recording_of(db: &std::path::Path) -> Option<crate::store::export::RecordingI
     crate::store::export::recording_info(&conn).ok().flatten()
 }
 
+/// The range to review in a cache opened read-only: a recording's own range, else the last 8 h it holds.
+fn review_range_of(db: &std::path::Path) -> Option<(i64, i64, String)> {
+    let conn = crate::store::open_reader(db).ok()?;
+    let name = db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if let Ok(Some(info)) = crate::store::export::recording_info(&conn) {
+        return Some((info.from_ms, info.to_ms, format!("Recording {name}")));
+    }
+    let (lo, hi): (Option<i64>, Option<i64>) =
+        conn.query_row("SELECT min(ts_ms), max(ts_ms) FROM sample", [], |r| Ok((r.get(0)?, r.get(1)?))).ok()?;
+    let (lo, hi) = (lo?, hi?);
+    Some(((hi - 8 * 3_600_000).max(lo), hi, format!("Cache {name}")))
+}
+
 pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     let data_dir = resolve_data_dir(options.data_dir)?;
     let (_log_guard, log_problem) = crate::logging::init(&data_dir);
@@ -150,6 +163,8 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
             (path, Some(store))
         }
     };
+    // A cache opened read-only (a recording, `--db`) starts in review over what it holds.
+    let review_range = options.db.as_deref().and_then(review_range_of);
     let history = History::start(cache_path).context("cannot start the history reader")?;
     let bus = bus.build();
     let backend = Backend::start(runtime.handle(), &config, &bus);
@@ -184,6 +199,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         }),
         pmtiles,
         operator: options.operator.clone(),
+        review: review_range,
     };
 
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../icons/watchfloor.png"))

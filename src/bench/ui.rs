@@ -117,6 +117,7 @@ impl Headless {
             tiles: None,
             pmtiles: None,
             operator: None,
+            review: None,
         };
         let cc = eframe::CreationContext::_new_kittest(ctx.clone());
         let app = WatchfloorApp::new(&cc, parts);

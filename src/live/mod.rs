@@ -475,6 +475,19 @@ impl LiveState {
         }
     }
 
+    /// The site as it was at a past instant, from each signal's value then (review): not stale, not counted as
+    /// received, not fed to OEE (a review seeds its tracker from the cache up to that instant).
+    pub fn replayed(settings: LiveSettings, values: &[(String, Sample)]) -> Self {
+        let mut live = Self::new(settings);
+        let mut gateways: HashMap<&str, Arc<str>> = HashMap::new();
+        for (gateway, sample) in values {
+            let gateway = Arc::clone(gateways.entry(gateway.as_str()).or_insert_with(|| Arc::from(gateway.as_str())));
+            let sample = Sample { historical: false, ..sample.clone() };
+            live.apply_sample_unchecked(&gateway, sample.ts_ms, &sample, false);
+        }
+        live
+    }
+
     pub fn note_coalesced(&mut self, n: u64) {
         self.stats.coalesced += n;
     }

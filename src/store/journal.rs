@@ -113,3 +113,47 @@ pub fn kpis(conn: &Connection, from_ms: i64, to_ms: i64) -> rusqlite::Result<Kpi
     let standing = standing(conn, to_ms)?;
     Ok(alarm_kpi::compute(&rows, &standing, from_ms, to_ms))
 }
+
+/// The alarms that were not normal at `at_ms`, as the banner and the summary showed them then (for review): each
+/// alarm's last journal entry at or before `at_ms`.
+pub fn alarms_at(conn: &Connection, at_ms: i64) -> rusqlite::Result<Vec<super::AlarmView>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM alarm_journal WHERE id IN (
+             SELECT max(id) FROM alarm_journal WHERE ts_ms <= ?1 GROUP BY rule, source)
+         ORDER BY ts_ms"
+    ))?;
+    let last: Vec<JournalEntry> = stmt.query_map([at_ms], entry)?.collect::<rusqlite::Result<_>>()?;
+    let standing = standing(conn, at_ms + 1)?;
+    Ok(last
+        .into_iter()
+        .filter(|e| e.to != AlarmState::Normal)
+        .enumerate()
+        .map(|(index, e)| super::AlarmView {
+            index,
+            active_since_ms: standing
+                .iter()
+                .find(|s| s.rule == e.rule && s.source == e.source)
+                .map(|s| s.active_since_ms)
+                .or(Some(e.ts_ms)),
+            rule: e.rule,
+            source: e.source,
+            asset: e.asset,
+            priority: e.priority,
+            state: e.to,
+            active: e.active,
+            shelved_until_ms: None,
+            value: e.value,
+            limit: e.limit.as_deref().and_then(crate::analytics::alarm::Limit::parse),
+            message: e.message,
+        })
+        .collect())
+}
+
+/// When alarms came in `[from_ms, to_ms)`, with their priority (the review timeline's markers).
+pub fn activations(conn: &Connection, from_ms: i64, to_ms: i64) -> rusqlite::Result<Vec<(i64, Priority)>> {
+    Ok(entries(conn, from_ms, to_ms, usize::MAX)?
+        .iter()
+        .filter(|e| e.kpi_row().is_activation())
+        .map(|e| (e.ts_ms, e.priority))
+        .collect())
+}

@@ -467,3 +467,108 @@ pub fn display_runs(series: &Series, interpolate: bool) -> Vec<Vec<DisplayPoint>
     }
     runs
 }
+
+/// Every signal's value at `at_ms` as `(gateway, sample)`: its last sample at or before `at_ms` (looking back at
+/// most `lookback_ms`), for review. A vehicle's latitude and longitude are interpolated between the fixes either
+/// side of `at_ms` (linearly; a fix more than `lookback_ms` away is not bridged), so markers move smoothly.
+pub fn values_at(conn: &Connection, at_ms: i64, lookback_ms: i64) -> rusqlite::Result<Vec<(String, Sample)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.name, s.kind, s.gateway, x.ts_ms, x.num, x.text, x.quality FROM signal s
+         JOIN sample x ON x.signal = s.id AND x.ts_ms = (
+             SELECT max(ts_ms) FROM sample WHERE signal = s.id AND ts_ms <= ?1 AND ts_ms >= ?2)
+         ORDER BY x.ts_ms",
+    )?;
+    let mut next = conn.prepare_cached(
+        "SELECT x.ts_ms, x.num FROM sample x JOIN signal s ON s.id = x.signal
+         WHERE s.name = ?1 AND x.ts_ms > ?2 AND x.ts_ms <= ?3 ORDER BY x.ts_ms LIMIT 1",
+    )?;
+    let rows: Vec<(String, Sample)> = stmt
+        .query_map(params![at_ms, at_ms - lookback_ms], |r| {
+            let kind = kind_from(&r.get::<_, String>(1)?);
+            let sample = Sample {
+                signal: SignalId::new(r.get::<_, String>(0)?),
+                ts_ms: r.get(3)?,
+                value: value_from(kind, r.get(4)?, r.get(5)?),
+                quality: quality_from(r.get(6)?),
+                time_source: TimeSource::Source,
+                historical: true,
+            };
+            Ok((r.get::<_, String>(2)?, sample))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (gateway, mut sample) in rows {
+        let position = {
+            use crate::model::vehicle::metric as vm;
+            sample.signal.split_known_metric(&[vm::LATITUDE, vm::LONGITUDE]).is_some()
+        };
+        if position
+            && sample.ts_ms < at_ms
+            && let Value::F64(before) = sample.value
+        {
+            let after: Option<(i64, Option<f64>)> = next
+                .query_row(params![sample.signal.as_str(), at_ms, at_ms + lookback_ms], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((t1, Some(v1))) = after {
+                #[expect(clippy::cast_precision_loss, reason = "milliseconds between two fixes")]
+                let f = (at_ms - sample.ts_ms) as f64 / (t1 - sample.ts_ms) as f64;
+                sample.value = Value::F64(before + (v1 - before) * f);
+                sample.ts_ms = at_ms;
+            }
+        }
+        out.push((gateway, sample));
+    }
+    Ok(out)
+}
+
+/// Stretches in `[from_ms, to_ms)` when a machine was `down`, per machine `State` signal, for the review timeline.
+pub fn down_spans(conn: &Connection, from_ms: i64, to_ms: i64) -> rusqlite::Result<Vec<(String, i64, i64)>> {
+    use crate::model::MachineState;
+    let mut signals = conn.prepare_cached("SELECT id, name, kind FROM signal")?;
+    let states: Vec<(i64, String, ValueKind)> = signals
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?, kind_from(&r.get::<_, String>(2)?))))?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .filter(|(_, name, _)| {
+            let id = SignalId::new(name.as_str());
+            id.split_known_metric(&[crate::model::machine::metric::STATE]).is_some()
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (id, name, kind) in states {
+        // The state in force at `from` counts too.
+        let before: Option<(i64, Option<f64>, Option<String>)> = conn
+            .prepare_cached(
+                "SELECT ts_ms, num, text FROM sample WHERE signal = ?1 AND ts_ms < ?2 ORDER BY ts_ms DESC LIMIT 1",
+            )?
+            .query_row(params![id, from_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let mut rows = raw(conn, id, kind, from_ms, to_ms, usize::MAX)?;
+        if let Some((_, num, text)) = before {
+            rows.insert(0, StoredSample { ts_ms: from_ms, value: value_from(kind, num, text), quality: Quality::Good });
+        }
+        let is_down = |v: &Value| {
+            let state = match v {
+                Value::I64(code) => MachineState::from_code(*code),
+                other => other.as_str().and_then(MachineState::parse),
+            };
+            state == Some(MachineState::Down)
+        };
+        let mut start: Option<i64> = None;
+        for row in &rows {
+            match (start, is_down(&row.value)) {
+                (None, true) => start = Some(row.ts_ms),
+                (Some(s), false) => {
+                    out.push((name.clone(), s, row.ts_ms));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            out.push((name.clone(), s, to_ms));
+        }
+    }
+    out.sort_by_key(|(_, s, _)| *s);
+    Ok(out)
+}

@@ -9,6 +9,7 @@ mod http_feed;
 mod mqtt_feed;
 mod oee;
 mod recording;
+mod review;
 mod store;
 mod trend;
 mod ui;
@@ -38,6 +39,7 @@ pub fn app_parts(inbox: LiveInbox, bus: EventBus, clock: Arc<dyn Clock>) -> AppP
         tiles: None,
         pmtiles: None,
         operator: None,
+        review: None,
     }
 }
 

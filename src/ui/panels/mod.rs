@@ -7,5 +7,6 @@ pub mod fleet;
 pub mod map;
 pub mod oee;
 pub mod plant;
+pub mod review;
 pub mod status_bar;
 pub mod trend;

@@ -1,0 +1,166 @@
+//! Review mode: the site rebuilt from the cache at an instant equals what the live view showed at that instant,
+//! and the window's review bar moves through the timeline and back to live.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use watchfloor::command::{FeedEvent, FeedEventBody};
+use watchfloor::live::{LiveSettings, LiveState};
+use watchfloor::sim::{Fault, SimConfig, Simulator};
+use watchfloor::store::{Store, StoreOptions, open_reader};
+use watchfloor::ui::panels::review::{Review, load_frame};
+
+use crate::START_MS;
+
+type Snapshot = (Vec<(String, Option<String>, Option<i64>)>, Vec<(String, Option<f64>, bool)>);
+
+/// Machines' states and counts, vehicles' batteries and whether they are charging (positions are compared apart:
+/// in review a vehicle between two reports is shown interpolated, the live view shows its last report).
+fn snapshot(live: &LiveState) -> Snapshot {
+    let mut machines: Vec<_> =
+        live.machines().map(|m| (m.id.to_string(), m.state.map(|s| s.as_str().to_owned()), m.total)).collect();
+    machines.sort();
+    let mut vehicles: Vec<_> = live.vehicles().map(|v| (v.id.to_string(), v.soc_percent, v.charging)).collect();
+    vehicles.sort_by(|a, b| a.0.cmp(&b.0));
+    (machines, vehicles)
+}
+
+fn positions(live: &LiveState) -> Vec<(String, f64, f64)> {
+    live.vehicles().filter_map(|v| v.fix.map(|f| (v.id.to_string(), f.lat_deg, f.lon_deg))).collect()
+}
+
+/// Records 30 minutes of the simulator (fixed seed) while a live view follows it; the review at minute 20 shows
+/// every machine's state and count and every vehicle's battery and position as the live view did then.
+#[test]
+fn the_site_replayed_at_an_instant_equals_the_live_view_at_that_instant() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("review.sqlite");
+    let settings = LiveSettings::default();
+    let mut live = LiveState::new(settings.clone());
+    let snap_at = START_MS + 20 * 60_000;
+    let mut seen = None;
+    {
+        let (tx, rx) = mpsc::channel(64);
+        let store = Store::start(StoreOptions::new(&path), rx).expect("writer");
+        let mut sim = Simulator::new(SimConfig { lines: 2, vehicles: 6, ..SimConfig::demo(21, START_MS) });
+        let gw: Arc<str> = Arc::from("demo");
+        let (meta, values) = sim.birth();
+        let send = |live: &mut LiveState, event: FeedEvent| {
+            live.apply(&event);
+            tx.blocking_send(Arc::new(event)).expect("send");
+        };
+        send(&mut live, FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Birth(meta)));
+        send(&mut live, FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Samples(values)));
+        let mut t = START_MS;
+        while t < START_MS + 30 * 60_000 {
+            if t == START_MS + 5 * 60_000 {
+                sim.inject(&Fault::StopMachine { machine: "Filler".into(), secs: 300, reason: "jam".into() })
+                    .expect("Filler");
+            }
+            t += 1_000;
+            let mut batch = Vec::new();
+            sim.step_to(t, &mut batch);
+            send(&mut live, FeedEvent::new(gw.clone(), t, FeedEventBody::Samples(batch)));
+            if t == snap_at {
+                seen = Some((snapshot(&live), positions(&live)));
+            }
+        }
+        drop(tx);
+        store.finish();
+    }
+    let (seen, last_fixes) = seen.expect("snapshot taken");
+    assert!(seen.0.len() >= 8 && seen.1.len() == 6, "{seen:?}");
+    let conn = open_reader(&path).expect("reader");
+    let frame = load_frame(&conn, &settings, snap_at).expect("frame");
+    let mut review = Review::new(settings, (START_MS, START_MS + 30 * 60_000), snap_at, "test".into());
+    review.show(frame);
+    assert_eq!(snapshot(&review.live), seen);
+    // Positions: where the live view had them, or a few metres on towards the next report.
+    for (id, lat, lon) in positions(&review.live) {
+        let (_, lat0, lon0) = last_fixes.iter().find(|(v, _, _)| *v == id).expect("seen live");
+        assert!((lat - lat0).abs() < 5e-4 && (lon - lon0).abs() < 5e-4, "{id}: {lat},{lon} vs {lat0},{lon0}");
+    }
+    // Between two fixes a vehicle is where the line between them says, not at the older one.
+    let between = load_frame(&conn, &LiveSettings::default(), snap_at + 500).expect("frame");
+    let lat = between
+        .values
+        .iter()
+        .find(|(_, s)| s.signal.as_str().ends_with("AGV-01/Position/Latitude"))
+        .map(|(_, s)| s.ts_ms);
+    assert_eq!(lat, Some(snap_at + 500), "interpolated to the instant");
+}
+
+/// The review bar: REVIEW and the time, stepping to events, and back to live.
+#[test]
+fn the_review_bar_steps_through_events_and_goes_back_to_live() {
+    use egui_kittest::kittest::Queryable as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bar.sqlite");
+    {
+        let (tx, rx) = mpsc::channel(64);
+        let store = Store::start(StoreOptions::new(&path), rx).expect("writer");
+        let mut sim = Simulator::new(SimConfig { lines: 1, vehicles: 2, ..SimConfig::demo(4, START_MS) });
+        let gw: Arc<str> = Arc::from("demo");
+        let (meta, values) = sim.birth();
+        tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Birth(meta)))).expect("send");
+        tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Samples(values)))).expect("send");
+        let mut t = START_MS;
+        while t < START_MS + 10 * 60_000 {
+            if t == START_MS + 2 * 60_000 {
+                sim.inject(&Fault::StopMachine { machine: "Filler".into(), secs: 120, reason: "jam".into() })
+                    .expect("Filler");
+            }
+            t += 1_000;
+            let mut batch = Vec::new();
+            sim.step_to(t, &mut batch);
+            tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), t, FeedEventBody::Samples(batch)))).expect("send");
+        }
+        drop(tx);
+        store.finish();
+    }
+    let mut builder = watchfloor::feeds::EventBus::builder();
+    let inbox = builder.live(16);
+    let bus = builder.build();
+    let parts = watchfloor::app::AppParts {
+        history: Some(watchfloor::store::History::start(path).expect("reader")),
+        review: Some((START_MS, START_MS + 10 * 60_000, "Cache bar.sqlite".into())),
+        ..crate::app_parts(inbox, bus, Arc::new(watchfloor::clock::ManualClock::new(START_MS + 3_600_000)))
+    };
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size([1600.0, 1000.0])
+        .build_eframe(move |cc| watchfloor::app::WatchfloorApp::new(cc, parts));
+    let wait = |harness: &mut egui_kittest::Harness<'_, watchfloor::app::WatchfloorApp>,
+                done: &dyn Fn(&watchfloor::app::WatchfloorApp) -> bool| {
+        for _ in 0..400 {
+            harness.run_steps(1);
+            if done(harness.state()) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("never happened");
+    };
+    wait(&mut harness, &|app| app.review().is_some_and(|r| r.shown_ms == Some(START_MS)));
+    harness.get_by_label_contains("REVIEW — ");
+    // The filler's stop is an event on the timeline: Next event goes to its start.
+    wait(&mut harness, &|app| app.review().is_some_and(|r| r.shown_ms.is_some()));
+    for _ in 0..50 {
+        harness.get_by_label("Next event").click();
+        harness.run_steps(2);
+        let state = harness.state().review().map(|r| r.at_ms);
+        if state.is_some_and(|t| t > START_MS) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let at = harness.state().review().map(|r| r.at_ms).expect("review");
+    assert!((START_MS + 2 * 60_000..START_MS + 3 * 60_000).contains(&at), "the stop's start: {}", at - START_MS);
+    wait(&mut harness, &|app| app.review().is_some_and(|r| r.shown_ms == Some(at)));
+    let down =
+        harness.state().review().map(|r| r.live.machines().filter(|m| m.state.is_some_and(|s| s.is_down())).count());
+    assert_eq!(down, Some(1), "the filler is down at its stop");
+    harness.get_by_label("Back to live").click();
+    harness.run_steps(2);
+    assert!(harness.state().review().is_none());
+    assert!(harness.query_by_label_contains("REVIEW — ").is_none());
+}
