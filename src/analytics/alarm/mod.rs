@@ -342,6 +342,30 @@ impl Engine {
         {
             self.set_kind(&asset, k);
         }
+        // A vehicle or machine is "reporting" while any of its signals arrives (a parked vehicle sends no new
+        // position): asset-wide stale rules hear from every signal of the asset.
+        if let Some(a) = self.assets.get(&asset) {
+            let heard: Vec<usize> = a
+                .instances
+                .iter()
+                .copied()
+                .filter(|i| {
+                    let rule = &self.rules[self.instances[*i].rule];
+                    matches!(rule.condition, Condition::Stale { .. })
+                        && matches!(rule.watch, Watch::Metric(_))
+                        && !instances.contains(i)
+                })
+                .collect();
+            for i in heard {
+                let now = self.now_ms;
+                let x = &mut self.instances[i];
+                x.seen_ms = x.seen_ms.max(received_ms);
+                if x.check.level().is_some() {
+                    let changes = x.check.push(x.seen_ms.max(now), 0.0);
+                    self.apply_all(i, changes, out);
+                }
+            }
+        }
         for i in instances {
             let x = &mut self.instances[i];
             let changes = match &self.rules[x.rule].condition {

@@ -179,6 +179,13 @@ fn a_vehicle_that_stops_reporting_goes_stale_and_comes_back() {
     out.clear();
     engine.sample(&sample(lat, 40_000, Value::F64(60.0)), 40_000, &mut out);
     assert_eq!(states(&out), [("Vehicle not reporting", lat, S::Unacknowledged, S::ReturnedUnacknowledged)]);
+    // Parked, it sends no new position, but its battery still reports: it is not silent.
+    out.clear();
+    for t in (41_000..200_000).step_by(10_000) {
+        engine.sample(&sample("Fleet/AGV-01/Battery/SoC", t, Value::F64(80.0)), t, &mut out);
+        engine.tick(t, &mut out);
+    }
+    assert!(out.iter().all(|e| e.rule != "Vehicle not reporting"), "{out:?}");
 }
 
 #[test]
