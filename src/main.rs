@@ -215,6 +215,19 @@ enum BenchCommand {
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
     },
+    /// Review mode: an 8 h shift of 200 machines and 500 vehicles recorded, then random seeks timed (target p95
+    /// under 50 ms).
+    Review {
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+        #[arg(long, default_value_t = 8)]
+        hours: i64,
+        /// Lines of 4 machines.
+        #[arg(long, default_value_t = 50)]
+        lines: usize,
+        #[arg(long, default_value_t = 500)]
+        vehicles: usize,
+    },
     /// The OEE engine: the live tracker's update for 200 machines at 1 Hz, and an 8 h shift of them recomputed
     /// from a history cache.
     Oee {
@@ -332,6 +345,9 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         }
         Command::Bench { which: BenchCommand::Oee { format } } => watchfloor::bench::oee(format),
         Command::Bench { which: BenchCommand::Alarms { format } } => watchfloor::bench::alarms(format),
+        Command::Bench { which: BenchCommand::Review { format, hours, lines, vehicles } } => {
+            watchfloor::bench::review(format, hours, lines, vehicles)
+        }
         Command::Bench { which: BenchCommand::Ui { format, vehicles, machines, frames } } => {
             watchfloor::bench::ui(watchfloor::bench::UiBenchOptions { format, vehicles, machines, frames })
         }

@@ -4,10 +4,12 @@
 mod alarms;
 pub mod mqtt;
 mod oee;
+mod review;
 mod ui;
 
 pub use alarms::alarms;
 pub use oee::oee;
+pub use review::review;
 pub use ui::{UiBenchOptions, peak_rss_mb, ui};
 
 use std::path::{Path, PathBuf};

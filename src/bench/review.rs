@@ -1,0 +1,125 @@
+//! `watchfloor bench review`: seeking in review mode. An 8 h shift of 200 machines and 500 vehicles is recorded into
+//! a cache (the simulator, stepped every 10 s); then the cursor jumps to random instants of the shift and each seek
+//! is timed as the window runs it — the reader's job (every signal's value at `t` with positions interpolated, the
+//! alarms then, the shift's OEE up to `t` from the cache) plus building the site the views read. Target: the 95th
+//! percentile under 50 ms. The baseline is the same cache's `latest` read (what a start-up restore costs).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::print_result;
+use crate::cli::Format;
+use crate::command::{FeedEvent, FeedEventBody};
+use crate::live::LiveSettings;
+use crate::sim::{SimConfig, Simulator};
+use crate::store::{Store, StoreOptions, open_reader, query};
+use crate::ui::panels::review::{Review, load_frame};
+
+/// 2026-01-05 06:00 Helsinki: shift A.
+const SHIFT_START_MS: i64 = 1_767_585_600_000;
+
+#[derive(Debug, Serialize)]
+pub struct ReviewBenchResult {
+    pub machines: usize,
+    pub vehicles: usize,
+    pub hours: i64,
+    pub samples_in_cache: i64,
+    pub seeks: usize,
+    pub seek_ms_median: f64,
+    /// Target < 50 ms.
+    pub seek_ms_p95: f64,
+    /// Of which: every signal's value at `t` (the SQL part without OEE and alarms).
+    pub values_ms_median: f64,
+    /// Reading `latest` (every signal's last value) from the same cache.
+    pub baseline_latest_ms: f64,
+    pub ratio_vs_baseline: f64,
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v.get(i).copied().unwrap_or(f64::NAN)
+}
+
+pub fn review(format: Format, hours: i64, lines: usize, vehicles: usize) -> anyhow::Result<()> {
+    let config = SimConfig { lines, vehicles, ..SimConfig::demo(7, SHIFT_START_MS) };
+    let machines = lines * config.machines_per_line;
+    let dir = tempfile::tempdir().context("temporary directory")?;
+    let path = dir.path().join("review.sqlite");
+    eprintln!("bench review: recording {hours} h of {machines} machines and {vehicles} vehicles");
+    let end_ms = SHIFT_START_MS + hours * 3_600_000;
+    {
+        let (tx, rx) = mpsc::channel(256);
+        let store = Store::start(StoreOptions::new(&path), rx).context("history writer")?;
+        let mut sim = Simulator::new(config.clone());
+        let gw: Arc<str> = Arc::from("bench");
+        let send =
+            |event: FeedEvent| tx.blocking_send(Arc::new(event)).map_err(|e| anyhow::anyhow!("writer stopped: {e}"));
+        let (meta, values) = sim.birth();
+        send(FeedEvent::new(Arc::clone(&gw), SHIFT_START_MS, FeedEventBody::Birth(meta)))?;
+        send(FeedEvent::new(Arc::clone(&gw), SHIFT_START_MS, FeedEventBody::Samples(values)))?;
+        let mut t = SHIFT_START_MS;
+        while t < end_ms {
+            t += 10_000;
+            let mut batch = Vec::new();
+            sim.step_to(t, &mut batch);
+            send(FeedEvent::new(Arc::clone(&gw), t, FeedEventBody::Samples(batch)))?;
+        }
+        drop(tx);
+        let status = store.finish();
+        anyhow::ensure!(status.lost_samples == 0, "samples lost while recording: {status:?}");
+    }
+    let conn = open_reader(&path)?;
+    let samples_in_cache: i64 = conn.query_row("SELECT count(*) FROM sample", [], |r| r.get(0))?;
+    let settings = LiveSettings {
+        calendar: config.calendar.clone(),
+        default_site: config.site.clone(),
+        ..LiveSettings::default()
+    };
+    let mut review = Review::new(settings.clone(), (SHIFT_START_MS, end_ms), SHIFT_START_MS, "bench".into());
+    // The first load (also warms SQLite's page cache, as the first seek in the window does).
+    review.show(load_frame(&conn, &settings, SHIFT_START_MS + 60_000)?);
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    let (mut seeks, mut values) = (Vec::new(), Vec::new());
+    for _ in 0..40 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let at = SHIFT_START_MS + i64::try_from(rng % u64::try_from(end_ms - SHIFT_START_MS)?)?;
+        let start = Instant::now();
+        let frame = load_frame(&conn, &settings, at)?;
+        review.show(frame);
+        seeks.push(start.elapsed().as_secs_f64() * 1_000.0);
+        anyhow::ensure!(review.live.machines().count() == machines, "every machine shown at {at}");
+        let start = Instant::now();
+        let v = query::values_at(&conn, at, 24 * 3_600_000)?;
+        values.push(start.elapsed().as_secs_f64() * 1_000.0);
+        std::hint::black_box(v);
+    }
+    let mut latest = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        std::hint::black_box(query::latest(&conn)?);
+        latest.push(start.elapsed().as_secs_f64() * 1_000.0);
+    }
+    let baseline = super::median(latest);
+    let median = percentile(seeks.clone(), 0.5);
+    let result = ReviewBenchResult {
+        machines,
+        vehicles,
+        hours,
+        samples_in_cache,
+        seeks: seeks.len(),
+        seek_ms_median: median,
+        seek_ms_p95: percentile(seeks, 0.95),
+        values_ms_median: percentile(values, 0.5),
+        baseline_latest_ms: baseline,
+        ratio_vs_baseline: median / baseline,
+    };
+    print_result(format, &result)
+}
