@@ -97,6 +97,9 @@ pub struct AppParts {
     pub review: Option<(i64, i64, String)>,
 }
 
+/// A file being opened for review: its reader, its name, and its range being read.
+type Opening = (History, String, Pending<Option<(i64, i64, bool)>>);
+
 type Seed = std::collections::BTreeMap<Arc<str>, crate::analytics::Accumulator>;
 
 pub struct WatchfloorApp {
@@ -125,6 +128,8 @@ pub struct WatchfloorApp {
     alarms: crate::ui::panels::alarm_list::AlarmsPanel,
     /// The site at a past instant, when reviewing.
     review: Option<crate::ui::panels::review::Review>,
+    /// A recording dropped onto the window, while its range is read.
+    opening: Option<Opening>,
     /// Who acts on alarms from this window: chosen at start (`--operator`, the toolbar), default the OS user.
     operator: String,
 }
@@ -167,6 +172,7 @@ impl WatchfloorApp {
             map: crate::ui::panels::map::MapPanel::new(parts.site_plan).with_tiles(parts.tiles, parts.pmtiles),
             fleet_table: fleet::FleetTable::default(),
             alarms: crate::ui::panels::alarm_list::AlarmsPanel::default(),
+            opening: None,
             review: parts.review.map(|(from, to, title)| {
                 crate::ui::panels::review::Review::new(settings_for_review.clone(), (from, to), from, title)
             }),
@@ -200,6 +206,42 @@ impl WatchfloorApp {
     /// Opens a review of `[from, to]` at `at` (the *Review* button does this for the current shift).
     pub fn start_review(&mut self, range: (i64, i64), at_ms: i64, title: String) {
         self.review = Some(crate::ui::panels::review::Review::new(self.live.settings.clone(), range, at_ms, title));
+    }
+
+    /// Opens a recording (or another cache) dropped onto the window, in review, through its own reader.
+    pub fn open_file(&mut self, path: std::path::PathBuf, ctx: &egui::Context) {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match History::start(path) {
+            Ok(history) => {
+                let ctx = ctx.clone();
+                history.set_waker(Arc::new(move || ctx.request_repaint()));
+                let extent = history.run(|conn| {
+                    crate::store::export::review_extent(conn)
+                        .map_err(|source| crate::store::Error::Sqlite { path: std::path::PathBuf::new(), source })
+                });
+                if let Some(extent) = extent {
+                    self.opening = Some((history, name, extent));
+                }
+            }
+            Err(err) => self.problems.push(format!("{name} cannot be opened: {err}")),
+        }
+    }
+
+    /// Finishes opening a dropped file once its range is known.
+    fn poll_opening(&mut self) {
+        let Some((_, _, pending)) = &mut self.opening else { return };
+        let Some(result) = pending.poll() else { return };
+        let Some((history, name, _)) = self.opening.take() else { return };
+        match result {
+            Ok(Some((from, to, recording))) => {
+                let title = format!("{} {name}", if recording { "Recording" } else { "Cache" });
+                let review =
+                    crate::ui::panels::review::Review::new(self.live.settings.clone(), (from, to), from, title);
+                self.review = Some(review.with_source(history));
+            }
+            Ok(None) => self.problems.push(format!("{name} holds no data to review")),
+            Err(err) => self.problems.push(format!("{name} cannot be opened: {err}")),
+        }
     }
 
     /// Switches the view, as the tabs do (the UI benchmark drives the app without clicks).
@@ -410,6 +452,13 @@ impl eframe::App for WatchfloorApp {
     }
 
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        // A recording dropped onto the window opens in review.
+        let dropped: Option<std::path::PathBuf> =
+            ui.ctx().input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
+        if let Some(path) = dropped {
+            self.open_file(path, ui.ctx());
+        }
+        self.poll_opening();
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
         if let Some(review) = &mut self.review {
             review.tick(self.history.as_ref(), ui.ctx());

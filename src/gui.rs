@@ -81,13 +81,8 @@ fn recording_of(db: &std::path::Path) -> Option<crate::store::export::RecordingI
 fn review_range_of(db: &std::path::Path) -> Option<(i64, i64, String)> {
     let conn = crate::store::open_reader(db).ok()?;
     let name = db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if let Ok(Some(info)) = crate::store::export::recording_info(&conn) {
-        return Some((info.from_ms, info.to_ms, format!("Recording {name}")));
-    }
-    let (lo, hi): (Option<i64>, Option<i64>) =
-        conn.query_row("SELECT min(ts_ms), max(ts_ms) FROM sample", [], |r| Ok((r.get(0)?, r.get(1)?))).ok()?;
-    let (lo, hi) = (lo?, hi?);
-    Some(((hi - 8 * 3_600_000).max(lo), hi, format!("Cache {name}")))
+    let (from, to, recording) = crate::store::export::review_extent(&conn).ok()??;
+    Some((from, to, format!("{} {name}", if recording { "Recording" } else { "Cache" })))
 }
 
 pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {

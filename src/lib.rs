@@ -13,21 +13,23 @@
 //! # Layout
 //!
 //! - `main.rs` — the `watchfloor` binary: CLI parsing (clap), then [`gui::run_gui`] or a headless command
-//!   (`record`, `query`, `signals`, `report`, `alarms`, `gateway`, `bench`). Errors printed once.
+//!   (`record`, `query`, `signals`, `report`, `alarms`, `export`, `gateway`, `bench`) or `open` (the window on a
+//!   recording). Errors printed once.
 //! - [`cli`] — the headless commands: record gateways into a cache, print a signal's history as CSV/JSON, list
-//!   signals, print the OEE report of a range, list the alarm journal or its KPIs.
+//!   signals, print the report of a range or a shift (JSON, CSV, printable HTML), list the alarm journal or its
+//!   KPIs, export a range as a portable recording.
 //! - [`analytics`] — OEE (DOMAIN §3): [`analytics::oee`] the pure engine (one accumulator per machine and range:
 //!   times, counts, six big losses, stops, state timeline, hourly figures), [`analytics::OeeTracker`] the live shift
 //!   (O(1) per input, carried over at shift changes), [`analytics::history`] the recompute of any range from the
 //!   cache (minute rollups for counters) and the seed of the live shift at start, [`analytics::report`] the report
-//!   per machine, line and site (JSON/CSV); [`analytics::battery`] time to empty or to full from the state-of-charge slope;
+//!   per machine, line and site (JSON/CSV) and [`analytics::report_html`] the printable shift report; [`analytics::battery`] time to empty or to full from the state-of-charge slope;
 //!   [`analytics::geofence`] debounced zone crossings and time in zone (the same tracker on the writer thread, in
 //!   the live state and in the report); [`analytics::fleet`] the report's vehicles section from the cache;
 //!   [`analytics::alarm`] the alarm engine (rules from config and defaults from the asset model, one instance per
 //!   rule and source; [`analytics::alarm::limit`] hi/hihi/lo/lolo with deadband and delays, which every condition
 //!   ends in; planned stops suppress by design); [`analytics::alarm_kpi`] ISA-18.2 KPIs of a journal range (rate per
 //!   10 min, floods, chattering, bad actors, stale alarms).
-//! - [`bench`](mod@bench) — `watchfloor bench store|feeds|oee|alarms|ui`: the measurements behind `docs/benchmarks.md`
+//! - [`bench`](mod@bench) — `watchfloor bench store|feeds|oee|alarms|review|ui`: the measurements behind `docs/benchmarks.md`
 //!   (`ui` drives the whole app headless on the Fleet and Plant views);
 //!   [`bench::mqtt`] also runs a private Mosquitto (the end-to-end benchmark and the interop tests use it).
 //! - [`gateway`] — `watchfloor gateway`: the simulator served as a real gateway (the HTTP gateway feed, Sparkplug B
@@ -37,7 +39,8 @@
 //!   on a 1 s clock, with its journal, retention and a size cap), migrations, a reader thread
 //!   whose results come back as [`store::Pending`], and the query functions (decimation with min/max per bucket,
 //!   tier choice, time-weighted mean, gaps and interpolation for display); [`store::journal`] reads the alarm
-//!   journal (entries of a range, alarms standing at a time, KPIs).
+//!   journal (entries of a range, alarms standing at a time, KPIs); [`store::export`] writes portable recordings
+//!   (`.wfrec`: the same schema plus the config and site plan).
 //! - [`gui`] — glue that opens the window: data dir, logging, config, tokio runtime, feeds, eframe.
 //! - [`app`] — the eframe `App`: `logic()` drains events into `LiveState`; `ui()` draws views; persisted settings.
 //! - [`command`] — [`command::FeedEvent`] (backend → consumers) and [`command::Command`] (UI → backend).
@@ -64,7 +67,7 @@
 //! - [`ui`] — [`ui::theme`] (all colours as named tokens, dark and light), [`ui::widgets`] (status badge, battery
 //!   bar, OEE gauge), [`ui::panels`] (status bar, plant overview tiles, the Plant view's OEE gauges and machine
 //!   detail, fleet table, the fleet map on walkers, trends, connections, the alarm banner, and the Alarms view:
-//!   summary, history, KPIs).
+//!   summary, history, KPIs; review mode: the site at a past instant on a timeline).
 //!
 //! Outside `src/`: `tests/` (integration tests: the UI on the simulator with `egui_kittest`, the feed on a real
 //! runtime, the MQTT feeds on rumqttd and Mosquitto (restart, TLS), the HTTP feed against its server, the history cache through the binary including a kill -9, the trend view on a real cache, OEE live against the cache recompute and the `report` command, fleet reports and basemaps, alarms through the

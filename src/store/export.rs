@@ -230,3 +230,13 @@ pub fn recording_info(conn: &Connection) -> rusqlite::Result<Option<RecordingInf
         site_plan: get("site_plan")?,
     }))
 }
+
+/// The range to review in a cache: a recording's own range, else the last 8 h it holds; `true` for a recording.
+pub fn review_extent(conn: &Connection) -> rusqlite::Result<Option<(i64, i64, bool)>> {
+    if let Some(info) = recording_info(conn)? {
+        return Ok(Some((info.from_ms, info.to_ms, true)));
+    }
+    let (lo, hi): (Option<i64>, Option<i64>) =
+        conn.query_row("SELECT min(ts_ms), max(ts_ms) FROM sample", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(lo.zip(hi).map(|(lo, hi)| ((hi - 8 * 3_600_000).max(lo), hi, false)))
+}

@@ -122,7 +122,7 @@ fn the_review_bar_steps_through_events_and_goes_back_to_live() {
     let inbox = builder.live(16);
     let bus = builder.build();
     let parts = watchfloor::app::AppParts {
-        history: Some(watchfloor::store::History::start(path).expect("reader")),
+        history: Some(watchfloor::store::History::start(path.clone()).expect("reader")),
         review: Some((START_MS, START_MS + 10 * 60_000, "Cache bar.sqlite".into())),
         ..crate::app_parts(inbox, bus, Arc::new(watchfloor::clock::ManualClock::new(START_MS + 3_600_000)))
     };
@@ -163,4 +163,9 @@ fn the_review_bar_steps_through_events_and_goes_back_to_live() {
     harness.run_steps(2);
     assert!(harness.state().review().is_none());
     assert!(harness.query_by_label_contains("REVIEW — ").is_none());
+    // A file dropped onto the window opens in review, through its own reader.
+    let ctx = harness.ctx.clone();
+    harness.state_mut().open_file(path, &ctx);
+    wait(&mut harness, &|app| app.review().is_some_and(|r| r.shown_ms.is_some()));
+    assert_eq!(harness.state().review().map(|r| r.title.as_str()), Some("Cache bar.sqlite"));
 }

@@ -68,6 +68,8 @@ pub struct Review {
     seeking: Option<Pending<Frame>>,
     last_tick: Option<Instant>,
     pub problem: Option<String>,
+    /// Its own reader when it reviews another file (a recording dropped onto the window).
+    source: Option<History>,
 }
 
 /// Reads the site at `at_ms` (values, alarms, the shift's OEE up to then).
@@ -104,7 +106,14 @@ impl Review {
             seeking: None,
             last_tick: None,
             problem: None,
+            source: None,
         }
+    }
+
+    /// Reviews another file than the app's cache, through its own reader.
+    pub fn with_source(mut self, source: History) -> Self {
+        self.source = Some(source);
+        self
     }
 
     /// Puts a loaded frame on show.
@@ -134,6 +143,12 @@ impl Review {
             ctx.request_repaint_after(Duration::from_millis(100));
         }
         self.last_tick = Some(now);
+        let own = self.source.take();
+        self.read(own.as_ref().or(history), ctx);
+        self.source = own;
+    }
+
+    fn read(&mut self, history: Option<&History>, ctx: &egui::Context) {
         let Some(history) = history else {
             self.problem = Some("No history cache: nothing to review.".to_owned());
             return;
