@@ -95,6 +95,8 @@ pub struct AppParts {
     pub operator: Option<String>,
     /// Start in review over this range (a recording or a cache opened read-only): (from, to, title).
     pub review: Option<(i64, i64, String)>,
+    /// Where *Shift report* writes (the data dir's `reports/`); no button without it.
+    pub reports_dir: Option<std::path::PathBuf>,
 }
 
 /// A file being opened for review: its reader, its name, and its range being read.
@@ -128,6 +130,7 @@ pub struct WatchfloorApp {
     alarms: crate::ui::panels::alarm_list::AlarmsPanel,
     /// The site at a past instant, when reviewing.
     review: Option<crate::ui::panels::review::Review>,
+    reports_dir: Option<std::path::PathBuf>,
     /// A recording dropped onto the window, while its range is read.
     opening: Option<Opening>,
     /// Who acts on alarms from this window: chosen at start (`--operator`, the toolbar), default the OS user.
@@ -147,10 +150,10 @@ impl WatchfloorApp {
             history.set_waker(std::sync::Arc::new(move || ctx.request_repaint()));
         }
         let restoring = parts.history.as_ref().and_then(History::latest);
-        let settings_for_review = parts.live_settings.clone();
         let mut live = LiveState::new(parts.live_settings);
         let seeding = parts.history.as_ref().and_then(|h| seed_oee(h, &mut live, parts.clock.now_ms()));
-        Self {
+        let start_in_review = parts.review.clone();
+        let mut app = Self {
             live,
             seeding,
             inbox: parts.inbox,
@@ -173,11 +176,14 @@ impl WatchfloorApp {
             fleet_table: fleet::FleetTable::default(),
             alarms: crate::ui::panels::alarm_list::AlarmsPanel::default(),
             opening: None,
-            review: parts.review.map(|(from, to, title)| {
-                crate::ui::panels::review::Review::new(settings_for_review.clone(), (from, to), from, title)
-            }),
+            review: None,
+            reports_dir: parts.reports_dir,
             operator: parts.operator.filter(|o| !o.trim().is_empty()).unwrap_or_else(os_user),
+        };
+        if let Some((from, to, title)) = start_in_review {
+            app.start_review((from, to), from, title);
         }
+        app
     }
 
     /// Treat these gateways as simulators (their tiles offer fault injection). For tests without a backend.
@@ -205,7 +211,15 @@ impl WatchfloorApp {
 
     /// Opens a review of `[from, to]` at `at` (the *Review* button does this for the current shift).
     pub fn start_review(&mut self, range: (i64, i64), at_ms: i64, title: String) {
-        self.review = Some(crate::ui::panels::review::Review::new(self.live.settings.clone(), range, at_ms, title));
+        self.review = Some(self.new_review(range, at_ms, title));
+    }
+
+    fn new_review(&self, range: (i64, i64), at_ms: i64, title: String) -> crate::ui::panels::review::Review {
+        let review = crate::ui::panels::review::Review::new(self.live.settings.clone(), range, at_ms, title);
+        match &self.reports_dir {
+            Some(dir) => review.with_reports(dir.clone(), self.site_name.clone()),
+            None => review,
+        }
     }
 
     /// Opens a recording (or another cache) dropped onto the window, in review, through its own reader.

@@ -399,17 +399,15 @@ pub fn report(options: &ReportOptions, out: &mut dyn Write) -> anyhow::Result<()
     if from >= to {
         bail!("--from ({}) must be before --to ({})", rfc3339(from), rfc3339(to));
     }
-    let read = || format!("cannot read {}", options.db.display());
-    let mut report =
-        crate::analytics::report::build(&conn, &config.assets, &config.calendar, &config.site.name, from, to)
-            .with_context(read)?;
     let (geofences, notes) = config.geofences();
     for note in notes {
         eprintln!("warning: {note}");
     }
     let params = crate::analytics::fleet::FleetParams { geofences, stale_after_ms: config.stale_after_ms };
-    report.vehicles = crate::analytics::fleet::vehicles(&conn, &params, from, to).with_context(read)?;
-    report.alarms = Some(crate::store::journal::kpis(&conn, from, to).with_context(read)?);
+    let read = || format!("cannot read {}", options.db.display());
+    let report =
+        crate::analytics::report::full(&conn, &config.assets, &config.calendar, &config.site.name, &params, (from, to))
+            .with_context(read)?;
     match (options.format, options.section) {
         (ReportFormat::Json, _) => {
             serde_json::to_writer_pretty(&mut *out, &report)?;

@@ -195,6 +195,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         pmtiles,
         operator: options.operator.clone(),
         review: review_range,
+        reports_dir: Some(data_dir.join("reports")),
     };
 
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../icons/watchfloor.png"))

@@ -203,6 +203,22 @@ pub fn lines_of(machines: &[MachineRow], site: &str, assets: &AssetModel) -> (Ve
 }
 
 /// The report of `[from_ms, to_ms)` from the cache.
+/// The whole report of a range: OEE, the fleet, the alarm KPIs — what `watchfloor report` prints and the
+/// window's *Shift report* writes.
+pub fn full(
+    conn: &Connection,
+    assets: &AssetModel,
+    calendar: &ShiftCalendar,
+    site: &str,
+    fleet: &super::fleet::FleetParams,
+    (from_ms, to_ms): (i64, i64),
+) -> rusqlite::Result<Report> {
+    let mut report = build(conn, assets, calendar, site, from_ms, to_ms)?;
+    report.vehicles = super::fleet::vehicles(conn, fleet, from_ms, to_ms)?;
+    report.alarms = Some(crate::store::journal::kpis(conn, from_ms, to_ms)?);
+    Ok(report)
+}
+
 pub fn build(
     conn: &Connection,
     assets: &AssetModel,

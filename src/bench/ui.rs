@@ -118,6 +118,7 @@ impl Headless {
             pmtiles: None,
             operator: None,
             review: None,
+            reports_dir: None,
         };
         let cc = eframe::CreationContext::_new_kittest(ctx.clone());
         let app = WatchfloorApp::new(&cc, parts);

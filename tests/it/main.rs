@@ -40,6 +40,7 @@ pub fn app_parts(inbox: LiveInbox, bus: EventBus, clock: Arc<dyn Clock>) -> AppP
         pmtiles: None,
         operator: None,
         review: None,
+        reports_dir: None,
     }
 }
 

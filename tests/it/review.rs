@@ -121,9 +121,21 @@ fn the_review_bar_steps_through_events_and_goes_back_to_live() {
     let mut builder = watchfloor::feeds::EventBus::builder();
     let inbox = builder.live(16);
     let bus = builder.build();
+    // The demo's site, calendar, assets and zones, as `watchfloor report` uses them with no --config.
+    let demo = watchfloor::config::Config::demo(watchfloor::config::SimGateway::default());
+    let reports = tempfile::tempdir().expect("temp dir");
     let parts = watchfloor::app::AppParts {
         history: Some(watchfloor::store::History::start(path.clone()).expect("reader")),
         review: Some((START_MS, START_MS + 10 * 60_000, "Cache bar.sqlite".into())),
+        reports_dir: Some(reports.path().to_owned()),
+        site_name: demo.site.name.clone(),
+        live_settings: LiveSettings {
+            calendar: demo.calendar.clone(),
+            assets: Arc::new(demo.assets.clone()),
+            geofences: Arc::new(demo.geofences().0),
+            stale_after_ms: demo.stale_after_ms,
+            ..LiveSettings::default()
+        },
         ..crate::app_parts(inbox, bus, Arc::new(watchfloor::clock::ManualClock::new(START_MS + 3_600_000)))
     };
     let mut harness = egui_kittest::Harness::builder()
@@ -159,6 +171,24 @@ fn the_review_bar_steps_through_events_and_goes_back_to_live() {
     let down =
         harness.state().review().map(|r| r.live.machines().filter(|m| m.state.is_some_and(|s| s.is_down())).count());
     assert_eq!(down, Some(1), "the filler is down at its stop");
+    // The shift report from the window has the numbers `watchfloor report` prints for the same range.
+    harness.get_by_label("Shift report").click();
+    wait(&mut harness, &|app| app.review().is_some_and(|r| r.report_written.is_some()));
+    let written = harness.state().review().and_then(|r| r.report_written.clone()).expect("written").expect("ok");
+    let html = std::fs::read_to_string(&written).expect("html");
+    assert!(html.contains("<svg") && html.contains("Report: Cache bar.sqlite"), "{html}");
+    let gui: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(written.with_extension("json")).expect("json")).expect("JSON");
+    let rfc = |ms: i64| jiff::Timestamp::from_millisecond(ms).expect("time").to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+        .args(["report", "--db", path.to_str().expect("utf-8")])
+        .args(["--from", &rfc(START_MS), "--to", &rfc(START_MS + 10 * 60_000)])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(gui["machines"].as_array().is_some_and(|m| m.len() == 4), "{gui}");
+    assert_eq!(gui, cli, "the window's report equals the command's");
     harness.get_by_label("Back to live").click();
     harness.run_steps(2);
     assert!(harness.state().review().is_none());

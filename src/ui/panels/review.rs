@@ -70,6 +70,13 @@ pub struct Review {
     pub problem: Option<String>,
     /// Its own reader when it reviews another file (a recording dropped onto the window).
     source: Option<History>,
+    /// Where *Shift report* writes, and the site's name for it.
+    reports: Option<(std::path::PathBuf, String)>,
+    report: Option<Pending<std::path::PathBuf>>,
+    /// *Shift report* was clicked; started on the next tick (which has the reader).
+    report_asked: bool,
+    /// The last report written, or why not.
+    pub report_written: Option<Result<std::path::PathBuf, String>>,
 }
 
 /// Reads the site at `at_ms` (values, alarms, the shift's OEE up to then).
@@ -107,7 +114,46 @@ impl Review {
             last_tick: None,
             problem: None,
             source: None,
+            reports: None,
+            report: None,
+            report_asked: false,
+            report_written: None,
         }
+    }
+
+    /// Offers *Shift report*, written into `dir` (HTML to print, and the same figures as JSON).
+    pub fn with_reports(mut self, dir: std::path::PathBuf, site: String) -> Self {
+        self.reports = Some((dir, site));
+        self
+    }
+
+    /// Writes the report of the reviewed range on the reader thread.
+    fn request_report(&mut self, history: &History) {
+        let Some((dir, site)) = self.reports.clone() else { return };
+        let (settings, range, title) = (self.settings.clone(), (self.from_ms, self.to_ms), self.title.clone());
+        self.report = history.run(move |conn| {
+            let sql = |source| crate::store::Error::Sqlite { path: std::path::PathBuf::new(), source };
+            let fleet = crate::analytics::fleet::FleetParams {
+                geofences: (*settings.geofences).clone(),
+                stale_after_ms: settings.stale_after_ms,
+            };
+            let report =
+                crate::analytics::report::full(conn, &settings.assets, &settings.calendar, &site, &fleet, range)
+                    .map_err(sql)?;
+            let html =
+                crate::analytics::report_html::render(&report, &format!("Report: {title}"), report.alarms.as_ref());
+            let write = |path: &std::path::Path, bytes: &[u8]| {
+                std::fs::create_dir_all(&dir)
+                    .and_then(|()| std::fs::write(path, bytes))
+                    .map_err(|e| crate::store::Error::NotWritable { path: path.to_owned(), reason: e.to_string() })
+            };
+            let stem = dir.join(format!("report-{}-{}", range.0, range.1));
+            let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
+            write(&stem.with_extension("json"), &json)?;
+            let html_path = stem.with_extension("html");
+            write(&html_path, html.as_bytes())?;
+            Ok(html_path)
+        });
     }
 
     /// Reviews another file than the app's cache, through its own reader.
@@ -144,7 +190,22 @@ impl Review {
         }
         self.last_tick = Some(now);
         let own = self.source.take();
-        self.read(own.as_ref().or(history), ctx);
+        let reader = own.as_ref().or(history);
+        if self.report_asked
+            && self.report.is_none()
+            && let Some(h) = reader
+        {
+            self.report_asked = false;
+            self.report_written = None;
+            self.request_report(h);
+        }
+        if let Some(p) = &mut self.report
+            && let Some(result) = p.poll()
+        {
+            self.report = None;
+            self.report_written = Some(result.map_err(|e| e.to_string()));
+        }
+        self.read(reader, ctx);
         self.source = own;
     }
 
@@ -250,6 +311,29 @@ impl Review {
                 ui.selectable_value(&mut self.speed, s, format!("×{s:.0}"));
             }
             ui.separator();
+            if self.reports.is_some() {
+                let busy = self.report.is_some();
+                if ui
+                    .add_enabled(!busy, egui::Button::new("Shift report"))
+                    .on_hover_text("Write the report of this range: a printable HTML document and its JSON")
+                    .clicked()
+                {
+                    self.report_asked = true;
+                }
+                if busy {
+                    ui.spinner();
+                }
+                match &self.report_written {
+                    Some(Ok(path)) => {
+                        ui.label(RichText::new(format!("Report written: {}", path.display())).color(theme.text_dim));
+                    }
+                    Some(Err(e)) => {
+                        ui.label(RichText::new(format!("No report: {e}")).color(theme.alarm));
+                    }
+                    None => {}
+                }
+                ui.separator();
+            }
             if ui.button("Back to live").on_hover_text("Leave the review and show the present").clicked() {
                 action = ReviewAction::BackToLive;
             }
