@@ -209,6 +209,32 @@ pub fn store(options: &StoreBenchOptions) -> anyhow::Result<()> {
     print_result(options.format, &result?)
 }
 
+/// Records the simulator from `config.start_ms` to `end_ms` into a new cache at `path`, stepped every 10 s, through
+/// the real writer; fails if a sample was lost.
+fn record_sim(path: &Path, config: crate::sim::SimConfig, end_ms: i64) -> anyhow::Result<()> {
+    let (tx, rx) = mpsc::channel(256);
+    let store = Store::start(StoreOptions::new(path), rx).context("history writer")?;
+    let start_ms = config.start_ms;
+    let mut sim = crate::sim::Simulator::new(config);
+    let gw: Arc<str> = Arc::from("bench");
+    let send =
+        |event: FeedEvent| tx.blocking_send(Arc::new(event)).map_err(|err| anyhow::anyhow!("writer stopped: {err}"));
+    let (meta, values) = sim.birth();
+    send(FeedEvent::new(Arc::clone(&gw), start_ms, FeedEventBody::Birth(meta)))?;
+    send(FeedEvent::new(Arc::clone(&gw), start_ms, FeedEventBody::Samples(values)))?;
+    let mut t = start_ms;
+    while t + 10_000 <= end_ms {
+        t += 10_000;
+        let mut batch = Vec::new();
+        sim.step_to(t, &mut batch);
+        send(FeedEvent::new(Arc::clone(&gw), t, FeedEventBody::Samples(batch)))?;
+    }
+    drop(tx);
+    let status = store.finish();
+    anyhow::ensure!(status.lost_samples == 0, "samples lost while recording: {status:?}");
+    Ok(())
+}
+
 /// Prints one result as pretty JSON, or as a CSV header and row.
 fn print_result<T: Serialize>(format: Format, result: &T) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

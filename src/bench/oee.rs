@@ -6,18 +6,16 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use serde::Serialize;
-use tokio::sync::mpsc;
 
 use super::{median, print_result};
 use crate::analytics::history::input_of;
 use crate::analytics::{Input, OeeTracker};
 use crate::cli::Format;
-use crate::command::{FeedEvent, FeedEventBody};
 use crate::model::SignalId;
 use crate::model::asset::AssetModel;
 use crate::model::machine::metric as mm;
 use crate::sim::{SimConfig, Simulator};
-use crate::store::{Store, StoreOptions, open_reader};
+use crate::store::open_reader;
 
 /// 2026-01-05T04:00:00Z: 06:00 in Helsinki, the start of shift A.
 const SHIFT_START_MS: i64 = 1_767_585_600_000;
@@ -162,28 +160,7 @@ pub fn oee(format: Format) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("temporary directory")?;
     let path = dir.path().join("shift.sqlite");
     let shift = calendar.shift_at(SHIFT_START_MS).context("shift A")?;
-    {
-        let (tx, rx) = mpsc::channel(256);
-        let store = Store::start(StoreOptions::new(&path), rx).context("history writer")?;
-        let mut sim = Simulator::new(config());
-        let gw: Arc<str> = Arc::from("bench");
-        let (meta, values) = sim.birth();
-        let send = |event: FeedEvent| {
-            tx.blocking_send(Arc::new(event)).map_err(|err| anyhow::anyhow!("writer stopped: {err}"))
-        };
-        send(FeedEvent::new(Arc::clone(&gw), SHIFT_START_MS, FeedEventBody::Birth(meta)))?;
-        send(FeedEvent::new(Arc::clone(&gw), SHIFT_START_MS, FeedEventBody::Samples(values)))?;
-        let mut t = SHIFT_START_MS;
-        while t + 10_000 <= shift.end_ms {
-            t += 10_000;
-            let mut batch = Vec::new();
-            sim.step_to(t, &mut batch);
-            send(FeedEvent::new(Arc::clone(&gw), t, FeedEventBody::Samples(batch)))?;
-        }
-        drop(tx);
-        let status = store.finish();
-        anyhow::ensure!(status.lost_samples == 0, "samples lost while recording: {status:?}");
-    }
+    super::record_sim(&path, config(), shift.end_ms)?;
     let conn = open_reader(&path)?;
     let shift_samples: i64 = conn.query_row("SELECT count(*) FROM sample", [], |r| r.get(0))?;
     let mut recompute = Vec::new();

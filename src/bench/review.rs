@@ -4,19 +4,16 @@
 //! alarms then, the shift's OEE up to `t` from the cache) plus building the site the views read. Target: the 95th
 //! percentile under 50 ms. The baseline is the same cache's `latest` read (what a start-up restore costs).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use serde::Serialize;
-use tokio::sync::mpsc;
 
 use super::print_result;
 use crate::cli::Format;
-use crate::command::{FeedEvent, FeedEventBody};
 use crate::live::LiveSettings;
-use crate::sim::{SimConfig, Simulator};
-use crate::store::{Store, StoreOptions, open_reader, query};
+use crate::sim::SimConfig;
+use crate::store::{open_reader, query};
 use crate::ui::panels::review::{Review, load_frame};
 
 /// 2026-01-05 06:00 Helsinki: shift A.
@@ -53,27 +50,7 @@ pub fn review(format: Format, hours: i64, lines: usize, vehicles: usize) -> anyh
     let path = dir.path().join("review.sqlite");
     eprintln!("bench review: recording {hours} h of {machines} machines and {vehicles} vehicles");
     let end_ms = SHIFT_START_MS + hours * 3_600_000;
-    {
-        let (tx, rx) = mpsc::channel(256);
-        let store = Store::start(StoreOptions::new(&path), rx).context("history writer")?;
-        let mut sim = Simulator::new(config.clone());
-        let gw: Arc<str> = Arc::from("bench");
-        let send =
-            |event: FeedEvent| tx.blocking_send(Arc::new(event)).map_err(|e| anyhow::anyhow!("writer stopped: {e}"));
-        let (meta, values) = sim.birth();
-        send(FeedEvent::new(Arc::clone(&gw), SHIFT_START_MS, FeedEventBody::Birth(meta)))?;
-        send(FeedEvent::new(Arc::clone(&gw), SHIFT_START_MS, FeedEventBody::Samples(values)))?;
-        let mut t = SHIFT_START_MS;
-        while t < end_ms {
-            t += 10_000;
-            let mut batch = Vec::new();
-            sim.step_to(t, &mut batch);
-            send(FeedEvent::new(Arc::clone(&gw), t, FeedEventBody::Samples(batch)))?;
-        }
-        drop(tx);
-        let status = store.finish();
-        anyhow::ensure!(status.lost_samples == 0, "samples lost while recording: {status:?}");
-    }
+    super::record_sim(&path, config.clone(), end_ms)?;
     let conn = open_reader(&path)?;
     let samples_in_cache: i64 = conn.query_row("SELECT count(*) FROM sample", [], |r| r.get(0))?;
     let settings = LiveSettings {

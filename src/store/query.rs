@@ -146,19 +146,21 @@ pub fn latest(conn: &Connection) -> rusqlite::Result<Vec<(String, Sample)>> {
         "SELECT s.name, s.kind, s.gateway, l.ts_ms, l.num, l.text, l.quality
          FROM latest l JOIN signal s ON s.id = l.signal ORDER BY s.id",
     )?;
-    stmt.query_map([], |r| {
-        let kind = kind_from(&r.get::<_, String>(1)?);
-        let sample = Sample {
-            signal: SignalId::new(r.get::<_, String>(0)?),
-            ts_ms: r.get(3)?,
-            value: value_from(kind, r.get(4)?, r.get(5)?),
-            quality: quality_from(r.get(6)?),
-            time_source: TimeSource::Source,
-            historical: true,
-        };
-        Ok((r.get::<_, String>(2)?, sample))
-    })?
-    .collect()
+    stmt.query_map([], gateway_sample)?.collect()
+}
+
+/// A row of (name, kind, gateway, ts, num, text, quality) as (gateway, sample).
+fn gateway_sample(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Sample)> {
+    let kind = kind_from(&r.get::<_, String>(1)?);
+    let sample = Sample {
+        signal: SignalId::new(r.get::<_, String>(0)?),
+        ts_ms: r.get(3)?,
+        value: value_from(kind, r.get(4)?, r.get(5)?),
+        quality: quality_from(r.get(6)?),
+        time_source: TimeSource::Source,
+        historical: true,
+    };
+    Ok((r.get::<_, String>(2)?, sample))
 }
 
 /// Raw values of one signal in `[from_ms, to_ms)`, oldest first, at most `limit`.
@@ -482,20 +484,8 @@ pub fn values_at(conn: &Connection, at_ms: i64, lookback_ms: i64) -> rusqlite::R
         "SELECT x.ts_ms, x.num FROM sample x JOIN signal s ON s.id = x.signal
          WHERE s.name = ?1 AND x.ts_ms > ?2 AND x.ts_ms <= ?3 ORDER BY x.ts_ms LIMIT 1",
     )?;
-    let rows: Vec<(String, Sample)> = stmt
-        .query_map(params![at_ms, at_ms - lookback_ms], |r| {
-            let kind = kind_from(&r.get::<_, String>(1)?);
-            let sample = Sample {
-                signal: SignalId::new(r.get::<_, String>(0)?),
-                ts_ms: r.get(3)?,
-                value: value_from(kind, r.get(4)?, r.get(5)?),
-                quality: quality_from(r.get(6)?),
-                time_source: TimeSource::Source,
-                historical: true,
-            };
-            Ok((r.get::<_, String>(2)?, sample))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let rows: Vec<(String, Sample)> =
+        stmt.query_map(params![at_ms, at_ms - lookback_ms], gateway_sample)?.collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::with_capacity(rows.len());
     for (gateway, mut sample) in rows {
         let position = {

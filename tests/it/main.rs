@@ -103,3 +103,39 @@ pub fn test_ca(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::p
 
 /// 2026-11-20 07:00 UTC, 09:00 in Helsinki: an hour into shift A.
 pub const START_MS: i64 = 1_795_158_000_000;
+
+/// Records the simulator at 1 s steps for `minutes` from [`START_MS`] into a new cache at `path` through the real
+/// writer (with `rules`), injecting each fault at its minute.
+pub fn record_sim(
+    path: &std::path::Path,
+    sim: watchfloor::sim::SimConfig,
+    minutes: i64,
+    faults: &[(i64, watchfloor::sim::Fault)],
+    rules: Vec<watchfloor::analytics::alarm::Rule>,
+) {
+    use watchfloor::command::{FeedEvent, FeedEventBody};
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let mut options = watchfloor::store::StoreOptions::new(path);
+    options.alarm_rules = rules;
+    let store = watchfloor::store::Store::start(options, rx).expect("writer");
+    let mut sim = watchfloor::sim::Simulator::new(sim);
+    let gw: Arc<str> = Arc::from("demo");
+    let send = |t: i64, body| tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), t, body))).expect("send");
+    let (meta, values) = sim.birth();
+    send(START_MS, FeedEventBody::Birth(meta));
+    send(START_MS, FeedEventBody::Samples(values));
+    let mut t = START_MS;
+    while t < START_MS + minutes * 60_000 {
+        for (minute, fault) in faults {
+            if t == START_MS + minute * 60_000 {
+                sim.inject(fault).expect("a known machine or vehicle");
+            }
+        }
+        t += 1_000;
+        let mut batch = Vec::new();
+        sim.step_to(t, &mut batch);
+        send(t, FeedEventBody::Samples(batch));
+    }
+    drop(tx);
+    store.finish();
+}

@@ -2,12 +2,9 @@
 //! a cache, every sample of the range kept, nothing outside it, and the config and site plan carried along.
 
 use std::process::Command;
-use std::sync::Arc;
 
-use tokio::sync::mpsc;
-use watchfloor::command::{FeedEvent, FeedEventBody};
-use watchfloor::sim::{Fault, SimConfig, Simulator};
-use watchfloor::store::{Store, StoreOptions, open_reader};
+use watchfloor::sim::{Fault, SimConfig};
+use watchfloor::store::open_reader;
 
 use crate::START_MS;
 
@@ -36,29 +33,9 @@ fn an_exported_range_keeps_every_sample_and_opens_like_a_cache() {
     let dir = tempfile::tempdir().expect("temp dir");
     let cache = dir.path().join("history.sqlite");
     let config = watchfloor::config::Config::demo(watchfloor::config::SimGateway::default());
-    {
-        let (tx, rx) = mpsc::channel(64);
-        let mut options = StoreOptions::new(&cache);
-        options.alarm_rules = config.alarm_rules(&config.site_plan.load().0);
-        let store = Store::start(options, rx).expect("writer");
-        let mut sim = Simulator::new(SimConfig { lines: 1, vehicles: 4, ..SimConfig::demo(5, START_MS) });
-        let gw: Arc<str> = Arc::from("demo");
-        let (meta, values) = sim.birth();
-        tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Birth(meta)))).expect("send");
-        tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Samples(values)))).expect("send");
-        let mut t = START_MS;
-        while t < START_MS + 20 * 60_000 {
-            if t == START_MS + 6 * 60_000 {
-                sim.inject(&Fault::DrainBattery { vehicle: "AGV-01".into(), soc_percent: 5.0 }).expect("AGV-01");
-            }
-            t += 1_000;
-            let mut batch = Vec::new();
-            sim.step_to(t, &mut batch);
-            tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), t, FeedEventBody::Samples(batch)))).expect("send");
-        }
-        drop(tx);
-        store.finish();
-    }
+    let drain = Fault::DrainBattery { vehicle: "AGV-01".into(), soc_percent: 5.0 };
+    let sim = SimConfig { lines: 1, vehicles: 4, ..SimConfig::demo(5, START_MS) };
+    crate::record_sim(&cache, sim, 20, &[(6, drain)], config.alarm_rules(&config.site_plan.load().0));
     let (from, to) = (START_MS + 5 * 60_000, START_MS + 15 * 60_000);
     let rec = dir.path().join("shift.wfrec");
     let out = watchfloor()

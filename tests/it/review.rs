@@ -96,28 +96,9 @@ fn the_review_bar_steps_through_events_and_goes_back_to_live() {
     use egui_kittest::kittest::Queryable as _;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bar.sqlite");
-    {
-        let (tx, rx) = mpsc::channel(64);
-        let store = Store::start(StoreOptions::new(&path), rx).expect("writer");
-        let mut sim = Simulator::new(SimConfig { lines: 1, vehicles: 2, ..SimConfig::demo(4, START_MS) });
-        let gw: Arc<str> = Arc::from("demo");
-        let (meta, values) = sim.birth();
-        tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Birth(meta)))).expect("send");
-        tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Samples(values)))).expect("send");
-        let mut t = START_MS;
-        while t < START_MS + 10 * 60_000 {
-            if t == START_MS + 2 * 60_000 {
-                sim.inject(&Fault::StopMachine { machine: "Filler".into(), secs: 120, reason: "jam".into() })
-                    .expect("Filler");
-            }
-            t += 1_000;
-            let mut batch = Vec::new();
-            sim.step_to(t, &mut batch);
-            tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), t, FeedEventBody::Samples(batch)))).expect("send");
-        }
-        drop(tx);
-        store.finish();
-    }
+    let stop = Fault::StopMachine { machine: "Filler".into(), secs: 120, reason: "jam".into() };
+    let sim = SimConfig { lines: 1, vehicles: 2, ..SimConfig::demo(4, START_MS) };
+    crate::record_sim(&path, sim, 10, &[(2, stop)], Vec::new());
     let mut builder = watchfloor::feeds::EventBus::builder();
     let inbox = builder.live(16);
     let bus = builder.build();
