@@ -121,20 +121,7 @@ fn the_banner_shows_an_alarm_and_acknowledges_it_into_the_journal() {
     use egui_kittest::kittest::Queryable as _;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("alarms.sqlite");
-    let mut builder = watchfloor::feeds::EventBus::builder();
-    let inbox = builder.live(256);
-    let stored = builder.lossless(1_024);
-    let bus = builder.build();
-    let mut options = StoreOptions::new(&path);
-    options.alarm_rules = rules();
-    let store = Store::start(options, stored).expect("writer");
-    let parts = watchfloor::app::AppParts {
-        store: Some(store.link()),
-        ..crate::app_parts(inbox, bus.clone(), Arc::new(watchfloor::clock::ManualClock::new(START_MS + 10_000)))
-    };
-    let mut harness = egui_kittest::Harness::builder()
-        .with_size([1600.0, 1000.0])
-        .build_eframe(move |cc| watchfloor::app::WatchfloorApp::new(cc, parts));
+    let (mut harness, bus, store) = alarm_app(&path, rules(), None);
     for (t, soc) in [(START_MS, 50.0), (START_MS + 1_000, 12.0), (START_MS + 7_000, 11.5)] {
         let sample = Sample::new(SignalId::new(SOC), t, Value::F64(soc));
         assert!(bus.publish_now(FeedEvent::new(Arc::from("gw"), t, FeedEventBody::Samples(vec![sample]))));
@@ -192,6 +179,32 @@ fn two_rules() -> Vec<Rule> {
 
 type AppHarness = egui_kittest::Harness<'static, watchfloor::app::WatchfloorApp>;
 
+/// The window on a writer with `rules` over a cache at `path` (with its reader), acting as `operator`; events
+/// published on the returned bus reach both.
+fn alarm_app(
+    path: &std::path::Path,
+    rules: Vec<Rule>,
+    operator: Option<&str>,
+) -> (AppHarness, watchfloor::feeds::EventBus, Store) {
+    let mut builder = watchfloor::feeds::EventBus::builder();
+    let inbox = builder.live(256);
+    let stored = builder.lossless(1_024);
+    let bus = builder.build();
+    let mut options = StoreOptions::new(path);
+    options.alarm_rules = rules;
+    let store = Store::start(options, stored).expect("writer");
+    let parts = watchfloor::app::AppParts {
+        store: Some(store.link()),
+        history: Some(watchfloor::store::History::start(path.to_owned()).expect("reader")),
+        operator: operator.map(str::to_owned),
+        ..crate::app_parts(inbox, bus.clone(), Arc::new(watchfloor::clock::ManualClock::new(START_MS + 10_000)))
+    };
+    let harness = egui_kittest::Harness::builder()
+        .with_size([1600.0, 1000.0])
+        .build_eframe(move |cc| watchfloor::app::WatchfloorApp::new(cc, parts));
+    (harness, bus, store)
+}
+
 fn wait_for(harness: &mut AppHarness, label: &str) {
     use egui_kittest::kittest::Queryable as _;
     for _ in 0..400 {
@@ -212,22 +225,7 @@ fn the_alarm_summary_filters_acknowledges_with_a_comment_and_shelves_with_a_reas
     use egui_kittest::kittest::{Queryable as _, by};
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("alarms.sqlite");
-    let mut builder = watchfloor::feeds::EventBus::builder();
-    let inbox = builder.live(256);
-    let stored = builder.lossless(1_024);
-    let bus = builder.build();
-    let mut options = StoreOptions::new(&path);
-    options.alarm_rules = two_rules();
-    let store = Store::start(options, stored).expect("writer");
-    let parts = watchfloor::app::AppParts {
-        store: Some(store.link()),
-        history: Some(watchfloor::store::History::start(path.clone()).expect("reader")),
-        operator: Some("anna".into()),
-        ..crate::app_parts(inbox, bus.clone(), Arc::new(watchfloor::clock::ManualClock::new(START_MS + 10_000)))
-    };
-    let mut harness: AppHarness = egui_kittest::Harness::builder()
-        .with_size([1600.0, 1000.0])
-        .build_eframe(move |cc| watchfloor::app::WatchfloorApp::new(cc, parts));
+    let (mut harness, bus, store) = alarm_app(&path, two_rules(), Some("anna"));
     let samples = vec![
         Sample::new(SignalId::new(TEMP), START_MS, Value::F64(91.5)),
         Sample::new(SignalId::new(LEVEL), START_MS, Value::F64(4.0)),
