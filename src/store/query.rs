@@ -474,40 +474,52 @@ pub fn display_runs(series: &Series, interpolate: bool) -> Vec<Vec<DisplayPoint>
 /// most `lookback_ms`), for review. A vehicle's latitude and longitude are interpolated between the fixes either
 /// side of `at_ms` (linearly; a fix more than `lookback_ms` away is not bridged), so markers move smoothly.
 pub fn values_at(conn: &Connection, at_ms: i64, lookback_ms: i64) -> rusqlite::Result<Vec<(String, Sample)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT s.name, s.kind, s.gateway, x.ts_ms, x.num, x.text, x.quality FROM signal s
-         JOIN sample x ON x.signal = s.id AND x.ts_ms = (
-             SELECT max(ts_ms) FROM sample WHERE signal = s.id AND ts_ms <= ?1 AND ts_ms >= ?2)
-         ORDER BY x.ts_ms",
+    use crate::model::vehicle::metric as vm;
+    // One index seek per signal on the (signal, ts) key: a join here lets the planner scan every sample instead.
+    let mut signals = conn.prepare_cached("SELECT id, name, kind, gateway FROM signal ORDER BY id")?;
+    let signals: Vec<(i64, String, ValueKind, String)> = signals
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, kind_from(&r.get::<_, String>(2)?), r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut before = conn.prepare_cached(
+        "SELECT ts_ms, num, text, quality FROM sample WHERE signal = ?1 AND ts_ms <= ?2 AND ts_ms >= ?3
+         ORDER BY ts_ms DESC LIMIT 1",
     )?;
-    let mut next = conn.prepare_cached(
-        "SELECT x.ts_ms, x.num FROM sample x JOIN signal s ON s.id = x.signal
-         WHERE s.name = ?1 AND x.ts_ms > ?2 AND x.ts_ms <= ?3 ORDER BY x.ts_ms LIMIT 1",
+    let mut after = conn.prepare_cached(
+        "SELECT ts_ms, num FROM sample WHERE signal = ?1 AND ts_ms > ?2 AND ts_ms <= ?3 ORDER BY ts_ms LIMIT 1",
     )?;
-    let rows: Vec<(String, Sample)> =
-        stmt.query_map(params![at_ms, at_ms - lookback_ms], gateway_sample)?.collect::<rusqlite::Result<_>>()?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (gateway, mut sample) in rows {
-        let position = {
-            use crate::model::vehicle::metric as vm;
-            sample.signal.split_known_metric(&[vm::LATITUDE, vm::LONGITUDE]).is_some()
+    let mut out = Vec::with_capacity(signals.len());
+    for (id, name, kind, gateway) in signals {
+        let row: Option<(i64, Option<f64>, Option<String>, i64)> = before
+            .query_row(params![id, at_ms, at_ms - lookback_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?;
+        let Some((ts_ms, num, text, quality)) = row else { continue };
+        let signal = SignalId::new(name);
+        let mut sample = Sample {
+            value: value_from(kind, num, text),
+            signal,
+            ts_ms,
+            quality: quality_from(quality),
+            time_source: TimeSource::Source,
+            historical: true,
         };
+        let position = sample.signal.split_known_metric(&[vm::LATITUDE, vm::LONGITUDE]).is_some();
         if position
-            && sample.ts_ms < at_ms
-            && let Value::F64(before) = sample.value
+            && ts_ms < at_ms
+            && let Value::F64(v0) = sample.value
         {
-            let after: Option<(i64, Option<f64>)> = next
-                .query_row(params![sample.signal.as_str(), at_ms, at_ms + lookback_ms], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if let Some((t1, Some(v1))) = after {
+            let next: Option<(i64, Option<f64>)> =
+                after.query_row(params![id, at_ms, at_ms + lookback_ms], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            if let Some((t1, Some(v1))) = next {
                 #[expect(clippy::cast_precision_loss, reason = "milliseconds between two fixes")]
-                let f = (at_ms - sample.ts_ms) as f64 / (t1 - sample.ts_ms) as f64;
-                sample.value = Value::F64(before + (v1 - before) * f);
+                let f = (at_ms - ts_ms) as f64 / (t1 - ts_ms) as f64;
+                sample.value = Value::F64(v0 + (v1 - v0) * f);
                 sample.ts_ms = at_ms;
             }
         }
         out.push((gateway, sample));
     }
+    // In time order, as they happened (the live state takes each signal's newest).
+    out.sort_by_key(|(_, s)| s.ts_ms);
     Ok(out)
 }
 
