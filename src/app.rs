@@ -230,8 +230,7 @@ impl WatchfloorApp {
                 let ctx = ctx.clone();
                 history.set_waker(Arc::new(move || ctx.request_repaint()));
                 let extent = history.run(|conn| {
-                    crate::store::export::review_extent(conn)
-                        .map_err(|source| crate::store::Error::Sqlite { path: std::path::PathBuf::new(), source })
+                    crate::store::export::review_extent(conn).map_err(crate::store::query::sqlite_error(conn))
                 });
                 if let Some(extent) = extent {
                     self.opening = Some((history, name, extent));

@@ -104,7 +104,7 @@ pub(crate) fn value_from(kind: ValueKind, num: Option<f64>, text: Option<String>
 }
 
 /// Names the cache file in an SQLite error from `conn`.
-fn sqlite_error(conn: &Connection) -> impl Fn(rusqlite::Error) -> super::Error + Copy + '_ {
+pub fn sqlite_error(conn: &Connection) -> impl Fn(rusqlite::Error) -> super::Error + Copy + '_ {
     |source| super::Error::Sqlite { path: conn.path().unwrap_or_default().into(), source }
 }
 

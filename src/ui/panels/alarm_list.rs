@@ -267,7 +267,7 @@ impl AlarmsPanel {
         let Some(history) = env.history else { return };
         let (from, to) = self.range.bounds(env.calendar, env.now_ms);
         let pending = history.run(move |conn| {
-            let sql = |source| crate::store::Error::Sqlite { path: std::path::PathBuf::new(), source };
+            let sql = crate::store::query::sqlite_error(conn);
             let entries = journal::entries(conn, from, to, HISTORY_ROWS).map_err(sql)?;
             let kpis = journal::kpis(conn, from, to).map_err(sql)?;
             Ok(Loaded { range: (from, to), entries, kpis, at: Instant::now() })

@@ -85,7 +85,7 @@ pub fn load_frame(
     settings: &LiveSettings,
     at_ms: i64,
 ) -> Result<Frame, crate::store::Error> {
-    let sql = |source| crate::store::Error::Sqlite { path: std::path::PathBuf::new(), source };
+    let sql = crate::store::query::sqlite_error(conn);
     let values = query::values_at(conn, at_ms, LOOKBACK_MS).map_err(sql)?;
     let alarms = journal::alarms_at(conn, at_ms).map_err(sql)?;
     let period = Period::at(&settings.calendar, at_ms);
@@ -132,7 +132,7 @@ impl Review {
         let Some((dir, site)) = self.reports.clone() else { return };
         let (settings, range, title) = (self.settings.clone(), (self.from_ms, self.to_ms), self.title.clone());
         self.report = history.run(move |conn| {
-            let sql = |source| crate::store::Error::Sqlite { path: std::path::PathBuf::new(), source };
+            let sql = crate::store::query::sqlite_error(conn);
             let fleet = crate::analytics::fleet::FleetParams {
                 geofences: (*settings.geofences).clone(),
                 stale_after_ms: settings.stale_after_ms,
@@ -217,7 +217,7 @@ impl Review {
         if self.timeline_loading.is_none() && self.timeline.markers.is_empty() && self.timeline.down.is_empty() {
             let (from, to) = (self.from_ms, self.to_ms);
             self.timeline_loading = history.run(move |conn| {
-                let sql = |source| crate::store::Error::Sqlite { path: std::path::PathBuf::new(), source };
+                let sql = crate::store::query::sqlite_error(conn);
                 Ok(Timeline {
                     markers: journal::activations(conn, from, to).map_err(sql)?,
                     down: query::down_spans(conn, from, to).map_err(sql)?,
