@@ -300,31 +300,6 @@ impl AlarmsPanel {
         }
     }
 
-    fn header_ui(&mut self, ui: &mut Ui, title: &str, by: AlarmSort) {
-        let active = self.sort == by;
-        let text = if active { RichText::new(title).strong() } else { RichText::new(title) };
-        let response = ui.add(egui::Button::new(text).frame(false));
-        if active {
-            let (rect, _) = ui.allocate_exact_size(vec2(10.0, 10.0), Sense::hover());
-            let c = rect.center();
-            let (a, b, tip) = if self.descending { (-4.0, -4.0, 4.0) } else { (4.0, 4.0, -4.0) };
-            let colour = ui.visuals().text_color();
-            ui.painter().add(egui::Shape::convex_polygon(
-                vec![c + vec2(-4.0, a), c + vec2(4.0, b), c + vec2(0.0, tip)],
-                colour,
-                Stroke::NONE,
-            ));
-        }
-        if response.clicked() {
-            if active {
-                self.descending = !self.descending;
-            } else {
-                self.sort = by;
-                self.descending = false;
-            }
-        }
-    }
-
     fn summary_ui(&mut self, ui: &mut Ui, env: &AlarmsEnv<'_>) -> Vec<StoreCommand> {
         let theme = env.theme;
         let mut commands = Vec::new();
@@ -398,7 +373,9 @@ impl AlarmsPanel {
                 header.col(|_| {});
                 for (title, by) in columns {
                     header.col(|ui| {
-                        ui.horizontal(|ui| self.header_ui(ui, title, by));
+                        ui.horizontal(|ui| {
+                            crate::ui::widgets::sort_header_ui(ui, title, by, &mut self.sort, &mut self.descending);
+                        });
                     });
                 }
                 header.col(|ui| {

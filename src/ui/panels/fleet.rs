@@ -204,25 +204,9 @@ impl FleetTable {
         });
     }
 
-    /// A sortable column title: a click sorts by it, a second click reverses; a triangle marks the sorted column
-    /// (pointing down: first rows first in the column's natural order).
+    /// A sortable column title (the worst-first column says what worst means).
     fn header_ui(&mut self, ui: &mut Ui, title: &str, by: SortBy) {
-        let response = ui.add(egui::Button::new(RichText::new(title).strong()).frame(false));
-        if self.sort == by {
-            let (rect, _) = ui.allocate_exact_size(egui::vec2(9.0, 9.0), egui::Sense::hover());
-            let c = rect.center();
-            let (tip, base) = if self.descending { (-3.5, 3.5) } else { (3.5, -3.5) };
-            let points = vec![c + egui::vec2(-4.0, base), c + egui::vec2(4.0, base), c + egui::vec2(0.0, tip)];
-            ui.painter().add(egui::Shape::convex_polygon(points, ui.visuals().strong_text_color(), egui::Stroke::NONE));
-        }
-        if response.clicked() {
-            if self.sort == by {
-                self.descending = !self.descending;
-            } else {
-                self.sort = by;
-                self.descending = false;
-            }
-        }
+        let response = crate::ui::widgets::sort_header_ui(ui, title, by, &mut self.sort, &mut self.descending);
         response.on_hover_text(match by {
             SortBy::Attention => "Sort worst first: stale, critical battery, low battery, idle, charging, moving",
             _ => "Sort by this column; click again to reverse",
