@@ -38,8 +38,13 @@ pub fn fmt_ago(now_ms: i64, then_ms: i64) -> String {
 
 /// The site clock: `Sun 22 Nov 14:03:22 EET` in the site's zone.
 pub fn fmt_site_clock(now_ms: i64, tz: &TimeZone) -> String {
-    Timestamp::from_millisecond(now_ms)
-        .map(|t| t.to_zoned(tz.clone()).strftime("%a %d %b %H:%M:%S %Z").to_string())
+    fmt_local(now_ms, tz, "%a %d %b %H:%M:%S %Z")
+}
+
+/// A UTC millisecond instant in the site's zone with a `strftime` format; `—` when it is out of range.
+pub fn fmt_local(ms: i64, tz: &TimeZone, format: &str) -> String {
+    Timestamp::from_millisecond(ms)
+        .map(|t| t.to_zoned(tz.clone()).strftime(format).to_string())
         .unwrap_or_else(|_| "—".to_owned())
 }
 

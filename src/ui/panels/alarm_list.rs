@@ -186,9 +186,7 @@ pub struct AlarmsEnv<'a> {
 }
 
 fn clock(ms: i64, tz: &TimeZone) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_zoned(tz.clone()).strftime("%a %H:%M:%S").to_string())
-        .unwrap_or_default()
+    crate::ui::fmt_local(ms, tz, "%a %H:%M:%S")
 }
 
 impl AlarmsPanel {

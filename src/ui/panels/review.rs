@@ -277,11 +277,7 @@ impl Review {
     /// The bar across the top: the REVIEW label and time, the controls, and the timeline.
     pub fn bar_ui(&mut self, ui: &mut Ui, theme: &Theme, tz: &TimeZone) -> ReviewAction {
         let mut action = ReviewAction::None;
-        let stamp = |ms: i64, fmt: &str| {
-            jiff::Timestamp::from_millisecond(ms)
-                .map(|t| t.to_zoned(tz.clone()).strftime(fmt).to_string())
-                .unwrap_or_default()
-        };
+        let stamp = |ms: i64, fmt: &str| crate::ui::fmt_local(ms, tz, fmt);
         ui.horizontal(|ui| {
             ui.label(
                 RichText::new(format!("REVIEW — {}", stamp(self.at_ms, "%a %d %b %H:%M:%S")))
