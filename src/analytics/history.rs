@@ -13,7 +13,6 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 use super::oee::{Accumulator, Input, MachineOee};
 use crate::model::asset::AssetModel;
 use crate::model::machine::metric as mm;
-use crate::model::vehicle::metric as vm;
 use crate::model::{MachineState, Quality, ShiftCalendar, SignalId, Value, ValueKind};
 use crate::store::query::{self, StoredSample};
 
@@ -61,12 +60,7 @@ pub fn machines(conn: &Connection, assets: &AssetModel) -> rusqlite::Result<Vec<
     for (id, name, kind) in rows {
         let kind = query::kind_from(&kind);
         let sid = SignalId::new(name.clone());
-        let routed = assets.signal_route(&name).map(|(p, m)| (p.to_owned(), m)).or_else(|| {
-            if sid.split_known_metric(vm::ALL).is_some() {
-                return None;
-            }
-            sid.split_known_metric(mm::ALL).map(|(p, m)| (p.to_owned(), m))
-        });
+        let routed = assets.machine_metric(&sid).map(|(p, m)| (p.to_owned(), m));
         // Only what the engine reads (a temperature is a machine metric, but not an OEE input).
         if let Some((prefix, metric)) = routed.filter(|(_, m)| ENGINE_METRICS.contains(m)) {
             let m = found.entry(prefix.clone()).or_insert_with(|| StoredMachine {

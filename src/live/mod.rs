@@ -618,17 +618,13 @@ impl LiveState {
 }
 
 fn route_of(id: &SignalId, assets: &AssetModel) -> Route {
-    if let Some((prefix, metric)) = assets.signal_route(id.as_str()) {
+    if let Some((prefix, metric)) = assets.machine_metric(id) {
         return Route::Machine(Arc::from(prefix), metric);
     }
-    // Vehicle metrics first: `Battery/Temperature` must not read as a machine's `Temperature`.
-    if let Some((prefix, metric)) = id.split_known_metric(vm::ALL) {
-        return Route::Vehicle(Arc::from(prefix), metric);
+    match id.split_known_metric(vm::ALL) {
+        Some((prefix, metric)) => Route::Vehicle(Arc::from(prefix), metric),
+        None => Route::Unrouted,
     }
-    if let Some((prefix, metric)) = id.split_known_metric(mm::ALL) {
-        return Route::Machine(Arc::from(prefix), metric);
-    }
-    Route::Unrouted
 }
 
 fn apply_machine_metric(m: &mut MachineLive, metric: &'static str, sample: &Sample) {

@@ -124,6 +124,19 @@ impl AssetModel {
         self.line(line).and_then(|l| l.target_oee).unwrap_or(self.target_oee)
     }
 
+    /// The machine and metric a signal is: config's mapping first, else the known metric names — never a vehicle
+    /// metric (`Battery/Temperature` is not a machine's `Temperature`).
+    pub fn machine_metric<'a>(&'a self, id: &'a crate::model::SignalId) -> Option<(&'a str, &'static str)> {
+        use crate::model::{machine::metric as mm, vehicle::metric as vm};
+        if let Some(route) = self.signal_route(id.as_str()) {
+            return Some(route);
+        }
+        if id.split_known_metric(vm::ALL).is_some() {
+            return None;
+        }
+        id.split_known_metric(mm::ALL)
+    }
+
     /// A signal that config maps to a machine metric: (machine prefix, metric).
     pub fn signal_route(&self, signal: &str) -> Option<(&str, &'static str)> {
         self.machines

@@ -549,17 +549,12 @@ impl Writer {
 
     /// Machine inputs for the OEE rules' tracker.
     fn feed_oee(&mut self, events: &[Arc<FeedEvent>]) {
-        use crate::model::machine::metric as mm;
-        use crate::model::vehicle::metric as vm;
-        let Some(tracker) = &mut self.oee else { return };
+        let (Some(tracker), Some((_, assets))) = (&mut self.oee, &self.options.oee) else { return };
         for event in events {
             match &event.body {
                 FeedEventBody::Samples(samples) => {
                     for s in samples.iter().filter(|s| s.quality != Quality::Bad) {
-                        if s.signal.split_known_metric(vm::ALL).is_some() {
-                            continue;
-                        }
-                        if let Some((prefix, metric)) = s.signal.split_known_metric(mm::ALL)
+                        if let Some((prefix, metric)) = assets.machine_metric(&s.signal)
                             && let Some(input) = crate::analytics::history::input_of(metric, &s.value)
                         {
                             tracker.push(&Arc::from(prefix), s.ts_ms, input);
