@@ -151,7 +151,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
             let mut store_options = StoreOptions::new(&path);
             store_options.retention = config.history;
             store_options.geofences = geofences.clone();
-            store_options.alarm_rules = config.alarm_rules(&config.site_plan.load().0);
+            store_options.alarm_rules = config.alarm_rules(&site_plan);
             store_options.oee = Some((config.calendar.clone(), Arc::new(config.assets.clone())));
             let store = Store::start(store_options, bus.lossless(STORE_CHANNEL_CAPACITY))
                 .context("cannot start the history writer")?;
