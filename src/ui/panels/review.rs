@@ -65,6 +65,8 @@ pub struct Review {
     settings: LiveSettings,
     timeline: Timeline,
     timeline_loading: Option<Pending<Timeline>>,
+    /// The timeline was read (or could not be): it is asked for once.
+    timeline_read: bool,
     seeking: Option<Pending<Frame>>,
     last_tick: Option<Instant>,
     pub problem: Option<String>,
@@ -110,6 +112,7 @@ impl Review {
             settings,
             timeline: Timeline::default(),
             timeline_loading: None,
+            timeline_read: false,
             seeking: None,
             last_tick: None,
             problem: None,
@@ -214,7 +217,7 @@ impl Review {
             self.problem = Some("No history cache: nothing to review.".to_owned());
             return;
         };
-        if self.timeline_loading.is_none() && self.timeline.markers.is_empty() && self.timeline.down.is_empty() {
+        if self.timeline_loading.is_none() && !self.timeline_read {
             let (from, to) = (self.from_ms, self.to_ms);
             self.timeline_loading = history.run(move |conn| {
                 let sql = crate::store::query::sqlite_error(conn);
@@ -228,6 +231,7 @@ impl Review {
             && let Some(result) = p.poll()
         {
             self.timeline_loading = None;
+            self.timeline_read = true;
             match result {
                 Ok(t) => self.timeline = t,
                 Err(err) => self.problem = Some(format!("The timeline cannot be read: {err}")),
