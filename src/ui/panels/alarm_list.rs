@@ -127,7 +127,6 @@ struct Loaded {
     range: (i64, i64),
     entries: Vec<JournalEntry>,
     kpis: Kpis,
-    at: Instant,
 }
 
 /// The Alarms view's state.
@@ -147,6 +146,8 @@ pub struct AlarmsPanel {
     pub search: String,
     loading: Option<(JournalRange, Pending<Loaded>)>,
     loaded: Option<(JournalRange, Loaded)>,
+    /// The last read asked for, and when.
+    asked: Option<(JournalRange, Instant)>,
     problem: Option<String>,
 }
 
@@ -167,6 +168,7 @@ impl Default for AlarmsPanel {
             search: String::new(),
             loading: None,
             loaded: None,
+            asked: None,
             problem: None,
         }
     }
@@ -258,8 +260,9 @@ impl AlarmsPanel {
                 None => return,
             }
         }
-        let fresh = self.loaded.as_ref().is_some_and(|(r, l)| *r == self.range && l.at.elapsed() < RELOAD_EVERY);
-        if fresh || self.problem.is_some() && self.loaded.as_ref().is_some_and(|(r, _)| *r == self.range) {
+        // Asked again when the range changes, and every RELOAD_EVERY (also after a failure, not every frame).
+        let recent = self.asked.is_some_and(|(r, at)| r == self.range && at.elapsed() < RELOAD_EVERY);
+        if recent {
             return;
         }
         let Some(history) = env.history else { return };
@@ -268,10 +271,11 @@ impl AlarmsPanel {
             let sql = crate::store::query::sqlite_error(conn);
             let entries = journal::entries(conn, from, to, HISTORY_ROWS).map_err(sql)?;
             let kpis = journal::kpis(conn, from, to).map_err(sql)?;
-            Ok(Loaded { range: (from, to), entries, kpis, at: Instant::now() })
+            Ok(Loaded { range: (from, to), entries, kpis })
         });
         if let Some(p) = pending {
             self.loading = Some((self.range, p));
+            self.asked = Some((self.range, Instant::now()));
         }
     }
 
