@@ -372,6 +372,18 @@ impl WatchfloorApp {
     }
 }
 
+/// Sends the operator's alarm actions to the history writer; in review they are not taken (they are for the
+/// present).
+fn send_alarm_actions(store: Option<&StoreLink>, reviewing: bool, actions: Vec<StoreCommand>) {
+    for action in actions {
+        if reviewing {
+            tracing::info!("alarm actions are for the present: back to live to act");
+        } else if !store.is_some_and(|s| s.send(action)) {
+            tracing::warn!("alarm action not taken: the history writer is busy or gone");
+        }
+    }
+}
+
 /// The OS user, the default operator.
 pub fn os_user() -> String {
     std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "operator".to_owned())
@@ -518,13 +530,7 @@ impl eframe::App for WatchfloorApp {
             let actions = egui::Panel::top("alarms")
                 .show(ui, |ui| crate::ui::panels::alarms::alarms_banner_ui(ui, theme, &alarms_now, now_ms, user))
                 .inner;
-            for action in actions {
-                if reviewing {
-                    tracing::info!("alarm actions are for the present: back to live to act");
-                } else if !self.store.as_ref().is_some_and(|s| s.send(action)) {
-                    tracing::warn!("alarm action not taken: the history writer is busy or gone");
-                }
-            }
+            send_alarm_actions(self.store.as_ref(), reviewing, actions);
         }
         let theme = &self.theme;
         let sims = &self.sim_gateways;
@@ -585,13 +591,7 @@ impl eframe::App for WatchfloorApp {
                 };
                 let panel = &mut self.alarms;
                 let actions = egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, &env)).inner;
-                for action in actions {
-                    if reviewing {
-                        tracing::info!("alarm actions are for the present: back to live to act");
-                    } else if !self.store.as_ref().is_some_and(|s| s.send(action)) {
-                        tracing::warn!("alarm action not taken: the history writer is busy or gone");
-                    }
-                }
+                send_alarm_actions(self.store.as_ref(), reviewing, actions);
             }
             View::Trends => {
                 let env = TrendEnv { theme, history: self.history.as_ref(), live, now_ms, timezone: &self.timezone };
