@@ -227,6 +227,9 @@ enum BenchCommand {
         lines: usize,
         #[arg(long, default_value_t = 500)]
         vehicles: usize,
+        /// Keep the recorded cache in this file, and reuse it when it already exists (recording takes minutes).
+        #[arg(long)]
+        keep: Option<std::path::PathBuf>,
     },
     /// The OEE engine: the live tracker's update for 200 machines at 1 Hz, and an 8 h shift of them recomputed
     /// from a history cache.
@@ -345,8 +348,8 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         }
         Command::Bench { which: BenchCommand::Oee { format } } => watchfloor::bench::oee(format),
         Command::Bench { which: BenchCommand::Alarms { format } } => watchfloor::bench::alarms(format),
-        Command::Bench { which: BenchCommand::Review { format, hours, lines, vehicles } } => {
-            watchfloor::bench::review(format, hours, lines, vehicles)
+        Command::Bench { which: BenchCommand::Review { format, hours, lines, vehicles, keep } } => {
+            watchfloor::bench::review(format, hours, lines, vehicles, keep)
         }
         Command::Bench { which: BenchCommand::Ui { format, vehicles, machines, frames } } => {
             watchfloor::bench::ui(watchfloor::bench::UiBenchOptions { format, vehicles, machines, frames })

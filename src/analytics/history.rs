@@ -7,6 +7,7 @@
 //! the rollups.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
@@ -165,29 +166,52 @@ fn counter_values(
 /// Inputs in time order: (time, order at one instant, input).
 type Inputs = Vec<(i64, u8, Input)>;
 
-/// A machine's inputs over `[from_ms, to_ms)` in time order (with the values in force at `from_ms`), and when the
-/// state after `to_ms` first changed.
-fn load_inputs(
+fn is_counter(metric: &str) -> bool {
+    matches!(metric, mm::COUNT_TOTAL | mm::COUNT_GOOD | mm::COUNT_REJECT)
+}
+
+/// A counter's inputs over `[from_ms, to_ms)`: minute rollups inside, raw at the ends.
+fn counter_inputs(
+    conn: &Connection,
+    metric: &'static str,
+    (id, kind): (i64, ValueKind),
+    from_ms: i64,
+    to_ms: i64,
+) -> rusqlite::Result<Inputs> {
+    #[expect(clippy::cast_possible_truncation, reason = "counters stored as REAL hold integers")]
+    let inputs = counter_values(conn, id, kind, from_ms, to_ms)?
+        .into_iter()
+        .filter_map(|(ts, v)| input_of(metric, &Value::I64(v.round() as i64)).map(|i| (ts, 1, i)))
+        .collect();
+    Ok(inputs)
+}
+
+/// One metric's inputs over a range, in time order: the value in force at its start, then the values in it (and
+/// for the state, where data was missing).
+struct MetricInputs {
+    metric: &'static str,
+    signal: (i64, ValueKind),
+    inputs: Inputs,
+}
+
+/// A machine's inputs over `[from_ms, to_ms)` per metric, and when the state after `to_ms` first changed.
+fn load_metric_inputs(
     conn: &Connection,
     machine: &StoredMachine,
     from_ms: i64,
     to_ms: i64,
-) -> rusqlite::Result<(Inputs, Option<i64>)> {
-    let mut inputs: Inputs = Vec::new();
+) -> rusqlite::Result<(Vec<MetricInputs>, Option<i64>)> {
+    let mut out = Vec::with_capacity(machine.signals.len());
     let mut state_after: Option<i64> = None;
     for (&metric, &(id, kind)) in &machine.signals {
+        let mut inputs: Inputs = Vec::new();
         if let Some(before) = last_before(conn, id, kind, from_ms)?
             && let Some(input) = input_of(metric, &before.value)
         {
             inputs.push((before.ts_ms, 1, input));
         }
-        let counter = matches!(metric, mm::COUNT_TOTAL | mm::COUNT_GOOD | mm::COUNT_REJECT);
-        if counter {
-            #[expect(clippy::cast_possible_truncation, reason = "counters stored as REAL hold integers")]
-            let values = counter_values(conn, id, kind, from_ms, to_ms)?
-                .into_iter()
-                .filter_map(|(ts, v)| input_of(metric, &Value::I64(v.round() as i64)).map(|i| (ts, 1, i)));
-            inputs.extend(values);
+        if is_counter(metric) {
+            inputs.extend(counter_inputs(conn, metric, (id, kind), from_ms, to_ms)?);
         } else {
             for s in raw_good(conn, id, kind, from_ms, to_ms)? {
                 if let Some(input) = input_of(metric, &s.value) {
@@ -196,14 +220,14 @@ fn load_inputs(
             }
         }
         if metric == mm::STATE {
-            for gap in query::gaps(conn, id, from_ms, to_ms)? {
-                inputs.push((gap.start_ms, 0, Input::NoData));
-            }
             // When the state at the end changed: a stop open at the end is classed by its whole length.
             let last = inputs.iter().rev().find_map(|(_, _, i)| match i {
                 Input::State(s) => Some(*s),
                 _ => None,
             });
+            for gap in query::gaps(conn, id, from_ms, to_ms)? {
+                inputs.push((gap.start_ms, 0, Input::NoData));
+            }
             let mut stmt = conn.prepare_cached(
                 "SELECT ts_ms, num, text FROM sample WHERE signal = ?1 AND ts_ms >= ?2 AND quality < 2
                  ORDER BY ts_ms LIMIT 64",
@@ -216,10 +240,28 @@ fn load_inputs(
                 _ => None,
             });
         }
+        out.push(MetricInputs { metric, signal: (id, kind), inputs });
     }
-    // Time order; at one instant a gap's start first, then values.
+    Ok((out, state_after))
+}
+
+/// The metrics' inputs merged in time order; at one instant a gap's start first, then values in metric order.
+fn merge(lists: impl IntoIterator<Item = Inputs>) -> Inputs {
+    let mut inputs: Inputs = lists.into_iter().flatten().collect();
     inputs.sort_by_key(|(ts, order, _)| (*ts, *order));
-    Ok((inputs, state_after))
+    inputs
+}
+
+/// A machine's inputs over `[from_ms, to_ms)` in time order (with the values in force at `from_ms`), and when the
+/// state after `to_ms` first changed.
+fn load_inputs(
+    conn: &Connection,
+    machine: &StoredMachine,
+    from_ms: i64,
+    to_ms: i64,
+) -> rusqlite::Result<(Inputs, Option<i64>)> {
+    let (lists, state_after) = load_metric_inputs(conn, machine, from_ms, to_ms)?;
+    Ok((merge(lists.into_iter().map(|l| l.inputs)), state_after))
 }
 
 /// One machine's OEE over `[from_ms, to_ms)`, with the accumulator (stops, timeline) that produced it.
@@ -277,4 +319,89 @@ pub fn recompute(
             Ok((m, acc, oee))
         })
         .collect()
+}
+
+/// How far apart (in data time) a shift replay keeps copies of each machine's accumulator.
+const CHECKPOINT_MS: i64 = 15 * MINUTE_MS;
+
+/// One machine of a [`ShiftReplay`].
+struct MachineReplay {
+    prefix: Arc<str>,
+    metrics: Vec<MetricInputs>,
+    /// Every metric's inputs merged, as [`seed`] feeds them.
+    inputs: Inputs,
+    /// (inputs fed, the accumulator after them), the first with none fed.
+    checkpoints: Vec<(usize, Accumulator)>,
+}
+
+/// A shift's OEE inputs read once, so its OEE up to any instant is a copy of a nearby checkpoint fed with a few
+/// minutes of inputs (review mode seeks with it) — the same result as [`seed`] at that instant, which reads the
+/// cache from the shift's start each time.
+///
+/// Counters come from the minute rollups, so the minute an instant falls in is read raw from the cache, as
+/// [`seed`] does.
+pub struct ShiftReplay {
+    pub period: super::Period,
+    machines: Vec<MachineReplay>,
+}
+
+impl ShiftReplay {
+    /// Reads the period's inputs up to `until_ms` (at most its end).
+    pub fn load(
+        conn: &Connection,
+        assets: &AssetModel,
+        calendar: &ShiftCalendar,
+        period: &super::Period,
+        until_ms: i64,
+    ) -> rusqlite::Result<Self> {
+        let scheduled = calendar.scheduled(period.start_ms, period.end_ms);
+        let mut out = Vec::new();
+        for m in machines(conn, assets)? {
+            let (metrics, _) = load_metric_inputs(conn, &m, period.start_ms, until_ms.min(period.end_ms))?;
+            let inputs = merge(metrics.iter().map(|l| l.inputs.clone()));
+            let mut acc = Accumulator::new(period.start_ms, period.end_ms, scheduled.clone(), assets.params(&m.prefix));
+            let mut checkpoints = vec![(0, acc.clone())];
+            let mut next = period.start_ms + CHECKPOINT_MS;
+            for (i, (ts, _, input)) in inputs.iter().enumerate() {
+                if *ts >= next {
+                    checkpoints.push((i, acc.clone()));
+                    next = (ts.div_euclid(CHECKPOINT_MS) + 1) * CHECKPOINT_MS;
+                }
+                acc.push(*ts, input.clone());
+            }
+            out.push(MachineReplay { prefix: Arc::from(m.prefix.as_str()), metrics, inputs, checkpoints });
+        }
+        Ok(Self { period: period.clone(), machines: out })
+    }
+
+    /// Every machine's accumulator fed with what the cache holds before `at_ms` and left open (as [`seed`] at
+    /// `at_ms`), for an instant inside the period.
+    pub fn at(&self, conn: &Connection, at_ms: i64) -> rusqlite::Result<BTreeMap<Arc<str>, Accumulator>> {
+        let at_ms = at_ms.clamp(self.period.start_ms, self.period.end_ms);
+        // Whole minutes before this come from the rollups; the rest is read raw.
+        let minute = at_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        let tail_from = minute.max(self.period.start_ms);
+        let mut out = BTreeMap::new();
+        for m in &self.machines {
+            let end = m.inputs.partition_point(|(ts, _, _)| *ts < tail_from);
+            let at = m.checkpoints.partition_point(|(i, _)| *i <= end).saturating_sub(1);
+            let (fed, mut acc) = m.checkpoints[at].clone();
+            for (ts, _, input) in &m.inputs[fed..end] {
+                acc.push(*ts, input.clone());
+            }
+            let mut tail = Vec::with_capacity(m.metrics.len());
+            for l in &m.metrics {
+                if is_counter(l.metric) {
+                    tail.push(counter_inputs(conn, l.metric, l.signal, tail_from, at_ms)?);
+                } else {
+                    tail.push(l.inputs.iter().filter(|(ts, _, _)| (tail_from..at_ms).contains(ts)).cloned().collect());
+                }
+            }
+            for (ts, _, input) in merge(tail) {
+                acc.push(ts, input);
+            }
+            out.insert(Arc::clone(&m.prefix), acc);
+        }
+        Ok(out)
+    }
 }

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
+use watchfloor::analytics::MachineOee;
 use watchfloor::command::{FeedEvent, FeedEventBody};
 use watchfloor::live::{LiveSettings, LiveState};
 use watchfloor::sim::{Fault, SimConfig, Simulator};
 use watchfloor::store::{Store, StoreOptions, open_reader};
-use watchfloor::ui::panels::review::{Review, load_frame};
+use watchfloor::ui::panels::review::{Replays, Review, load_frame};
 
 use crate::START_MS;
 
@@ -39,6 +40,7 @@ fn the_site_replayed_at_an_instant_equals_the_live_view_at_that_instant() {
     let mut live = LiveState::new(settings.clone());
     let snap_at = START_MS + 20 * 60_000;
     let mut seen = None;
+    let mut oee_seen: Vec<(String, Option<MachineOee>)> = Vec::new();
     {
         let (tx, rx) = mpsc::channel(64);
         let store = Store::start(StoreOptions::new(&path), rx).expect("writer");
@@ -58,6 +60,10 @@ fn the_site_replayed_at_an_instant_equals_the_live_view_at_that_instant() {
                     .expect("Filler");
             }
             t += 1_000;
+            if t == snap_at {
+                // OEE up to the instant: what the live tracker had read then.
+                oee_seen = live.oee.machines().map(|m| (m.to_owned(), live.oee.machine(m, snap_at))).collect();
+            }
             let mut batch = Vec::new();
             sim.step_to(t, &mut batch);
             send(&mut live, FeedEvent::new(gw.clone(), t, FeedEventBody::Samples(batch)));
@@ -71,17 +77,24 @@ fn the_site_replayed_at_an_instant_equals_the_live_view_at_that_instant() {
     let (seen, last_fixes) = seen.expect("snapshot taken");
     assert!(seen.0.len() >= 8 && seen.1.len() == 6, "{seen:?}");
     let conn = open_reader(&path).expect("reader");
-    let frame = load_frame(&conn, &settings, snap_at).expect("frame");
-    let mut review = Review::new(settings, (START_MS, START_MS + 30 * 60_000), snap_at, "test".into());
+    let replays = Replays::new(START_MS + 30 * 60_000);
+    let frame = load_frame(&conn, &settings, &replays, snap_at).expect("frame");
+    let mut review = Review::new(settings.clone(), (START_MS, START_MS + 30 * 60_000), snap_at, "test".into());
     review.show(frame);
     assert_eq!(snapshot(&review.live), seen);
+    // The gauges: every machine's OEE up to the instant, times and counts, as the live tracker had it.
+    assert!(oee_seen.len() >= 8, "{oee_seen:?}");
+    for (machine, live_oee) in &oee_seen {
+        let replayed = review.live.oee.machine(machine, snap_at);
+        assert_eq!(replayed.map(|m| m.totals), live_oee.as_ref().map(|m| m.totals), "{machine}");
+    }
     // Positions: where the live view had them, or a few metres on towards the next report.
     for (id, lat, lon) in positions(&review.live) {
         let (_, lat0, lon0) = last_fixes.iter().find(|(v, _, _)| *v == id).expect("seen live");
         assert!((lat - lat0).abs() < 5e-4 && (lon - lon0).abs() < 5e-4, "{id}: {lat},{lon} vs {lat0},{lon0}");
     }
     // Between two fixes a vehicle is where the line between them says, not at the older one.
-    let between = load_frame(&conn, &LiveSettings::default(), snap_at + 500).expect("frame");
+    let between = load_frame(&conn, &settings, &replays, snap_at + 500).expect("frame");
     let lat = between
         .values
         .iter()
@@ -179,4 +192,40 @@ fn the_review_bar_steps_through_events_and_goes_back_to_live() {
     harness.state_mut().open_file(path, &ctx);
     wait(&mut harness, &|app| app.review().is_some_and(|r| r.shown_ms.is_some()));
     assert_eq!(harness.state().review().map(|r| r.title.as_str()), Some("Cache bar.sqlite"));
+}
+
+/// A seek reads a shift's OEE from checkpoints read once; at any instant (on a checkpoint, between two, inside a
+/// minute) it is what reading the cache from the shift's start gives.
+#[test]
+fn a_shift_replay_at_any_instant_equals_the_shift_read_from_its_start() {
+    use watchfloor::analytics::Period;
+    use watchfloor::analytics::history::{ShiftReplay, seed};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("replay.sqlite");
+    let stop = Fault::StopMachine { machine: "Filler".into(), secs: 200, reason: "jam".into() };
+    let reset = Fault::ResetCounters { machine: "Capper".into() };
+    let sim = SimConfig { lines: 2, vehicles: 1, ..SimConfig::demo(9, START_MS) };
+    crate::record_sim(&path, sim, 40, &[(5, stop), (17, reset)], Vec::new());
+    let conn = open_reader(&path).expect("reader");
+    let settings = LiveSettings::default();
+    let period = Period::at(&settings.calendar, START_MS + 60_000);
+    let replay = ShiftReplay::load(&conn, &settings.assets, &settings.calendar, &period, START_MS + 40 * 60_000)
+        .expect("replay");
+    let mut compared = 0;
+    for offset_ms in
+        [0, 1_000, 59_999, 7 * 60_000 + 30_500, 15 * 60_000, 15 * 60_000 + 1, 17 * 60_000 + 20_000, 39 * 60_000]
+    {
+        let at = START_MS + offset_ms;
+        let fast = replay.at(&conn, at).expect("replay at");
+        let slow = seed(&conn, &settings.assets, &settings.calendar, &period, at).expect("seed");
+        assert_eq!(fast.keys().collect::<Vec<_>>(), slow.keys().collect::<Vec<_>>(), "machines at +{offset_ms} ms");
+        for (machine, acc) in &slow {
+            assert_eq!(fast[machine].read(at), acc.read(at), "{machine} at +{offset_ms} ms");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 8 * 8, "{compared} readings compared");
+    let filler = replay.at(&conn, START_MS + 39 * 60_000).expect("replay");
+    let filler = filler.iter().find(|(m, _)| m.ends_with("Filler")).expect("a filler").1;
+    assert!(filler.read(START_MS + 39 * 60_000).totals.unplanned_ms >= 200_000, "the stop is in the replay");
 }

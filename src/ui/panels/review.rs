@@ -3,15 +3,17 @@
 //! markers, play and pause at ×1 to ×600, stepping to the previous or next event, and a clear "REVIEW" label.
 //!
 //! Each seek is one job on the history reader: every signal's value at `t` (vehicle positions interpolated between
-//! fixes), the alarms as they stood, and the OEE of the shift up to `t` recomputed from the cache. The views then
+//! fixes), the alarms as they stood, and the OEE of the shift up to `t` — the shift's OEE inputs are read once
+//! ([`ShiftReplay`]), and a seek feeds a copy of the accumulator checkpoint before `t` with the minutes up to it. The views then
 //! read a [`LiveState`] built from those values instead of the live one; `ui()` never waits.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use egui::{Rect, RichText, Sense, Stroke, Ui, pos2, vec2};
 use jiff::tz::TimeZone;
 
+use crate::analytics::history::ShiftReplay;
 use crate::analytics::{Accumulator, Period};
 use crate::live::{LiveSettings, LiveState};
 use crate::model::Sample;
@@ -68,6 +70,7 @@ pub struct Review {
     /// The timeline was read (or could not be): it is asked for once.
     timeline_read: bool,
     seeking: Option<Pending<Frame>>,
+    replays: Replays,
     last_tick: Option<Instant>,
     pub problem: Option<String>,
     /// Its own reader when it reviews another file (a recording dropped onto the window).
@@ -81,19 +84,56 @@ pub struct Review {
     pub report_written: Option<Result<std::path::PathBuf, String>>,
 }
 
+/// The shifts' OEE inputs a review has read (on the reader thread), so a seek reads only the minutes around `t`.
+#[derive(Clone, Default)]
+pub struct Replays {
+    shifts: Arc<Mutex<Vec<Arc<ShiftReplay>>>>,
+    /// Inputs are read up to here (the end of the reviewed range).
+    until_ms: i64,
+}
+
+impl Replays {
+    /// Kept at once: the shift under the cursor and its neighbours.
+    const KEEP: usize = 3;
+
+    pub fn new(until_ms: i64) -> Self {
+        Self { shifts: Arc::default(), until_ms }
+    }
+
+    /// The replay of the shift at `at_ms`, read now when it is not yet.
+    pub fn shift_at(
+        &self,
+        conn: &rusqlite::Connection,
+        settings: &LiveSettings,
+        at_ms: i64,
+    ) -> rusqlite::Result<Arc<ShiftReplay>> {
+        let period = Period::at(&settings.calendar, at_ms);
+        let mut shifts = self.shifts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(found) = shifts.iter().find(|r| r.period == period) {
+            return Ok(Arc::clone(found));
+        }
+        let replay = Arc::new(ShiftReplay::load(conn, &settings.assets, &settings.calendar, &period, self.until_ms)?);
+        if shifts.len() >= Self::KEEP {
+            shifts.remove(0);
+        }
+        shifts.push(Arc::clone(&replay));
+        Ok(replay)
+    }
+}
+
 /// Reads the site at `at_ms` (values, alarms, the shift's OEE up to then).
 pub fn load_frame(
     conn: &rusqlite::Connection,
     settings: &LiveSettings,
+    replays: &Replays,
     at_ms: i64,
 ) -> Result<Frame, crate::store::Error> {
     let sql = crate::store::query::sqlite_error(conn);
     let values = query::values_at(conn, at_ms, LOOKBACK_MS).map_err(sql)?;
     let alarms = journal::alarms_at(conn, at_ms).map_err(sql)?;
-    let period = Period::at(&settings.calendar, at_ms);
-    let seed =
-        crate::analytics::history::seed(conn, &settings.assets, &settings.calendar, &period, at_ms).map_err(sql)?;
-    Ok(Frame { at_ms, values, alarms, oee: Some((period, seed)) })
+    let replay = replays.shift_at(conn, settings, at_ms).map_err(sql)?;
+    let seed = replay.at(conn, at_ms).map_err(sql)?;
+    Ok(Frame { at_ms, values, alarms, oee: Some((replay.period.clone(), seed)) })
 }
 
 impl Review {
@@ -114,6 +154,7 @@ impl Review {
             timeline_loading: None,
             timeline_read: false,
             seeking: None,
+            replays: Replays::new(to_ms),
             last_tick: None,
             problem: None,
             source: None,
@@ -247,8 +288,8 @@ impl Review {
             }
         }
         if self.seeking.is_none() && self.shown_ms != Some(self.at_ms) {
-            let (settings, at) = (self.settings.clone(), self.at_ms);
-            self.seeking = history.run(move |conn| load_frame(conn, &settings, at));
+            let (settings, replays, at) = (self.settings.clone(), self.replays.clone(), self.at_ms);
+            self.seeking = history.run(move |conn| load_frame(conn, &settings, &replays, at));
         }
         if self.seeking.is_some() {
             ctx.request_repaint_after(Duration::from_millis(30));
