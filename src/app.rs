@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::command::Command;
 use crate::feeds::{DiagHandle, EventBus, LiveInbox};
 use crate::live::{LiveSettings, LiveState};
+use crate::store::export::RecordingInfo;
 use crate::store::{History, Pending, StoreCommand, StoreLink, StoreState, StoreStatus};
 use crate::ui::panels::connections::ConnectionsPanel;
 use crate::ui::panels::status_bar::HistoryIndicator;
@@ -97,10 +98,13 @@ pub struct AppParts {
     pub review: Option<(i64, i64, String)>,
     /// Where *Shift report* writes (the data dir's `reports/`); no button without it.
     pub reports_dir: Option<std::path::PathBuf>,
+    /// Where *Export recording* in review writes, and what a recording of this cache carries (config, plan).
+    pub recordings: Option<(std::path::PathBuf, crate::store::export::RecordingInfo)>,
 }
 
 /// A file being opened for review: its reader, its name, and its range being read.
-type Opening = (History, String, Pending<Option<(i64, i64, bool)>>);
+/// A dropped file being opened: its reader, name, and its review range and what it carries as a recording.
+type Opening = (History, String, Pending<(Option<(i64, i64, bool)>, Option<crate::store::export::RecordingInfo>)>);
 
 type Seed = std::collections::BTreeMap<Arc<str>, crate::analytics::Accumulator>;
 
@@ -131,6 +135,7 @@ pub struct WatchfloorApp {
     /// The site at a past instant, when reviewing.
     review: Option<crate::ui::panels::review::Review>,
     reports_dir: Option<std::path::PathBuf>,
+    recordings: Option<(std::path::PathBuf, crate::store::export::RecordingInfo)>,
     /// A recording dropped onto the window, while its range is read.
     opening: Option<Opening>,
     /// Who acts on alarms from this window: chosen at start (`--operator`, the toolbar), default the OS user.
@@ -178,6 +183,7 @@ impl WatchfloorApp {
             opening: None,
             review: None,
             reports_dir: parts.reports_dir,
+            recordings: parts.recordings,
             operator: parts.operator.filter(|o| !o.trim().is_empty()).unwrap_or_else(os_user),
         };
         if let Some((from, to, title)) = start_in_review {
@@ -215,11 +221,14 @@ impl WatchfloorApp {
     }
 
     fn new_review(&self, range: (i64, i64), at_ms: i64, title: String) -> crate::ui::panels::review::Review {
-        let review = crate::ui::panels::review::Review::new(self.live.settings.clone(), range, at_ms, title);
-        match &self.reports_dir {
-            Some(dir) => review.with_reports(dir.clone(), self.site_name.clone()),
-            None => review,
+        let mut review = crate::ui::panels::review::Review::new(self.live.settings.clone(), range, at_ms, title);
+        if let Some(dir) = &self.reports_dir {
+            review = review.with_reports(dir.clone(), self.site_name.clone());
         }
+        if let Some((dir, info)) = &self.recordings {
+            review = review.with_export(dir.clone(), info.clone());
+        }
+        review
     }
 
     /// Opens a recording (or another cache) dropped onto the window, in review, through its own reader.
@@ -230,7 +239,11 @@ impl WatchfloorApp {
                 let ctx = ctx.clone();
                 history.set_waker(Arc::new(move || ctx.request_repaint()));
                 let extent = history.run(|conn| {
-                    crate::store::export::review_extent(conn).map_err(crate::store::query::sqlite_error(conn))
+                    let sql = crate::store::query::sqlite_error(conn);
+                    let extent = crate::store::export::review_extent(conn).map_err(sql)?;
+                    let info =
+                        crate::store::export::recording_info(conn).map_err(crate::store::query::sqlite_error(conn))?;
+                    Ok((extent, info))
                 });
                 if let Some(extent) = extent {
                     self.opening = Some((history, name, extent));
@@ -246,13 +259,23 @@ impl WatchfloorApp {
         let Some(result) = pending.poll() else { return };
         let Some((history, name, _)) = self.opening.take() else { return };
         match result {
-            Ok(Some((from, to, recording))) => {
+            Ok((Some((from, to, recording)), info)) => {
                 let title = format!("{} {name}", if recording { "Recording" } else { "Cache" });
-                let review =
-                    crate::ui::panels::review::Review::new(self.live.settings.clone(), (from, to), from, title);
-                self.review = Some(review.with_source(history));
+                let mut review = self.new_review((from, to), from, title).with_source(history.clone());
+                if let Some((dir, own)) = &self.recordings {
+                    // A part of a recording carries the recording's config and plan, else this window's.
+                    let carried = info.map(|i| RecordingInfo { source: history.path().display().to_string(), ..i });
+                    review = review.with_export(
+                        dir.clone(),
+                        carried.unwrap_or_else(|| RecordingInfo {
+                            source: history.path().display().to_string(),
+                            ..own.clone()
+                        }),
+                    );
+                }
+                self.review = Some(review);
             }
-            Ok(None) => self.problems.push(format!("{name} holds no data to review")),
+            Ok((None, _)) => self.problems.push(format!("{name} holds no data to review")),
             Err(err) => self.problems.push(format!("{name} cannot be opened: {err}")),
         }
     }

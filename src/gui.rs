@@ -158,6 +158,15 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
             (path, Some(store))
         }
     };
+    // What a recording exported from the window carries: a recording's own config and plan, else this config's.
+    let recording_info =
+        options.db.as_deref().and_then(recording_of).unwrap_or_else(|| crate::store::export::RecordingInfo {
+            config: options.config.as_deref().and_then(|p| std::fs::read_to_string(p).ok()),
+            site_plan: Some(crate::cli::recording_plan(&config)),
+            ..Default::default()
+        });
+    let recording_info =
+        crate::store::export::RecordingInfo { source: cache_path.display().to_string(), ..recording_info };
     // A cache opened read-only (a recording, `--db`) starts in review over what it holds.
     let review_range = options.db.as_deref().and_then(review_range_of);
     let history = History::start(cache_path).context("cannot start the history reader")?;
@@ -196,6 +205,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         operator: options.operator.clone(),
         review: review_range,
         reports_dir: Some(data_dir.join("reports")),
+        recordings: Some((data_dir.join("recordings"), recording_info)),
     };
 
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../icons/watchfloor.png"))

@@ -119,6 +119,7 @@ impl Headless {
             operator: None,
             review: None,
             reports_dir: None,
+            recordings: None,
         };
         let cc = eframe::CreationContext::_new_kittest(ctx.clone());
         let app = WatchfloorApp::new(&cc, parts);

@@ -236,6 +236,14 @@ pub fn review_extent(conn: &Connection) -> rusqlite::Result<Option<(i64, i64, bo
     if let Some(info) = recording_info(conn)? {
         return Ok(Some((info.from_ms, info.to_ms, true)));
     }
+    Ok(data_extent(conn)?.map(|(lo, hi)| ((hi - 8 * 3_600_000).max(lo), hi, false)))
+}
+
+/// The first and last sample time a cache holds (a recording: its range).
+pub fn data_extent(conn: &Connection) -> rusqlite::Result<Option<(i64, i64)>> {
+    if let Some(info) = recording_info(conn)? {
+        return Ok(Some((info.from_ms, info.to_ms)));
+    }
     // Per signal through the (signal, ts) key, and the last values: a plain min/max would read every sample.
     let (lo, hi): (Option<i64>, Option<i64>) = conn.query_row(
         "SELECT (SELECT min((SELECT ts_ms FROM sample WHERE signal = s.id ORDER BY ts_ms LIMIT 1)) FROM signal s),
@@ -243,5 +251,5 @@ pub fn review_extent(conn: &Connection) -> rusqlite::Result<Option<(i64, i64, bo
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    Ok(lo.zip(hi).map(|(lo, hi)| ((hi - 8 * 3_600_000).max(lo), hi, false)))
+    Ok(lo.zip(hi))
 }

@@ -41,6 +41,7 @@ pub fn app_parts(inbox: LiveInbox, bus: EventBus, clock: Arc<dyn Clock>) -> AppP
         operator: None,
         review: None,
         reports_dir: None,
+        recordings: None,
     }
 }
 

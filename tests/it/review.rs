@@ -106,7 +106,8 @@ fn the_site_replayed_at_an_instant_equals_the_live_view_at_that_instant() {
 /// The review bar: REVIEW and the time, stepping to events, and back to live.
 #[test]
 fn the_review_bar_steps_through_events_and_goes_back_to_live() {
-    use egui_kittest::kittest::Queryable as _;
+    use egui::accesskit::Role;
+    use egui_kittest::kittest::{Queryable as _, by};
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bar.sqlite");
     let stop = Fault::StopMachine { machine: "Filler".into(), secs: 120, reason: "jam".into() };
@@ -118,10 +119,12 @@ fn the_review_bar_steps_through_events_and_goes_back_to_live() {
     // The demo's site, calendar, assets and zones, as `watchfloor report` uses them with no --config.
     let demo = watchfloor::config::Config::demo(watchfloor::config::SimGateway::default());
     let reports = tempfile::tempdir().expect("temp dir");
+    let recordings = tempfile::tempdir().expect("temp dir");
     let parts = watchfloor::app::AppParts {
         history: Some(watchfloor::store::History::start(path.clone()).expect("reader")),
         review: Some((START_MS, START_MS + 10 * 60_000, "Cache bar.sqlite".into())),
         reports_dir: Some(reports.path().to_owned()),
+        recordings: Some((recordings.path().join("recordings"), watchfloor::store::export::RecordingInfo::default())),
         site_name: demo.site.name.clone(),
         live_settings: LiveSettings {
             calendar: demo.calendar.clone(),
@@ -183,6 +186,50 @@ fn the_review_bar_steps_through_events_and_goes_back_to_live() {
     let cli: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert!(gui["machines"].as_array().is_some_and(|m| m.len() == 4), "{gui}");
     assert_eq!(gui, cli, "the window's report equals the command's");
+    // Export recording: a .wfrec of the reviewed range, written with progress on its own thread.
+    harness.get_by_label("Export recording").click();
+    wait(&mut harness, &|app| app.review().is_some_and(|r| r.export_written.is_some()));
+    let (file, summary) = harness.state().review().and_then(|r| r.export_written.clone()).expect("done").expect("ok");
+    assert!(file.starts_with(recordings.path()) && file.extension().is_some_and(|e| e == "wfrec"), "{file:?}");
+    let rec = open_reader(&file).expect("a cache");
+    let info = watchfloor::store::export::recording_info(&rec).expect("read").expect("a recording");
+    assert_eq!((info.from_ms, info.to_ms), (START_MS, START_MS + 10 * 60_000));
+    let source = open_reader(&path).expect("source");
+    let in_range: i64 = source
+        .query_row(
+            "SELECT count(*) FROM sample WHERE ts_ms >= ?1 AND ts_ms < ?2",
+            [START_MS, START_MS + 600_000],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(i64::try_from(summary.samples).expect("count"), in_range, "every sample in range");
+    // Another range: a custom one in site time, then a shift from the list.
+    let tz = demo.site.timezone.clone();
+    let local = |ms: i64| watchfloor::ui::fmt_local(ms, &tz, "%Y-%m-%d %H:%M");
+    harness.get(by().role(Role::ComboBox).label("Range")).click_accesskit();
+    harness.run_steps(2);
+    harness.get_by_label("Custom range…").click();
+    harness.run_steps(2);
+    for (field, ms) in [("From", START_MS + 2 * 60_000), ("To", START_MS + 6 * 60_000)] {
+        harness.get_by_label(field).click();
+        harness.run_steps(1);
+        harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        harness.get_by_label(field).type_text(&local(ms));
+        harness.run_steps(1);
+    }
+    harness.get_by_label("Show").click();
+    harness.run_steps(2);
+    let range = harness.state().review().map(|r| (r.from_ms, r.to_ms));
+    assert_eq!(range, Some((START_MS + 2 * 60_000, START_MS + 6 * 60_000)));
+    wait(&mut harness, &|app| app.review().is_some_and(|r| r.shown_ms == Some(START_MS + 2 * 60_000)));
+    let shift = demo.calendar.shift_at(START_MS).expect("a shift");
+    harness.get(by().role(Role::ComboBox).label("Range")).click_accesskit();
+    harness.run_steps(2);
+    harness.get_by_label_contains(&format!("Shift {} · ", shift.name)).click();
+    harness.run_steps(2);
+    let review = harness.state().review().expect("review");
+    assert_eq!(review.from_ms, shift.start_ms);
+    assert!(review.title.starts_with(&format!("Shift {}", shift.name)), "{}", review.title);
     harness.get_by_label("Back to live").click();
     harness.run_steps(2);
     assert!(harness.state().review().is_none());

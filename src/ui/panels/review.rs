@@ -7,6 +7,8 @@
 //! ([`ShiftReplay`]), and a seek feeds a copy of the accumulator checkpoint before `t` with the minutes up to it. The views then
 //! read a [`LiveState`] built from those values instead of the live one; `ui()` never waits.
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,7 +19,9 @@ use crate::analytics::history::ShiftReplay;
 use crate::analytics::{Accumulator, Period};
 use crate::live::{LiveSettings, LiveState};
 use crate::model::Sample;
+use crate::model::ShiftInstance;
 use crate::model::alarm::Priority;
+use crate::store::export::{ExportSummary, RecordingInfo};
 use crate::store::{AlarmView, History, Pending, journal, query};
 use crate::ui::theme::Theme;
 
@@ -41,6 +45,39 @@ pub struct Frame {
 struct Timeline {
     markers: Vec<(i64, Priority)>,
     down: Vec<(String, i64, i64)>,
+}
+
+/// Choosing what to review: a shift of the calendar inside the data, or any range typed in.
+#[derive(Default)]
+struct RangePicker {
+    /// The first and last instant the source holds, once read.
+    extent: Option<(i64, i64)>,
+    loading: Option<Pending<Option<(i64, i64)>>>,
+    read: bool,
+    /// The From/To fields are open.
+    custom: bool,
+    from_text: String,
+    to_text: String,
+    error: Option<String>,
+}
+
+/// A recording of the reviewed range being written, on its own thread.
+struct Exporting {
+    /// (steps done, steps in all)
+    progress: Arc<(AtomicU64, AtomicU64)>,
+    cancel: Arc<AtomicBool>,
+    result: std::sync::mpsc::Receiver<Result<(PathBuf, ExportSummary), String>>,
+}
+
+/// A time typed into the range fields: local (site) time as `2026-11-20 06:00`, or RFC 3339.
+pub fn parse_local(text: &str, tz: &TimeZone) -> Result<i64, String> {
+    let text = text.trim();
+    if let Ok(civil) = text.parse::<jiff::civil::DateTime>() {
+        return civil.to_zoned(tz.clone()).map(|z| z.timestamp().as_millisecond()).map_err(|e| e.to_string());
+    }
+    text.parse::<jiff::Timestamp>()
+        .map(jiff::Timestamp::as_millisecond)
+        .map_err(|err| format!("\"{text}\" is not a time ({err}); write it as 2026-11-20 06:00"))
 }
 
 /// What the review bar asks of the app.
@@ -82,6 +119,16 @@ pub struct Review {
     report_asked: bool,
     /// The last report written, or why not.
     pub report_written: Option<Result<std::path::PathBuf, String>>,
+    /// Set on a report being written: *Cancel* drops it and nothing is written.
+    report_cancel: Arc<AtomicBool>,
+    picker: RangePicker,
+    /// Where *Export recording* writes, and what the recording carries (config, site plan).
+    export_to: Option<(PathBuf, RecordingInfo)>,
+    /// *Export recording* was clicked: the file to write, started on the next tick (which knows the source file).
+    export_asked: Option<PathBuf>,
+    exporting: Option<Exporting>,
+    /// The last export: the file and what it holds, or why there is none.
+    pub export_written: Option<Result<(PathBuf, ExportSummary), String>>,
 }
 
 /// The shifts' OEE inputs a review has read (on the reader thread), so a seek reads only the minutes around `t`.
@@ -162,7 +209,102 @@ impl Review {
             report: None,
             report_asked: false,
             report_written: None,
+            report_cancel: Arc::default(),
+            picker: RangePicker::default(),
+            export_to: None,
+            export_asked: None,
+            exporting: None,
+            export_written: None,
         }
+    }
+
+    /// Offers *Export recording*, written into `dir` with `info` (the config and site plan it carries).
+    pub fn with_export(mut self, dir: PathBuf, info: RecordingInfo) -> Self {
+        self.export_to = Some((dir, info));
+        self
+    }
+
+    /// Reviews another range: the timeline, the OEE replay and the cursor start again at its start.
+    pub fn set_range(&mut self, (from_ms, to_ms): (i64, i64), title: String) {
+        self.from_ms = from_ms;
+        self.to_ms = to_ms.max(from_ms + 1);
+        self.at_ms = from_ms;
+        self.title = title;
+        self.timeline = Timeline::default();
+        self.timeline_loading = None;
+        self.timeline_read = false;
+        self.replays = Replays::new(self.to_ms);
+        self.seeking = None;
+        self.shown_ms = None;
+        self.playing = false;
+        self.problem = None;
+        self.report_written = None;
+        self.export_written = None;
+    }
+
+    /// The shifts of the calendar that hold data, newest first.
+    pub fn shifts(&self) -> Vec<ShiftInstance> {
+        let Some((lo, hi)) = self.picker.extent else { return Vec::new() };
+        let mut shifts: Vec<ShiftInstance> = self
+            .settings
+            .calendar
+            .instances_between(lo, hi)
+            .into_iter()
+            .filter(|s| s.end_ms > lo && s.start_ms <= hi)
+            .collect();
+        shifts.reverse();
+        shifts.truncate(90);
+        shifts
+    }
+
+    /// Reviews one shift (up to the data's end if it is still running).
+    pub fn pick_shift(&mut self, shift: &ShiftInstance, tz: &TimeZone) {
+        let end = self.picker.extent.map_or(shift.end_ms, |(_, hi)| shift.end_ms.min(hi));
+        let title = format!("Shift {} · {}", shift.name, crate::ui::fmt_local(shift.start_ms, tz, "%a %d %b"));
+        self.set_range((shift.start_ms, end.max(shift.start_ms + 1)), title);
+    }
+
+    /// Starts writing a recording of the reviewed range from the cache at `db`.
+    fn start_export(&mut self, db: PathBuf, out: PathBuf, ctx: &egui::Context) {
+        let Some((_, info)) = self.export_to.clone() else { return };
+        let progress: Arc<(AtomicU64, AtomicU64)> = Arc::default();
+        let cancel: Arc<AtomicBool> = Arc::default();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (p, c, ctx, range) = (Arc::clone(&progress), Arc::clone(&cancel), ctx.clone(), (self.from_ms, self.to_ms));
+        let spawned = std::thread::Builder::new().name("wf-export".to_owned()).spawn(move || {
+            let mut report = |done: u64, total: u64| {
+                p.0.store(done, Ordering::Relaxed);
+                p.1.store(total, Ordering::Relaxed);
+                ctx.request_repaint();
+            };
+            let result = out
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .map_err(|e| format!("{}: {e}", out.display()))
+                .and_then(|()| {
+                    crate::store::export::export(&db, &out, range, &info, &mut report, &c).map_err(|e| e.to_string())
+                });
+            let _ = tx.send(result.map(|summary| (out, summary)));
+            ctx.request_repaint();
+        });
+        match spawned {
+            Ok(_) => self.exporting = Some(Exporting { progress, cancel, result: rx }),
+            Err(e) => self.export_written = Some(Err(format!("the export could not start: {e}"))),
+        }
+    }
+
+    /// A file name for a recording of the reviewed range, not yet taken, in `dir`.
+    fn export_path(&self, dir: &std::path::Path, tz: &TimeZone) -> PathBuf {
+        let stamp = |ms: i64| crate::ui::fmt_local(ms, tz, "%Y%m%d-%H%M");
+        let stem = format!("recording-{}-to-{}", stamp(self.from_ms), stamp(self.to_ms));
+        let mut path = dir.join(format!("{stem}.wfrec"));
+        for n in 2..1000 {
+            if !path.exists() {
+                break;
+            }
+            path = dir.join(format!("{stem}-{n}.wfrec"));
+        }
+        path
     }
 
     /// Offers *Shift report*, written into `dir` (HTML to print, and the same figures as JSON).
@@ -175,6 +317,8 @@ impl Review {
     fn request_report(&mut self, history: &History) {
         let Some((dir, site)) = self.reports.clone() else { return };
         let (settings, range, title) = (self.settings.clone(), (self.from_ms, self.to_ms), self.title.clone());
+        self.report_cancel = Arc::default();
+        let cancel = Arc::clone(&self.report_cancel);
         self.report = history.run(move |conn| {
             let sql = crate::store::query::sqlite_error(conn);
             let fleet = crate::analytics::fleet::FleetParams {
@@ -184,6 +328,9 @@ impl Review {
             let report =
                 crate::analytics::report::full(conn, &settings.assets, &settings.calendar, &site, &fleet, range)
                     .map_err(sql)?;
+            if cancel.load(Ordering::Relaxed) {
+                return Err(crate::store::Error::NotWritable { path: dir, reason: "cancelled".to_owned() });
+            }
             let html =
                 crate::analytics::report_html::render(&report, &format!("Report: {title}"), report.alarms.as_ref());
             let write = |path: &std::path::Path, bytes: &[u8]| {
@@ -248,6 +395,41 @@ impl Review {
         {
             self.report = None;
             self.report_written = Some(result.map_err(|e| e.to_string()));
+        }
+        if let Some(h) = reader
+            && self.exporting.is_none()
+            && let Some(out) = self.export_asked.take()
+        {
+            self.export_written = None;
+            self.start_export(h.path().to_owned(), out, ctx);
+        }
+        if let Some(job) = &self.exporting {
+            match job.result.try_recv() {
+                Ok(result) => {
+                    self.export_written = Some(result);
+                    self.exporting = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    self.export_written = Some(Err("the export stopped".to_owned()));
+                    self.exporting = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => ctx.request_repaint_after(Duration::from_millis(200)),
+            }
+        }
+        if let Some(h) = reader
+            && self.picker.loading.is_none()
+            && !self.picker.read
+        {
+            self.picker.loading =
+                h.run(|conn| crate::store::export::data_extent(conn).map_err(crate::store::query::sqlite_error(conn)));
+        }
+        if let Some(p) = &mut self.picker.loading
+            && let Some(result) = p.poll()
+        {
+            self.picker.loading = None;
+            self.picker.read = true;
+            // Without it only the range given at the start is offered.
+            self.picker.extent = result.ok().flatten();
         }
         self.read(reader, ctx);
         self.source = own;
@@ -323,14 +505,15 @@ impl Review {
     pub fn bar_ui(&mut self, ui: &mut Ui, theme: &Theme, tz: &TimeZone) -> ReviewAction {
         let mut action = ReviewAction::None;
         let stamp = |ms: i64, fmt: &str| crate::ui::fmt_local(ms, tz, fmt);
-        ui.horizontal(|ui| {
+        // Wrapped: on a narrow window the controls go on a second row rather than off the edge.
+        ui.horizontal_wrapped(|ui| {
             ui.label(
                 RichText::new(format!("REVIEW — {}", stamp(self.at_ms, "%a %d %b %H:%M:%S")))
                     .strong()
                     .size(18.0)
                     .color(theme.attention),
             );
-            ui.label(RichText::new(&self.title).color(theme.text_dim));
+            self.range_ui(ui, tz);
             if self.seeking.is_some() {
                 ui.spinner();
             }
@@ -363,6 +546,11 @@ impl Review {
                 }
                 if busy {
                     ui.spinner();
+                    if ui.button("Cancel").on_hover_text("Stop writing the report").clicked() {
+                        self.report_cancel.store(true, Ordering::Relaxed);
+                        self.report = None;
+                        self.report_written = Some(Err("cancelled".to_owned()));
+                    }
                 }
                 match &self.report_written {
                     Some(Ok(path)) => {
@@ -375,6 +563,7 @@ impl Review {
                 }
                 ui.separator();
             }
+            self.export_ui(ui, theme, tz);
             if ui.button("Back to live").on_hover_text("Leave the review and show the present").clicked() {
                 action = ReviewAction::BackToLive;
             }
@@ -382,8 +571,112 @@ impl Review {
                 ui.label(RichText::new(p).color(theme.alarm));
             }
         });
+        if self.picker.custom {
+            self.custom_range_ui(ui, theme, tz);
+        }
         self.timeline_ui(ui, theme, &stamp);
         action
+    }
+
+    /// The range being reviewed, and the shifts (or a custom range) to review instead.
+    fn range_ui(&mut self, ui: &mut Ui, tz: &TimeZone) {
+        let shifts = self.shifts();
+        let mut picked = None;
+        egui::ComboBox::new("review_range", "Range")
+            .selected_text(&self.title)
+            .width(230.0)
+            .show_ui(ui, |ui| {
+                for shift in &shifts {
+                    let label = format!(
+                        "Shift {} · {} {}–{}",
+                        shift.name,
+                        crate::ui::fmt_local(shift.start_ms, tz, "%a %d %b"),
+                        crate::ui::fmt_local(shift.start_ms, tz, "%H:%M"),
+                        crate::ui::fmt_local(shift.end_ms, tz, "%H:%M"),
+                    );
+                    let current = self.from_ms == shift.start_ms;
+                    if ui.selectable_label(current, label).clicked() {
+                        picked = Some(shift.clone());
+                    }
+                }
+                if ui.selectable_label(self.picker.custom, "Custom range…").clicked() {
+                    self.picker.custom = true;
+                    self.picker.from_text = crate::ui::fmt_local(self.from_ms, tz, "%Y-%m-%d %H:%M");
+                    self.picker.to_text = crate::ui::fmt_local(self.to_ms, tz, "%Y-%m-%d %H:%M");
+                }
+            })
+            .response
+            .on_hover_text("Review another shift, or any range");
+        if let Some(shift) = picked {
+            self.picker.custom = false;
+            self.pick_shift(&shift, tz);
+        }
+    }
+
+    /// From/To fields in site time, and *Show*.
+    fn custom_range_ui(&mut self, ui: &mut Ui, theme: &Theme, tz: &TimeZone) {
+        ui.horizontal(|ui| {
+            let from = ui.label("From");
+            ui.add(egui::TextEdit::singleline(&mut self.picker.from_text).desired_width(130.0)).labelled_by(from.id);
+            let to = ui.label("To");
+            ui.add(egui::TextEdit::singleline(&mut self.picker.to_text).desired_width(130.0)).labelled_by(to.id);
+            ui.label(RichText::new(format!("site time ({})", tz.iana_name().unwrap_or("local"))).color(theme.text_dim));
+            if ui.button("Show").clicked() {
+                match (parse_local(&self.picker.from_text, tz), parse_local(&self.picker.to_text, tz)) {
+                    (Ok(from), Ok(to)) if from < to => {
+                        self.picker.error = None;
+                        self.picker.custom = false;
+                        let title = format!(
+                            "{} – {}",
+                            crate::ui::fmt_local(from, tz, "%a %d %b %H:%M"),
+                            crate::ui::fmt_local(to, tz, "%a %d %b %H:%M")
+                        );
+                        self.set_range((from, to), title);
+                    }
+                    (Ok(_), Ok(_)) => self.picker.error = Some("From must be before To".to_owned()),
+                    (Err(e), _) | (_, Err(e)) => self.picker.error = Some(e),
+                }
+            }
+            if ui.button("Close").clicked() {
+                self.picker.custom = false;
+                self.picker.error = None;
+            }
+            if let Some(e) = &self.picker.error {
+                ui.label(RichText::new(e).color(theme.alarm));
+            }
+        });
+    }
+
+    /// *Export recording*: progress and *Cancel* while it runs, then the file written.
+    fn export_ui(&mut self, ui: &mut Ui, theme: &Theme, tz: &TimeZone) {
+        let Some((dir, _)) = &self.export_to else { return };
+        if let Some(job) = &self.exporting {
+            let (done, total) = (job.progress.0.load(Ordering::Relaxed), job.progress.1.load(Ordering::Relaxed));
+            #[expect(clippy::cast_precision_loss, reason = "a fraction for a progress bar")]
+            let fraction = if total == 0 { 0.0 } else { done as f32 / total as f32 };
+            ui.add(egui::ProgressBar::new(fraction).desired_width(120.0).show_percentage())
+                .on_hover_text("Writing the recording");
+            if ui.button("Cancel export").clicked() {
+                job.cancel.store(true, Ordering::Relaxed);
+            }
+        } else if ui
+            .button("Export recording")
+            .on_hover_text("Write this range, with the config and site plan, to a .wfrec file to open elsewhere")
+            .clicked()
+        {
+            self.export_asked = Some(self.export_path(&dir.clone(), tz));
+        }
+        match &self.export_written {
+            Some(Ok((path, summary))) => {
+                ui.label(RichText::new(format!("Recording written: {}", path.display())).color(theme.text_dim))
+                    .on_hover_text(format!("{} samples, {} MB", summary.samples, summary.bytes / 1_000_000));
+            }
+            Some(Err(e)) => {
+                ui.label(RichText::new(format!("No recording: {e}")).color(theme.alarm));
+            }
+            None => {}
+        }
+        ui.separator();
     }
 
     fn timeline_ui(&mut self, ui: &mut Ui, theme: &Theme, stamp: &dyn Fn(i64, &str) -> String) {
@@ -437,5 +730,49 @@ impl Review {
             let t = self.from_ms + (f * span as f64) as i64;
             response.on_hover_text(format!("{} — click or drag to go there", stamp(t, "%H:%M:%S")));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_fields_take_site_time_or_rfc_3339_and_say_what_is_wrong() {
+        let helsinki = TimeZone::get("Europe/Helsinki").expect("tzdb");
+        // 06:00 in Helsinki in November is 04:00 UTC.
+        let t = parse_local("2026-11-20 06:00", &helsinki).expect("site time");
+        assert_eq!(t, "2026-11-20T04:00:00Z".parse::<jiff::Timestamp>().expect("ts").as_millisecond());
+        assert_eq!(parse_local(" 2026-11-20T06:00 ", &helsinki), Ok(t));
+        assert_eq!(parse_local("2026-11-20T04:00:00Z", &helsinki), Ok(t));
+        let err = parse_local("20.11. 6 Uhr", &helsinki).expect_err("not a time");
+        assert!(err.contains("2026-11-20 06:00"), "{err}");
+    }
+
+    #[test]
+    fn a_new_range_starts_the_review_again_at_its_start() {
+        let mut review = Review::new(LiveSettings::default(), (0, 3_600_000), 1_800_000, "first".into());
+        review.timeline_read = true;
+        review.shown_ms = Some(1_800_000);
+        review.playing = true;
+        review.set_range((7_200_000, 7_100_000), "second".into());
+        assert_eq!((review.from_ms, review.to_ms, review.at_ms), (7_200_000, 7_200_001, 7_200_000));
+        assert!(!review.timeline_read && review.shown_ms.is_none() && !review.playing);
+        assert_eq!(review.title, "second");
+    }
+
+    #[test]
+    fn the_shifts_offered_are_those_holding_data_newest_first() {
+        let mut review = Review::new(LiveSettings::default(), (0, 1), 0, "t".into());
+        assert!(review.shifts().is_empty(), "nothing before the extent is read");
+        // The default calendar (UTC): A 06–14, B 14–22, C 22–06. Data from 2026-11-20 10:00 to 2026-11-21 07:00 UTC.
+        let at = |s: &str| s.parse::<jiff::Timestamp>().expect("ts").as_millisecond();
+        review.picker.extent = Some((at("2026-11-20T10:00:00Z"), at("2026-11-21T07:00:00Z")));
+        let names: Vec<String> = review.shifts().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["A", "C", "B", "A"]);
+        let newest = review.shifts().remove(0);
+        review.pick_shift(&newest, &TimeZone::UTC);
+        assert_eq!((review.from_ms, review.to_ms), (at("2026-11-21T06:00:00Z"), at("2026-11-21T07:00:00Z")));
+        assert!(review.title.starts_with("Shift A"), "{}", review.title);
     }
 }
