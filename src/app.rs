@@ -617,9 +617,19 @@ impl eframe::App for WatchfloorApp {
                 send_alarm_actions(self.store.as_ref(), reviewing, actions);
             }
             View::Trends => {
-                let env = TrendEnv { theme, history: self.history.as_ref(), live, now_ms, timezone: &self.timezone };
+                // In review: the reviewed file's history (a dropped recording has its own), its range and cursor.
+                let cursor = self.review.as_ref().map(|r| crate::ui::panels::trend::ReviewCursor {
+                    from_ms: r.from_ms,
+                    to_ms: r.to_ms,
+                    at_ms: r.at_ms,
+                });
+                let history = self.review.as_ref().and_then(|r| r.source()).or(self.history.as_ref());
+                let env = TrendEnv { theme, history, live, now_ms, timezone: &self.timezone, review: cursor };
                 let trend = &mut self.settings.trend;
-                egui::CentralPanel::default().show(ui, |ui| trend.ui(ui, &env));
+                let seek = egui::CentralPanel::default().show(ui, |ui| trend.ui(ui, &env)).inner;
+                if let (Some(t), Some(review)) = (seek, self.review.as_mut()) {
+                    review.seek(t);
+                }
             }
             View::Connections => {
                 let (panel, diags, tz) = (&mut self.connections, &self.diagnostics, &self.timezone);

@@ -375,3 +375,29 @@ fn panning_leaves_live_and_queries_the_new_range_once_it_settles() {
     rig.harness.run_steps(2);
     assert!(rig.harness.state().settings().trend.live);
 }
+
+/// In review the chart shows the reviewed range with the cursor, and a click on it moves the cursor there.
+#[test]
+fn in_review_the_chart_follows_the_reviewed_range_and_a_click_moves_the_cursor() {
+    let mut rig = Rig::new();
+    rig.add_pen("filler temp", "Temperature");
+    let range = (START_MS - 90 * MINUTE_MS, START_MS - 30 * MINUTE_MS);
+    rig.harness.state_mut().start_review(range, range.0 + 10 * MINUTE_MS, "test".into());
+    let shown = |h: &Harness<'static, WatchfloorApp>| h.state().settings().trend.pens[0].series().map(|s| s.from_ms);
+    rig.until("the reviewed range charted", |h| shown(h) == Some(range.0));
+    assert!(rig.harness.state().settings().trend.live, "following the reviewed range");
+    let plot = rig.harness.get_by_label("Trend plot").rect();
+    rig.harness.hover_at(plot.center());
+    rig.harness.run_steps(1);
+    rig.harness.get_by_label("Trend plot").click();
+    rig.harness.run_steps(2);
+    let at = rig.harness.state().review().map(|r| r.at_ms).expect("in review");
+    let middle = range.0 + (range.1 - range.0) / 2;
+    // The plot's centre, give or take the axes' share of its width.
+    assert!((at - middle).abs() < 8 * MINUTE_MS, "cursor at {} min, middle {} min", (at - range.0) / 60_000, 30);
+    // Back to live: the chart follows the present again.
+    rig.harness.get_by_label("Back to live").click();
+    rig.harness.run_steps(2);
+    let span = rig.harness.state().settings().trend.span_ms;
+    rig.until("the live window charted", |h| shown(h) == Some(START_MS - span));
+}

@@ -347,6 +347,17 @@ impl Review {
         });
     }
 
+    /// The reader of the file under review when it is not the app's cache (a dropped recording).
+    pub fn source(&self) -> Option<&History> {
+        self.source.as_ref()
+    }
+
+    /// Moves the cursor to `t` (inside the range) and stops playback.
+    pub fn seek(&mut self, t: i64) {
+        self.at_ms = t.clamp(self.from_ms, self.to_ms);
+        self.playing = false;
+    }
+
     /// Reviews another file than the app's cache, through its own reader.
     pub fn with_source(mut self, source: History) -> Self {
         self.source = Some(source);

@@ -101,6 +101,16 @@ pub struct TrendEnv<'a> {
     pub live: &'a LiveState,
     pub now_ms: i64,
     pub timezone: &'a TimeZone,
+    /// In review: the reviewed range and the cursor `t` (then `now_ms` is `t`).
+    pub review: Option<ReviewCursor>,
+}
+
+/// The review's range and cursor, as the trend shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReviewCursor {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub at_ms: i64,
 }
 
 /// One trended signal. Only the id and the colour are kept between runs.
@@ -291,6 +301,8 @@ struct Runtime {
     plot_size_px: Option<egui::Vec2>,
     /// Site time under the pointer last frame.
     hover_ms: Option<i64>,
+    /// In review, the range and cursor: following "live" then means showing the reviewed range.
+    review: Option<ReviewCursor>,
 }
 
 /// The signals that can be trended: the cache's list merged with the live view's.
@@ -438,6 +450,8 @@ struct PlotOutcome {
     window: (i64, i64),
     hover_ms: Option<i64>,
     double_clicked: bool,
+    /// Where a single click landed (review moves its cursor there).
+    clicked_ms: Option<i64>,
     size_px: egui::Vec2,
 }
 
@@ -464,6 +478,11 @@ enum Reading<'a> {
 impl TrendPanel {
     /// The window shown at `now_ms`, UTC ms.
     pub fn window_ms(&self, now_ms: i64) -> (i64, i64) {
+        if let Some(r) = self.rt.review
+            && self.live
+        {
+            return (r.from_ms, r.to_ms.max(r.from_ms + MIN_SPAN_MS));
+        }
         let span = self.span_ms.clamp(MIN_SPAN_MS, MAX_SPAN_MS);
         let end = if self.live { now_ms } else { self.end_ms };
         (end - span, end)
@@ -495,11 +514,17 @@ impl TrendPanel {
         self.rt.range_error = None;
     }
 
-    pub fn ui(&mut self, ui: &mut Ui, env: &TrendEnv<'_>) {
+    /// Draws the panel; in review, a click on the plot returns the time to move the cursor to.
+    pub fn ui(&mut self, ui: &mut Ui, env: &TrendEnv<'_>) -> Option<i64> {
         let Some(history) = env.history else {
             no_history_ui(ui, env.theme);
-            return;
+            return None;
         };
+        if self.rt.review.is_some() != env.review.is_some() {
+            // Into or out of review: follow the reviewed range, or the present again.
+            self.live = true;
+        }
+        self.rt.review = env.review;
         let time = ui.input(|i| i.time);
         self.rt.catalog.update(history, env.live, time);
         self.poll_results();
@@ -518,7 +543,7 @@ impl TrendPanel {
             ui.centered_and_justified(|ui| {
                 ui.label(RichText::new("Pick signals on the left to trend them").size(16.0).color(env.theme.text_dim));
             });
-            return;
+            return None;
         }
 
         let divisions = self.rt.plot_size_px.map_or(5, |s| (s.y / 70.0).floor().clamp(2.0, 10.0) as u32);
@@ -535,6 +560,7 @@ impl TrendPanel {
         }
         let window = self.window_ms(env.now_ms);
         self.request_series(history, window, time, ui.ctx());
+        outcome.clicked_ms.filter(|_| env.review.is_some())
     }
 
     /// Takes in the results that have arrived.
@@ -914,6 +940,7 @@ impl TrendPanel {
         let pens = &self.pens;
         let interpolate = self.interpolate;
         let now_ms = env.now_ms;
+        let cursor = env.review.map(|r| r.at_ms);
         let response = Plot::new("trend_plot")
             .allow_drag(Vec2b::new(true, false))
             .allow_zoom(Vec2b::new(true, false))
@@ -959,16 +986,27 @@ impl TrendPanel {
                         pen_items(plot_ui, &drawing, interpolate, x_of);
                     }
                 }
+                if let Some(at) = cursor {
+                    plot_ui.vline(
+                        egui_plot::VLine::new("Review cursor", x_of(at)).stroke(Stroke::new(2.0, theme.attention)),
+                    );
+                }
             });
         let response_rect = *response.transform.frame();
         let bounds = response.transform.bounds();
         let hover_ms = response.response.hover_pos().map(|p| ms_of(response.transform.value_from_position(p).x));
         let double_clicked = response.response.double_clicked();
+        let clicked_ms = response
+            .response
+            .interact_pointer_pos()
+            .filter(|_| response.response.clicked())
+            .map(|p| ms_of(response.transform.value_from_position(p).x));
         let _ = response.response.accessible_name("Trend plot");
         PlotOutcome {
             window: (ms_of(bounds.min()[0]), ms_of(bounds.max()[0])),
             hover_ms,
             double_clicked,
+            clicked_ms,
             size_px: response_rect.size(),
         }
     }
