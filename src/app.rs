@@ -548,10 +548,13 @@ impl eframe::App for WatchfloorApp {
             (None, HistoryIndicator::Recording(status)) => Arc::clone(&status.alarms),
             _ => Arc::default(),
         };
-        if !alarms_now.is_empty() {
+        // The banner annunciates; shelved, suppressed and out-of-service alarms are in the Alarms view only.
+        let annunciated: Vec<crate::store::AlarmView> =
+            alarms_now.iter().filter(|a| a.state.annunciated()).cloned().collect();
+        if !annunciated.is_empty() {
             let (theme, user) = (&self.theme, &self.operator);
             let actions = egui::Panel::top("alarms")
-                .show(ui, |ui| crate::ui::panels::alarms::alarms_banner_ui(ui, theme, &alarms_now, now_ms, user))
+                .show(ui, |ui| crate::ui::panels::alarms::alarms_banner_ui(ui, theme, &annunciated, now_ms, user))
                 .inner;
             send_alarm_actions(self.store.as_ref(), reviewing, actions);
         }
@@ -587,13 +590,8 @@ impl eframe::App for WatchfloorApp {
                 });
             }
             View::Fleet => {
-                self.map.alarmed = {
-                    use crate::model::alarm::AlarmState as S;
-                    let shown = |a: &&crate::store::AlarmView| {
-                        matches!(a.state, S::Unacknowledged | S::Acknowledged | S::ReturnedUnacknowledged)
-                    };
-                    alarms_now.iter().filter(shown).map(|a| a.asset.clone()).collect()
-                };
+                self.map.alarmed =
+                    alarms_now.iter().filter(|a| a.state.annunciated()).map(|a| a.asset.clone()).collect();
                 let (map, table, history) = (&mut self.map, &mut self.fleet_table, self.history.as_ref());
                 egui::Panel::right("fleet_table").resizable(true).default_size(640.0).show(ui, |ui| {
                     commands.extend(table.ui(ui, theme, live, now_ms, sims, Some(&mut map.selected)));

@@ -88,6 +88,12 @@ impl AlarmState {
     pub fn wants_ack(self) -> bool {
         matches!(self, Self::Unacknowledged | Self::ReturnedUnacknowledged)
     }
+
+    /// Whether it is annunciated (banner, map): not normal, and not hidden by shelving, design suppression or
+    /// being out of service — those are listed in the Alarms view only (ISA-18.2).
+    pub fn annunciated(self) -> bool {
+        matches!(self, Self::Unacknowledged | Self::Acknowledged | Self::ReturnedUnacknowledged)
+    }
 }
 
 /// One journal entry.
