@@ -470,16 +470,55 @@ pub fn display_runs(series: &Series, interpolate: bool) -> Vec<Vec<DisplayPoint>
     runs
 }
 
+/// A stored signal as [`values_of`] reads it.
+#[derive(Clone, Debug)]
+pub struct StoredSignal {
+    pub id: i64,
+    pub name: SignalId,
+    pub kind: ValueKind,
+    pub gateway: String,
+    /// A vehicle's latitude or longitude: interpolated between fixes.
+    pub position: bool,
+}
+
+/// Every stored signal, by key.
+pub fn stored_signals(conn: &Connection) -> rusqlite::Result<Vec<StoredSignal>> {
+    use crate::model::vehicle::metric as vm;
+    let mut signals = conn.prepare_cached("SELECT id, name, kind, gateway FROM signal ORDER BY id")?;
+    signals
+        .query_map([], |r| {
+            let name = SignalId::new(r.get::<_, String>(1)?);
+            let position = name.split_known_metric(&[vm::LATITUDE, vm::LONGITUDE]).is_some();
+            Ok(StoredSignal {
+                id: r.get(0)?,
+                name,
+                kind: kind_from(&r.get::<_, String>(2)?),
+                gateway: r.get(3)?,
+                position,
+            })
+        })?
+        .collect()
+}
+
 /// Every signal's value at `at_ms` as `(gateway, sample)`: its last sample at or before `at_ms` (looking back at
 /// most `lookback_ms`), for review. A vehicle's latitude and longitude are interpolated between the fixes either
-/// side of `at_ms` (linearly; a fix more than `lookback_ms` away is not bridged), so markers move smoothly.
+/// side of `at_ms` (linearly; a fix more than `lookback_ms` away is not bridged), so markers move smoothly. In time
+/// order.
 pub fn values_at(conn: &Connection, at_ms: i64, lookback_ms: i64) -> rusqlite::Result<Vec<(String, Sample)>> {
-    use crate::model::vehicle::metric as vm;
+    let mut out = values_of(conn, &stored_signals(conn)?, at_ms, lookback_ms)?;
+    // In time order, as they happened (the live state takes each signal's newest).
+    out.sort_by_key(|(_, s)| s.ts_ms);
+    Ok(out)
+}
+
+/// [`values_at`] for some signals, in their order.
+pub fn values_of(
+    conn: &Connection,
+    signals: &[StoredSignal],
+    at_ms: i64,
+    lookback_ms: i64,
+) -> rusqlite::Result<Vec<(String, Sample)>> {
     // One index seek per signal on the (signal, ts) key: a join here lets the planner scan every sample instead.
-    let mut signals = conn.prepare_cached("SELECT id, name, kind, gateway FROM signal ORDER BY id")?;
-    let signals: Vec<(i64, String, ValueKind, String)> = signals
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, kind_from(&r.get::<_, String>(2)?), r.get(3)?)))?
-        .collect::<rusqlite::Result<_>>()?;
     let mut before = conn.prepare_cached(
         "SELECT ts_ms, num, text, quality FROM sample WHERE signal = ?1 AND ts_ms <= ?2 AND ts_ms >= ?3
          ORDER BY ts_ms DESC LIMIT 1",
@@ -488,27 +527,28 @@ pub fn values_at(conn: &Connection, at_ms: i64, lookback_ms: i64) -> rusqlite::R
         "SELECT ts_ms, num FROM sample WHERE signal = ?1 AND ts_ms > ?2 AND ts_ms <= ?3 ORDER BY ts_ms LIMIT 1",
     )?;
     let mut out = Vec::with_capacity(signals.len());
-    for (id, name, kind, gateway) in signals {
+    for signal in signals {
         let row: Option<(i64, Option<f64>, Option<String>, i64)> = before
-            .query_row(params![id, at_ms, at_ms - lookback_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_row(params![signal.id, at_ms, at_ms - lookback_ms], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .optional()?;
         let Some((ts_ms, num, text, quality)) = row else { continue };
-        let signal = SignalId::new(name);
         let mut sample = Sample {
-            value: value_from(kind, num, text),
-            signal,
+            value: value_from(signal.kind, num, text),
+            signal: signal.name.clone(),
             ts_ms,
             quality: quality_from(quality),
             time_source: TimeSource::Source,
             historical: true,
         };
-        let position = sample.signal.split_known_metric(&[vm::LATITUDE, vm::LONGITUDE]).is_some();
-        if position
+        if signal.position
             && ts_ms < at_ms
             && let Value::F64(v0) = sample.value
         {
-            let next: Option<(i64, Option<f64>)> =
-                after.query_row(params![id, at_ms, at_ms + lookback_ms], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            let next: Option<(i64, Option<f64>)> = after
+                .query_row(params![signal.id, at_ms, at_ms + lookback_ms], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
             if let Some((t1, Some(v1))) = next {
                 #[expect(clippy::cast_precision_loss, reason = "milliseconds between two fixes")]
                 let f = (at_ms - ts_ms) as f64 / (t1 - ts_ms) as f64;
@@ -516,10 +556,8 @@ pub fn values_at(conn: &Connection, at_ms: i64, lookback_ms: i64) -> rusqlite::R
                 sample.ts_ms = at_ms;
             }
         }
-        out.push((gateway, sample));
+        out.push((signal.gateway.clone(), sample));
     }
-    // In time order, as they happened (the live state takes each signal's newest).
-    out.sort_by_key(|(_, s)| s.ts_ms);
     Ok(out)
 }
 

@@ -131,12 +131,23 @@ pub struct Review {
     pub export_written: Option<Result<(PathBuf, ExportSummary), String>>,
 }
 
-/// The shifts' OEE inputs a review has read (on the reader thread), so a seek reads only the minutes around `t`.
+/// What a review reads once and keeps for its seeks (on the reader thread): the shifts' OEE inputs, so a seek
+/// reads only the minutes around `t`, and the list of stored signals.
 #[derive(Clone, Default)]
 pub struct Replays {
-    shifts: Arc<Mutex<Vec<Arc<ShiftReplay>>>>,
+    inner: Arc<ReplaysInner>,
+}
+
+#[derive(Default)]
+struct ReplaysInner {
+    shifts: Mutex<Vec<Arc<ShiftReplay>>>,
     /// Inputs are read up to here (the end of the reviewed range).
     until_ms: i64,
+    signals: Mutex<Option<Arc<Vec<query::StoredSignal>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Replays {
@@ -144,7 +155,7 @@ impl Replays {
     const KEEP: usize = 3;
 
     pub fn new(until_ms: i64) -> Self {
-        Self { shifts: Arc::default(), until_ms }
+        Self { inner: Arc::new(ReplaysInner { until_ms, ..ReplaysInner::default() }) }
     }
 
     /// The replay of the shift at `at_ms`, read now when it is not yet.
@@ -155,16 +166,28 @@ impl Replays {
         at_ms: i64,
     ) -> rusqlite::Result<Arc<ShiftReplay>> {
         let period = Period::at(&settings.calendar, at_ms);
-        let mut shifts = self.shifts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut shifts = lock(&self.inner.shifts);
         if let Some(found) = shifts.iter().find(|r| r.period == period) {
             return Ok(Arc::clone(found));
         }
-        let replay = Arc::new(ShiftReplay::load(conn, &settings.assets, &settings.calendar, &period, self.until_ms)?);
+        let replay =
+            Arc::new(ShiftReplay::load(conn, &settings.assets, &settings.calendar, &period, self.inner.until_ms)?);
         if shifts.len() >= Self::KEEP {
             shifts.remove(0);
         }
         shifts.push(Arc::clone(&replay));
         Ok(replay)
+    }
+
+    /// The stored signals, read at the first seek (a signal first stored later has no value inside the range).
+    pub fn signals(&self, conn: &rusqlite::Connection) -> rusqlite::Result<Arc<Vec<query::StoredSignal>>> {
+        let mut signals = lock(&self.inner.signals);
+        if let Some(s) = &*signals {
+            return Ok(Arc::clone(s));
+        }
+        let read = Arc::new(query::stored_signals(conn)?);
+        *signals = Some(Arc::clone(&read));
+        Ok(read)
     }
 }
 
@@ -176,10 +199,16 @@ pub fn load_frame(
     at_ms: i64,
 ) -> Result<Frame, crate::store::Error> {
     let sql = crate::store::query::sqlite_error(conn);
-    let values = query::values_at(conn, at_ms, LOOKBACK_MS).map_err(sql)?;
+    // One read transaction for the whole seek: one snapshot, and the file is locked once, not once per query.
+    let snapshot = conn.unchecked_transaction().map_err(sql)?;
+    let signals = replays.signals(conn).map_err(sql)?;
+    let mut values = query::values_of(conn, &signals, at_ms, LOOKBACK_MS).map_err(sql)?;
+    // In time order, as they happened (the live state takes each signal's newest).
+    values.sort_by_key(|(_, s)| s.ts_ms);
     let alarms = journal::alarms_at(conn, at_ms).map_err(sql)?;
     let replay = replays.shift_at(conn, settings, at_ms).map_err(sql)?;
     let seed = replay.at(conn, at_ms).map_err(sql)?;
+    snapshot.finish().map_err(sql)?;
     Ok(Frame { at_ms, values, alarms, oee: Some((replay.period.clone(), seed)) })
 }
 
