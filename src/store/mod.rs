@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::command::FeedEvent;
 
-pub use reader::{History, Pending};
+pub use reader::{History, Pending, in_snapshot};
 pub use schema::{APPLICATION_ID, migrations, open_reader, open_writer};
 pub(crate) use writer::quality_code;
 

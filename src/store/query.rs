@@ -269,7 +269,7 @@ pub fn series(conn: &Connection, name: &str, from_ms: i64, to_ms: i64, buckets: 
                 if let Some(b) = last {
                     #[expect(clippy::cast_precision_loss)]
                     let n = b.count.max(1) as f64;
-                    b.mean = sum / n;
+                    b.mean = bounded_mean(sum / n, b);
                 }
                 sum = s;
                 buckets.push(Bucket { ts_ms: start, min, max, mean: 0.0, count });
@@ -279,7 +279,7 @@ pub fn series(conn: &Connection, name: &str, from_ms: i64, to_ms: i64, buckets: 
     if let Some(b) = buckets.last_mut() {
         #[expect(clippy::cast_precision_loss)]
         let n = b.count.max(1) as f64;
-        b.mean = sum / n;
+        b.mean = bounded_mean(sum / n, b);
     }
     drop(rows);
     let before = value_before(conn, id, from_ms).map_err(sql)?;
@@ -370,9 +370,29 @@ pub fn series_naive(
     for b in &mut out {
         #[expect(clippy::cast_precision_loss)]
         let count = b.count as f64;
-        b.mean /= count;
+        b.mean = bounded_mean(b.mean / count, b);
     }
     Ok(out)
+}
+
+/// A bucket's mean inside its min and max: summing sixteen values of 86.9 gives a mean of 86.90000000000002.
+fn bounded_mean(mean: f64, b: &Bucket) -> f64 {
+    if mean.is_finite() && b.min <= b.max { mean.clamp(b.min, b.max) } else { mean }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_mean_stays_between_its_min_and_max() {
+        let b = Bucket { ts_ms: 0, min: 86.9, max: 86.9, mean: 0.0, count: 16 };
+        let sum: f64 = std::iter::repeat_n(86.9, 16).sum();
+        assert!(sum / 16.0 > 86.9, "the rounding this guards against");
+        assert_eq!(bounded_mean(sum / 16.0, &b), 86.9);
+        let wide = Bucket { min: 1.0, max: 3.0, ..b };
+        assert_eq!(bounded_mean(2.5, &wide), 2.5);
+    }
 }
 
 /// The time-weighted mean over `[from_ms, to_ms)`: each value counts for as long as it held (until the next value

@@ -88,7 +88,7 @@ impl History {
         let path = Arc::clone(&self.path);
         let job: Job = Box::new(move |conn| {
             let result = match conn {
-                Ok(conn) => f(conn),
+                Ok(conn) => in_snapshot(conn, f),
                 Err(err) => Err(reopen_error(err, &path)),
             };
             let _ = tx.send(result);
@@ -117,6 +117,19 @@ impl History {
         let path = Arc::clone(&self.path);
         self.run(move |conn| query::latest(conn).map_err(|e| Error::Sqlite { path: path.to_path_buf(), source: e }))
     }
+}
+
+/// Runs `f` in one read transaction (unless one is open): it reads one snapshot of the file, and SQLite locks the
+/// file once instead of once per query — a review seek makes thousands of small queries.
+pub fn in_snapshot<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T, Error>) -> Result<T, Error> {
+    if !conn.is_autocommit() {
+        return f(conn);
+    }
+    let Ok(snapshot) = conn.unchecked_transaction() else { return f(conn) };
+    let result = f(conn);
+    // Nothing was written: ending it cannot lose anything.
+    let _ = snapshot.finish();
+    result
 }
 
 /// What tells one file at `path` from another that replaced it.

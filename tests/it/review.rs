@@ -230,6 +230,8 @@ fn the_review_bar_steps_through_events_and_goes_back_to_live() {
     let review = harness.state().review().expect("review");
     assert_eq!(review.from_ms, shift.start_ms);
     assert!(review.title.starts_with(&format!("Shift {}", shift.name)), "{}", review.title);
+    // The bar settles once the list has closed and the new title is laid out.
+    harness.run_steps(1);
     harness.get_by_label("Back to live").click();
     harness.run_steps(2);
     assert!(harness.state().review().is_none());

@@ -198,9 +198,17 @@ pub fn load_frame(
     replays: &Replays,
     at_ms: i64,
 ) -> Result<Frame, crate::store::Error> {
+    // One read transaction for the whole seek (the reader's jobs run in one already).
+    crate::store::in_snapshot(conn, |conn| read_frame(conn, settings, replays, at_ms))
+}
+
+fn read_frame(
+    conn: &rusqlite::Connection,
+    settings: &LiveSettings,
+    replays: &Replays,
+    at_ms: i64,
+) -> Result<Frame, crate::store::Error> {
     let sql = crate::store::query::sqlite_error(conn);
-    // One read transaction for the whole seek: one snapshot, and the file is locked once, not once per query.
-    let snapshot = conn.unchecked_transaction().map_err(sql)?;
     let signals = replays.signals(conn).map_err(sql)?;
     let mut values = query::values_of(conn, &signals, at_ms, LOOKBACK_MS).map_err(sql)?;
     // In time order, as they happened (the live state takes each signal's newest).
@@ -208,7 +216,6 @@ pub fn load_frame(
     let alarms = journal::alarms_at(conn, at_ms).map_err(sql)?;
     let replay = replays.shift_at(conn, settings, at_ms).map_err(sql)?;
     let seed = replay.at(conn, at_ms).map_err(sql)?;
-    snapshot.finish().map_err(sql)?;
     Ok(Frame { at_ms, values, alarms, oee: Some((replay.period.clone(), seed)) })
 }
 
@@ -554,8 +561,11 @@ impl Review {
                     .color(theme.attention),
             );
             self.range_ui(ui, tz);
+            // The spinner's place is kept while no seek runs, so the controls do not jump during playback.
+            let side = ui.spacing().interact_size.y;
+            let (rect, _) = ui.allocate_exact_size(vec2(side, side), Sense::hover());
             if self.seeking.is_some() {
-                ui.spinner();
+                ui.put(rect, egui::Spinner::new());
             }
             ui.separator();
             if ui.button("Previous event").clicked() {

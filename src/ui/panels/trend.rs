@@ -521,8 +521,11 @@ impl TrendPanel {
             return None;
         };
         if self.rt.review.is_some() != env.review.is_some() {
-            // Into or out of review: follow the reviewed range, or the present again.
+            // Into or out of review: follow the reviewed range, or the present again, asked for at once.
             self.live = true;
+            for pen in &mut self.pens {
+                pen.data.requested_at = None;
+            }
         }
         self.rt.review = env.review;
         let time = ui.input(|i| i.time);
