@@ -375,6 +375,8 @@ pub enum Section {
     Oee,
     /// Per vehicle: distance, battery, charging, stale time and geofence crossings.
     Vehicles,
+    /// The alarm KPIs: the range's figures, bad actors, chattering and stale alarms.
+    Alarms,
 }
 
 /// OEE per machine, line and site over a range, with the six big losses, from a history cache. Planned time comes
@@ -405,9 +407,22 @@ pub fn report(options: &ReportOptions, out: &mut dyn Write) -> anyhow::Result<()
     }
     let params = crate::analytics::fleet::FleetParams { geofences, stale_after_ms: config.stale_after_ms };
     let read = || format!("cannot read {}", options.db.display());
-    let report =
-        crate::analytics::report::full(&conn, &config.assets, &config.calendar, &config.site.name, &params, (from, to))
-            .with_context(read)?;
+    // A progress bar on the terminal (hidden when stderr is not one); Ctrl-C stops the command as usual.
+    let bar = indicatif::ProgressBar::new(1);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("reporting [{bar:40}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut step = |done: u64, of: u64| {
+        bar.set_length(of);
+        bar.set_position(done);
+        true
+    };
+    let (assets, calendar, site) = (&config.assets, &config.calendar, &config.site.name);
+    let report = crate::analytics::report::full(&conn, assets, calendar, site, &params, (from, to), &mut step)
+        .with_context(read)?;
+    bar.finish_and_clear();
+    let report = report.context("the report was stopped")?;
     match (options.format, options.section) {
         (ReportFormat::Json, _) => {
             serde_json::to_writer_pretty(&mut *out, &report)?;
@@ -415,6 +430,10 @@ pub fn report(options: &ReportOptions, out: &mut dyn Write) -> anyhow::Result<()
         }
         (ReportFormat::Csv, Section::Oee) => crate::analytics::report::write_csv(&report, out)?,
         (ReportFormat::Csv, Section::Vehicles) => crate::analytics::fleet::write_csv(&report.vehicles, out)?,
+        (ReportFormat::Csv, Section::Alarms) => {
+            let kpis = report.alarms.as_ref().context("no alarm KPIs in this report")?;
+            crate::analytics::alarm_kpi::write_csv(kpis, out)?;
+        }
         (ReportFormat::Html, _) => {
             let html = crate::analytics::report_html::render(&report, &title, report.alarms.as_ref());
             out.write_all(html.as_bytes())?;

@@ -356,6 +356,35 @@ fn serialize_priority_mix<S: Serializer>(mix: &[(Priority, usize)], serializer: 
     serializer.collect_seq(mix.iter().map(|(priority, count)| (priority.label(), count)))
 }
 
+/// The KPIs as CSV for a spreadsheet: `kpi,rule,source,value` — the range's figures (no rule or source), then one
+/// row per bad actor, chattering alarm and stale alarm.
+pub fn write_csv(k: &Kpis, out: &mut dyn std::io::Write) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(["kpi", "rule", "source", "value"])?;
+    let mut figure = |kpi: &str, value: String| w.write_record([kpi, "", "", value.as_str()]);
+    figure("activations", k.activations.to_string())?;
+    figure("mean_per_10_min", format!("{:.2}", k.mean_per_10_min))?;
+    figure("max_per_10_min", k.max_per_10_min.to_string())?;
+    figure("peak_10_min", k.peak_10_min.to_string())?;
+    figure("floods", k.floods.len().to_string())?;
+    figure("flood_minutes", format!("{:.1}", k.flood_ms as f64 / 60_000.0))?;
+    figure("flood_fraction", format!("{:.4}", k.flood_fraction))?;
+    for (p, n) in &k.priority_mix {
+        figure(&format!("priority_{}", p.label().to_lowercase()), n.to_string())?;
+    }
+    for b in &k.bad_actors {
+        w.write_record(["bad_actor", &b.rule, &b.source, &b.activations.to_string()])?;
+    }
+    for c in &k.chattering {
+        w.write_record(["chattering_max_in_60s", &c.rule, &c.source, &c.max_in_window.to_string()])?;
+    }
+    for s in &k.stale {
+        w.write_record(["stale_since", &s.rule, &s.source, &crate::cli::rfc3339(s.active_since_ms)])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

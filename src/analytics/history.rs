@@ -312,13 +312,31 @@ pub fn recompute(
     from_ms: i64,
     to_ms: i64,
 ) -> rusqlite::Result<Vec<(StoredMachine, Accumulator, MachineOee)>> {
-    machines(conn, assets)?
-        .into_iter()
-        .map(|m| {
-            let (acc, oee) = machine_range(conn, &m, assets, calendar, from_ms, to_ms)?;
-            Ok((m, acc, oee))
-        })
-        .collect()
+    Ok(recompute_each(conn, assets, calendar, (from_ms, to_ms), &mut |_, _| true)?.unwrap_or_default())
+}
+
+/// A recomputed machine: what the cache holds of it, its accumulator and its OEE.
+pub type Recomputed = (StoredMachine, Accumulator, MachineOee);
+
+/// [`recompute`] machine by machine: `step(done, of)` after each, and `None` once it returns `false` (cancelled).
+pub fn recompute_each(
+    conn: &Connection,
+    assets: &AssetModel,
+    calendar: &ShiftCalendar,
+    (from_ms, to_ms): (i64, i64),
+    step: &mut dyn FnMut(u64, u64) -> bool,
+) -> rusqlite::Result<Option<Vec<Recomputed>>> {
+    let found = machines(conn, assets)?;
+    let of = u64::try_from(found.len()).unwrap_or(u64::MAX);
+    let mut out = Vec::with_capacity(found.len());
+    for (done, m) in (1..).zip(found) {
+        let (acc, oee) = machine_range(conn, &m, assets, calendar, from_ms, to_ms)?;
+        out.push((m, acc, oee));
+        if !step(done, of) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(out))
 }
 
 /// How far apart (in data time) a shift replay keeps copies of each machine's accumulator.

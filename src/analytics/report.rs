@@ -202,9 +202,9 @@ pub fn lines_of(machines: &[MachineRow], site: &str, assets: &AssetModel) -> (Ve
     (lines, site_totals)
 }
 
-/// The report of `[from_ms, to_ms)` from the cache.
 /// The whole report of a range: OEE, the fleet, the alarm KPIs — what `watchfloor report` prints and the
-/// window's *Shift report* writes.
+/// window's *Shift report* writes. `step(done, of)` is told the progress (machine by machine, then the fleet and
+/// the alarms); `None` once it returns `false` (cancelled).
 pub fn full(
     conn: &Connection,
     assets: &AssetModel,
@@ -212,13 +212,26 @@ pub fn full(
     site: &str,
     fleet: &super::fleet::FleetParams,
     (from_ms, to_ms): (i64, i64),
-) -> rusqlite::Result<Report> {
-    let mut report = build(conn, assets, calendar, site, from_ms, to_ms)?;
+    step: &mut dyn FnMut(u64, u64) -> bool,
+) -> rusqlite::Result<Option<Report>> {
+    // Two more steps after the machines: the fleet, then the alarms.
+    let mut of_all = 2;
+    let recomputed = super::history::recompute_each(conn, assets, calendar, (from_ms, to_ms), &mut |done, of| {
+        of_all = of + 2;
+        step(done, of_all)
+    })?;
+    let Some(rows) = recomputed else { return Ok(None) };
+    let mut report = from_rows(&rows, assets, site, from_ms, to_ms);
     report.vehicles = super::fleet::vehicles(conn, fleet, from_ms, to_ms)?;
+    if !step(of_all - 1, of_all) {
+        return Ok(None);
+    }
     report.alarms = Some(crate::store::journal::kpis(conn, from_ms, to_ms)?);
-    Ok(report)
+    step(of_all, of_all);
+    Ok(Some(report))
 }
 
+/// The OEE part of the report of `[from_ms, to_ms)` from the cache.
 pub fn build(
     conn: &Connection,
     assets: &AssetModel,

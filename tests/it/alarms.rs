@@ -468,6 +468,21 @@ fn the_kpis_find_a_flood_a_chattering_alarm_and_the_bad_actors() {
     assert_eq!(k["bad_actors"][0]["rule"], "Valve travel", "the most frequent first");
     assert_eq!(k["bad_actors"][0]["activations"], 4);
     assert_eq!(k["per_10_min"].as_array().map(Vec::len), Some(6));
+    // The same as CSV in the report: the figures, then the bad actors.
+    let out = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+        .args(["report", "--db", path.to_str().expect("utf-8"), "--from", &from, "--to", &to])
+        .args(["--format", "csv", "--section", "alarms"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = String::from_utf8(out.stdout).expect("UTF-8");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "kpi,rule,source,value");
+    assert!(lines.contains(&"activations,,,19"), "{csv}");
+    assert!(lines.contains(&"floods,,,1"), "{csv}");
+    let first_actor = lines.iter().find(|l| l.starts_with("bad_actor,")).expect("bad actors");
+    assert!(first_actor.starts_with("bad_actor,Valve travel,") && first_actor.ends_with(",4"), "{csv}");
+    assert!(lines.iter().any(|l| l.starts_with("chattering_max_in_60s,Valve travel,")), "{csv}");
 }
 
 /// Out of service (maintenance) is journaled with the user and the reason, and survives a restart.

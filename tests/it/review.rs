@@ -186,6 +186,18 @@ fn the_review_bar_steps_through_events_and_goes_back_to_live() {
     let cli: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert!(gui["machines"].as_array().is_some_and(|m| m.len() == 4), "{gui}");
     assert_eq!(gui, cli, "the window's report equals the command's");
+    // And its CSV beside it, as `report --format csv` prints it.
+    let stem = written.file_stem().expect("stem").to_string_lossy().into_owned();
+    let gui_csv = std::fs::read_to_string(written.with_file_name(format!("{stem}-oee.csv"))).expect("OEE CSV");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+        .args(["report", "--db", path.to_str().expect("utf-8"), "--format", "csv"])
+        .args(["--from", &rfc(START_MS), "--to", &rfc(START_MS + 10 * 60_000)])
+        .output()
+        .expect("runs");
+    assert_eq!(gui_csv, String::from_utf8_lossy(&out.stdout), "the window's CSV equals the command's");
+    for section in ["vehicles", "alarms"] {
+        assert!(written.with_file_name(format!("{stem}-{section}.csv")).is_file(), "{section} CSV written");
+    }
     // Export recording: a .wfrec of the reviewed range, written with progress on its own thread.
     harness.get_by_label("Export recording").click();
     wait(&mut harness, &|app| app.review().is_some_and(|r| r.export_written.is_some()));
@@ -277,4 +289,30 @@ fn a_shift_replay_at_any_instant_equals_the_shift_read_from_its_start() {
     let filler = replay.at(&conn, START_MS + 39 * 60_000).expect("replay");
     let filler = filler.iter().find(|(m, _)| m.ends_with("Filler")).expect("a filler").1;
     assert!(filler.read(START_MS + 39 * 60_000).totals.unplanned_ms >= 200_000, "the stop is in the replay");
+}
+
+/// A report tells its progress step by step (the machines, then the fleet and the alarms) and stops when asked.
+#[test]
+fn a_report_tells_its_progress_and_stops_when_asked() {
+    use watchfloor::analytics::{fleet::FleetParams, report};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("progress.sqlite");
+    crate::record_sim(&path, SimConfig { lines: 1, vehicles: 2, ..SimConfig::demo(3, START_MS) }, 5, &[], Vec::new());
+    let conn = open_reader(&path).expect("reader");
+    let settings = LiveSettings::default();
+    let fleet = FleetParams { geofences: Default::default(), stale_after_ms: 60_000 };
+    let range = (START_MS, START_MS + 5 * 60_000);
+    let (assets, calendar) = (&settings.assets, &settings.calendar);
+    let mut seen = Vec::new();
+    let whole = report::full(&conn, assets, calendar, "Plant", &fleet, range, &mut |done, of| {
+        seen.push((done, of));
+        true
+    })
+    .expect("read")
+    .expect("not stopped");
+    assert_eq!(whole.machines.len(), 4);
+    assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6], "{seen:?}");
+    assert!(seen.iter().all(|s| s.1 == 6), "four machines, the fleet, the alarms: {seen:?}");
+    let stopped = report::full(&conn, assets, calendar, "Plant", &fleet, range, &mut |done, _| done < 2).expect("read");
+    assert!(stopped.is_none(), "stopped after the second machine");
 }

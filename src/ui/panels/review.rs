@@ -80,6 +80,13 @@ pub fn parse_local(text: &str, tz: &TimeZone) -> Result<i64, String> {
         .map_err(|err| format!("\"{text}\" is not a time ({err}); write it as 2026-11-20 06:00"))
 }
 
+/// A small progress bar for `done` of `total` steps, with its percentage.
+fn progress_bar_ui(ui: &mut Ui, done: u64, total: u64) -> egui::Response {
+    #[expect(clippy::cast_precision_loss, reason = "a fraction for a progress bar")]
+    let fraction = if total == 0 { 0.0 } else { done as f32 / total as f32 };
+    ui.add(egui::ProgressBar::new(fraction).desired_width(120.0).show_percentage())
+}
+
 /// What the review bar asks of the app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReviewAction {
@@ -119,8 +126,10 @@ pub struct Review {
     report_asked: bool,
     /// The last report written, or why not.
     pub report_written: Option<Result<std::path::PathBuf, String>>,
-    /// Set on a report being written: *Cancel* drops it and nothing is written.
+    /// Set on a report being written: *Cancel* stops it and nothing is written.
     report_cancel: Arc<AtomicBool>,
+    /// (steps done, steps in all) of the report being written.
+    report_progress: Arc<(AtomicU64, AtomicU64)>,
     picker: RangePicker,
     /// Where *Export recording* writes, and what the recording carries (config, site plan).
     export_to: Option<(PathBuf, RecordingInfo)>,
@@ -246,6 +255,7 @@ impl Review {
             report_asked: false,
             report_written: None,
             report_cancel: Arc::default(),
+            report_progress: Arc::default(),
             picker: RangePicker::default(),
             export_to: None,
             export_asked: None,
@@ -354,19 +364,25 @@ impl Review {
         let Some((dir, site)) = self.reports.clone() else { return };
         let (settings, range, title) = (self.settings.clone(), (self.from_ms, self.to_ms), self.title.clone());
         self.report_cancel = Arc::default();
-        let cancel = Arc::clone(&self.report_cancel);
+        self.report_progress = Arc::default();
+        let (cancel, progress) = (Arc::clone(&self.report_cancel), Arc::clone(&self.report_progress));
         self.report = history.run(move |conn| {
             let sql = crate::store::query::sqlite_error(conn);
             let fleet = crate::analytics::fleet::FleetParams {
                 geofences: (*settings.geofences).clone(),
                 stale_after_ms: settings.stale_after_ms,
             };
+            let mut step = |done: u64, of: u64| {
+                progress.0.store(done, Ordering::Relaxed);
+                progress.1.store(of, Ordering::Relaxed);
+                !cancel.load(Ordering::Relaxed)
+            };
+            let (assets, calendar) = (&settings.assets, &settings.calendar);
             let report =
-                crate::analytics::report::full(conn, &settings.assets, &settings.calendar, &site, &fleet, range)
-                    .map_err(sql)?;
-            if cancel.load(Ordering::Relaxed) {
+                crate::analytics::report::full(conn, assets, calendar, &site, &fleet, range, &mut step).map_err(sql)?;
+            let Some(report) = report.filter(|_| !cancel.load(Ordering::Relaxed)) else {
                 return Err(crate::store::Error::NotWritable { path: dir, reason: "cancelled".to_owned() });
-            }
+            };
             let html =
                 crate::analytics::report_html::render(&report, &format!("Report: {title}"), report.alarms.as_ref());
             let write = |path: &std::path::Path, bytes: &[u8]| {
@@ -377,6 +393,19 @@ impl Review {
             let stem = dir.join(format!("report-{}-{}", range.0, range.1));
             let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
             write(&stem.with_extension("json"), &json)?;
+            // The CSV forms, as `watchfloor report --format csv --section oee|vehicles|alarms` prints them.
+            let mut csvs: Vec<(&str, Vec<u8>)> = vec![("oee", Vec::new()), ("vehicles", Vec::new())];
+            let _ = crate::analytics::report::write_csv(&report, &mut csvs[0].1);
+            let _ = crate::analytics::fleet::write_csv(&report.vehicles, &mut csvs[1].1);
+            if let Some(kpis) = &report.alarms {
+                let mut bytes = Vec::new();
+                let _ = crate::analytics::alarm_kpi::write_csv(kpis, &mut bytes);
+                csvs.push(("alarms", bytes));
+            }
+            for (section, bytes) in csvs {
+                let name = format!("{}-{section}.csv", stem.file_name().unwrap_or_default().to_string_lossy());
+                write(&dir.join(name), &bytes)?;
+            }
             let html_path = stem.with_extension("html");
             write(&html_path, html.as_bytes())?;
             Ok(html_path)
@@ -595,7 +624,9 @@ impl Review {
                     self.report_asked = true;
                 }
                 if busy {
-                    ui.spinner();
+                    let progress = &self.report_progress;
+                    progress_bar_ui(ui, progress.0.load(Ordering::Relaxed), progress.1.load(Ordering::Relaxed))
+                        .on_hover_text("Computing the report");
                     if ui.button("Cancel").on_hover_text("Stop writing the report").clicked() {
                         self.report_cancel.store(true, Ordering::Relaxed);
                         self.report = None;
@@ -702,10 +733,7 @@ impl Review {
         let Some((dir, _)) = &self.export_to else { return };
         if let Some(job) = &self.exporting {
             let (done, total) = (job.progress.0.load(Ordering::Relaxed), job.progress.1.load(Ordering::Relaxed));
-            #[expect(clippy::cast_precision_loss, reason = "a fraction for a progress bar")]
-            let fraction = if total == 0 { 0.0 } else { done as f32 / total as f32 };
-            ui.add(egui::ProgressBar::new(fraction).desired_width(120.0).show_percentage())
-                .on_hover_text("Writing the recording");
+            progress_bar_ui(ui, done, total).on_hover_text("Writing the recording");
             if ui.button("Cancel export").clicked() {
                 job.cancel.store(true, Ordering::Relaxed);
             }
