@@ -554,7 +554,9 @@ impl eframe::App for WatchfloorApp {
         if !annunciated.is_empty() {
             let (theme, user) = (&self.theme, &self.operator);
             let actions = egui::Panel::top("alarms")
-                .show(ui, |ui| crate::ui::panels::alarms::alarms_banner_ui(ui, theme, &annunciated, now_ms, user))
+                .show(ui, |ui| {
+                    crate::ui::panels::alarms::alarms_banner_ui(ui, theme, &annunciated, now_ms, user, reviewing)
+                })
                 .inner;
             send_alarm_actions(self.store.as_ref(), reviewing, actions);
         }
@@ -609,6 +611,7 @@ impl eframe::App for WatchfloorApp {
                     calendar: live.oee.calendar(),
                     history: self.history.as_ref(),
                     area_of: &area_of,
+                    reviewing,
                 };
                 let panel = &mut self.alarms;
                 let actions = egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, &env)).inner;

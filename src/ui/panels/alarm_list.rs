@@ -185,6 +185,8 @@ pub struct AlarmsEnv<'a> {
     pub history: Option<&'a History>,
     /// The area an asset belongs to (a machine's area, "Fleet", "Gateways").
     pub area_of: &'a dyn Fn(&str) -> String,
+    /// In review: the alarms as they stood at the cursor, with nothing to act on.
+    pub reviewing: bool,
 }
 
 fn clock(ms: i64, tz: &TimeZone) -> String {
@@ -343,7 +345,14 @@ impl AlarmsPanel {
                 self.selected.clear();
             }
         });
-        commands.extend(self.actions_ui(ui, env));
+        if env.reviewing {
+            ui.label(
+                RichText::new("As they stood at the review's cursor: acknowledging and shelving are for the present.")
+                    .color(theme.text_dim),
+            );
+        } else {
+            commands.extend(self.actions_ui(ui, env));
+        }
         ui.separator();
         if env.alarms.is_empty() {
             ui.label(RichText::new("No alarms: every alarm is normal.").color(theme.text_dim));
@@ -819,5 +828,22 @@ mod tests {
         panel.priority = Some(Priority::High);
         panel.descending = false;
         assert_eq!(panel.rows(&alarms, &area_of).iter().map(|a| a.index).collect::<Vec<_>>(), [3, 2]);
+    }
+
+    /// In review the banner shows the alarms as they stood, without Acknowledge or Shelve.
+    #[test]
+    fn the_banner_offers_no_actions_in_review() {
+        use egui_kittest::kittest::Queryable as _;
+        let alarms = vec![view(0, Priority::High, AlarmState::Unacknowledged, 10, "PlantA/Line1/Filler")];
+        for reviewing in [false, true] {
+            let theme = Theme::for_choice(crate::ui::theme::ThemeChoice::Dark);
+            let alarms = alarms.clone();
+            let harness = egui_kittest::Harness::new_ui(move |ui| {
+                let _ = crate::ui::panels::alarms::alarms_banner_ui(ui, &theme, &alarms, 20, "anna", reviewing);
+            });
+            harness.get_by_label("Rule 0");
+            assert_eq!(harness.query_by_label("Acknowledge").is_some(), !reviewing, "reviewing: {reviewing}");
+            assert_eq!(harness.query_by_label("Shelve 1 h").is_some(), !reviewing, "reviewing: {reviewing}");
+        }
     }
 }

@@ -50,6 +50,7 @@ pub fn alarms_banner_ui(
     alarms: &[AlarmView],
     now_ms: i64,
     user: &str,
+    reviewing: bool,
 ) -> Vec<StoreCommand> {
     let mut commands = Vec::new();
     let mut order: Vec<&AlarmView> = alarms.iter().collect();
@@ -94,6 +95,10 @@ pub fn alarms_banner_ui(
                     detail.push(format!("since {}", crate::ui::fmt_ago(now_ms, since)));
                 }
                 ui.label(RichText::new(detail.join(" · ")).color(theme.text));
+                if reviewing {
+                    // The alarms as they stood: nothing to act on in the past.
+                    return;
+                }
                 if a.state.wants_ack()
                     && ui.button("Acknowledge").on_hover_text(format!("Acknowledge as {user}")).clicked()
                 {

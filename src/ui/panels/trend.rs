@@ -822,7 +822,11 @@ impl TrendPanel {
             }
         });
         let window = self.window_ms(now_ms);
-        let following = if self.live { ", following live" } else { "" };
+        let following = match (self.live, self.rt.review.is_some()) {
+            (true, true) => ", the reviewed range",
+            (true, false) => ", following live",
+            (false, _) => "",
+        };
         ui.label(
             RichText::new(format!(
                 "Showing {}: {}{following}",
@@ -838,7 +842,8 @@ impl TrendPanel {
     fn pen_table_ui(&self, ui: &mut Ui, env: &TrendEnv<'_>, scales: &[Option<Scale>]) -> Option<String> {
         let theme = env.theme;
         let mut remove = None;
-        let at = self.rt.hover_ms;
+        // Under the pointer, else in review at the cursor, else the latest.
+        let at = self.rt.hover_ms.or(env.review.map(|r| r.at_ms));
         let window = self.window_ms(env.now_ms);
         egui::Grid::new("trend_pen_table").striped(true).num_columns(10).spacing([14.0, 4.0]).min_col_width(48.0).show(
             ui,
