@@ -41,6 +41,7 @@ fn the_site_replayed_at_an_instant_equals_the_live_view_at_that_instant() {
     let snap_at = START_MS + 20 * 60_000;
     let mut seen = None;
     let mut oee_seen: Vec<(String, Option<MachineOee>)> = Vec::new();
+    let mut rates_seen: Vec<(String, Option<f64>)> = Vec::new();
     {
         let (tx, rx) = mpsc::channel(64);
         let store = Store::start(StoreOptions::new(&path), rx).expect("writer");
@@ -69,6 +70,7 @@ fn the_site_replayed_at_an_instant_equals_the_live_view_at_that_instant() {
             send(&mut live, FeedEvent::new(gw.clone(), t, FeedEventBody::Samples(batch)));
             if t == snap_at {
                 seen = Some((snapshot(&live), positions(&live)));
+                rates_seen = live.machines().map(|m| (m.id.to_string(), m.rate_per_min(snap_at))).collect();
             }
         }
         drop(tx);
@@ -82,6 +84,19 @@ fn the_site_replayed_at_an_instant_equals_the_live_view_at_that_instant() {
     let mut review = Review::new(settings.clone(), (START_MS, START_MS + 30 * 60_000), snap_at, "test".into());
     review.show(frame);
     assert_eq!(snapshot(&review.live), seen);
+    // Parts per minute: the live view's count over the last minute; review's from the counter a minute before.
+    let mut compared = 0;
+    for (machine, live_rate) in &rates_seen {
+        let replayed = review.live.machines().find(|m| *m.id == **machine).and_then(|m| m.rate_per_min(snap_at));
+        if let (Some(live_rate), Some(replayed)) = (live_rate, replayed) {
+            assert!(
+                (live_rate - replayed).abs() <= 1.0_f64.max(0.1 * live_rate),
+                "{machine}: {replayed} vs {live_rate}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 6, "parts per minute shown in review: {compared} machines");
     // The gauges: every machine's OEE up to the instant, times and counts, as the live tracker had it.
     assert!(oee_seen.len() >= 8, "{oee_seen:?}");
     for (machine, live_oee) in &oee_seen {

@@ -152,8 +152,11 @@ struct ReplaysInner {
     shifts: Mutex<Vec<Arc<ShiftReplay>>>,
     /// Inputs are read up to here (the end of the reviewed range).
     until_ms: i64,
-    signals: Mutex<Option<Arc<Vec<query::StoredSignal>>>>,
+    /// Every stored signal, and the machines' total counters among them.
+    signals: Mutex<Option<Signals>>,
 }
+
+type Signals = (Arc<Vec<query::StoredSignal>>, Arc<Vec<query::StoredSignal>>);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -188,14 +191,24 @@ impl Replays {
         Ok(replay)
     }
 
-    /// The stored signals, read at the first seek (a signal first stored later has no value inside the range).
-    pub fn signals(&self, conn: &rusqlite::Connection) -> rusqlite::Result<Arc<Vec<query::StoredSignal>>> {
+    /// The stored signals, and the machines' total counters among them (their value a minute before `t` gives the
+    /// parts per minute at `t`); read at the first seek (a signal first stored later has no value in the range).
+    pub fn signals(&self, conn: &rusqlite::Connection, settings: &LiveSettings) -> rusqlite::Result<Signals> {
         let mut signals = lock(&self.inner.signals);
-        if let Some(s) = &*signals {
-            return Ok(Arc::clone(s));
+        if let Some((all, counters)) = &*signals {
+            return Ok((Arc::clone(all), Arc::clone(counters)));
         }
-        let read = Arc::new(query::stored_signals(conn)?);
-        *signals = Some(Arc::clone(&read));
+        let all = query::stored_signals(conn)?;
+        let counters: Vec<query::StoredSignal> = all
+            .iter()
+            .filter(|s| {
+                let metric = settings.assets.machine_metric(&s.name).map(|(_, m)| m);
+                metric == Some(crate::model::machine::metric::COUNT_TOTAL)
+            })
+            .cloned()
+            .collect();
+        let read = (Arc::new(all), Arc::new(counters));
+        *signals = Some((Arc::clone(&read.0), Arc::clone(&read.1)));
         Ok(read)
     }
 }
@@ -218,8 +231,11 @@ fn read_frame(
     at_ms: i64,
 ) -> Result<Frame, crate::store::Error> {
     let sql = crate::store::query::sqlite_error(conn);
-    let signals = replays.signals(conn).map_err(sql)?;
-    let mut values = query::values_of(conn, &signals, at_ms, LOOKBACK_MS).map_err(sql)?;
+    let (signals, counters) = replays.signals(conn, settings).map_err(sql)?;
+    // The counters a minute before too, so the machines show their parts per minute at `t`.
+    let before = at_ms - crate::live::RATE_WINDOW_MS;
+    let mut values = query::values_of(conn, &counters, before, LOOKBACK_MS).map_err(sql)?;
+    values.extend(query::values_of(conn, &signals, at_ms, LOOKBACK_MS).map_err(sql)?);
     // In time order, as they happened (the live state takes each signal's newest).
     values.sort_by_key(|(_, s)| s.ts_ms);
     let alarms = journal::alarms_at(conn, at_ms).map_err(sql)?;
