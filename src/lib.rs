@@ -21,7 +21,9 @@
 //! - [`analytics`] — OEE (DOMAIN §3): [`analytics::oee`] the pure engine (one accumulator per machine and range:
 //!   times, counts, six big losses, stops, state timeline, hourly figures), [`analytics::OeeTracker`] the live shift
 //!   (O(1) per input, carried over at shift changes), [`analytics::history`] the recompute of any range from the
-//!   cache (minute rollups for counters) and the seed of the live shift at start, [`analytics::report`] the report
+//!   cache (minute rollups for counters), the seed of the live shift at start, and [`analytics::history::ShiftReplay`]
+//!   (a shift's inputs read once with accumulator checkpoints, so review reads the OEE at any instant in
+//!   milliseconds), [`analytics::report`] the report
 //!   per machine, line and site (JSON/CSV) and [`analytics::report_html`] the printable shift report; [`analytics::battery`] time to empty or to full from the state-of-charge slope;
 //!   [`analytics::geofence`] debounced zone crossings and time in zone (the same tracker on the writer thread, in
 //!   the live state and in the report); [`analytics::fleet`] the report's vehicles section from the cache;
@@ -38,7 +40,8 @@
 //!   gaps, last values, vehicle fixes, an event journal, geofence crossings, the alarm engine run on every event and
 //!   on a 1 s clock, with its journal, retention and a size cap), migrations, a reader thread
 //!   whose results come back as [`store::Pending`], and the query functions (decimation with min/max per bucket,
-//!   tier choice, time-weighted mean, gaps and interpolation for display); [`store::journal`] reads the alarm
+//!   tier choice, time-weighted mean, gaps and interpolation for display, every signal's value at an instant);
+//!   each reader job runs in one read transaction ([`store::in_snapshot`]); [`store::journal`] reads the alarm
 //!   journal (entries of a range, alarms standing at a time, KPIs); [`store::export`] writes portable recordings
 //!   (`.wfrec`: the same schema plus the config and site plan).
 //! - [`gui`] — glue that opens the window: data dir, logging, config, tokio runtime, feeds, eframe.
@@ -67,11 +70,13 @@
 //! - [`ui`] — [`ui::theme`] (all colours as named tokens, dark and light), [`ui::widgets`] (status badge, battery
 //!   bar, OEE gauge), [`ui::panels`] (status bar, plant overview tiles, the Plant view's OEE gauges and machine
 //!   detail, fleet table, the fleet map on walkers, trends, connections, the alarm banner, and the Alarms view:
-//!   summary, history, KPIs; review mode: the site at a past instant on a timeline).
+//!   summary, history, KPIs; review mode: the site at a past instant on a timeline, any shift or range, playback,
+//!   shift report and recording export with progress; the trend follows the review's range and cursor).
 //!
 //! Outside `src/`: `tests/` (integration tests: the UI on the simulator with `egui_kittest`, the feed on a real
 //! runtime, the MQTT feeds on rumqttd and Mosquitto (restart, TLS), the HTTP feed against its server, the history cache through the binary including a kill -9, the trend view on a real cache, OEE live against the cache recompute and the `report` command, fleet reports and basemaps, alarms through the
-//! writer, the Alarms view and `alarms --kpis`, the smoke test
+//! writer, the Alarms view and `alarms --kpis`, review (replayed state = live state, the review bar, reports and
+//! exports from the window), recordings, the smoke test
 //! script), `assets/`, `icons/` (the app icon), `packaging/` (Linux `.desktop` file),
 //! `.ci/run` (what CI runs), `docs/` (benchmarks, the HTTP gateway protocol), `fuzz/` (cargo-fuzz targets for the
 //! payload decoders).
