@@ -408,14 +408,9 @@ pub fn report(options: &ReportOptions, out: &mut dyn Write) -> anyhow::Result<()
     let params = crate::analytics::fleet::FleetParams { geofences, stale_after_ms: config.stale_after_ms };
     let read = || format!("cannot read {}", options.db.display());
     // A progress bar on the terminal (hidden when stderr is not one); Ctrl-C stops the command as usual.
-    let bar = indicatif::ProgressBar::new(1);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("reporting [{bar:40}] {pos}/{len} {elapsed}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = progress_bar("reporting [{bar:40}] {pos}/{len} {elapsed}");
     let mut step = |done: u64, of: u64| {
-        bar.set_length(of);
-        bar.set_position(done);
+        set_progress(&bar, done, of);
         true
     };
     let (assets, calendar, site) = (&config.assets, &config.calendar, &config.site.name);
@@ -498,21 +493,28 @@ pub fn export(options: &ExportOptions, out: &mut dyn Write) -> anyhow::Result<()
     if let Err(err) = watcher {
         tracing::warn!("Ctrl-C will not cancel the export cleanly: {err}");
     }
-    let bar = indicatif::ProgressBar::new(1);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("exporting [{bar:40}] {percent:>3}% {elapsed} (Ctrl-C cancels)")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let mut progress = |done: u64, total: u64| {
-        bar.set_length(total);
-        bar.set_position(done);
-    };
+    let bar = progress_bar("exporting [{bar:40}] {percent:>3}% {elapsed} (Ctrl-C cancels)");
+    let mut progress = |done: u64, total: u64| set_progress(&bar, done, total);
     let result = crate::store::export::export(&options.db, &options.out, (from, to), &info, &mut progress, &cancel);
     bar.finish_and_clear();
     let summary = result?;
     serde_json::to_writer(&mut *out, &summary)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// A terminal progress bar drawn with `template` (indicatif hides it when stderr is not a terminal).
+fn progress_bar(template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(1);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn set_progress(bar: &indicatif::ProgressBar, done: u64, of: u64) {
+    bar.set_length(of);
+    bar.set_position(done);
 }
 
 /// The config a recording carries, else the demo's.
