@@ -36,7 +36,7 @@ pub struct ReviewBenchResult {
     pub oee_ms_median: f64,
     /// Of which: the alarms as they stood at `t` (from the journal).
     pub alarms_ms_median: f64,
-    /// Of which: building the site the views read from what was read (on the UI thread in the window).
+    /// Of which: building the site the views read from what was read (on the reader thread too).
     pub build_ms_median: f64,
     /// The same OEE read from the cache from the shift's start, as seeks did before the replay.
     pub oee_from_shift_start_ms_median: f64,

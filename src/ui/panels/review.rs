@@ -4,8 +4,9 @@
 //!
 //! Each seek is one job on the history reader: every signal's value at `t` (vehicle positions interpolated between
 //! fixes), the alarms as they stood, and the OEE of the shift up to `t` — the shift's OEE inputs are read once
-//! ([`ShiftReplay`]), and a seek feeds a copy of the accumulator checkpoint before `t` with the minutes up to it. The views then
-//! read a [`LiveState`] built from those values instead of the live one; `ui()` never waits.
+//! ([`ShiftReplay`]), and a seek feeds a copy of the accumulator checkpoint before `t` with the minutes up to it.
+//! The views then read a [`LiveState`] built from those values (also on the reader thread) instead of the live
+//! one; `ui()` never waits, and only swaps the new site in.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,6 +39,26 @@ pub struct Frame {
     pub values: Vec<(String, Sample)>,
     pub alarms: Vec<AlarmView>,
     pub oee: Option<(Period, Seed)>,
+}
+
+impl Frame {
+    /// The site as the views read it: a live state built from the values, its OEE seeded up to the instant.
+    pub fn into_site(self, settings: &LiveSettings) -> Site {
+        let mut live = LiveState::replayed(settings.clone(), &self.values);
+        live.oee.tick(self.at_ms);
+        if let Some((period, seed)) = self.oee {
+            live.oee.begin_seed();
+            live.oee.seed(&period, seed, self.at_ms);
+        }
+        Site { at_ms: self.at_ms, live, alarms: self.alarms }
+    }
+}
+
+/// One seek's result as the views show it.
+pub struct Site {
+    pub at_ms: i64,
+    pub live: LiveState,
+    pub alarms: Vec<AlarmView>,
 }
 
 /// What the timeline shows.
@@ -113,7 +134,7 @@ pub struct Review {
     timeline_loading: Option<Pending<Timeline>>,
     /// The timeline was read (or could not be): it is asked for once.
     timeline_read: bool,
-    seeking: Option<Pending<Frame>>,
+    seeking: Option<Pending<Site>>,
     replays: Replays,
     last_tick: Option<Instant>,
     pub problem: Option<String>,
@@ -447,15 +468,13 @@ impl Review {
 
     /// Puts a loaded frame on show.
     pub fn show(&mut self, frame: Frame) {
-        let mut live = LiveState::replayed(self.settings.clone(), &frame.values);
-        live.oee.tick(frame.at_ms);
-        if let Some((period, seed)) = frame.oee {
-            live.oee.begin_seed();
-            live.oee.seed(&period, seed, frame.at_ms);
-        }
-        self.live = live;
-        self.alarms = Arc::new(frame.alarms);
-        self.shown_ms = Some(frame.at_ms);
+        self.show_site(frame.into_site(&self.settings));
+    }
+
+    fn show_site(&mut self, site: Site) {
+        self.live = site.live;
+        self.alarms = Arc::new(site.alarms);
+        self.shown_ms = Some(site.at_ms);
     }
 
     /// Moves the cursor (playback), collects finished reads and asks for the next one. Call once per frame.
@@ -557,13 +576,14 @@ impl Review {
         {
             self.seeking = None;
             match result {
-                Ok(frame) => self.show(frame),
+                Ok(site) => self.show_site(site),
                 Err(err) => self.problem = Some(format!("The site at this time cannot be read: {err}")),
             }
         }
         if self.seeking.is_none() && self.shown_ms != Some(self.at_ms) {
             let (settings, replays, at) = (self.settings.clone(), self.replays.clone(), self.at_ms);
-            self.seeking = history.run(move |conn| load_frame(conn, &settings, &replays, at));
+            // The site the views read is built on the reader thread too: the window only swaps it in.
+            self.seeking = history.run(move |conn| Ok(load_frame(conn, &settings, &replays, at)?.into_site(&settings)));
         }
         if self.seeking.is_some() {
             ctx.request_repaint_after(Duration::from_millis(30));
@@ -588,8 +608,7 @@ impl Review {
             events.into_iter().rev().find(|t| *t < self.at_ms)
         };
         if let Some(t) = target {
-            self.at_ms = t.clamp(self.from_ms, self.to_ms);
-            self.playing = false;
+            self.seek(t);
         }
     }
 
@@ -815,8 +834,7 @@ impl Review {
             let f = f64::from(((p.x - rect.left()) / rect.width()).clamp(0.0, 1.0));
             #[expect(clippy::cast_possible_truncation, clippy::cast_precision_loss, reason = "a time on the bar")]
             let t = self.from_ms + (f * span as f64) as i64;
-            self.at_ms = t;
-            self.playing = false;
+            self.seek(t);
         }
         if let Some(p) = response.hover_pos() {
             let f = f64::from(((p.x - rect.left()) / rect.width()).clamp(0.0, 1.0));
