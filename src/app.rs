@@ -102,7 +102,6 @@ pub struct AppParts {
     pub recordings: Option<(std::path::PathBuf, crate::store::export::RecordingInfo)>,
 }
 
-/// A file being opened for review: its reader, its name, and its range being read.
 /// A dropped file being opened: its reader, name, and its review range and what it carries as a recording.
 type Opening = (History, String, Pending<(Option<(i64, i64, bool)>, Option<crate::store::export::RecordingInfo>)>);
 
@@ -263,15 +262,10 @@ impl WatchfloorApp {
                 let title = format!("{} {name}", if recording { "Recording" } else { "Cache" });
                 let mut review = self.new_review((from, to), from, title).with_source(history.clone());
                 if let Some((dir, own)) = &self.recordings {
-                    // A part of a recording carries the recording's config and plan, else this window's.
-                    let carried = info.map(|i| RecordingInfo { source: history.path().display().to_string(), ..i });
-                    review = review.with_export(
-                        dir.clone(),
-                        carried.unwrap_or_else(|| RecordingInfo {
-                            source: history.path().display().to_string(),
-                            ..own.clone()
-                        }),
-                    );
+                    // A part of a dropped recording carries its config and plan; of a dropped cache, this window's.
+                    let source = history.path().display().to_string();
+                    let info = RecordingInfo { source, ..info.unwrap_or_else(|| own.clone()) };
+                    review = review.with_export(dir.clone(), info);
                 }
                 self.review = Some(review);
             }
@@ -525,6 +519,8 @@ impl eframe::App for WatchfloorApp {
             None => (&self.live, self.clock.now_ms()),
         };
         let reviewing = self.review.is_some();
+        // What the views read history from: a dropped recording under review has its own reader.
+        let view_history = self.review.as_ref().and_then(|r| r.source()).or(self.history.as_ref());
         let history = match (&self.store, &self.history) {
             (Some(store), _) => HistoryIndicator::Recording(store.status()),
             (None, Some(history)) => HistoryIndicator::Reviewing(history.path().to_owned()),
@@ -577,7 +573,7 @@ impl eframe::App for WatchfloorApp {
                 });
             }
             View::Plant => {
-                let (panel, tz, history) = (&mut self.plant, &self.timezone, self.history.as_ref());
+                let (panel, tz, history) = (&mut self.plant, &self.timezone, view_history);
                 if panel.selected.is_some() {
                     egui::Panel::right("machine_detail").resizable(true).default_size(560.0).show(ui, |ui| {
                         egui::ScrollArea::vertical().id_salt("machine_detail").show(ui, |ui| {
@@ -594,7 +590,7 @@ impl eframe::App for WatchfloorApp {
             View::Fleet => {
                 self.map.alarmed =
                     alarms_now.iter().filter(|a| a.state.annunciated()).map(|a| a.asset.clone()).collect();
-                let (map, table, history) = (&mut self.map, &mut self.fleet_table, self.history.as_ref());
+                let (map, table, history) = (&mut self.map, &mut self.fleet_table, view_history);
                 egui::Panel::right("fleet_table").resizable(true).default_size(640.0).show(ui, |ui| {
                     commands.extend(table.ui(ui, theme, live, now_ms, sims, Some(&mut map.selected)));
                 });
@@ -609,7 +605,7 @@ impl eframe::App for WatchfloorApp {
                     operator: &self.operator,
                     timezone: &self.timezone,
                     calendar: live.oee.calendar(),
-                    history: self.history.as_ref(),
+                    history: view_history,
                     area_of: &area_of,
                     reviewing,
                 };
@@ -624,7 +620,7 @@ impl eframe::App for WatchfloorApp {
                     to_ms: r.to_ms,
                     at_ms: r.at_ms,
                 });
-                let history = self.review.as_ref().and_then(|r| r.source()).or(self.history.as_ref());
+                let history = view_history;
                 let env = TrendEnv { theme, history, live, now_ms, timezone: &self.timezone, review: cursor };
                 let trend = &mut self.settings.trend;
                 let seek = egui::CentralPanel::default().show(ui, |ui| trend.ui(ui, &env)).inner;
