@@ -117,9 +117,9 @@ impl Rig {
         rig
     }
 
-    /// Steps (with a short pause for the reader thread) until `done`, at most 200 times.
+    /// Steps (with a short pause for the reader thread) until `done`, at most 1,000 times (a loaded machine is slow).
     fn until(&mut self, what: &str, done: impl Fn(&Harness<'static, WatchfloorApp>) -> bool) {
-        for _ in 0..200 {
+        for _ in 0..1_000 {
             if done(&self.harness) {
                 return;
             }

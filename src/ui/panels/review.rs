@@ -101,6 +101,14 @@ pub fn parse_local(text: &str, tz: &TimeZone) -> Result<i64, String> {
         .map_err(|err| format!("\"{text}\" is not a time ({err}); write it as 2026-11-20 06:00"))
 }
 
+/// A short "written" link (the bar keeps its layout); the path on hover, copied on a click.
+fn written_ui(ui: &mut Ui, label: &str, path: &std::path::Path, what: &str) {
+    let response = ui.link(label).on_hover_text(format!("{}\n{what}\nClick to copy the path", path.display()));
+    if response.clicked() {
+        ui.ctx().copy_text(path.display().to_string());
+    }
+}
+
 /// A small progress bar for `done` of `total` steps, with its percentage.
 fn progress_bar_ui(ui: &mut Ui, done: u64, total: u64) -> egui::Response {
     #[expect(clippy::cast_precision_loss, reason = "a fraction for a progress bar")]
@@ -669,9 +677,7 @@ impl Review {
                     }
                 }
                 match &self.report_written {
-                    Some(Ok(path)) => {
-                        ui.label(RichText::new(format!("Report written: {}", path.display())).color(theme.text_dim));
-                    }
+                    Some(Ok(path)) => written_ui(ui, "Report written", path, "HTML, JSON and CSV beside it"),
                     Some(Err(e)) => {
                         ui.label(RichText::new(format!("No report: {e}")).color(theme.alarm));
                     }
@@ -781,8 +787,8 @@ impl Review {
         }
         match &self.export_written {
             Some(Ok((path, summary))) => {
-                ui.label(RichText::new(format!("Recording written: {}", path.display())).color(theme.text_dim))
-                    .on_hover_text(format!("{} samples, {} MB", summary.samples, summary.bytes / 1_000_000));
+                let what = format!("{} samples, {} MB", summary.samples, summary.bytes / 1_000_000);
+                written_ui(ui, "Recording written", path, &what);
             }
             Some(Err(e)) => {
                 ui.label(RichText::new(format!("No recording: {e}")).color(theme.alarm));
