@@ -151,8 +151,8 @@ pub struct Review {
     /// Where *Shift report* writes, and the site's name for it.
     reports: Option<(std::path::PathBuf, String)>,
     report: Option<Pending<std::path::PathBuf>>,
-    /// *Shift report* was clicked; started on the next tick (which has the reader).
-    report_asked: bool,
+    /// *Shift report* was clicked: the files' name (site time), started on the next tick (which has the reader).
+    report_asked: Option<String>,
     /// The last report written, or why not.
     pub report_written: Option<Result<std::path::PathBuf, String>>,
     /// Set on a report being written: *Cancel* stops it and nothing is written.
@@ -297,7 +297,7 @@ impl Review {
             source: None,
             reports: None,
             report: None,
-            report_asked: false,
+            report_asked: None,
             report_written: None,
             report_cancel: Arc::default(),
             report_progress: Arc::default(),
@@ -384,10 +384,15 @@ impl Review {
         }
     }
 
+    /// `<what>-<from>-to-<to>` in site time, for the files written of the reviewed range.
+    fn file_stem(&self, what: &str, tz: &TimeZone) -> String {
+        let stamp = |ms: i64| crate::ui::fmt_local(ms, tz, "%Y%m%d-%H%M");
+        format!("{what}-{}-to-{}", stamp(self.from_ms), stamp(self.to_ms))
+    }
+
     /// A file name for a recording of the reviewed range, not yet taken, in `dir`.
     fn export_path(&self, dir: &std::path::Path, tz: &TimeZone) -> PathBuf {
-        let stamp = |ms: i64| crate::ui::fmt_local(ms, tz, "%Y%m%d-%H%M");
-        let stem = format!("recording-{}-to-{}", stamp(self.from_ms), stamp(self.to_ms));
+        let stem = self.file_stem("recording", tz);
         let mut path = dir.join(format!("{stem}.wfrec"));
         for n in 2..1000 {
             if !path.exists() {
@@ -405,7 +410,7 @@ impl Review {
     }
 
     /// Writes the report of the reviewed range on the reader thread.
-    fn request_report(&mut self, history: &History) {
+    fn request_report(&mut self, history: &History, name: String) {
         let Some((dir, site)) = self.reports.clone() else { return };
         let (settings, range, title) = (self.settings.clone(), (self.from_ms, self.to_ms), self.title.clone());
         self.report_cancel = Arc::default();
@@ -435,7 +440,7 @@ impl Review {
                     .and_then(|()| std::fs::write(path, bytes))
                     .map_err(|e| crate::store::Error::NotWritable { path: path.to_owned(), reason: e.to_string() })
             };
-            let stem = dir.join(format!("report-{}-{}", range.0, range.1));
+            let stem = dir.join(name);
             let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
             write(&stem.with_extension("json"), &json)?;
             // The CSV forms, as `watchfloor report --format csv --section oee|vehicles|alarms` prints them.
@@ -501,13 +506,12 @@ impl Review {
         self.last_tick = Some(now);
         let own = self.source.take();
         let reader = own.as_ref().or(history);
-        if self.report_asked
-            && self.report.is_none()
+        if self.report.is_none()
             && let Some(h) = reader
+            && let Some(name) = self.report_asked.take()
         {
-            self.report_asked = false;
             self.report_written = None;
-            self.request_report(h);
+            self.request_report(h, name);
         }
         if let Some(p) = &mut self.report
             && let Some(result) = p.poll()
@@ -664,7 +668,7 @@ impl Review {
                     .on_hover_text("Write the report of this range: a printable HTML document and its JSON")
                     .clicked()
                 {
-                    self.report_asked = true;
+                    self.report_asked = Some(self.file_stem("report", tz));
                 }
                 if busy {
                     let progress = &self.report_progress;
