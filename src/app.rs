@@ -214,6 +214,11 @@ impl WatchfloorApp {
         self.review.as_ref()
     }
 
+    /// Leaves the review: every view shows the present again (*Back to live*).
+    pub fn back_to_live(&mut self) {
+        self.review = None;
+    }
+
     /// Opens a review of `[from, to]` at `at` (the *Review* button does this for the current shift).
     pub fn start_review(&mut self, range: (i64, i64), at_ms: i64, title: String) {
         self.review = Some(self.new_review(range, at_ms, title));
@@ -507,7 +512,7 @@ impl eframe::App for WatchfloorApp {
             let (theme, tz) = (&self.theme, &self.timezone);
             let action = egui::Panel::top("review").show(ui, |ui| review.bar_ui(ui, theme, tz)).inner;
             if action == crate::ui::panels::review::ReviewAction::BackToLive {
-                self.review = None;
+                self.back_to_live();
             }
         }
         if !self.problems.is_empty() {
