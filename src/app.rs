@@ -549,14 +549,12 @@ impl eframe::App for WatchfloorApp {
             (None, HistoryIndicator::Recording(status)) => Arc::clone(&status.alarms),
             _ => Arc::default(),
         };
-        // The banner annunciates; shelved, suppressed and out-of-service alarms are in the Alarms view only.
-        let annunciated: Vec<crate::store::AlarmView> =
-            alarms_now.iter().filter(|a| a.state.annunciated()).cloned().collect();
-        if !annunciated.is_empty() {
+        // Shown only when something is annunciated (the banner leaves shelved and suppressed alarms to the Alarms view).
+        if alarms_now.iter().any(|a| a.state.annunciated()) {
             let (theme, user) = (&self.theme, &self.operator);
             let actions = egui::Panel::top("alarms")
                 .show(ui, |ui| {
-                    crate::ui::panels::alarms::alarms_banner_ui(ui, theme, &annunciated, now_ms, user, reviewing)
+                    crate::ui::panels::alarms::alarms_banner_ui(ui, theme, &alarms_now, now_ms, user, reviewing)
                 })
                 .inner;
             send_alarm_actions(self.store.as_ref(), reviewing, actions);

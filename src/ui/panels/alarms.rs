@@ -53,7 +53,9 @@ pub fn alarms_banner_ui(
     reviewing: bool,
 ) -> Vec<StoreCommand> {
     let mut commands = Vec::new();
-    let mut order: Vec<&AlarmView> = alarms.iter().collect();
+    // It annunciates: shelved, suppressed and out-of-service alarms are in the Alarms view only (ISA-18.2).
+    let alarms: Vec<&AlarmView> = alarms.iter().filter(|a| a.state.annunciated()).collect();
+    let mut order = alarms.clone();
     order.sort_by(|a, b| {
         b.state
             .wants_ack()
