@@ -443,7 +443,7 @@ fn seed_oee(
     let path = history.path().to_owned();
     let pending = history.run(move |conn| {
         crate::analytics::history::seed(conn, &assets, &calendar, &shift, until_ms)
-            .map_err(|source| crate::store::Error::Sqlite { path, source })
+            .map_err(|source| crate::store::Error::History { path, source })
     })?;
     live.oee.begin_seed();
     Some((period, until_ms, pending))

@@ -38,6 +38,25 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
     let runtime = io_runtime()?;
     let mut bus = EventBus::builder();
     let events = bus.lossless(STORE_CHANNEL_CAPACITY);
+    // The site database, when configured, is a second lossless consumer with its own alarm evaluation (only the
+    // leader's is journaled there); the local cache stays the offline copy.
+    let site = match &config.site_db {
+        Some(db) => {
+            let target = site_target(db, None)?;
+            let mut site_options = crate::store::site::SiteOptions::new(target, config.site.name.clone());
+            site_options.raw_days = db.raw_days;
+            let (geofences, _) = config.geofences();
+            site_options.evaluator = crate::analytics::recording::SiteEvaluator::boxed(
+                config.alarm_rules(&config.site_plan.load().0),
+                geofences,
+                Some((config.calendar.clone(), Arc::new(config.assets.clone()))),
+            );
+            let writer = crate::store::site::SiteWriter::start(site_options, bus.lossless(STORE_CHANNEL_CAPACITY))
+                .context("cannot start the site writer")?;
+            Some(writer)
+        }
+        None => None,
+    };
     let bus = bus.build();
     let mut store_options = StoreOptions::new(&options.db);
     store_options.retention = config.history;
@@ -45,9 +64,11 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
     for note in notes {
         tracing::warn!("{note}");
     }
-    store_options.geofences = geofences;
-    store_options.alarm_rules = config.alarm_rules(&config.site_plan.load().0);
-    store_options.oee = Some((config.calendar.clone(), Arc::new(config.assets.clone())));
+    store_options.evaluator = crate::analytics::recording::SiteEvaluator::boxed(
+        config.alarm_rules(&config.site_plan.load().0),
+        geofences,
+        Some((config.calendar.clone(), Arc::new(config.assets.clone()))),
+    );
     let store = Store::start(store_options, events).context("cannot start the history writer")?;
     let started = Instant::now();
     let backend = Backend::start(runtime.handle(), &config, &bus);
@@ -60,6 +81,13 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
         stop
     });
     runtime.shutdown_timeout(Duration::from_secs(2));
+    if let Some(site) = site {
+        let s = site.finish();
+        eprintln!(
+            "site database {}: {} samples written ({} already there, {} unwritten, {} dropped); led {} time(s)",
+            s.url, s.stored_samples, s.duplicate_samples, s.buffered_samples, s.dropped_samples, s.takeovers
+        );
+    }
     let status = store.finish();
     eprintln!(
         "recorded {} samples ({} duplicates skipped, {} not stored) into {} in {:.1} s; stopped by {reason}",
@@ -73,6 +101,56 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
         bail!("{message}");
     }
     Ok(status)
+}
+
+/// A `--db`: a cache file or recording, or the site database (`postgres://…`).
+pub enum Db {
+    File(rusqlite::Connection),
+    Site(Box<crate::store::site::PgHistory>),
+}
+
+impl Db {
+    /// Opens `db` for reading. A site database's password comes from `PGPASSWORD` (as with `psql`) when the URL
+    /// has none; TLS is used when the server offers it.
+    pub fn open(db: &Path) -> anyhow::Result<Self> {
+        let text = db.to_string_lossy();
+        if crate::config::SiteDb::is_url(&text) {
+            let target = site_target(&crate::config::SiteDb::new(text.as_ref()), std::env::var("PGPASSWORD").ok())?;
+            return Ok(Self::Site(Box::new(crate::store::site::PgHistory::open(&target)?)));
+        }
+        Ok(Self::File(open_reader(db)?))
+    }
+
+    pub fn history(&self) -> &dyn crate::model::history::HistoryRead {
+        match self {
+            Self::File(conn) => conn,
+            Self::Site(pg) => pg.as_ref(),
+        }
+    }
+}
+
+/// The site database as the writer and readers reach it: the password (the config's, else `fallback_password`)
+/// and TLS as `sslmode` says (the system's roots, or the configured CA).
+pub fn site_target(
+    db: &crate::config::SiteDb,
+    fallback_password: Option<String>,
+) -> anyhow::Result<crate::store::site::SiteTarget> {
+    use crate::config::SslMode;
+    use crate::store::site::{SiteTarget, SiteTls};
+    let password = db.password().map_err(|e| anyhow!(e))?.or(fallback_password);
+    let files = crate::config::TlsFiles { ca_file: db.ca_file.clone(), cert_file: None, key_file: None };
+    let tls = match db.sslmode {
+        SslMode::Disable => SiteTls::Disable,
+        SslMode::Prefer => match crate::feeds::tls::client_config(&files) {
+            Ok(config) => SiteTls::Prefer(config),
+            // No roots to check a server with: plain, as libpq's `prefer` ends up without a usable certificate.
+            Err(_) => SiteTls::Disable,
+        },
+        SslMode::Require => {
+            SiteTls::Require(crate::feeds::tls::client_config(&files).map_err(|e| anyhow!("site_db TLS: {e}"))?)
+        }
+    };
+    Ok(SiteTarget { url: db.url.clone(), password, tls })
 }
 
 /// Resolves when the duration is over (if any), on Ctrl-C or on SIGTERM, saying which.
@@ -142,12 +220,7 @@ pub fn parse_time(s: &str, now_ms: i64) -> anyhow::Result<i64> {
     Ok(ts.as_millisecond())
 }
 
-/// RFC 3339 in UTC with milliseconds.
-pub fn rfc3339(ts_ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ts_ms)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_else(|_| ts_ms.to_string())
-}
+pub use crate::model::time::rfc3339;
 
 fn quality_name(q: Quality) -> &'static str {
     match q {
@@ -201,17 +274,17 @@ impl From<&Bucket> for BucketRow {
 
 /// Writes the values (or buckets) of one signal to `out`.
 pub fn query(options: &QueryOptions, out: &mut dyn Write) -> anyhow::Result<()> {
-    let conn = open_reader(&options.db)?;
-    let (id, info) = query::signal(&conn, &options.signal)?.ok_or_else(|| {
-        anyhow!("no signal {:?} in {}; `watchfloor signals --db FILE` lists them", options.signal, options.db.display())
+    let db = Db::open(&options.db)?;
+    let history = db.history();
+    let signal = history.signals()?.into_iter().find(|s| s.name == options.signal).ok_or_else(|| {
+        anyhow!("no signal {:?} in {}; `watchfloor signals --db …` lists them", options.signal, options.db.display())
     })?;
     let now = wall_now_ms();
     let to = match &options.to {
         Some(t) => parse_time(t, now)?,
         None => {
             // Up to now, or past it when the cache holds later data (a sped-up demo's recording).
-            let newest: Option<i64> =
-                conn.query_row("SELECT ts_ms FROM latest WHERE signal = ?1", [id], |r| r.get(0)).ok();
+            let newest = history.latest(signal.key, signal.kind)?.map(|s| s.ts_ms);
             newest.map_or(now, |t| now.max(t + 1))
         }
     };
@@ -227,12 +300,20 @@ pub fn query(options: &QueryOptions, out: &mut dyn Write) -> anyhow::Result<()> 
             if n == 0 {
                 bail!("--buckets must be at least 1");
             }
-            let series = query::series(&conn, &options.signal, from, to, n)?;
-            let rows: Vec<BucketRow> = series.buckets.iter().map(BucketRow::from).collect();
+            let buckets = match &db {
+                Db::File(conn) => query::series(conn, &options.signal, from, to, n)?.buckets,
+                Db::Site(_) => {
+                    // The site database answers from raw values, bucketed here.
+                    let width = query::bucket_width(from, to, i64::try_from(n).unwrap_or(i64::MAX), 1);
+                    let raw = history.raw(signal.key, signal.kind, (from, to), usize::MAX, true)?;
+                    query::buckets_of(raw.iter().filter_map(|s| Some((s.ts_ms, s.value.as_f64()?))), width)
+                }
+            };
+            let rows: Vec<BucketRow> = buckets.iter().map(BucketRow::from).collect();
             write_rows(&rows, &["ts", "min", "max", "mean", "count"], options.format, out)
         }
         None => {
-            let samples: Vec<StoredSample> = query::raw(&conn, id, info.kind, from, to, usize::MAX)?;
+            let samples: Vec<StoredSample> = history.raw(signal.key, signal.kind, (from, to), usize::MAX, false)?;
             let rows: Vec<RawRow<'_>> = samples
                 .iter()
                 .map(|s| RawRow {
@@ -300,15 +381,16 @@ pub fn alarms(options: &AlarmsOptions, out: &mut dyn Write) -> anyhow::Result<()
     let to = options.to.as_deref().map(|t| parse_time(t, now)).transpose()?.unwrap_or(i64::MAX);
     let default_from = if options.kpis { to.min(now) - 86_400_000 } else { i64::MIN };
     let from = options.from.as_deref().map(|t| parse_time(t, now)).transpose()?.unwrap_or(default_from);
-    let conn = open_reader(&options.db)?;
+    let db = Db::open(&options.db)?;
+    let history = db.history();
     let context = || format!("cannot read the alarm journal of {}", options.db.display());
     if options.kpis {
-        let kpis = crate::store::journal::kpis(&conn, from, to.min(now.max(from + 1))).with_context(context)?;
+        let kpis = crate::analytics::alarm_kpi::kpis(history, from, to.min(now.max(from + 1))).with_context(context)?;
         serde_json::to_writer_pretty(&mut *out, &kpis)?;
         writeln!(out)?;
         return Ok(());
     }
-    let entries = crate::store::journal::entries(&conn, from, to, usize::MAX).with_context(context)?;
+    let entries = history.journal(from, to, usize::MAX).with_context(context)?;
     let rows: Vec<AlarmRow> = entries
         .into_iter()
         .map(|e| AlarmRow {
@@ -382,10 +464,11 @@ pub enum Section {
 /// OEE per machine, line and site over a range, with the six big losses, from a history cache. Planned time comes
 /// from the config's shift calendar (or the default three shifts).
 pub fn report(options: &ReportOptions, out: &mut dyn Write) -> anyhow::Result<()> {
-    let conn = open_reader(&options.db)?;
-    let config = match &options.config {
-        Some(path) => crate::config::Config::load(path)?,
-        None => recording_config(&conn, &options.db)?,
+    let db = Db::open(&options.db)?;
+    let config = match (&options.config, &db) {
+        (Some(path), _) => crate::config::Config::load(path)?,
+        (None, Db::File(conn)) => recording_config(conn, &options.db)?,
+        (None, Db::Site(_)) => crate::config::Config::demo(crate::config::SimGateway::default()),
     };
     let now = wall_now_ms();
     let (from, to, title) = match &options.shift {
@@ -414,7 +497,7 @@ pub fn report(options: &ReportOptions, out: &mut dyn Write) -> anyhow::Result<()
         true
     };
     let (assets, calendar, site) = (&config.assets, &config.calendar, &config.site.name);
-    let report = crate::analytics::report::full(&conn, assets, calendar, site, &params, (from, to), &mut step)
+    let report = crate::analytics::report::full(db.history(), assets, calendar, site, &params, (from, to), &mut step)
         .with_context(read)?;
     bar.finish_and_clear();
     let report = report.context("the report was stopped")?;
@@ -439,9 +522,17 @@ pub fn report(options: &ReportOptions, out: &mut dyn Write) -> anyhow::Result<()
 
 /// Writes the stored signal ids, one per line.
 pub fn signals(db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
-    let conn = open_reader(db)?;
-    for s in query::signals(&conn)? {
-        writeln!(out, "{}", s.id)?;
+    match Db::open(db)? {
+        Db::File(conn) => {
+            for s in query::signals(&conn)? {
+                writeln!(out, "{}", s.id)?;
+            }
+        }
+        Db::Site(pg) => {
+            for s in pg.signal_list()? {
+                writeln!(out, "{}", s.name)?;
+            }
+        }
     }
     Ok(())
 }

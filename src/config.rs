@@ -63,6 +63,7 @@ struct RawConfig {
     site: RawSite,
     fleet: RawFleet,
     history: RawHistory,
+    site_db: Option<RawSiteDb>,
     battery: BTreeMap<Spanned<String>, RawBattery>,
     gateway: Vec<RawGateway>,
     shift: Vec<RawShift>,
@@ -177,6 +178,17 @@ struct RawHistory {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawSiteDb {
+    url: Spanned<String>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    sslmode: Option<Spanned<String>>,
+    ca_file: Option<String>,
+    raw_days: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawBattery {
     low: Spanned<f64>,
     critical: Spanned<f64>,
@@ -239,6 +251,8 @@ pub struct Config {
     pub battery: BTreeMap<VehicleKind, BatteryThresholds>,
     /// How long history is kept, and how big the cache may grow.
     pub history: Retention,
+    /// The site's PostgreSQL database (`[site_db]`), shared by the recorders and consoles of a control room.
+    pub site_db: Option<SiteDb>,
     /// Overrides of the discovered machines and lines, and the OEE defaults.
     pub assets: AssetModel,
     /// The site plan drawn under the fleet map.
@@ -248,7 +262,7 @@ pub struct Config {
     /// How long a vehicle must stay on the other side of a zone's edge before the crossing counts.
     pub geofence_debounce_ms: i64,
     /// The map's tile server, if any (the site plan is drawn over it, or alone without it).
-    pub tiles: Option<crate::ui::tiles::TileServer>,
+    pub tiles: Option<TileServer>,
     /// An offline basemap: a raster `PMTiles` file (under the server's tiles when both are set).
     pub pmtiles: Option<PathBuf>,
     /// Alarm rules from `[[alarm]]`.
@@ -376,6 +390,75 @@ pub struct TlsFiles {
     pub key_file: Option<PathBuf>,
 }
 
+/// The site database: a PostgreSQL URL (`postgres://user@host:5432/db`), its password from the environment or a
+/// file (never in the config), and TLS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteDb {
+    pub url: String,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub sslmode: SslMode,
+    /// The CA that signed the server's certificate (else the system's roots).
+    pub ca_file: Option<PathBuf>,
+    /// Days of raw samples kept (whole days: older partitions are dropped); 0 keeps them forever.
+    pub raw_days: u32,
+}
+
+impl SiteDb {
+    pub const DEFAULT_RAW_DAYS: u32 = 90;
+
+    /// A site database on `url` with no password and TLS when the server offers it.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            password_env: None,
+            password_file: None,
+            sslmode: SslMode::Prefer,
+            ca_file: None,
+            raw_days: Self::DEFAULT_RAW_DAYS,
+        }
+    }
+
+    /// Whether a `--db` or `site_db.url` names a PostgreSQL database rather than a file.
+    pub fn is_url(s: &str) -> bool {
+        s.starts_with("postgres://") || s.starts_with("postgresql://")
+    }
+
+    pub fn check_url(url: &str) -> Result<(), String> {
+        if !Self::is_url(url) {
+            return Err(format!("site_db.url {url:?} must start with postgres:// (postgres://user@host:5432/db)"));
+        }
+        if url::Url::parse(url).is_err() {
+            return Err(format!("site_db.url {url:?} is not a valid URL"));
+        }
+        Ok(())
+    }
+
+    /// The password, read now; `Ok(None)` when none is configured.
+    pub fn password(&self) -> Result<Option<String>, String> {
+        read_secret(self.password_env.as_deref(), self.password_file.as_deref(), "site_db password")
+    }
+}
+
+/// TLS to the site database, as libpq's `sslmode` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+}
+
+impl SslMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "disable" => Some(Self::Disable),
+            "prefer" => Some(Self::Prefer),
+            "require" => Some(Self::Require),
+            _ => None,
+        }
+    }
+}
+
 /// Where secrets come from: environment variables or files, never the config itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Credentials {
@@ -494,6 +577,7 @@ impl Config {
             stale_after_ms: 30_000,
             battery: BTreeMap::new(),
             history: Retention::default(),
+            site_db: None,
             assets: AssetModel::default(),
             site_plan: SitePlanSource::Demo,
             geofence_file: None,
@@ -964,19 +1048,19 @@ impl Checker<'_> {
             .map_or(crate::analytics::geofence::DEFAULT_DEBOUNCE_MS, |d| {
                 i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
             });
-        let tiles =
-            raw.map.tiles.as_ref().and_then(|url| match crate::ui::tiles::TileServer::check_url(url.get_ref()) {
-                Ok(()) => Some(crate::ui::tiles::TileServer {
-                    url: url.get_ref().clone(),
-                    attribution: raw.map.tiles_attribution.clone().unwrap_or_default(),
-                    cache_mb: raw.map.tile_cache_mb.unwrap_or(crate::ui::tiles::DEFAULT_CACHE_MB),
-                    cache_dir: None,
-                }),
-                Err(problem) => {
-                    self.problem(url.span(), problem);
-                    None
-                }
-            });
+        let tiles = raw.map.tiles.as_ref().and_then(|url| match TileServer::check_url(url.get_ref()) {
+            Ok(()) => Some(TileServer {
+                url: url.get_ref().clone(),
+                attribution: raw.map.tiles_attribution.clone().unwrap_or_default(),
+                cache_mb: raw.map.tile_cache_mb.unwrap_or(DEFAULT_CACHE_MB),
+                cache_dir: None,
+            }),
+            Err(problem) => {
+                self.problem(url.span(), problem);
+                None
+            }
+        });
+        let site_db = raw.site_db.as_ref().and_then(|db| self.site_db(db));
         Config {
             site,
             calendar,
@@ -984,6 +1068,7 @@ impl Checker<'_> {
             stale_after_ms,
             battery,
             history,
+            site_db,
             assets,
             site_plan,
             geofence_file,
@@ -993,6 +1078,38 @@ impl Checker<'_> {
             alarms: self.alarms(&raw.alarm),
             alarm_defaults: self.alarm_defaults(&raw.alarms),
         }
+    }
+
+    fn site_db(&mut self, raw: &RawSiteDb) -> Option<SiteDb> {
+        let url = raw.url.get_ref();
+        if let Err(problem) = SiteDb::check_url(url) {
+            self.problem(raw.url.span(), problem);
+            return None;
+        }
+        let sslmode = match raw.sslmode.as_ref() {
+            None => SslMode::Prefer,
+            Some(m) => match SslMode::parse(m.get_ref()) {
+                Some(mode) => mode,
+                None => {
+                    self.problem(
+                        m.span(),
+                        format!("site_db.sslmode {:?} is not one of disable, prefer, require", m.get_ref()),
+                    );
+                    return None;
+                }
+            },
+        };
+        if raw.password_env.is_some() && raw.password_file.is_some() {
+            self.problem(raw.url.span(), "site_db: give password_env or password_file, not both".to_owned());
+        }
+        Some(SiteDb {
+            url: url.clone(),
+            password_env: raw.password_env.clone(),
+            password_file: raw.password_file.as_deref().map(|p| self.path(p)),
+            sslmode,
+            ca_file: raw.ca_file.as_deref().map(|p| self.path(p)),
+            raw_days: raw.raw_days.unwrap_or(SiteDb::DEFAULT_RAW_DAYS),
+        })
     }
 
     fn alarms(&mut self, raw: &[RawAlarm]) -> Vec<crate::analytics::alarm::Rule> {
@@ -1229,6 +1346,35 @@ pub fn valid_topic_filter(filter: &str) -> bool {
         "+" => true,
         l => !l.contains(['+', '#']),
     })
+}
+
+/// A tile server from the config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TileServer {
+    /// With `{z}`, `{x}` and `{y}` (and optionally `{s}`, replaced by `a`, `b` or `c`).
+    pub url: String,
+    pub attribution: String,
+    /// The disk cache's size; 0 keeps no disk cache.
+    pub cache_mb: u64,
+    /// Where the disk cache lives (the data dir's `tiles/`, set at start); `None` keeps none.
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+/// The default size of the tile cache.
+pub const DEFAULT_CACHE_MB: u64 = 512;
+
+impl TileServer {
+    /// Checks a URL template: http(s), with `{z}`, `{x}` and `{y}`.
+    pub fn check_url(url: &str) -> Result<(), String> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("map.tiles {url:?} must start with http:// or https://"));
+        }
+        let missing: Vec<&str> = ["{z}", "{x}", "{y}"].into_iter().filter(|p| !url.contains(p)).collect();
+        if !missing.is_empty() {
+            return Err(format!("map.tiles {url:?} has no {}", missing.join(", ")));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

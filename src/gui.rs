@@ -150,9 +150,11 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
             let path = data_dir.join(CACHE_FILE_NAME);
             let mut store_options = StoreOptions::new(&path);
             store_options.retention = config.history;
-            store_options.geofences = geofences.clone();
-            store_options.alarm_rules = config.alarm_rules(&site_plan);
-            store_options.oee = Some((config.calendar.clone(), Arc::new(config.assets.clone())));
+            store_options.evaluator = crate::analytics::recording::SiteEvaluator::boxed(
+                config.alarm_rules(&site_plan),
+                geofences.clone(),
+                Some((config.calendar.clone(), Arc::new(config.assets.clone()))),
+            );
             let store = Store::start(store_options, bus.lossless(STORE_CHANNEL_CAPACITY))
                 .context("cannot start the history writer")?;
             (path, Some(store))

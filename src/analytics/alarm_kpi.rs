@@ -30,7 +30,8 @@ use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
 
-use crate::model::alarm::{AlarmState, Priority};
+use crate::model::alarm::{AlarmState, AlarmView, JournalEntry, Limit, Priority};
+use crate::model::history::{HistoryRead, HistoryResult};
 
 /// A flood starts when the trailing 10-minute count reaches this (more than 10; ISA-18.2, EEMUA 191).
 pub const FLOOD_START_PER_10_MIN: usize = 11;
@@ -66,6 +67,22 @@ pub struct JournalRow {
     pub active: bool,
 }
 
+impl From<&JournalEntry> for JournalRow {
+    fn from(e: &JournalEntry) -> Self {
+        Self {
+            id: e.id,
+            ts_ms: e.ts_ms,
+            rule: e.rule.clone(),
+            source: e.source.clone(),
+            priority: e.priority,
+            from: e.from,
+            to: e.to,
+            comment: e.comment.clone(),
+            active: e.active,
+        }
+    }
+}
+
 impl JournalRow {
     /// Whether this row is an annunciation: the alarm's condition came true (see the module docs).
     pub fn is_activation(&self) -> bool {
@@ -82,16 +99,7 @@ fn is_hidden(state: AlarmState) -> bool {
     matches!(state, AlarmState::Shelved | AlarmState::Suppressed | AlarmState::OutOfService)
 }
 
-/// An alarm whose condition is active now, as the caller reads it from the live alarms.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Standing {
-    pub rule: String,
-    pub source: String,
-    #[serde(serialize_with = "serialize_priority")]
-    pub priority: Priority,
-    /// When the condition last came true.
-    pub active_since_ms: i64,
-}
+pub use crate::model::history::Standing;
 
 /// An alarm that activated [`CHATTER_COUNT`] or more times within [`CHATTER_WINDOW_MS`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -356,6 +364,54 @@ fn serialize_priority_mix<S: Serializer>(mix: &[(Priority, usize)], serializer: 
     serializer.collect_seq(mix.iter().map(|(priority, count)| (priority.label(), count)))
 }
 
+/// The alarm KPIs of a range, from the journal.
+pub fn kpis(history: &dyn HistoryRead, from_ms: i64, to_ms: i64) -> HistoryResult<Kpis> {
+    // Flood detection looks 10 minutes back; rows before the range are read but not counted by `compute`.
+    let rows: Vec<JournalRow> = history.journal(from_ms, to_ms, usize::MAX)?.iter().map(JournalRow::from).collect();
+    let standing = history.standing(to_ms)?;
+    Ok(compute(&rows, &standing, from_ms, to_ms))
+}
+
+/// The alarms that were not normal at `at_ms`, as the banner and the summary showed them then (for review): each
+/// alarm's last journal entry at or before `at_ms`.
+pub fn alarms_at(history: &dyn HistoryRead, at_ms: i64) -> HistoryResult<Vec<AlarmView>> {
+    let last = history.journal_last_at(at_ms)?;
+    let standing = history.standing(at_ms + 1)?;
+    Ok(last
+        .into_iter()
+        .filter(|e| e.to != AlarmState::Normal)
+        .enumerate()
+        .map(|(index, e)| AlarmView {
+            index,
+            active_since_ms: standing
+                .iter()
+                .find(|s| s.rule == e.rule && s.source == e.source)
+                .map(|s| s.active_since_ms)
+                .or(Some(e.ts_ms)),
+            rule: e.rule,
+            source: e.source,
+            asset: e.asset,
+            priority: e.priority,
+            state: e.to,
+            active: e.active,
+            shelved_until_ms: None,
+            value: e.value,
+            limit: e.limit.as_deref().and_then(Limit::parse),
+            message: e.message,
+        })
+        .collect())
+}
+
+/// When alarms came in `[from_ms, to_ms)`, with their priority (the review timeline's markers).
+pub fn activations(history: &dyn HistoryRead, from_ms: i64, to_ms: i64) -> HistoryResult<Vec<(i64, Priority)>> {
+    Ok(history
+        .journal(from_ms, to_ms, usize::MAX)?
+        .iter()
+        .filter(|e| JournalRow::from(*e).is_activation())
+        .map(|e| (e.ts_ms, e.priority))
+        .collect())
+}
+
 /// The KPIs as CSV for a spreadsheet: `kpi,rule,source,value` — the range's figures (no rule or source), then one
 /// row per bad actor, chattering alarm and stale alarm.
 pub fn write_csv(k: &Kpis, out: &mut dyn std::io::Write) -> csv::Result<()> {
@@ -379,7 +435,7 @@ pub fn write_csv(k: &Kpis, out: &mut dyn std::io::Write) -> csv::Result<()> {
         w.write_record(["chattering_max_in_60s", &c.rule, &c.source, &c.max_in_window.to_string()])?;
     }
     for s in &k.stale {
-        w.write_record(["stale_since", &s.rule, &s.source, &crate::cli::rfc3339(s.active_since_ms)])?;
+        w.write_record(["stale_since", &s.rule, &s.source, &crate::model::time::rfc3339(s.active_since_ms)])?;
     }
     w.flush()?;
     Ok(())

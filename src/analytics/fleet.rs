@@ -6,12 +6,12 @@
 //! the range starts (the last one before it) counts from the start. Time the vehicle's signals were stale (the
 //! cache's `gap` rows) is reported as such and counted neither as charging nor as anything else.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use super::geofence::{Geofences, Transition, VehicleZones};
+use crate::model::history::{HistoryRead, HistoryResult, StoredSignal};
 use crate::model::vehicle::metric;
 
 /// Positions further apart than this speed implies (km/h) are a bad fix, not a journey: left out of the distance.
@@ -59,74 +59,74 @@ fn secs(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
 
-/// The vehicles' prefixes in the cache, in the order first stored.
-pub fn vehicle_ids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached("SELECT name FROM signal WHERE name LIKE ?1 OR name LIKE ?2 ORDER BY id")?;
-    let names = stmt.query_map(params![format!("%/{}", metric::LATITUDE), format!("%/{}", metric::SOC)], |r| {
-        r.get::<_, String>(0)
-    })?;
+/// The stored signals by name.
+type ByName = HashMap<String, StoredSignal>;
+
+/// The vehicles' prefixes among the stored signals, in the order first stored.
+fn vehicle_ids(signals: &[StoredSignal]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for name in names {
-        let name = name?;
+    for signal in signals {
+        let name = &signal.name;
         let prefix = name
             .strip_suffix(metric::LATITUDE)
             .or_else(|| name.strip_suffix(metric::SOC))
-            .map(|p| p.trim_end_matches('/').to_owned());
+            .and_then(|p| p.strip_suffix('/'))
+            .map(str::to_owned);
         if let Some(p) = prefix
             && !out.contains(&p)
         {
             out.push(p);
         }
     }
-    Ok(out)
+    out
 }
 
 /// Positions of a vehicle in `[from_ms, to_ms)`, oldest first, as `(ts_ms, [lat, lon])`.
-pub fn fixes(conn: &Connection, vehicle: &str, from_ms: i64, to_ms: i64) -> rusqlite::Result<Vec<(i64, [f64; 2])>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT ts_ms, lat_deg, lon_deg FROM fix WHERE vehicle = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms",
-    )?;
-    stmt.query_map(params![vehicle, from_ms, to_ms], |r| Ok((r.get(0)?, [r.get(1)?, r.get(2)?])))?.collect()
+pub fn fixes(
+    history: &dyn HistoryRead,
+    vehicle: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> HistoryResult<Vec<(i64, [f64; 2])>> {
+    history.fixes(vehicle, from_ms, to_ms)
 }
 
 /// Good numeric values of one signal in `[from_ms, to_ms)`, preceded by the one in force at `from_ms` (dated
 /// `from_ms`) when there is one.
-fn numbers(conn: &Connection, name: &str, from_ms: i64, to_ms: i64) -> rusqlite::Result<Vec<(i64, f64)>> {
-    let bad = crate::store::quality_code(crate::model::Quality::Bad);
-    let mut before = conn.prepare_cached(
-        "SELECT s.num FROM sample s JOIN signal g ON g.id = s.signal
-         WHERE g.name = ?1 AND s.ts_ms < ?2 AND s.num IS NOT NULL AND s.quality != ?3 ORDER BY s.ts_ms DESC LIMIT 1",
-    )?;
+fn numbers(
+    history: &dyn HistoryRead,
+    signals: &ByName,
+    name: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> HistoryResult<Vec<(i64, f64)>> {
+    let Some(signal) = signals.get(name) else { return Ok(Vec::new()) };
     let mut out: Vec<(i64, f64)> = Vec::new();
-    if let Some(v) = before.query_map(params![name, from_ms, bad], |r| r.get::<_, f64>(0))?.next().transpose()? {
+    if let Some(v) = history.last_before(signal.key, signal.kind, from_ms, true)?.and_then(|s| s.value.as_f64()) {
         out.push((from_ms, v));
     }
-    let mut stmt = conn.prepare_cached(
-        "SELECT s.ts_ms, s.num FROM sample s JOIN signal g ON g.id = s.signal
-         WHERE g.name = ?1 AND s.ts_ms >= ?2 AND s.ts_ms < ?3 AND s.num IS NOT NULL AND s.quality != ?4
-         ORDER BY s.ts_ms",
-    )?;
-    for row in stmt.query_map(params![name, from_ms, to_ms, bad], |r| Ok((r.get(0)?, r.get(1)?)))? {
-        let (ts, v): (i64, f64) = row?;
-        if v.is_finite() {
-            out.push((ts, v));
+    for s in history.raw(signal.key, signal.kind, (from_ms, to_ms), usize::MAX, true)? {
+        if let Some(v) = s.value.as_f64().filter(|v| v.is_finite()) {
+            out.push((s.ts_ms, v));
         }
     }
     Ok(out)
 }
 
-/// The vehicle's signals' gaps (the cache's `gap` rows), clipped to `[from_ms, end_ms)`.
-fn gap_spans(conn: &Connection, vehicle: &str, from_ms: i64, end_ms: i64) -> rusqlite::Result<Vec<(i64, i64)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT gap.start_ms, gap.end_ms FROM gap JOIN signal g ON g.id = gap.signal
-         WHERE g.name LIKE ?1 ESCAPE '\\' AND gap.start_ms < ?3 AND (gap.end_ms IS NULL OR gap.end_ms > ?2)",
-    )?;
-    let like = format!("{}/%", vehicle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-    let rows = stmt.query_map(params![like, from_ms, end_ms], |r| Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?)))?;
+/// The vehicle's signals' gaps, clipped to `[from_ms, end_ms)`.
+fn gap_spans(
+    history: &dyn HistoryRead,
+    signals: &ByName,
+    vehicle: &str,
+    from_ms: i64,
+    end_ms: i64,
+) -> HistoryResult<Vec<(i64, i64)>> {
+    let prefix = format!("{vehicle}/");
     let mut spans = Vec::new();
-    for row in rows {
-        let (start, end): (i64, Option<i64>) = row?;
-        spans.push((start.max(from_ms), end.unwrap_or(end_ms).min(end_ms)));
+    for signal in signals.values().filter(|s| s.name.starts_with(&prefix)) {
+        for gap in history.gaps(signal.key, from_ms, end_ms)? {
+            spans.push((gap.start_ms.max(from_ms), gap.end_ms.unwrap_or(end_ms).min(end_ms)));
+        }
     }
     Ok(spans)
 }
@@ -160,37 +160,38 @@ pub struct FleetParams {
 
 /// The vehicles' rows for `[from_ms, to_ms)`.
 pub fn vehicles(
-    conn: &Connection,
+    history: &dyn HistoryRead,
     params: &FleetParams,
     from_ms: i64,
     to_ms: i64,
-) -> rusqlite::Result<Vec<VehicleRow>> {
+) -> HistoryResult<Vec<VehicleRow>> {
     // The cache ends where the recording ended: later time is not "stale", just not recorded yet.
-    let cache_end: Option<i64> = conn.query_row("SELECT max(ts_ms) FROM latest", [], |r| r.get(0))?;
+    let cache_end = history.newest_ms()?;
     let end_ms = to_ms.min(cache_end.map_or(from_ms, |t| t + 1));
-    vehicle_ids(conn)?.into_iter().map(|id| vehicle(conn, params, &id, from_ms, to_ms, end_ms)).collect()
+    let signals = history.signals()?;
+    let ids = vehicle_ids(&signals);
+    let by_name: ByName = signals.into_iter().map(|s| (s.name.clone(), s)).collect();
+    ids.into_iter().map(|id| vehicle(history, &by_name, params, &id, (from_ms, to_ms), end_ms)).collect()
 }
 
 /// One vehicle's row for `[from_ms, to_ms)`; the cache holds data up to `end_ms`.
-pub fn vehicle(
-    conn: &Connection,
+fn vehicle(
+    history: &dyn HistoryRead,
+    signals: &ByName,
     params: &FleetParams,
     id: &str,
-    from_ms: i64,
-    to_ms: i64,
+    (from_ms, to_ms): (i64, i64),
     end_ms: i64,
-) -> rusqlite::Result<VehicleRow> {
+) -> HistoryResult<VehicleRow> {
     let geofences = &params.geofences;
     let signal = |m: &str| format!("{id}/{m}");
-    let track = fixes(conn, id, from_ms, to_ms)?;
-    let soc = numbers(conn, &signal(metric::SOC), from_ms, to_ms)?;
-    let charging = numbers(conn, &signal(metric::CHARGING), from_ms, to_ms)?;
+    let track = history.fixes(id, from_ms, to_ms)?;
+    let soc = numbers(history, signals, &signal(metric::SOC), from_ms, to_ms)?;
+    let charging = numbers(history, signals, &signal(metric::CHARGING), from_ms, to_ms)?;
     // Stale: the cache's gaps, and every silence between positions longer than the stale limit (from the
     // moment the limit passed), up to where the cache ends.
-    let before: Option<i64> = conn
-        .prepare_cached("SELECT max(ts_ms) FROM fix WHERE vehicle = ?1 AND ts_ms < ?2")?
-        .query_row(params![id, from_ms], |r| r.get(0))?;
-    let mut spans = gap_spans(conn, id, from_ms, end_ms)?;
+    let before = history.last_fix_before(id, from_ms)?;
+    let mut spans = gap_spans(history, signals, id, from_ms, end_ms)?;
     let mut prev = before;
     for t in track.iter().map(|f| f.0).chain(std::iter::once(end_ms)) {
         if let Some(p) = prev {
@@ -237,20 +238,17 @@ pub fn vehicle(
     let geofence_events = crossings
         .iter()
         .map(|t| ZoneEvent {
-            ts: crate::cli::rfc3339(t.ts_ms),
+            ts: crate::model::time::rfc3339(t.ts_ms),
             ts_ms: t.ts_ms,
             zone: geofences.fences[t.zone].name.to_string(),
             event: t.crossing.as_str(),
         })
         .collect();
 
-    let kind: Option<String> = conn
-        .prepare_cached(
-            "SELECT l.text FROM latest l JOIN signal g ON g.id = l.signal WHERE g.name = ?1 AND l.text IS NOT NULL",
-        )?
-        .query_map([signal(metric::KIND)], |r| r.get(0))?
-        .next()
-        .transpose()?;
+    let kind = match signals.get(&signal(metric::KIND)) {
+        Some(k) => history.latest(k.key, k.kind)?.and_then(|l| l.value.as_str().map(str::to_owned)),
+        None => None,
+    };
 
     Ok(VehicleRow {
         id: id.to_owned(),

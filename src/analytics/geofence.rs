@@ -272,7 +272,7 @@ mod tests {
 
     #[test]
     fn zones_come_from_the_plan_and_the_configured_file_without_duplicates() {
-        let plan = SitePlan::parse(crate::config::DEMO_SITE_PLAN).expect("demo plan");
+        let plan = SitePlan::parse(include_str!("../../assets/site-plan.geojson")).expect("demo plan");
         let fences = Geofences::from_plans(Some(&plan), Some(&plan), DEFAULT_DEBOUNCE_MS);
         let names: Vec<&str> = fences.fences.iter().map(|f| &*f.name).collect();
         assert!(names.contains(&"Loading docks") && names.contains(&"AGV charging"), "{names:?}");

@@ -9,13 +9,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension as _, params};
-
 use super::oee::{Accumulator, Input, MachineOee};
 use crate::model::asset::AssetModel;
+use crate::model::history::{HistoryRead, HistoryResult, Rollup, StoredSample};
 use crate::model::machine::metric as mm;
-use crate::model::{MachineState, Quality, ShiftCalendar, SignalId, Value, ValueKind};
-use crate::store::query::{self, StoredSample};
+use crate::model::{MachineState, ShiftCalendar, SignalId, Value, ValueKind};
 
 const MINUTE_MS: i64 = 60_000;
 
@@ -53,13 +51,10 @@ pub struct StoredMachine {
 }
 
 /// Machines in the cache: sources with a `State` signal (DOMAIN §2), plus signals config maps to a machine.
-pub fn machines(conn: &Connection, assets: &AssetModel) -> rusqlite::Result<Vec<StoredMachine>> {
+pub fn machines(history: &dyn HistoryRead, assets: &AssetModel) -> HistoryResult<Vec<StoredMachine>> {
     let mut found: BTreeMap<String, StoredMachine> = BTreeMap::new();
-    let mut stmt = conn.prepare_cached("SELECT id, name, kind FROM signal ORDER BY id")?;
-    let rows: Vec<(i64, String, String)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
-    for (id, name, kind) in rows {
-        let kind = query::kind_from(&kind);
+    for signal in history.signals()? {
+        let (id, name, kind) = (signal.key, signal.name, signal.kind);
         let sid = SignalId::new(name.clone());
         let routed = assets.machine_metric(&sid).map(|(p, m)| (p.to_owned(), m));
         // Only what the engine reads (a temperature is a machine metric, but not an OEE input).
@@ -75,83 +70,40 @@ pub fn machines(conn: &Connection, assets: &AssetModel) -> rusqlite::Result<Vec<
     Ok(found.into_values().filter(|m| m.signals.contains_key(mm::STATE)).collect())
 }
 
-fn last_before(conn: &Connection, id: i64, kind: ValueKind, ts_ms: i64) -> rusqlite::Result<Option<StoredSample>> {
-    conn.prepare_cached(
-        "SELECT ts_ms, num, text, quality FROM sample WHERE signal = ?1 AND ts_ms < ?2 AND quality < 2
-         ORDER BY ts_ms DESC LIMIT 1",
-    )?
-    .query_row(params![id, ts_ms], |r| {
-        Ok(StoredSample {
-            ts_ms: r.get(0)?,
-            value: query::value_from(kind, r.get(1)?, r.get(2)?),
-            quality: query::quality_from(r.get(3)?),
-        })
-    })
-    .optional()
-}
-
 fn raw_good(
-    conn: &Connection,
+    history: &dyn HistoryRead,
     id: i64,
     kind: ValueKind,
     from_ms: i64,
     to_ms: i64,
-) -> rusqlite::Result<Vec<StoredSample>> {
+) -> HistoryResult<Vec<StoredSample>> {
     if to_ms <= from_ms {
         return Ok(Vec::new());
     }
-    let rows = query::raw(conn, id, kind, from_ms, to_ms, usize::MAX)?;
-    Ok(rows.into_iter().filter(|s| s.quality != Quality::Bad).collect())
-}
-
-/// One minute rollup of a counter.
-struct Minute {
-    start_ms: i64,
-    min: f64,
-    max: f64,
-    first_ms: i64,
-    first: f64,
-    last_ms: i64,
-    last: f64,
+    history.raw(id, kind, (from_ms, to_ms), usize::MAX, true)
 }
 
 /// A counter's values in `[from_ms, to_ms)`: raw at the ends, minute rollups between.
 fn counter_values(
-    conn: &Connection,
+    history: &dyn HistoryRead,
     id: i64,
     kind: ValueKind,
     from_ms: i64,
     to_ms: i64,
-) -> rusqlite::Result<Vec<(i64, f64)>> {
+) -> HistoryResult<Vec<(i64, f64)>> {
     let first_full = (from_ms + MINUTE_MS - 1).div_euclid(MINUTE_MS) * MINUTE_MS;
     let last_full = to_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
     let num = |s: &StoredSample| s.value.as_f64().map(|v| (s.ts_ms, v));
     if last_full <= first_full {
-        return Ok(raw_good(conn, id, kind, from_ms, to_ms)?.iter().filter_map(num).collect());
+        return Ok(raw_good(history, id, kind, from_ms, to_ms)?.iter().filter_map(num).collect());
     }
-    let mut out: Vec<(i64, f64)> = raw_good(conn, id, kind, from_ms, first_full)?.iter().filter_map(num).collect();
-    let mut stmt = conn.prepare_cached(
-        "SELECT start_ms, min_value, max_value, first_ms, first_value, last_ms, last_value FROM rollup_1m
-         WHERE signal = ?1 AND start_ms >= ?2 AND start_ms < ?3 ORDER BY start_ms",
-    )?;
-    let minutes: Vec<Minute> = stmt
-        .query_map(params![id, first_full, last_full], |r| {
-            Ok(Minute {
-                start_ms: r.get(0)?,
-                min: r.get(1)?,
-                max: r.get(2)?,
-                first_ms: r.get(3)?,
-                first: r.get(4)?,
-                last_ms: r.get(5)?,
-                last: r.get(6)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    for Minute { start_ms: start, min, max, first_ms, first, last_ms, last } in minutes {
+    let mut out: Vec<(i64, f64)> = raw_good(history, id, kind, from_ms, first_full)?.iter().filter_map(num).collect();
+    let minutes = history.minutes(id, first_full, last_full)?;
+    for Rollup { start_ms: start, min, max, first_ms, first, last_ms, last, .. } in minutes {
         // A counter that only rose in the minute starts at its min and ends at its max.
         if min < first || max > last {
             // A reset inside the minute: every value counts.
-            out.extend(raw_good(conn, id, kind, start, start + MINUTE_MS)?.iter().filter_map(num));
+            out.extend(raw_good(history, id, kind, start, start + MINUTE_MS)?.iter().filter_map(num));
         } else {
             out.push((first_ms, first));
             if last_ms != first_ms {
@@ -159,7 +111,7 @@ fn counter_values(
             }
         }
     }
-    out.extend(raw_good(conn, id, kind, last_full, to_ms)?.iter().filter_map(num));
+    out.extend(raw_good(history, id, kind, last_full, to_ms)?.iter().filter_map(num));
     Ok(out)
 }
 
@@ -172,14 +124,14 @@ fn is_counter(metric: &str) -> bool {
 
 /// A counter's inputs over `[from_ms, to_ms)`: minute rollups inside, raw at the ends.
 fn counter_inputs(
-    conn: &Connection,
+    history: &dyn HistoryRead,
     metric: &'static str,
     (id, kind): (i64, ValueKind),
     from_ms: i64,
     to_ms: i64,
-) -> rusqlite::Result<Inputs> {
+) -> HistoryResult<Inputs> {
     #[expect(clippy::cast_possible_truncation, reason = "counters stored as REAL hold integers")]
-    let inputs = counter_values(conn, id, kind, from_ms, to_ms)?
+    let inputs = counter_values(history, id, kind, from_ms, to_ms)?
         .into_iter()
         .filter_map(|(ts, v)| input_of(metric, &Value::I64(v.round() as i64)).map(|i| (ts, 1, i)))
         .collect();
@@ -196,24 +148,24 @@ struct MetricInputs {
 
 /// A machine's inputs over `[from_ms, to_ms)` per metric, and when the state after `to_ms` first changed.
 fn load_metric_inputs(
-    conn: &Connection,
+    history: &dyn HistoryRead,
     machine: &StoredMachine,
     from_ms: i64,
     to_ms: i64,
-) -> rusqlite::Result<(Vec<MetricInputs>, Option<i64>)> {
+) -> HistoryResult<(Vec<MetricInputs>, Option<i64>)> {
     let mut out = Vec::with_capacity(machine.signals.len());
     let mut state_after: Option<i64> = None;
     for (&metric, &(id, kind)) in &machine.signals {
         let mut inputs: Inputs = Vec::new();
-        if let Some(before) = last_before(conn, id, kind, from_ms)?
+        if let Some(before) = history.last_before(id, kind, from_ms, true)?
             && let Some(input) = input_of(metric, &before.value)
         {
             inputs.push((before.ts_ms, 1, input));
         }
         if is_counter(metric) {
-            inputs.extend(counter_inputs(conn, metric, (id, kind), from_ms, to_ms)?);
+            inputs.extend(counter_inputs(history, metric, (id, kind), from_ms, to_ms)?);
         } else {
-            for s in raw_good(conn, id, kind, from_ms, to_ms)? {
+            for s in raw_good(history, id, kind, from_ms, to_ms)? {
                 if let Some(input) = input_of(metric, &s.value) {
                     inputs.push((s.ts_ms, 1, input));
                 }
@@ -225,18 +177,12 @@ fn load_metric_inputs(
                 Input::State(s) => Some(*s),
                 _ => None,
             });
-            for gap in query::gaps(conn, id, from_ms, to_ms)? {
+            for gap in history.gaps(id, from_ms, to_ms)? {
                 inputs.push((gap.start_ms, 0, Input::NoData));
             }
-            let mut stmt = conn.prepare_cached(
-                "SELECT ts_ms, num, text FROM sample WHERE signal = ?1 AND ts_ms >= ?2 AND quality < 2
-                 ORDER BY ts_ms LIMIT 64",
-            )?;
-            let after: Vec<(i64, Value)> = stmt
-                .query_map(params![id, to_ms], |r| Ok((r.get(0)?, query::value_from(kind, r.get(1)?, r.get(2)?))))?
-                .collect::<Result<_, _>>()?;
-            state_after = after.into_iter().find_map(|(ts, v)| match input_of(metric, &v) {
-                Some(Input::State(s)) if Some(s) != last => Some(ts),
+            let after = history.raw(id, kind, (to_ms, i64::MAX), 64, true)?;
+            state_after = after.into_iter().find_map(|a| match input_of(metric, &a.value) {
+                Some(Input::State(s)) if Some(s) != last => Some(a.ts_ms),
                 _ => None,
             });
         }
@@ -255,25 +201,25 @@ fn merge(lists: impl IntoIterator<Item = Inputs>) -> Inputs {
 /// A machine's inputs over `[from_ms, to_ms)` in time order (with the values in force at `from_ms`), and when the
 /// state after `to_ms` first changed.
 fn load_inputs(
-    conn: &Connection,
+    history: &dyn HistoryRead,
     machine: &StoredMachine,
     from_ms: i64,
     to_ms: i64,
-) -> rusqlite::Result<(Inputs, Option<i64>)> {
-    let (lists, state_after) = load_metric_inputs(conn, machine, from_ms, to_ms)?;
+) -> HistoryResult<(Inputs, Option<i64>)> {
+    let (lists, state_after) = load_metric_inputs(history, machine, from_ms, to_ms)?;
     Ok((merge(lists.into_iter().map(|l| l.inputs)), state_after))
 }
 
 /// One machine's OEE over `[from_ms, to_ms)`, with the accumulator (stops, timeline) that produced it.
 pub fn machine_range(
-    conn: &Connection,
+    history: &dyn HistoryRead,
     machine: &StoredMachine,
     assets: &AssetModel,
     calendar: &ShiftCalendar,
     from_ms: i64,
     to_ms: i64,
-) -> rusqlite::Result<(Accumulator, MachineOee)> {
-    let (inputs, state_after) = load_inputs(conn, machine, from_ms, to_ms)?;
+) -> HistoryResult<(Accumulator, MachineOee)> {
+    let (inputs, state_after) = load_inputs(history, machine, from_ms, to_ms)?;
     let mut acc = Accumulator::new(from_ms, to_ms, calendar.scheduled(from_ms, to_ms), assets.params(&machine.prefix));
     for (ts, _, input) in inputs {
         acc.push(ts, input);
@@ -285,16 +231,16 @@ pub fn machine_range(
 /// Accumulators for the period `[period.start_ms, period.end_ms)` fed with what the cache holds up to `now_ms`
 /// and left open, so live values continue them (the tracker's start after a restart mid-shift).
 pub fn seed(
-    conn: &Connection,
+    history: &dyn HistoryRead,
     assets: &AssetModel,
     calendar: &ShiftCalendar,
     period: &super::Period,
     now_ms: i64,
-) -> rusqlite::Result<BTreeMap<std::sync::Arc<str>, Accumulator>> {
+) -> HistoryResult<BTreeMap<std::sync::Arc<str>, Accumulator>> {
     let scheduled = calendar.scheduled(period.start_ms, period.end_ms);
     let mut out = BTreeMap::new();
-    for m in machines(conn, assets)? {
-        let (inputs, _) = load_inputs(conn, &m, period.start_ms, now_ms.min(period.end_ms))?;
+    for m in machines(history, assets)? {
+        let (inputs, _) = load_inputs(history, &m, period.start_ms, now_ms.min(period.end_ms))?;
         let mut acc = Accumulator::new(period.start_ms, period.end_ms, scheduled.clone(), assets.params(&m.prefix));
         for (ts, _, input) in inputs {
             acc.push(ts, input);
@@ -306,13 +252,13 @@ pub fn seed(
 
 /// Every machine's OEE over `[from_ms, to_ms)`.
 pub fn recompute(
-    conn: &Connection,
+    history: &dyn HistoryRead,
     assets: &AssetModel,
     calendar: &ShiftCalendar,
     from_ms: i64,
     to_ms: i64,
-) -> rusqlite::Result<Vec<(StoredMachine, Accumulator, MachineOee)>> {
-    Ok(recompute_each(conn, assets, calendar, (from_ms, to_ms), &mut |_, _| true)?.unwrap_or_default())
+) -> HistoryResult<Vec<(StoredMachine, Accumulator, MachineOee)>> {
+    Ok(recompute_each(history, assets, calendar, (from_ms, to_ms), &mut |_, _| true)?.unwrap_or_default())
 }
 
 /// A recomputed machine: what the cache holds of it, its accumulator and its OEE.
@@ -320,17 +266,17 @@ pub type Recomputed = (StoredMachine, Accumulator, MachineOee);
 
 /// [`recompute`] machine by machine: `step(done, of)` after each, and `None` once it returns `false` (cancelled).
 pub fn recompute_each(
-    conn: &Connection,
+    history: &dyn HistoryRead,
     assets: &AssetModel,
     calendar: &ShiftCalendar,
     (from_ms, to_ms): (i64, i64),
     step: &mut dyn FnMut(u64, u64) -> bool,
-) -> rusqlite::Result<Option<Vec<Recomputed>>> {
-    let found = machines(conn, assets)?;
+) -> HistoryResult<Option<Vec<Recomputed>>> {
+    let found = machines(history, assets)?;
     let of = u64::try_from(found.len()).unwrap_or(u64::MAX);
     let mut out = Vec::with_capacity(found.len());
     for (done, m) in (1..).zip(found) {
-        let (acc, oee) = machine_range(conn, &m, assets, calendar, from_ms, to_ms)?;
+        let (acc, oee) = machine_range(history, &m, assets, calendar, from_ms, to_ms)?;
         out.push((m, acc, oee));
         if !step(done, of) {
             return Ok(None);
@@ -366,16 +312,16 @@ pub struct ShiftReplay {
 impl ShiftReplay {
     /// Reads the period's inputs up to `until_ms` (at most its end).
     pub fn load(
-        conn: &Connection,
+        history: &dyn HistoryRead,
         assets: &AssetModel,
         calendar: &ShiftCalendar,
         period: &super::Period,
         until_ms: i64,
-    ) -> rusqlite::Result<Self> {
+    ) -> HistoryResult<Self> {
         let scheduled = calendar.scheduled(period.start_ms, period.end_ms);
         let mut out = Vec::new();
-        for m in machines(conn, assets)? {
-            let (metrics, _) = load_metric_inputs(conn, &m, period.start_ms, until_ms.min(period.end_ms))?;
+        for m in machines(history, assets)? {
+            let (metrics, _) = load_metric_inputs(history, &m, period.start_ms, until_ms.min(period.end_ms))?;
             let inputs = merge(metrics.iter().map(|l| l.inputs.clone()));
             let mut acc = Accumulator::new(period.start_ms, period.end_ms, scheduled.clone(), assets.params(&m.prefix));
             let mut checkpoints = vec![(0, acc.clone())];
@@ -394,7 +340,7 @@ impl ShiftReplay {
 
     /// Every machine's accumulator fed with what the cache holds before `at_ms` and left open (as [`seed`] at
     /// `at_ms`), for an instant inside the period.
-    pub fn at(&self, conn: &Connection, at_ms: i64) -> rusqlite::Result<BTreeMap<Arc<str>, Accumulator>> {
+    pub fn at(&self, history: &dyn HistoryRead, at_ms: i64) -> HistoryResult<BTreeMap<Arc<str>, Accumulator>> {
         let at_ms = at_ms.clamp(self.period.start_ms, self.period.end_ms);
         // Whole minutes before this come from the rollups; the rest is read raw.
         let minute = at_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
@@ -410,7 +356,7 @@ impl ShiftReplay {
             let mut tail = Vec::with_capacity(m.metrics.len());
             for l in &m.metrics {
                 if is_counter(l.metric) {
-                    tail.push(counter_inputs(conn, l.metric, l.signal, tail_from, at_ms)?);
+                    tail.push(counter_inputs(history, l.metric, l.signal, tail_from, at_ms)?);
                 } else {
                     tail.push(l.inputs.iter().filter(|(ts, _, _)| (tail_from..at_ms).contains(ts)).cloned().collect());
                 }

@@ -10,6 +10,7 @@ pub mod fleet;
 pub mod geofence;
 pub mod history;
 pub mod oee;
+pub mod recording;
 pub mod report;
 pub mod report_html;
 

@@ -21,22 +21,7 @@ use crate::model::MachineState;
 
 pub const HOUR_MS: i64 = 3_600_000;
 
-/// Engine settings for one machine.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MachineParams {
-    /// Stops shorter than this are small stops (a performance loss).
-    pub small_stop_ms: i64,
-    /// Rejects within this long after a setup or an unplanned stop are startup rejects.
-    pub startup_window_ms: i64,
-    /// Seconds per part; when set it overrides the machine's `IdealCycleTime` signal.
-    pub ideal_cycle_secs: Option<f64>,
-}
-
-impl Default for MachineParams {
-    fn default() -> Self {
-        Self { small_stop_ms: 2 * 60_000, startup_window_ms: 5 * 60_000, ideal_cycle_secs: None }
-    }
-}
+pub use crate::model::asset::MachineParams;
 
 /// One thing a machine reported, at a time.
 #[derive(Clone, Debug, PartialEq)]

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::Connection;
 use serde::Serialize;
 
 use super::oee::{MachineOee, StopEvent, Totals, pareto};
 use crate::model::ShiftCalendar;
 use crate::model::asset::{AssetModel, natural_cmp};
+use crate::model::history::{HistoryRead, HistoryResult};
 
 /// The six big losses in minutes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -206,41 +206,41 @@ pub fn lines_of(machines: &[MachineRow], site: &str, assets: &AssetModel) -> (Ve
 /// window's *Shift report* writes. `step(done, of)` is told the progress (machine by machine, then the fleet and
 /// the alarms); `None` once it returns `false` (cancelled).
 pub fn full(
-    conn: &Connection,
+    history: &dyn HistoryRead,
     assets: &AssetModel,
     calendar: &ShiftCalendar,
     site: &str,
     fleet: &super::fleet::FleetParams,
     (from_ms, to_ms): (i64, i64),
     step: &mut dyn FnMut(u64, u64) -> bool,
-) -> rusqlite::Result<Option<Report>> {
+) -> HistoryResult<Option<Report>> {
     // Two more steps after the machines: the fleet, then the alarms.
     let mut of_all = 2;
-    let recomputed = super::history::recompute_each(conn, assets, calendar, (from_ms, to_ms), &mut |done, of| {
+    let recomputed = super::history::recompute_each(history, assets, calendar, (from_ms, to_ms), &mut |done, of| {
         of_all = of + 2;
         step(done, of_all)
     })?;
     let Some(rows) = recomputed else { return Ok(None) };
     let mut report = from_rows(&rows, assets, site, from_ms, to_ms);
-    report.vehicles = super::fleet::vehicles(conn, fleet, from_ms, to_ms)?;
+    report.vehicles = super::fleet::vehicles(history, fleet, from_ms, to_ms)?;
     if !step(of_all - 1, of_all) {
         return Ok(None);
     }
-    report.alarms = Some(crate::store::journal::kpis(conn, from_ms, to_ms)?);
+    report.alarms = Some(super::alarm_kpi::kpis(history, from_ms, to_ms)?);
     step(of_all, of_all);
     Ok(Some(report))
 }
 
 /// The OEE part of the report of `[from_ms, to_ms)` from the cache.
 pub fn build(
-    conn: &Connection,
+    history: &dyn HistoryRead,
     assets: &AssetModel,
     calendar: &ShiftCalendar,
     site: &str,
     from_ms: i64,
     to_ms: i64,
-) -> rusqlite::Result<Report> {
-    let rows = super::history::recompute(conn, assets, calendar, from_ms, to_ms)?;
+) -> HistoryResult<Report> {
+    let rows = super::history::recompute(history, assets, calendar, from_ms, to_ms)?;
     Ok(from_rows(&rows, assets, site, from_ms, to_ms))
 }
 
@@ -267,8 +267,8 @@ pub fn from_rows(
     let machines: Vec<MachineRow> = machines.into_iter().map(|(_, m)| m).collect();
     let (lines, site_totals) = lines_of(&machines, site, assets);
     Report {
-        from: crate::cli::rfc3339(from_ms),
-        to: crate::cli::rfc3339(to_ms),
+        from: crate::model::time::rfc3339(from_ms),
+        to: crate::model::time::rfc3339(to_ms),
         site: site.to_owned(),
         target_oee: assets.target_oee,
         figures: Figures::from(&site_totals),

@@ -4,6 +4,7 @@
 mod alarms;
 pub mod mqtt;
 mod oee;
+pub mod pgserver;
 mod review;
 mod ui;
 

@@ -110,7 +110,7 @@ pub fn review(
         seeks.push(start.elapsed().as_secs_f64() * 1_000.0);
         build.push((start.elapsed() - read).as_secs_f64() * 1_000.0);
         // The parts alone, each in one read transaction as the seek runs them.
-        alarms.push(timed(&conn, || Ok(crate::store::journal::alarms_at(&conn, at)?))?);
+        alarms.push(timed(&conn, || Ok(crate::analytics::alarm_kpi::alarms_at(&conn, at)?))?);
         anyhow::ensure!(review.live.machines().count() == machines, "every machine shown at {at}");
         values.push(timed(&conn, || Ok(query::values_at(&conn, at, 24 * 3_600_000)?))?);
         let replay = replays.shift_at(&conn, &settings, at)?;

@@ -262,6 +262,106 @@ impl Alarm {
     }
 }
 
+/// A limit a value is past, most severe first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Limit {
+    HiHi,
+    Hi,
+    Lo,
+    LoLo,
+}
+
+impl Limit {
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::HiHi, Self::Hi, Self::Lo, Self::LoLo].into_iter().find(|l| l.label() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::HiHi => "HIHI",
+            Self::Hi => "HI",
+            Self::Lo => "LO",
+            Self::LoLo => "LOLO",
+        }
+    }
+
+    pub(crate) fn severity(self) -> u8 {
+        match self {
+            Self::HiHi | Self::LoLo => 2,
+            Self::Hi | Self::Lo => 1,
+        }
+    }
+}
+
+/// One journal entry with what it is about.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The instance it belongs to (for operator actions).
+    pub index: usize,
+    pub rule: String,
+    pub source: String,
+    /// The machine, vehicle, gateway or node the source belongs to.
+    pub asset: String,
+    pub priority: Priority,
+    /// The limit in force after the change, if any.
+    pub limit: Option<Limit>,
+    /// The alarm after the change: whether its condition is active and whether it is acknowledged.
+    pub active: bool,
+    pub acked: bool,
+    pub message: String,
+    pub transition: Transition,
+}
+
+/// An alarm's state as its last journal entry left it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Restored {
+    pub active: bool,
+    pub acked: bool,
+    pub limit: Option<Limit>,
+    /// Out of service stays so across a restart (a shelf does not: its time is not journaled).
+    pub out_of_service: bool,
+}
+
+/// One alarm as the window shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlarmView {
+    /// The alarm instance's index, for operator actions.
+    pub index: usize,
+    pub rule: String,
+    pub source: String,
+    /// The machine, vehicle, gateway or node it belongs to.
+    pub asset: String,
+    pub priority: Priority,
+    pub state: AlarmState,
+    /// Whether its condition holds now (a shelved or suppressed alarm may still be active).
+    pub active: bool,
+    pub active_since_ms: Option<i64>,
+    pub shelved_until_ms: Option<i64>,
+    pub value: Option<f64>,
+    pub limit: Option<Limit>,
+    /// What it says, with the live value.
+    pub message: String,
+}
+
+/// One journal entry as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JournalEntry {
+    pub id: i64,
+    pub ts_ms: i64,
+    pub rule: String,
+    pub source: String,
+    pub asset: String,
+    pub priority: Priority,
+    pub from: AlarmState,
+    pub to: AlarmState,
+    pub user: String,
+    pub comment: String,
+    pub value: Option<f64>,
+    pub limit: Option<String>,
+    pub message: String,
+    pub active: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

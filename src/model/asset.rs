@@ -97,6 +97,23 @@ impl Default for AssetModel {
     }
 }
 
+/// Engine settings for one machine.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MachineParams {
+    /// Stops shorter than this are small stops (a performance loss).
+    pub small_stop_ms: i64,
+    /// Rejects within this long after a setup or an unplanned stop are startup rejects.
+    pub startup_window_ms: i64,
+    /// Seconds per part; when set it overrides the machine's `IdealCycleTime` signal.
+    pub ideal_cycle_secs: Option<f64>,
+}
+
+impl Default for MachineParams {
+    fn default() -> Self {
+        Self { small_stop_ms: 2 * 60_000, startup_window_ms: 5 * 60_000, ideal_cycle_secs: None }
+    }
+}
+
 impl AssetModel {
     pub fn machine(&self, prefix: &str) -> Option<&MachineOverride> {
         self.machines.iter().find(|m| m.id == prefix)
@@ -107,9 +124,9 @@ impl AssetModel {
     }
 
     /// The OEE engine's settings for a machine.
-    pub fn params(&self, prefix: &str) -> crate::analytics::MachineParams {
+    pub fn params(&self, prefix: &str) -> MachineParams {
         let m = self.machine(prefix);
-        crate::analytics::MachineParams {
+        MachineParams {
             small_stop_ms: m.and_then(|m| m.small_stop_ms).unwrap_or(self.small_stop_ms),
             startup_window_ms: self.startup_window_ms,
             ideal_cycle_secs: m.and_then(|m| m.ideal_cycle_secs),

@@ -3,10 +3,12 @@
 
 pub mod alarm;
 pub mod asset;
+pub mod history;
 pub mod machine;
 pub mod shift;
 pub mod signal;
 pub mod siteplan;
+pub mod time;
 pub mod vehicle;
 
 pub use asset::{MachinePath, VehiclePath};

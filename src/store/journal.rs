@@ -1,45 +1,13 @@
-//! Reading the alarm journal: entries in a range (the history view, `watchfloor alarms`), the alarms standing at a
-//! time (stale alarms), and the KPIs of a range ([`crate::analytics::alarm_kpi`]).
+//! Reading the alarm journal from the cache: entries in a range (the history view, `watchfloor alarms`), each
+//! alarm's last entry at a time (review) and the alarms standing at a time (stale alarms). The KPIs and the review's
+//! alarms are computed from these by the analytics (`analytics::alarm_kpi`).
 
 use rusqlite::{Connection, params};
 
-use crate::analytics::alarm_kpi::{self, JournalRow, Kpis, Standing};
 use crate::model::alarm::{AlarmState, Priority};
+use crate::model::history::Standing;
 
-/// One journal entry as stored.
-#[derive(Clone, Debug, PartialEq)]
-pub struct JournalEntry {
-    pub id: i64,
-    pub ts_ms: i64,
-    pub rule: String,
-    pub source: String,
-    pub asset: String,
-    pub priority: Priority,
-    pub from: AlarmState,
-    pub to: AlarmState,
-    pub user: String,
-    pub comment: String,
-    pub value: Option<f64>,
-    pub limit: Option<String>,
-    pub message: String,
-    pub active: bool,
-}
-
-impl JournalEntry {
-    pub fn kpi_row(&self) -> JournalRow {
-        JournalRow {
-            id: self.id,
-            ts_ms: self.ts_ms,
-            rule: self.rule.clone(),
-            source: self.source.clone(),
-            priority: self.priority,
-            from: self.from,
-            to: self.to,
-            comment: self.comment.clone(),
-            active: self.active,
-        }
-    }
-}
+pub use crate::model::alarm::JournalEntry;
 
 const COLUMNS: &str =
     "id, ts_ms, rule, source, asset, priority, from_state, state, user, comment, value, lim, message, active";
@@ -106,54 +74,12 @@ pub fn standing(conn: &Connection, at_ms: i64) -> rusqlite::Result<Vec<Standing>
     Ok(out)
 }
 
-/// The alarm KPIs of a range, from the journal.
-pub fn kpis(conn: &Connection, from_ms: i64, to_ms: i64) -> rusqlite::Result<Kpis> {
-    // Flood detection looks 10 minutes back; rows before the range are read but not counted by `compute`.
-    let rows: Vec<JournalRow> = entries(conn, from_ms, to_ms, usize::MAX)?.iter().map(JournalEntry::kpi_row).collect();
-    let standing = standing(conn, to_ms)?;
-    Ok(alarm_kpi::compute(&rows, &standing, from_ms, to_ms))
-}
-
-/// The alarms that were not normal at `at_ms`, as the banner and the summary showed them then (for review): each
-/// alarm's last journal entry at or before `at_ms`.
-pub fn alarms_at(conn: &Connection, at_ms: i64) -> rusqlite::Result<Vec<super::AlarmView>> {
+/// Each alarm's last journal entry at or before `at_ms`, in time order.
+pub fn last_at(conn: &Connection, at_ms: i64) -> rusqlite::Result<Vec<JournalEntry>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM alarm_journal WHERE id IN (
              SELECT max(id) FROM alarm_journal WHERE ts_ms <= ?1 GROUP BY rule, source)
          ORDER BY ts_ms"
     ))?;
-    let last: Vec<JournalEntry> = stmt.query_map([at_ms], entry)?.collect::<rusqlite::Result<_>>()?;
-    let standing = standing(conn, at_ms + 1)?;
-    Ok(last
-        .into_iter()
-        .filter(|e| e.to != AlarmState::Normal)
-        .enumerate()
-        .map(|(index, e)| super::AlarmView {
-            index,
-            active_since_ms: standing
-                .iter()
-                .find(|s| s.rule == e.rule && s.source == e.source)
-                .map(|s| s.active_since_ms)
-                .or(Some(e.ts_ms)),
-            rule: e.rule,
-            source: e.source,
-            asset: e.asset,
-            priority: e.priority,
-            state: e.to,
-            active: e.active,
-            shelved_until_ms: None,
-            value: e.value,
-            limit: e.limit.as_deref().and_then(crate::analytics::alarm::Limit::parse),
-            message: e.message,
-        })
-        .collect())
-}
-
-/// When alarms came in `[from_ms, to_ms)`, with their priority (the review timeline's markers).
-pub fn activations(conn: &Connection, from_ms: i64, to_ms: i64) -> rusqlite::Result<Vec<(i64, Priority)>> {
-    Ok(entries(conn, from_ms, to_ms, usize::MAX)?
-        .iter()
-        .filter(|e| e.kpi_row().is_activation())
-        .map(|e| (e.ts_ms, e.priority))
-        .collect())
+    stmt.query_map([at_ms], entry)?.collect()
 }

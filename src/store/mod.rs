@@ -9,6 +9,7 @@
 //! - [`History`] is the reader: queries run on their own thread and come back as [`Pending`] results the UI polls.
 //! - [`query`] holds the read functions themselves (used by the reader thread, the CLI and the benchmark).
 
+mod read_sqlite;
 mod reader;
 mod schema;
 mod writer;
@@ -16,6 +17,7 @@ mod writer;
 pub mod export;
 pub mod journal;
 pub mod query;
+pub mod site;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -24,10 +26,11 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::command::FeedEvent;
+use crate::model::alarm::{Entry, Restored};
+use crate::model::history::{Evaluator, OperatorAction, ZoneCrossing};
 
 pub use reader::{History, Pending, in_snapshot};
 pub use schema::{APPLICATION_ID, migrations, open_reader, open_writer};
-pub(crate) use writer::quality_code;
 
 /// The cache file's name inside the data dir.
 pub const CACHE_FILE_NAME: &str = "history.sqlite";
@@ -52,6 +55,12 @@ pub enum Error {
         path: PathBuf,
         #[source]
         source: rusqlite::Error,
+    },
+    #[error("{path}: {source}")]
+    History {
+        path: PathBuf,
+        #[source]
+        source: crate::model::history::HistoryError,
     },
     #[error("no signal {0:?} in the history cache")]
     UnknownSignal(String),
@@ -84,7 +93,6 @@ impl Default for Retention {
 }
 
 /// How the writer batches and prunes.
-#[derive(Clone, Debug)]
 pub struct StoreOptions {
     pub path: PathBuf,
     pub retention: Retention,
@@ -95,12 +103,42 @@ pub struct StoreOptions {
     /// How often retention runs (each run deletes at most [`StoreOptions::prune_chunk_rows`] per batch).
     pub prune_every: Duration,
     pub prune_chunk_rows: usize,
-    /// Zones whose crossings are stored as events.
-    pub geofences: crate::analytics::geofence::Geofences,
-    /// Alarm rules evaluated on every event, their transitions journaled (`alarm_journal`).
-    pub alarm_rules: Vec<crate::analytics::alarm::Rule>,
-    /// The shift calendar and asset model, for the "OEE below target" rules.
-    pub oee: Option<(crate::model::ShiftCalendar, Arc<crate::model::asset::AssetModel>)>,
+    /// What is evaluated on every stored value: alarms (their transitions journaled in `alarm_journal`) and
+    /// geofence crossings (stored as events). By default nothing.
+    pub evaluator: Box<dyn Evaluator>,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("path", &self.path)
+            .field("retention", &self.retention)
+            .field("flush_max_samples", &self.flush_max_samples)
+            .field("flush_max_age", &self.flush_max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An [`Evaluator`] without rules or zones: values are stored, nothing is derived.
+pub struct NoEvaluation;
+
+impl Evaluator for NoEvaluation {
+    fn has_rules(&self) -> bool {
+        false
+    }
+    fn restore(&mut self, _: &str, _: &str, _: &str, _: Restored, _: Option<(i64, f64)>) {}
+    fn sample(&mut self, _: &crate::model::Sample, _: i64, _: &mut Vec<Entry>) {}
+    fn gateway(&mut self, _: &str, _: bool, _: i64, _: &mut Vec<Entry>) {}
+    fn node_death(&mut self, _: &str, _: i64, _: &mut Vec<Entry>) {}
+    fn has_geofences(&self) -> bool {
+        false
+    }
+    fn position(&mut self, _: &str, _: (i64, f64, f64), _: &mut Vec<ZoneCrossing>, _: &mut Vec<Entry>) {}
+    fn tick(&mut self, _: i64, _: &mut Vec<Entry>) {}
+    fn operator(&mut self, _: &OperatorAction, _: i64, _: &mut Vec<Entry>) {}
+    fn views(&self) -> Vec<AlarmView> {
+        Vec::new()
+    }
 }
 
 impl StoreOptions {
@@ -112,9 +150,7 @@ impl StoreOptions {
             flush_max_age: Duration::from_millis(250),
             prune_every: Duration::from_secs(60),
             prune_chunk_rows: 50_000,
-            geofences: crate::analytics::geofence::Geofences::default(),
-            alarm_rules: Vec::new(),
-            oee: None,
+            evaluator: Box::new(NoEvaluation),
         }
     }
 }
@@ -168,26 +204,7 @@ pub struct StoreStatus {
     pub alarms: Arc<Vec<AlarmView>>,
 }
 
-/// One alarm as the window shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AlarmView {
-    /// The alarm instance's index, for operator actions.
-    pub index: usize,
-    pub rule: String,
-    pub source: String,
-    /// The machine, vehicle, gateway or node it belongs to.
-    pub asset: String,
-    pub priority: crate::model::alarm::Priority,
-    pub state: crate::model::alarm::AlarmState,
-    /// Whether its condition holds now (a shelved or suppressed alarm may still be active).
-    pub active: bool,
-    pub active_since_ms: Option<i64>,
-    pub shelved_until_ms: Option<i64>,
-    pub value: Option<f64>,
-    pub limit: Option<crate::analytics::alarm::Limit>,
-    /// What it says, with the live value.
-    pub message: String,
-}
+pub use crate::model::alarm::AlarmView;
 
 /// Asks the writer for something.
 #[derive(Debug)]
@@ -198,14 +215,8 @@ pub enum StoreCommand {
     StartNewCache,
     /// Commit what is queued and stop, even if feeds still hold the bus.
     Shutdown,
-    /// The operator acknowledges alarms (by instance index), with a comment; journaled with the user.
-    Acknowledge { indices: Vec<usize>, user: String, comment: String },
-    /// The operator shelves alarms for a time (from when the writer takes it), saying why.
-    Shelve { indices: Vec<usize>, for_ms: i64, user: String, reason: String },
-    /// The operator takes alarms off the shelf before their time.
-    Unshelve { indices: Vec<usize>, user: String },
-    /// Maintenance takes alarms out of service (`out`) or returns them, saying why.
-    OutOfService { indices: Vec<usize>, out: bool, user: String, comment: String },
+    /// An operator acknowledges, shelves, unshelves or takes alarms out of service; journaled with the user.
+    Alarm(OperatorAction),
     /// Sets `PRAGMA max_page_count` on the writer's connection, to make a full disk in tests.
     #[cfg(test)]
     TestSetMaxPages(i64),

@@ -17,13 +17,7 @@ pub struct SignalInfo {
     pub gateway: String,
 }
 
-/// One raw stored value.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredSample {
-    pub ts_ms: i64,
-    pub value: Value,
-    pub quality: Quality,
-}
+pub use crate::model::history::{Gap, StoredSample};
 
 /// Which table a range was read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,13 +46,6 @@ pub struct Bucket {
     pub max: f64,
     pub mean: f64,
     pub count: u64,
-}
-
-/// A stretch with no data from the source. `end_ms` is `None` while it lasts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Gap {
-    pub start_ms: i64,
-    pub end_ms: Option<i64>,
 }
 
 /// A range of one signal, decimated to at most the requested number of buckets (empty buckets are left out).
@@ -106,6 +93,11 @@ pub(crate) fn value_from(kind: ValueKind, num: Option<f64>, text: Option<String>
 /// Names the cache file in an SQLite error from `conn`.
 pub fn sqlite_error(conn: &Connection) -> impl Fn(rusqlite::Error) -> super::Error + Copy + '_ {
     |source| super::Error::Sqlite { path: conn.path().unwrap_or_default().into(), source }
+}
+
+/// Names the cache file in a failed analytics read of `conn`.
+pub fn history_error(conn: &Connection) -> impl Fn(crate::model::history::HistoryError) -> super::Error + Copy + '_ {
+    |source| super::Error::History { path: conn.path().unwrap_or_default().into(), source }
 }
 
 /// Every stored signal, by id.
@@ -344,7 +336,6 @@ pub fn series_naive(
 ) -> Result<Vec<Bucket>, super::Error> {
     let sql = sqlite_error(conn);
     let (id, _) = signal(conn, name).map_err(sql)?.ok_or_else(|| super::Error::UnknownSignal(name.to_owned()))?;
-    let bucket_ms = bucket_ms.max(1);
     let mut stmt = conn
         .prepare_cached(
             "SELECT ts_ms, num FROM sample WHERE signal = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 AND num IS NOT NULL
@@ -352,10 +343,18 @@ pub fn series_naive(
         )
         .map_err(sql)?;
     let mut rows = stmt.query(params![id, from_ms, to_ms]).map_err(sql)?;
-    let mut out: Vec<Bucket> = Vec::new();
+    let mut values: Vec<(i64, f64)> = Vec::new();
     while let Some(r) = rows.next().map_err(sql)? {
-        let ts: i64 = r.get(0).map_err(sql)?;
-        let v: f64 = r.get(1).map_err(sql)?;
+        values.push((r.get(0).map_err(sql)?, r.get(1).map_err(sql)?));
+    }
+    Ok(buckets_of(values.into_iter(), bucket_ms))
+}
+
+/// Values in time order into buckets `bucket_ms` wide (empty buckets left out).
+pub fn buckets_of(values: impl Iterator<Item = (i64, f64)>, bucket_ms: i64) -> Vec<Bucket> {
+    let bucket_ms = bucket_ms.max(1);
+    let mut out: Vec<Bucket> = Vec::new();
+    for (ts, v) in values {
         let start = ts.div_euclid(bucket_ms) * bucket_ms;
         match out.last_mut() {
             Some(b) if b.ts_ms == start => {
@@ -372,7 +371,7 @@ pub fn series_naive(
         let count = b.count as f64;
         b.mean = bounded_mean(b.mean / count, b);
     }
-    Ok(out)
+    out
 }
 
 /// A bucket's mean inside its min and max: summing sixteen values of 86.9 gives a mean of 86.90000000000002.

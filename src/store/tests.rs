@@ -478,15 +478,7 @@ fn retention_counts_back_from_the_newest_data_and_ignores_a_clock_far_ahead() {
 
 #[test]
 fn alarms_keep_working_on_a_full_disk_and_their_journal_waits_for_it() {
-    use crate::analytics::alarm::{Condition, Limits, Rule, Watch};
-    let rig = Rig::with(|o| {
-        o.alarm_rules = vec![Rule {
-            name: "s high".into(),
-            watch: Watch::Signal("s".into()),
-            condition: Condition::Limit(Limits { hi: Some(100.0), ..Limits::default() }),
-            priority: crate::model::alarm::Priority::High,
-        }];
-    });
+    let rig = Rig::with(|o| o.evaluator = Box::new(AboveHundred::default()));
     rig.samples("s", &[(T0, 1.0)]);
     rig.flush();
     let conn = rusqlite::Connection::open(&rig.path).expect("open");
@@ -511,4 +503,81 @@ fn alarms_keep_working_on_a_full_disk_and_their_journal_waits_for_it() {
         .query_row("SELECT state, ts_ms FROM alarm_journal", [], |r| Ok((r.get(0)?, r.get(1)?)))
         .expect("one entry");
     assert_eq!((state.as_str(), ts), ("Unacknowledged", T0 + 11_000));
+}
+
+/// A one-alarm evaluator for the writer's tests ("s" above 100, priority high), so they need no alarm engine.
+#[derive(Default)]
+struct AboveHundred {
+    active: bool,
+}
+
+impl crate::model::history::Evaluator for AboveHundred {
+    fn has_rules(&self) -> bool {
+        true
+    }
+    fn restore(&mut self, _: &str, _: &str, _: &str, r: crate::model::alarm::Restored, _: Option<(i64, f64)>) {
+        self.active = r.active;
+    }
+    fn sample(&mut self, s: &crate::model::Sample, _: i64, out: &mut Vec<crate::model::alarm::Entry>) {
+        use crate::model::alarm::{AlarmState, Entry, Priority, Transition};
+        let high = s.signal.as_str() == "s" && s.value.as_f64().is_some_and(|v| v > 100.0);
+        if high && !self.active {
+            self.active = true;
+            out.push(Entry {
+                index: 0,
+                rule: "s high".into(),
+                source: "s".into(),
+                asset: String::new(),
+                priority: Priority::High,
+                limit: Some(crate::model::alarm::Limit::Hi),
+                active: true,
+                acked: false,
+                message: String::new(),
+                transition: Transition {
+                    ts_ms: s.ts_ms,
+                    from: AlarmState::Normal,
+                    to: AlarmState::Unacknowledged,
+                    user: String::new(),
+                    comment: String::new(),
+                    value: s.value.as_f64(),
+                },
+            });
+        }
+    }
+    fn gateway(&mut self, _: &str, _: bool, _: i64, _: &mut Vec<crate::model::alarm::Entry>) {}
+    fn node_death(&mut self, _: &str, _: i64, _: &mut Vec<crate::model::alarm::Entry>) {}
+    fn has_geofences(&self) -> bool {
+        false
+    }
+    fn position(
+        &mut self,
+        _: &str,
+        _: (i64, f64, f64),
+        _: &mut Vec<crate::model::history::ZoneCrossing>,
+        _: &mut Vec<crate::model::alarm::Entry>,
+    ) {
+    }
+    fn tick(&mut self, _: i64, _: &mut Vec<crate::model::alarm::Entry>) {}
+    fn operator(&mut self, _: &crate::model::history::OperatorAction, _: i64, _: &mut Vec<crate::model::alarm::Entry>) {
+    }
+    fn views(&self) -> Vec<crate::model::alarm::AlarmView> {
+        use crate::model::alarm::{AlarmState, AlarmView, Priority};
+        if !self.active {
+            return Vec::new();
+        }
+        vec![AlarmView {
+            index: 0,
+            rule: "s high".into(),
+            source: "s".into(),
+            asset: String::new(),
+            priority: Priority::High,
+            state: AlarmState::Unacknowledged,
+            active: true,
+            active_since_ms: None,
+            shelved_until_ms: None,
+            value: None,
+            limit: None,
+            message: String::new(),
+        }]
+    }
 }

@@ -11,10 +11,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::schema::{classify, open_writer};
 use super::{AlarmView, Error, StoreCommand, StoreOptions, StoreState, StoreStatus, Waker, now_ms};
-use crate::analytics::alarm::{Engine as AlarmEngine, Entry as AlarmEntry, Limit};
-use crate::analytics::geofence::{Crossing, Geofences, VehicleZones};
 use crate::command::{FeedEvent, FeedEventBody, FeedState};
-use crate::model::alarm::AlarmState;
+use crate::model::alarm::{AlarmState, Entry as AlarmEntry, Limit, Restored};
+use crate::model::history::{Evaluator, ZoneCrossing};
 use crate::model::vehicle::metric;
 use crate::model::{Quality, Sample, Value, ValueKind};
 
@@ -124,20 +123,15 @@ struct Writer {
     last_prune: Option<Instant>,
     prune_more: bool,
     prune_cursor: usize,
-    /// Each vehicle's geofence membership, for the crossings stored as events.
-    zones: HashMap<Arc<str>, VehicleZones>,
-    /// The alarms, evaluated here so every value counts (the window may be closed: `record`).
-    alarms: AlarmEngine,
-    /// Machines' OEE for the shift so far, for the "OEE below target" rules (only when one is configured).
-    oee: Option<crate::analytics::OeeTracker>,
-    last_oee_check_ms: i64,
+    /// Alarms and geofence crossings, evaluated here so every value counts (the window may be closed: `record`).
+    evaluator: Box<dyn Evaluator>,
     /// Alarm transitions not yet in the journal (written with the next batch that commits).
     unjournaled: Vec<AlarmEntry>,
 }
 
 /// Runs until the event channel closes (every feed and the bus are gone), then commits what it holds.
 pub fn run(
-    options: StoreOptions,
+    mut options: StoreOptions,
     mut events: mpsc::Receiver<Arc<FeedEvent>>,
     mut commands: mpsc::Receiver<StoreCommand>,
     status_tx: watch::Sender<StoreStatus>,
@@ -151,6 +145,7 @@ pub fn run(
         }
     };
     let status = StoreStatus { path: options.path.clone(), ..StoreStatus::default() };
+    let evaluator = std::mem::replace(&mut options.evaluator, Box::new(super::NoEvaluation));
     let mut writer = Writer {
         options,
         conn: None,
@@ -163,18 +158,9 @@ pub fn run(
         last_prune: None,
         prune_more: true,
         prune_cursor: 0,
-        zones: HashMap::new(),
-        alarms: AlarmEngine::new(Vec::new()),
-        oee: None,
-        last_oee_check_ms: 0,
+        evaluator,
         unjournaled: Vec::new(),
     };
-    writer.alarms = AlarmEngine::new(writer.options.alarm_rules.clone());
-    if writer.alarms.wants_oee()
-        && let Some((calendar, assets)) = &writer.options.oee
-    {
-        writer.oee = Some(crate::analytics::OeeTracker::new(calendar.clone(), Arc::clone(assets)));
-    }
     writer.open();
     writer.publish_alarms();
     let mut pending = Pending { events: Vec::new(), samples: 0, since: None };
@@ -214,33 +200,9 @@ pub fn run(
                         writer.flush(&mut pending);
                         writer.start_new_cache();
                     }
-                    Some(StoreCommand::Acknowledge { indices, user, comment }) => {
+                    Some(StoreCommand::Alarm(action)) => {
                         let mut entries = Vec::new();
-                        for index in indices {
-                            writer.alarms.acknowledge(index, now_ms(), &user, &comment, &mut entries);
-                        }
-                        writer.journal(&entries);
-                    }
-                    Some(StoreCommand::Shelve { indices, for_ms, user, reason }) => {
-                        let mut entries = Vec::new();
-                        let now = now_ms();
-                        for index in indices {
-                            writer.alarms.shelve(index, now, now + for_ms, &user, &reason, &mut entries);
-                        }
-                        writer.journal(&entries);
-                    }
-                    Some(StoreCommand::OutOfService { indices, out, user, comment }) => {
-                        let mut entries = Vec::new();
-                        for index in indices {
-                            writer.alarms.set_out_of_service(index, now_ms(), out, &user, &comment, &mut entries);
-                        }
-                        writer.journal(&entries);
-                    }
-                    Some(StoreCommand::Unshelve { indices, user }) => {
-                        let mut entries = Vec::new();
-                        for index in indices {
-                            writer.alarms.unshelve(index, now_ms(), &user, &mut entries);
-                        }
+                        writer.evaluator.operator(&action, now_ms(), &mut entries);
                         writer.journal(&entries);
                     }
                     #[cfg(test)]
@@ -290,66 +252,19 @@ impl Writer {
     /// The clock's turn: delays, silent signals, shelves, and the OEE rules once a minute; what changed is
     /// journaled at once (nothing else may come to carry it).
     fn tick_alarms(&mut self) {
-        if self.alarms.rules().is_empty() {
+        if !self.evaluator.has_rules() {
             return;
         }
-        let now = now_ms();
         let mut entries = Vec::new();
-        self.check_oee(now, &mut entries);
-        self.alarms.tick(now, &mut entries);
+        self.evaluator.tick(now_ms(), &mut entries);
         if !entries.is_empty() {
             self.journal(&entries);
         }
     }
 
-    /// Every minute, each machine's OEE for the shift so far goes to the "OEE below target" rules.
-    fn check_oee(&mut self, now: i64, entries: &mut Vec<AlarmEntry>) {
-        let Some(tracker) = &mut self.oee else { return };
-        if now - self.last_oee_check_ms < 60_000 {
-            return;
-        }
-        self.last_oee_check_ms = now;
-        tracker.tick(now);
-        let Some((_, assets)) = &self.options.oee else { return };
-        let machines: Vec<(String, f64, f64, i64)> = tracker
-            .machines()
-            .filter_map(|id| {
-                let read = tracker.machine(id, now)?;
-                let oee = read.totals.oee().oee?;
-                let path = assets.machine_path(id, "");
-                Some((id.to_owned(), oee, assets.machine_target(id, &path.line), read.totals.planned_ms))
-            })
-            .collect();
-        for (id, oee, target, planned) in machines {
-            self.alarms.oee(&id, now, (oee, target, planned), entries);
-        }
-    }
-
     /// Puts every alarm that is not normal in the status, if that changed.
     fn publish_alarms(&mut self) {
-        let views: Vec<AlarmView> = (0..self.alarms.len())
-            .filter_map(|i| {
-                let alarm = self.alarms.alarm(i)?;
-                if alarm.state() == AlarmState::Normal {
-                    return None;
-                }
-                let (rule, source, asset) = self.alarms.instance(i)?;
-                Some(AlarmView {
-                    index: i,
-                    rule: rule.name.clone(),
-                    source: source.to_owned(),
-                    asset: asset.to_owned(),
-                    priority: rule.priority,
-                    state: alarm.state(),
-                    active: alarm.active,
-                    active_since_ms: alarm.active_since_ms,
-                    shelved_until_ms: alarm.shelved.as_ref().map(|(until, _)| *until),
-                    value: alarm.value,
-                    limit: self.alarms.limit(i),
-                    message: self.alarms.message(i),
-                })
-            })
-            .collect();
+        let views: Vec<AlarmView> = self.evaluator.views();
         if *self.status.alarms != views {
             self.status.alarms = Arc::new(views);
             self.publish(true);
@@ -381,7 +296,7 @@ impl Writer {
         match open_writer(&self.options.path).and_then(|conn| {
             open_gaps_after_downtime(&conn);
             self.load_caches(&conn)?;
-            restore_alarms(&conn, &mut self.alarms).map_err(|e| classify(e, &self.options.path))?;
+            restore_alarms(&conn, self.evaluator.as_mut()).map_err(|e| classify(e, &self.options.path))?;
             Ok(conn)
         }) {
             Ok(conn) => {
@@ -487,8 +402,7 @@ impl Writer {
         pending.since = None;
         // Alarms are judged on every batch, whether or not the file can take it: a full disk does not silence
         // them. Their journal entries wait (bounded) until a batch commits.
-        self.feed_oee(&events);
-        evaluate_alarms(&events, &mut self.alarms, &mut self.unjournaled);
+        evaluate(&events, self.evaluator.as_mut(), &mut self.unjournaled);
         self.publish_alarms();
         if self.conn.is_none() {
             if self.status.state == StoreState::Failing {
@@ -547,32 +461,6 @@ impl Writer {
         }
     }
 
-    /// Machine inputs for the OEE rules' tracker.
-    fn feed_oee(&mut self, events: &[Arc<FeedEvent>]) {
-        let (Some(tracker), Some((_, assets))) = (&mut self.oee, &self.options.oee) else { return };
-        for event in events {
-            match &event.body {
-                FeedEventBody::Samples(samples) => {
-                    for s in samples.iter().filter(|s| s.quality != Quality::Bad) {
-                        if let Some((prefix, metric)) = assets.machine_metric(&s.signal)
-                            && let Some(input) = crate::analytics::history::input_of(metric, &s.value)
-                        {
-                            tracker.push(&Arc::from(prefix), s.ts_ms, input);
-                        }
-                    }
-                }
-                FeedEventBody::Stale { prefix } => {
-                    let machines: Vec<Arc<str>> =
-                        tracker.machines().filter(|m| m.starts_with(prefix.as_str())).map(Arc::from).collect();
-                    for m in machines {
-                        tracker.push(&m, event.received_ms, crate::analytics::Input::NoData);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
     fn write_batch(&mut self, events: &[Arc<FeedEvent>]) -> Result<BatchCounts, Error> {
         let path = self.options.path.clone();
         let Some(conn) = self.conn.as_mut() else {
@@ -582,11 +470,8 @@ impl Writer {
         let mut batch = Batch::default();
         batch_events(&tx, events, &mut self.signals, &mut self.by_gateway, &mut self.open_gaps, &mut batch)
             .map_err(|e| classify(e, &path))?;
-        let crossings = store_crossings(&tx, &batch.fixes, &self.options.geofences, &mut self.zones)
+        store_crossings(&tx, &batch.fixes, self.evaluator.as_mut(), &mut self.unjournaled)
             .map_err(|e| classify(e, &path))?;
-        for (vehicle, zone, inside, ts_ms) in crossings {
-            self.alarms.zone(&vehicle, &zone, inside, ts_ms, &mut self.unjournaled);
-        }
         journal_alarms(&tx, &self.unjournaled).map_err(|e| classify(e, &path))?;
         batch.write_derived(&tx).map_err(|e| classify(e, &path))?;
         tx.commit().map_err(|e| classify(e, &path))?;
@@ -637,15 +522,15 @@ fn open_gaps_after_downtime(conn: &Connection) {
 
 /// Puts every alarm back as its last journal entry left it, with the newest stored value of its signal (so
 /// replayed older data is not judged again).
-fn restore_alarms(conn: &Connection, alarms: &mut AlarmEngine) -> rusqlite::Result<()> {
+fn restore_alarms(conn: &Connection, alarms: &mut dyn Evaluator) -> rusqlite::Result<()> {
     let mut last = conn.prepare(
         "SELECT j.rule, j.source, j.asset, j.active, j.acked, j.lim, j.state FROM alarm_journal j
          JOIN (SELECT rule, source, max(id) AS id FROM alarm_journal GROUP BY rule, source) m ON m.id = j.id",
     )?;
-    let rows: Vec<(String, String, String, crate::analytics::alarm::Restored)> = last
+    let rows: Vec<(String, String, String, Restored)> = last
         .query_map([], |r| {
             let (limit, state): (Option<String>, String) = (r.get(5)?, r.get(6)?);
-            let restored = crate::analytics::alarm::Restored {
+            let restored = Restored {
                 active: r.get(3)?,
                 acked: r.get(4)?,
                 limit: limit.as_deref().and_then(Limit::parse),
@@ -668,32 +553,30 @@ fn restore_alarms(conn: &Connection, alarms: &mut AlarmEngine) -> rusqlite::Resu
 /// Journal entries kept while the file cannot take them; beyond this the oldest go (and are logged).
 const MAX_UNJOURNALED: usize = 10_000;
 
-/// Feeds the batch's good numeric values to the alarms and lets the clock run; the transitions go to `entries`
-/// for the journal.
-fn evaluate_alarms(events: &[Arc<FeedEvent>], alarms: &mut AlarmEngine, entries: &mut Vec<AlarmEntry>) {
-    use crate::command::FeedState;
-    if alarms.rules().is_empty() {
-        return;
-    }
+/// Feeds the batch's good values, gateway changes and node deaths to the evaluator and lets the clock run; the
+/// transitions go to `entries` for the journal.
+pub(crate) fn evaluate(events: &[Arc<FeedEvent>], evaluator: &mut dyn Evaluator, entries: &mut Vec<AlarmEntry>) {
     for event in events {
         match &event.body {
             FeedEventBody::Samples(samples) => {
                 for s in samples.iter().filter(|s| s.quality != Quality::Bad) {
-                    alarms.sample(s, event.received_ms, entries);
+                    evaluator.sample(s, event.received_ms, entries);
                 }
             }
             FeedEventBody::Status(status) => match status.state {
                 FeedState::Offline | FeedState::Error => {
-                    alarms.gateway(&event.gateway, true, event.received_ms, entries);
+                    evaluator.gateway(&event.gateway, true, event.received_ms, entries);
                 }
-                FeedState::Live | FeedState::Stale => alarms.gateway(&event.gateway, false, event.received_ms, entries),
+                FeedState::Live | FeedState::Stale => {
+                    evaluator.gateway(&event.gateway, false, event.received_ms, entries);
+                }
                 FeedState::Connecting => {}
             },
-            FeedEventBody::Stale { prefix } => alarms.node_death(prefix, event.received_ms, entries),
+            FeedEventBody::Stale { prefix } => evaluator.node_death(prefix, event.received_ms, entries),
             FeedEventBody::Birth(_) | FeedEventBody::Rejected { .. } => {}
         }
     }
-    alarms.tick(now_ms(), entries);
+    evaluator.tick(now_ms(), entries);
     if entries.len() > MAX_UNJOURNALED {
         let dropped = entries.len() - MAX_UNJOURNALED;
         tracing::error!(dropped, "history: the alarm journal cannot be written; the oldest entries are dropped");
@@ -730,41 +613,31 @@ fn journal_alarms(tx: &Transaction<'_>, entries: &[AlarmEntry]) -> rusqlite::Res
     Ok(())
 }
 
-/// A vehicle now inside (`true`) or outside a zone, from a time: (vehicle, zone, inside, ts).
-type Crossed = (Arc<str>, Arc<str>, bool, i64);
-
-/// Runs the batch's positions through each vehicle's geofence membership, in time order, and stores the crossings
-/// as `geofence.enter` / `geofence.exit` events (source: the vehicle, message: the zone).
+/// Runs the batch's new positions through the evaluator's geofences, in time order per vehicle, and stores the
+/// crossings as `geofence.enter` / `geofence.exit` events (source: the vehicle, message: the zone).
 fn store_crossings(
     tx: &Transaction<'_>,
     fixes: &HashMap<(Arc<str>, i64), HalfFix>,
-    geofences: &Geofences,
-    zones: &mut HashMap<Arc<str>, VehicleZones>,
-) -> rusqlite::Result<Vec<Crossed>> {
-    let mut out = Vec::new();
-    if geofences.is_empty() || fixes.is_empty() {
-        return Ok(out);
+    evaluator: &mut dyn Evaluator,
+    entries: &mut Vec<AlarmEntry>,
+) -> rusqlite::Result<()> {
+    if !evaluator.has_geofences() || fixes.is_empty() {
+        return Ok(());
     }
     let mut ordered: Vec<(&Arc<str>, i64, f64, f64)> =
         fixes.iter().filter_map(|((vehicle, ts), (lat, lon))| Some((vehicle, *ts, (*lat)?, (*lon)?))).collect();
     ordered.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
     let mut insert =
         tx.prepare_cached("INSERT OR IGNORE INTO event (ts_ms, kind, source, message) VALUES (?1, ?2, ?3, ?4)")?;
-    let mut crossings = Vec::new();
+    let mut crossings: Vec<ZoneCrossing> = Vec::new();
     for (vehicle, ts, lat, lon) in ordered {
-        let state = zones.entry(Arc::clone(vehicle)).or_default();
-        state.push(geofences, ts, lat, lon, &mut crossings);
+        evaluator.position(vehicle, (ts, lat, lon), &mut crossings, entries);
         for c in crossings.drain(..) {
-            let kind = match c.crossing {
-                Crossing::Enter => "geofence.enter",
-                Crossing::Exit => "geofence.exit",
-            };
-            let zone = &geofences.fences[c.zone].name;
-            insert.execute(params![c.ts_ms, kind, vehicle.as_ref(), zone.as_ref()])?;
-            out.push((Arc::clone(vehicle), Arc::clone(zone), c.crossing == Crossing::Enter, c.ts_ms));
+            let kind = if c.enter { "geofence.enter" } else { "geofence.exit" };
+            insert.execute(params![c.ts_ms, kind, vehicle.as_ref(), c.zone.as_ref()])?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[derive(Default, Clone, Copy)]

@@ -11,34 +11,7 @@ use std::path::Path;
 use walkers::TileId;
 use walkers::sources::{Attribution, TileSource};
 
-/// A tile server from the config.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TileServer {
-    /// With `{z}`, `{x}` and `{y}` (and optionally `{s}`, replaced by `a`, `b` or `c`).
-    pub url: String,
-    pub attribution: String,
-    /// The disk cache's size; 0 keeps no disk cache.
-    pub cache_mb: u64,
-    /// Where the disk cache lives (the data dir's `tiles/`, set at start); `None` keeps none.
-    pub cache_dir: Option<std::path::PathBuf>,
-}
-
-/// The default size of the tile cache.
-pub const DEFAULT_CACHE_MB: u64 = 512;
-
-impl TileServer {
-    /// Checks a URL template: http(s), with `{z}`, `{x}` and `{y}`.
-    pub fn check_url(url: &str) -> Result<(), String> {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!("map.tiles {url:?} must start with http:// or https://"));
-        }
-        let missing: Vec<&str> = ["{z}", "{x}", "{y}"].into_iter().filter(|p| !url.contains(p)).collect();
-        if !missing.is_empty() {
-            return Err(format!("map.tiles {url:?} has no {}", missing.join(", ")));
-        }
-        Ok(())
-    }
-}
+pub use crate::config::{DEFAULT_CACHE_MB, TileServer};
 
 /// A [`TileSource`] from a URL template.
 pub struct UrlTiles {

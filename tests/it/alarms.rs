@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use watchfloor::analytics::alarm::{Condition, Limits, Rule, Watch};
 use watchfloor::command::{FeedEvent, FeedEventBody};
 use watchfloor::model::alarm::Priority;
+use watchfloor::model::history::OperatorAction;
 use watchfloor::model::{Sample, SignalId, Value};
 use watchfloor::sim::{Fault, SimConfig, Simulator};
 use watchfloor::store::{Store, StoreOptions, open_reader};
@@ -30,7 +31,7 @@ fn rules() -> Vec<Rule> {
 fn store(path: &std::path::Path, events: &[Arc<FeedEvent>]) {
     let (tx, rx) = mpsc::channel(64);
     let mut options = StoreOptions::new(path);
-    options.alarm_rules = rules();
+    options.evaluator = watchfloor::analytics::recording::SiteEvaluator::boxed(rules(), Default::default(), None);
     let store = Store::start(options, rx).expect("writer");
     for e in events {
         tx.blocking_send(Arc::clone(e)).expect("send");
@@ -197,7 +198,7 @@ fn alarm_app(
     let stored = builder.lossless(1_024);
     let bus = builder.build();
     let mut options = StoreOptions::new(path);
-    options.alarm_rules = rules;
+    options.evaluator = watchfloor::analytics::recording::SiteEvaluator::boxed(rules, Default::default(), None);
     let store = Store::start(options, stored).expect("writer");
     let parts = watchfloor::app::AppParts {
         store: Some(store.link()),
@@ -363,7 +364,8 @@ fn default_rules_raise_from_the_asset_model_and_suppress_in_a_planned_stop() {
     let run = |events: &[Arc<FeedEvent>]| {
         let (tx, rx) = mpsc::channel(64);
         let mut options = StoreOptions::new(&path);
-        options.alarm_rules = rules.clone();
+        options.evaluator =
+            watchfloor::analytics::recording::SiteEvaluator::boxed(rules.clone(), Default::default(), None);
         let store = Store::start(options, rx).expect("writer");
         for e in events {
             tx.blocking_send(Arc::clone(e)).expect("send");
@@ -440,7 +442,7 @@ fn the_kpis_find_a_flood_a_chattering_alarm_and_the_bad_actors() {
     samples.sort_by_key(|s| s.ts_ms);
     let (tx, rx) = mpsc::channel(64);
     let mut options = StoreOptions::new(&path);
-    options.alarm_rules = rules;
+    options.evaluator = watchfloor::analytics::recording::SiteEvaluator::boxed(rules, Default::default(), None);
     let store = Store::start(options, rx).expect("writer");
     for s in samples {
         let t = s.ts_ms;
@@ -500,7 +502,7 @@ fn out_of_service_is_journaled_and_survives_a_restart() {
     let start = || {
         let (tx, rx) = mpsc::channel(64);
         let mut options = StoreOptions::new(&path);
-        options.alarm_rules = rules();
+        options.evaluator = watchfloor::analytics::recording::SiteEvaluator::boxed(rules(), Default::default(), None);
         (tx, Store::start(options, rx).expect("writer"))
     };
     let (tx, store) = start();
@@ -510,12 +512,12 @@ fn out_of_service_is_journaled_and_survives_a_restart() {
     let status = store.flush_blocking().expect("flushed");
     assert_eq!(status.alarms.first().map(|a| a.state), Some(AlarmState::Unacknowledged));
     let index = status.alarms[0].index;
-    assert!(store.send(StoreCommand::OutOfService {
+    assert!(store.send(StoreCommand::Alarm(OperatorAction::OutOfService {
         indices: vec![index],
         out: true,
         user: "tech".into(),
         comment: "probe replaced".into()
-    }));
+    })));
     let status = store.flush_blocking().expect("flushed");
     assert_eq!(status.alarms.first().map(|a| a.state), Some(AlarmState::OutOfService));
     drop(tx);

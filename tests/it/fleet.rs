@@ -35,7 +35,7 @@ struct Sent {
 fn record_fleet(path: &std::path::Path, hours: i64, faults: &[(i64, Fault)]) -> (Vec<String>, HashMap<String, Sent>) {
     let (tx, rx) = mpsc::channel(64);
     let mut options = StoreOptions::new(path);
-    options.geofences = demo_fences();
+    options.evaluator = watchfloor::analytics::recording::SiteEvaluator::boxed(Vec::new(), demo_fences(), None);
     let store = Store::start(options, rx).expect("writer");
     let mut sim = Simulator::new(SimConfig { lines: 0, vehicles: 12, ..SimConfig::demo(11, START_MS) });
     let prefixes = sim.vehicle_prefixes();

@@ -9,36 +9,7 @@
 //! Every rule of the engine ends in one of these checks: a boolean condition (a gateway offline, a machine down) is
 //! checked as the value 1 against a `hi` of 0.5, so delays work the same for every kind of alarm.
 
-/// A limit a value is past, most severe first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Limit {
-    HiHi,
-    Hi,
-    Lo,
-    LoLo,
-}
-
-impl Limit {
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::HiHi, Self::Hi, Self::Lo, Self::LoLo].into_iter().find(|l| l.label() == s)
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::HiHi => "HIHI",
-            Self::Hi => "HI",
-            Self::Lo => "LO",
-            Self::LoLo => "LOLO",
-        }
-    }
-
-    pub(crate) fn severity(self) -> u8 {
-        match self {
-            Self::HiHi | Self::LoLo => 2,
-            Self::Hi | Self::Lo => 1,
-        }
-    }
-}
+pub use crate::model::alarm::Limit;
 
 /// A rule's limits and delays.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

@@ -16,39 +16,11 @@ use std::sync::Arc;
 pub use limit::{Change, Limit, LimitCheck, Limits};
 pub use rule::{Condition, Defaults, Rule, Watch, glob};
 
-use crate::model::alarm::{Alarm, Priority, Transition};
+use crate::model::alarm::{Alarm, Transition};
+pub use crate::model::alarm::{Entry, Restored};
 use crate::model::machine::metric as mm;
 use crate::model::vehicle::metric as vm;
 use crate::model::{MachineState, Sample, SignalId, Value, VehicleKind};
-
-/// One journal entry with what it is about.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Entry {
-    /// The instance it belongs to (for operator actions).
-    pub index: usize,
-    pub rule: String,
-    pub source: String,
-    /// The machine, vehicle, gateway or node the source belongs to.
-    pub asset: String,
-    pub priority: Priority,
-    /// The limit in force after the change, if any.
-    pub limit: Option<Limit>,
-    /// The alarm after the change: whether its condition is active and whether it is acknowledged.
-    pub active: bool,
-    pub acked: bool,
-    pub message: String,
-    pub transition: Transition,
-}
-
-/// An alarm's state as its last journal entry left it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Restored {
-    pub active: bool,
-    pub acked: bool,
-    pub limit: Option<Limit>,
-    /// Out of service stays so across a restart (a shelf does not: its time is not journaled).
-    pub out_of_service: bool,
-}
 
 struct Instance {
     rule: usize,

@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::alarm::AlarmState as S;
+use crate::model::alarm::Priority;
 use crate::model::{BatteryThresholds, SignalId};
 
 fn sample(id: &str, ts_ms: i64, value: Value) -> Sample {

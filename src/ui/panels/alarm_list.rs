@@ -17,6 +17,7 @@ use crate::analytics::Period;
 use crate::analytics::alarm_kpi::{FLOOD_END_PER_10_MIN, FLOOD_START_PER_10_MIN, Kpis};
 use crate::model::ShiftCalendar;
 use crate::model::alarm::{AlarmState, Priority};
+use crate::model::history::OperatorAction;
 use crate::store::journal::{self, JournalEntry};
 use crate::store::{AlarmView, History, Pending, StoreCommand};
 use crate::ui::panels::alarms::{priority_colour, priority_mark_ui};
@@ -272,7 +273,8 @@ impl AlarmsPanel {
         let pending = history.run(move |conn| {
             let sql = crate::store::query::sqlite_error(conn);
             let entries = journal::entries(conn, from, to, HISTORY_ROWS).map_err(sql)?;
-            let kpis = journal::kpis(conn, from, to).map_err(sql)?;
+            let kpis =
+                crate::analytics::alarm_kpi::kpis(conn, from, to).map_err(crate::store::query::history_error(conn))?;
             Ok(Loaded { range: (from, to), entries, kpis })
         });
         if let Some(p) = pending {
@@ -465,11 +467,11 @@ impl AlarmsPanel {
                 .add_enabled(!to_ack.is_empty(), egui::Button::new(format!("Acknowledge {}", to_ack.len())))
                 .on_hover_text(format!("Acknowledge the selected alarms as {user}"));
             if ack.clicked() {
-                commands.push(StoreCommand::Acknowledge {
+                commands.push(StoreCommand::Alarm(OperatorAction::Acknowledge {
                     indices: to_ack.clone(),
                     user: user.clone(),
                     comment: self.comment.trim().to_owned(),
-                });
+                }));
                 self.comment.clear();
             }
             ui.separator();
@@ -492,16 +494,19 @@ impl AlarmsPanel {
                 .add_enabled(can_shelve, egui::Button::new(format!("Shelve {}", shelvable.len())))
                 .on_hover_text("Hide the selected alarms for the chosen time; they come back then");
             if shelve.clicked() {
-                commands.push(StoreCommand::Shelve {
+                commands.push(StoreCommand::Alarm(OperatorAction::Shelve {
                     indices: shelvable.clone(),
                     for_ms: self.shelve_for_ms,
                     user: user.clone(),
                     reason: self.shelve_reason.trim().to_owned(),
-                });
+                }));
                 self.shelve_reason.clear();
             }
             if ui.add_enabled(!shelved.is_empty(), egui::Button::new(format!("Unshelve {}", shelved.len()))).clicked() {
-                commands.push(StoreCommand::Unshelve { indices: shelved.clone(), user: user.clone() });
+                commands.push(StoreCommand::Alarm(OperatorAction::Unshelve {
+                    indices: shelved.clone(),
+                    user: user.clone(),
+                }));
             }
             ui.separator();
             let in_service: Vec<usize> =
@@ -512,22 +517,22 @@ impl AlarmsPanel {
                 .add_enabled(!in_service.is_empty(), egui::Button::new(format!("Out of service {}", in_service.len())))
                 .on_hover_text("For maintenance: hidden until returned; the comment says why");
             if take_out.clicked() {
-                commands.push(StoreCommand::OutOfService {
+                commands.push(StoreCommand::Alarm(OperatorAction::OutOfService {
                     indices: in_service,
                     out: true,
                     user: user.clone(),
                     comment: self.comment.trim().to_owned(),
-                });
+                }));
                 self.comment.clear();
             }
             let return_label = format!("Return to service {}", out_of_service.len());
             if ui.add_enabled(!out_of_service.is_empty(), egui::Button::new(return_label)).clicked() {
-                commands.push(StoreCommand::OutOfService {
+                commands.push(StoreCommand::Alarm(OperatorAction::OutOfService {
                     indices: out_of_service,
                     out: false,
                     user: user.clone(),
                     comment: self.comment.trim().to_owned(),
-                });
+                }));
             }
             ui.label(RichText::new(format!("as {user}")).color(env.theme.text_dim));
         });

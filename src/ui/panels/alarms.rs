@@ -6,6 +6,7 @@
 use egui::{Color32, Pos2, RichText, Shape, Stroke, Ui, vec2};
 
 use crate::model::alarm::Priority;
+use crate::model::history::OperatorAction;
 use crate::store::{AlarmView, StoreCommand};
 use crate::ui::theme::Theme;
 
@@ -104,19 +105,19 @@ pub fn alarms_banner_ui(
                 if a.state.wants_ack()
                     && ui.button("Acknowledge").on_hover_text(format!("Acknowledge as {user}")).clicked()
                 {
-                    commands.push(StoreCommand::Acknowledge {
+                    commands.push(StoreCommand::Alarm(OperatorAction::Acknowledge {
                         indices: vec![a.index],
                         user: user.to_owned(),
                         comment: String::new(),
-                    });
+                    }));
                 }
                 if ui.button("Shelve 1 h").on_hover_text("Hide it for an hour; it comes back then").clicked() {
-                    commands.push(StoreCommand::Shelve {
+                    commands.push(StoreCommand::Alarm(OperatorAction::Shelve {
                         indices: vec![a.index],
                         for_ms: SHELVE_MS,
                         user: user.to_owned(),
                         reason: "shelved from the banner".to_owned(),
-                    });
+                    }));
                 }
             });
         }

@@ -94,7 +94,7 @@ impl Stored {
         self.asked_ms = now_ms;
         let id = id.to_string();
         self.pending = history.run(move |conn| {
-            let sqlite = |source| crate::store::Error::Sqlite { path: conn.path().unwrap_or_default().into(), source };
+            let sqlite = crate::store::query::history_error(conn);
             let trail = crate::analytics::fleet::fixes(conn, &id, now_ms - STORED_TRAIL_MS, now_ms + 1)
                 .map_err(sqlite)?
                 .into_iter()

@@ -440,7 +440,7 @@ fn load_past(history: &History, live: &LiveState, period: &Period) -> Option<Pen
     let path = history.path().to_owned();
     history.run(move |conn| {
         let rows = crate::analytics::history::recompute(conn, &assets, &calendar, from, to)
-            .map_err(|source| crate::store::Error::Sqlite { path, source })?;
+            .map_err(|source| crate::store::Error::History { path, source })?;
         let report = crate::analytics::report::from_rows(&rows, &assets, &site, from, to);
         let machines = rows.into_iter().map(|(m, acc, _)| (Arc::from(m.prefix.as_str()), acc)).collect();
         Ok(PastShift { report, machines })

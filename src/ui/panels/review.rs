@@ -23,7 +23,7 @@ use crate::model::Sample;
 use crate::model::ShiftInstance;
 use crate::model::alarm::Priority;
 use crate::store::export::{ExportSummary, RecordingInfo};
-use crate::store::{AlarmView, History, Pending, journal, query};
+use crate::store::{AlarmView, History, Pending, query};
 use crate::ui::theme::Theme;
 
 /// How far back a value may be to count as the value at `t`.
@@ -205,7 +205,7 @@ impl Replays {
         conn: &rusqlite::Connection,
         settings: &LiveSettings,
         at_ms: i64,
-    ) -> rusqlite::Result<Arc<ShiftReplay>> {
+    ) -> crate::model::history::HistoryResult<Arc<ShiftReplay>> {
         let period = Period::at(&settings.calendar, at_ms);
         let mut shifts = lock(&self.inner.shifts);
         if let Some(found) = shifts.iter().find(|r| r.period == period) {
@@ -267,9 +267,10 @@ fn read_frame(
     values.extend(query::values_of(conn, &signals, at_ms, LOOKBACK_MS).map_err(sql)?);
     // In time order, as they happened (the live state takes each signal's newest).
     values.sort_by_key(|(_, s)| s.ts_ms);
-    let alarms = journal::alarms_at(conn, at_ms).map_err(sql)?;
-    let replay = replays.shift_at(conn, settings, at_ms).map_err(sql)?;
-    let seed = replay.at(conn, at_ms).map_err(sql)?;
+    let failed = query::history_error(conn);
+    let alarms = crate::analytics::alarm_kpi::alarms_at(conn, at_ms).map_err(failed)?;
+    let replay = replays.shift_at(conn, settings, at_ms).map_err(failed)?;
+    let seed = replay.at(conn, at_ms).map_err(failed)?;
     Ok(Frame { at_ms, values, alarms, oee: Some((replay.period.clone(), seed)) })
 }
 
@@ -417,7 +418,6 @@ impl Review {
         self.report_progress = Arc::default();
         let (cancel, progress) = (Arc::clone(&self.report_cancel), Arc::clone(&self.report_progress));
         self.report = history.run(move |conn| {
-            let sql = crate::store::query::sqlite_error(conn);
             let fleet = crate::analytics::fleet::FleetParams {
                 geofences: (*settings.geofences).clone(),
                 stale_after_ms: settings.stale_after_ms,
@@ -428,8 +428,8 @@ impl Review {
                 !cancel.load(Ordering::Relaxed)
             };
             let (assets, calendar) = (&settings.assets, &settings.calendar);
-            let report =
-                crate::analytics::report::full(conn, assets, calendar, &site, &fleet, range, &mut step).map_err(sql)?;
+            let report = crate::analytics::report::full(conn, assets, calendar, &site, &fleet, range, &mut step)
+                .map_err(query::history_error(conn))?;
             let Some(report) = report.filter(|_| !cancel.load(Ordering::Relaxed)) else {
                 return Err(crate::store::Error::NotWritable { path: dir, reason: "cancelled".to_owned() });
             };
@@ -568,7 +568,8 @@ impl Review {
             self.timeline_loading = history.run(move |conn| {
                 let sql = crate::store::query::sqlite_error(conn);
                 Ok(Timeline {
-                    markers: journal::activations(conn, from, to).map_err(sql)?,
+                    markers: crate::analytics::alarm_kpi::activations(conn, from, to)
+                        .map_err(query::history_error(conn))?,
                     down: query::down_spans(conn, from, to).map_err(sql)?,
                 })
             });

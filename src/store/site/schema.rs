@@ -1,0 +1,176 @@
+//! The site database's schema and its versioned migrations.
+//!
+//! Each migration is plain SQL with a comment saying why, applied in order in its own transaction and recorded in
+//! `watchfloor_schema`; two recorders starting at once take turns on an advisory lock. A database whose schema is
+//! newer than this build is refused and left unchanged.
+//!
+//! The big tables (`sample`, `rollup_1m`, `fix`, `event`) are partitioned by day on their time column, so
+//! retention drops whole partitions instead of deleting rows. Partitions are made as data for a day first arrives
+//! ([`partition_sql`]).
+
+/// The advisory lock key migrations take (`'WFmg'`).
+pub const MIGRATION_LOCK: i64 = 0x5746_6d67;
+
+/// The migrations, in order: (version, why, SQL).
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
+    1,
+    "the first site schema: the cache's tables, partitioned by day",
+    // Signals get a small integer key so sample rows stay small. Natural keys (signal, time) make every insert
+    // idempotent (`ON CONFLICT DO NOTHING`): a replayed batch or the overlap after a failover adds nothing.
+    // Quality: 0 good, 1 uncertain, 2 bad. Rollups hold the good numeric values of each minute / hour.
+    "CREATE TABLE signal (
+        id       bigserial PRIMARY KEY,
+        name     text NOT NULL UNIQUE,
+        kind     text NOT NULL,
+        unit     text,
+        gateway  text NOT NULL
+    );
+    CREATE TABLE sample (
+        signal   bigint NOT NULL,
+        ts_ms    bigint NOT NULL,
+        num      double precision,
+        text     text,
+        quality  smallint NOT NULL,
+        PRIMARY KEY (signal, ts_ms)
+    ) PARTITION BY RANGE (ts_ms);
+    CREATE TABLE rollup_1m (
+        signal   bigint NOT NULL,
+        start_ms bigint NOT NULL,
+        min_value double precision NOT NULL,
+        max_value double precision NOT NULL,
+        sum_value double precision NOT NULL,
+        count    bigint NOT NULL,
+        first_ms bigint NOT NULL,
+        first_value double precision NOT NULL,
+        last_ms  bigint NOT NULL,
+        last_value double precision NOT NULL,
+        PRIMARY KEY (signal, start_ms)
+    ) PARTITION BY RANGE (start_ms);
+    CREATE TABLE rollup_1h (
+        signal   bigint NOT NULL,
+        start_ms bigint NOT NULL,
+        min_value double precision NOT NULL,
+        max_value double precision NOT NULL,
+        sum_value double precision NOT NULL,
+        count    bigint NOT NULL,
+        first_ms bigint NOT NULL,
+        first_value double precision NOT NULL,
+        last_ms  bigint NOT NULL,
+        last_value double precision NOT NULL,
+        PRIMARY KEY (signal, start_ms)
+    );
+    -- Stretches with no data from a signal's source; end_ms is NULL while the gap is open.
+    CREATE TABLE gap (
+        signal   bigint NOT NULL,
+        start_ms bigint NOT NULL,
+        end_ms   bigint,
+        PRIMARY KEY (signal, start_ms)
+    );
+    CREATE TABLE latest (
+        signal   bigint PRIMARY KEY,
+        ts_ms    bigint NOT NULL,
+        num      double precision,
+        text     text,
+        quality  smallint NOT NULL
+    );
+    CREATE TABLE fix (
+        vehicle  text NOT NULL,
+        ts_ms    bigint NOT NULL,
+        lat_deg  double precision NOT NULL,
+        lon_deg  double precision NOT NULL,
+        PRIMARY KEY (vehicle, ts_ms)
+    ) PARTITION BY RANGE (ts_ms);
+    CREATE TABLE event (
+        ts_ms    bigint NOT NULL,
+        kind     text NOT NULL,
+        source   text NOT NULL,
+        message  text NOT NULL,
+        PRIMARY KEY (kind, source, ts_ms, message)
+    ) PARTITION BY RANGE (ts_ms);
+    -- The ISA-18.2 journal: every transition of every alarm, with the alarm's state after it.
+    CREATE TABLE alarm_journal (
+        id        bigserial PRIMARY KEY,
+        ts_ms     bigint NOT NULL,
+        rule      text NOT NULL,
+        source    text NOT NULL,
+        priority  text NOT NULL,
+        from_state text NOT NULL,
+        state     text NOT NULL,
+        \"user\"  text NOT NULL,
+        comment   text NOT NULL,
+        value     double precision,
+        active    boolean NOT NULL,
+        acked     boolean NOT NULL,
+        lim       text,
+        asset     text NOT NULL DEFAULT '',
+        message   text NOT NULL DEFAULT '',
+        UNIQUE (rule, source, ts_ms, state, comment)
+    );
+    CREATE INDEX alarm_journal_by_time ON alarm_journal (ts_ms);
+    CREATE INDEX alarm_journal_by_key ON alarm_journal (rule, source, id);",
+)];
+
+/// The newest schema this build knows.
+pub fn latest_version() -> i32 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
+/// The tables partitioned by day, with their time column.
+pub const PARTITIONED: [&str; 4] = ["sample", "rollup_1m", "fix", "event"];
+
+pub const DAY_MS: i64 = 86_400_000;
+
+/// The name of `table`'s partition for day `day` (days since 1970-01-01 UTC): `sample_20261203`.
+pub fn partition_name(table: &str, day: i64) -> String {
+    let date = jiff::Timestamp::from_millisecond(day.saturating_mul(DAY_MS))
+        .ok()
+        .map(|t| t.strftime("%Y%m%d").to_string())
+        .filter(|d| d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()));
+    match date {
+        Some(d) => format!("{table}_{d}"),
+        None => format!("{table}_d{}", day.to_string().replace('-', "m")),
+    }
+}
+
+/// The day a partition name holds, if it is one of ours.
+pub fn partition_day(table: &str, name: &str) -> Option<i64> {
+    let rest = name.strip_prefix(table)?.strip_prefix('_')?;
+    if rest.len() == 8 && rest.bytes().all(|b| b.is_ascii_digit()) {
+        let date: jiff::civil::Date = jiff::civil::Date::strptime("%Y%m%d", rest).ok()?;
+        let ts = date.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
+        return Some(ts.as_millisecond().div_euclid(DAY_MS));
+    }
+    let n = rest.strip_prefix('d')?.replace('m', "-");
+    n.parse().ok()
+}
+
+/// `CREATE TABLE IF NOT EXISTS` for `table`'s partition of day `day`.
+pub fn partition_sql(table: &str, day: i64) -> String {
+    let from = day.saturating_mul(DAY_MS);
+    let to = day.saturating_add(1).saturating_mul(DAY_MS);
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} PARTITION OF {table} FOR VALUES FROM ({from}) TO ({to})",
+        partition_name(table, day)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_names_round_trip() {
+        let day = 1_764_720_000_000 / DAY_MS;
+        assert_eq!(partition_name("sample", day), "sample_20251203");
+        assert_eq!(partition_day("sample", "sample_20251203"), Some(day));
+        assert_eq!(partition_day("sample", &partition_name("sample", -3)), Some(-3));
+        assert_eq!(partition_day("sample", "sample_1m_x"), None);
+        assert!(partition_sql("fix", day).contains("FROM (1764720000000) TO (1764806400000)"));
+    }
+
+    #[test]
+    fn versions_increase() {
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(latest_version(), MIGRATIONS.len().try_into().unwrap_or(0));
+    }
+}

@@ -1,0 +1,809 @@
+//! The site recorder's writer thread: the feed events, batched as the cache's writer batches them, written to the
+//! site's PostgreSQL with binary COPY into staging tables and idempotent inserts (a replayed batch, or the overlap
+//! after a failover, inserts nothing twice; the rollups are made from the rows actually inserted, so they stay equal
+//! to the raw data).
+//!
+//! Leader and standby: of the recorders of one site, the one holding the site's advisory lock writes and evaluates
+//! alarms. The others keep the last [`SiteOptions::standby_keep`] of the stream and try the lock every second; the
+//! lock is released the moment the leader's session ends (its process killed included), and the new leader writes
+//! what it kept first, so the leader's last unwritten batches are not lost. While the database is unreachable the
+//! writer keeps what it could not write (at most [`SiteOptions::buffer_max_samples`]) and reconnects with back-off.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Transaction};
+
+use super::schema::{self, DAY_MS};
+use super::{SiteError, SiteRole, SiteStatus, SiteTarget, lock_key};
+use crate::command::{FeedEvent, FeedEventBody, FeedState};
+use crate::model::alarm::{AlarmState, Entry as AlarmEntry, Limit, Restored};
+use crate::model::history::{Evaluator, ZoneCrossing};
+use crate::model::vehicle::metric;
+use crate::model::{Quality, Value};
+
+/// How the site writer batches, buffers and takes over.
+pub struct SiteOptions {
+    pub target: SiteTarget,
+    /// The site's name: recorders of one site share one leader lock.
+    pub site: String,
+    pub flush_max_samples: usize,
+    pub flush_max_age: Duration,
+    /// Samples kept while the database cannot take them; beyond this the oldest batches go (and are counted).
+    pub buffer_max_samples: usize,
+    /// How much of the stream a standby keeps, to write it when it takes over.
+    pub standby_keep: Duration,
+    /// Days of raw samples, fixes and events kept (whole day partitions are dropped); 0 keeps everything.
+    pub raw_days: u32,
+    /// Alarms and geofence crossings, evaluated by the leader.
+    pub evaluator: Box<dyn Evaluator>,
+}
+
+impl SiteOptions {
+    pub fn new(target: SiteTarget, site: impl Into<String>) -> Self {
+        Self {
+            target,
+            site: site.into(),
+            flush_max_samples: 20_000,
+            flush_max_age: Duration::from_millis(250),
+            buffer_max_samples: 2_000_000,
+            standby_keep: Duration::from_secs(30),
+            raw_days: 90,
+            evaluator: Box::new(crate::store::NoEvaluation),
+        }
+    }
+}
+
+pub(super) enum SiteCommand {
+    Flush(oneshot::Sender<SiteStatus>),
+    Shutdown,
+}
+
+/// Events not yet in the database.
+struct Queued {
+    events: Vec<Arc<FeedEvent>>,
+    samples: usize,
+    at: Instant,
+    /// Whether the evaluator has seen them (a retried batch is not judged twice).
+    evaluated: bool,
+}
+
+struct Writer {
+    options: SiteOptions,
+    key: i64,
+    client: Option<Client>,
+    status: SiteStatus,
+    status_tx: watch::Sender<SiteStatus>,
+    queue: VecDeque<Queued>,
+    next_attempt: Instant,
+    backoff: Duration,
+    signals: HashMap<Arc<str>, i64>,
+    by_gateway: HashMap<Arc<str>, Vec<i64>>,
+    partitions: HashSet<(&'static str, i64)>,
+    unjournaled: Vec<AlarmEntry>,
+    last_retention: Option<Instant>,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+pub(super) async fn run(
+    options: SiteOptions,
+    mut events: mpsc::Receiver<Arc<FeedEvent>>,
+    mut commands: mpsc::Receiver<SiteCommand>,
+    status_tx: watch::Sender<SiteStatus>,
+) {
+    let key = lock_key(&options.site);
+    let status = SiteStatus { url: options.target.display_url(), ..SiteStatus::default() };
+    let mut w = Writer {
+        options,
+        key,
+        client: None,
+        status,
+        status_tx,
+        queue: VecDeque::new(),
+        next_attempt: Instant::now(),
+        backoff: Duration::from_millis(250),
+        signals: HashMap::new(),
+        by_gateway: HashMap::new(),
+        partitions: HashSet::new(),
+        unjournaled: Vec::new(),
+        last_retention: None,
+    };
+    w.tick().await;
+    let mut pending: Vec<Arc<FeedEvent>> = Vec::new();
+    let mut pending_samples = 0;
+    let mut since: Option<Instant> = None;
+    let mut clock = tokio::time::interval(Duration::from_millis(500));
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut open = true;
+    while open {
+        let deadline = since.map(|t| tokio::time::Instant::from_std(t + w.options.flush_max_age));
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => {
+                    pending_samples += samples_in(&event);
+                    since.get_or_insert_with(Instant::now);
+                    pending.push(event);
+                    if pending_samples >= w.options.flush_max_samples {
+                        w.flush(std::mem::take(&mut pending), std::mem::take(&mut pending_samples)).await;
+                        since = None;
+                    }
+                }
+                None => open = false,
+            },
+            command = commands.recv() => match command {
+                Some(SiteCommand::Flush(reply)) => {
+                    while let Ok(event) = events.try_recv() {
+                        pending_samples += samples_in(&event);
+                        pending.push(event);
+                    }
+                    w.flush(std::mem::take(&mut pending), std::mem::take(&mut pending_samples)).await;
+                    since = None;
+                    let _ = reply.send(w.status.clone());
+                }
+                Some(SiteCommand::Shutdown) | None => {
+                    while let Ok(event) = events.try_recv() {
+                        pending_samples += samples_in(&event);
+                        pending.push(event);
+                    }
+                    open = false;
+                }
+            },
+            () = sleep_until(deadline) => {
+                w.flush(std::mem::take(&mut pending), std::mem::take(&mut pending_samples)).await;
+                since = None;
+            }
+            _ = clock.tick() => w.tick().await,
+        }
+    }
+    w.flush(pending, pending_samples).await;
+    w.status.role = SiteRole::Stopped;
+    w.publish();
+    tracing::info!(
+        stored = w.status.stored_samples,
+        duplicates = w.status.duplicate_samples,
+        unwritten = w.status.buffered_samples,
+        "site writer stopped"
+    );
+}
+
+fn samples_in(event: &FeedEvent) -> usize {
+    match &event.body {
+        FeedEventBody::Samples(s) => s.len(),
+        _ => 0,
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Writer {
+    fn publish(&mut self) {
+        self.status.buffered_samples = self.queue.iter().map(|q| q.samples as u64).sum();
+        self.status_tx.send_replace(self.status.clone());
+    }
+
+    fn set_role(&mut self, role: SiteRole, message: Option<String>) {
+        if self.status.role != role || self.status.message != message {
+            match (&message, role) {
+                (Some(m), SiteRole::Error) => tracing::error!("site database: {m}"),
+                (Some(m), _) => tracing::warn!("site database: {m}"),
+                (None, _) => tracing::info!(url = %self.status.url, "site database: {}", role.label()),
+            }
+        }
+        self.status.role = role;
+        self.status.message = message;
+        self.publish();
+    }
+
+    /// Queues a batch and writes what it can.
+    async fn flush(&mut self, events: Vec<Arc<FeedEvent>>, samples: usize) {
+        if !events.is_empty() {
+            self.queue.push_back(Queued { events, samples, at: Instant::now(), evaluated: false });
+        }
+        if self.status.role == SiteRole::Leader {
+            self.write_queue().await;
+        }
+        self.trim();
+        self.publish();
+    }
+
+    /// A standby keeps only the recent stream; a writer that cannot write keeps at most its buffer.
+    fn trim(&mut self) {
+        match self.status.role {
+            SiteRole::Leader => {}
+            SiteRole::Standby => {
+                let keep = self.options.standby_keep;
+                while self.queue.front().is_some_and(|q| q.at.elapsed() > keep) {
+                    self.queue.pop_front();
+                }
+            }
+            _ => {
+                let mut held: usize = self.queue.iter().map(|q| q.samples).sum();
+                while held > self.options.buffer_max_samples {
+                    let Some(gone) = self.queue.pop_front() else { break };
+                    held -= gone.samples;
+                    self.status.dropped_samples += gone.samples as u64;
+                    tracing::error!(samples = gone.samples, "site database: buffer full; the oldest batch is dropped");
+                }
+            }
+        }
+    }
+
+    /// Connects, takes the lead when it can, and does the leader's timed work.
+    async fn tick(&mut self) {
+        if self.client.as_ref().is_some_and(Client::is_closed) {
+            self.lost("the connection closed");
+        }
+        if self.client.is_none() {
+            if Instant::now() < self.next_attempt {
+                return;
+            }
+            match self.connect().await {
+                Ok(client) => {
+                    self.client = Some(client);
+                    self.backoff = Duration::from_millis(250);
+                    self.set_role(SiteRole::Standby, None);
+                }
+                Err(err) => {
+                    let retry = if matches!(err, SiteError::NewerSchema { .. } | SiteError::Foreign { .. }) {
+                        Duration::from_secs(30)
+                    } else {
+                        self.backoff
+                    };
+                    self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                    self.next_attempt = Instant::now() + retry;
+                    self.set_role(SiteRole::Error, Some(err.to_string()));
+                    self.trim();
+                    return;
+                }
+            }
+        }
+        if self.status.role != SiteRole::Leader {
+            match self.try_lead().await {
+                Ok(true) => {
+                    self.status.takeovers += 1;
+                    self.set_role(SiteRole::Leader, None);
+                    self.write_queue().await;
+                }
+                Ok(false) => {
+                    if self.status.role != SiteRole::Standby {
+                        self.set_role(SiteRole::Standby, None);
+                    }
+                    self.trim();
+                    self.publish();
+                }
+                Err(err) => self.lost(&err.to_string()),
+            }
+            return;
+        }
+        let mut entries = Vec::new();
+        self.options.evaluator.tick(crate::clock::wall_now_ms(), &mut entries);
+        self.unjournaled.extend(entries);
+        if !self.unjournaled.is_empty() || !self.queue.is_empty() {
+            self.write_queue().await;
+        }
+        if self.last_retention.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+            self.last_retention = Some(Instant::now());
+            if let Err(err) = self.retention().await {
+                tracing::warn!("site database: retention failed: {err}");
+            }
+        }
+    }
+
+    fn lost(&mut self, why: &str) {
+        self.client = None;
+        self.signals.clear();
+        self.by_gateway.clear();
+        self.partitions.clear();
+        self.next_attempt = Instant::now() + self.backoff;
+        self.set_role(SiteRole::Connecting, Some(format!("{why}; reconnecting, what arrives is kept")));
+    }
+
+    async fn connect(&mut self) -> Result<Client, SiteError> {
+        let client = self.options.target.connect("watchfloor-record").await?;
+        super::migrate(&client).await?;
+        client
+            .batch_execute(
+                "CREATE TEMP TABLE IF NOT EXISTS wf_stage_sample (signal int8, ts_ms int8, num float8, text text,
+                     quality int2, live bool) ON COMMIT DELETE ROWS;
+                 CREATE TEMP TABLE IF NOT EXISTS wf_stage_fix (vehicle text, ts_ms int8, lat_deg float8,
+                     lon_deg float8) ON COMMIT DELETE ROWS;",
+            )
+            .await?;
+        self.signals.clear();
+        self.by_gateway.clear();
+        for row in client.query("SELECT id, name, gateway FROM signal", &[]).await? {
+            let (id, name, gateway): (i64, String, String) = (row.get(0), row.get(1), row.get(2));
+            self.signals.insert(Arc::from(name), id);
+            self.by_gateway.entry(Arc::from(gateway)).or_default().push(id);
+        }
+        Ok(client)
+    }
+
+    /// Takes the site's lead if no other recorder holds it; a new leader puts its alarms back from the journal.
+    async fn try_lead(&mut self) -> Result<bool, SiteError> {
+        let Some(client) = &self.client else { return Ok(false) };
+        let got: bool = client.query_one("SELECT pg_try_advisory_lock($1)", &[&self.key]).await?.get(0);
+        if got {
+            restore_alarms(client, self.options.evaluator.as_mut()).await?;
+        }
+        Ok(got)
+    }
+
+    /// Writes the queued batches in order; stops at the first failure (kept for the next try).
+    async fn write_queue(&mut self) {
+        while let Some(front) = self.queue.front_mut() {
+            if !front.evaluated {
+                front.evaluated = true;
+                crate::store::writer::evaluate(&front.events, self.options.evaluator.as_mut(), &mut self.unjournaled);
+            }
+            let events = std::mem::take(&mut front.events);
+            let result = self.write_batch(&events).await;
+            let Some(front) = self.queue.front_mut() else { break };
+            front.events = events;
+            match result {
+                Ok((stored, duplicates)) => {
+                    self.status.stored_samples += stored;
+                    self.status.duplicate_samples += duplicates;
+                    self.status.batches += 1;
+                    self.queue.pop_front();
+                    self.unjournaled.clear();
+                }
+                Err(err) => {
+                    // A refused batch that is not about the connection would block the queue forever: dropped
+                    // and counted, the rest goes on.
+                    let connection = self.client.as_ref().is_none_or(Client::is_closed) || err.is_connection();
+                    if connection {
+                        self.lost(&err.to_string());
+                    } else {
+                        let gone = self.queue.pop_front().map_or(0, |q| q.samples);
+                        self.status.dropped_samples += gone as u64;
+                        tracing::error!(samples = gone, "site database refused a batch: {err}");
+                        self.signals.clear();
+                        if let Some(client) = self.client.take() {
+                            drop(client);
+                            self.lost(&format!("refused a batch ({err})"));
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        if self.queue.is_empty() && !self.unjournaled.is_empty() {
+            // Alarm transitions from the clock, with no batch to carry them.
+            let entries = std::mem::take(&mut self.unjournaled);
+            let result = match self.client.as_mut() {
+                Some(client) => journal_alone(client, &entries).await,
+                None => Ok(()),
+            };
+            if let Err(err) = result {
+                self.unjournaled = entries;
+                self.lost(&err.to_string());
+            }
+        }
+        self.publish();
+    }
+
+    /// One batch in one transaction; returns (stored, duplicate) sample counts.
+    async fn write_batch(&mut self, events: &[Arc<FeedEvent>]) -> Result<(u64, u64), SiteError> {
+        let Writer { client, signals, by_gateway, partitions, options, unjournaled, .. } = self;
+        let Some(client) = client.as_mut() else { return Err(SiteError::NotConnected) };
+        let tx = client.transaction().await?;
+        let mut rows = Rows::default();
+        let mut new_signals: Vec<(Arc<str>, i64)> = Vec::new();
+        let upsert = tx
+            .prepare(
+                "INSERT INTO signal (name, kind, unit, gateway) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, unit = coalesce(excluded.unit, signal.unit),
+                     gateway = excluded.gateway
+                 RETURNING id",
+            )
+            .await?;
+        for event in events {
+            let gateway = &event.gateway;
+            match &event.body {
+                FeedEventBody::Birth(metas) => {
+                    for meta in metas {
+                        let kind = crate::store::writer::kind_name(meta.kind);
+                        let row = tx
+                            .query_one(&upsert, &[&meta.id.as_str(), &kind, &meta.unit.as_deref(), &gateway.as_ref()])
+                            .await?;
+                        let id: i64 = row.get(0);
+                        if !signals.contains_key(meta.id.as_str()) {
+                            new_signals.push((Arc::from(meta.id.as_str()), id));
+                        }
+                        signals.insert(Arc::from(meta.id.as_str()), id);
+                        by_gateway.entry(Arc::clone(gateway)).or_default().push(id);
+                    }
+                }
+                FeedEventBody::Samples(samples) => {
+                    for s in samples {
+                        let id = match signals.get(s.signal.as_str()) {
+                            Some(id) => *id,
+                            None => {
+                                let kind = crate::store::writer::kind_name(s.value.kind());
+                                let none: Option<&str> = None;
+                                let row = tx
+                                    .query_one(&upsert, &[&s.signal.as_str(), &kind, &none, &gateway.as_ref()])
+                                    .await?;
+                                let id: i64 = row.get(0);
+                                new_signals.push((Arc::from(s.signal.as_str()), id));
+                                signals.insert(Arc::from(s.signal.as_str()), id);
+                                by_gateway.entry(Arc::clone(gateway)).or_default().push(id);
+                                id
+                            }
+                        };
+                        rows.sample(id, s);
+                    }
+                }
+                FeedEventBody::Stale { prefix } => {
+                    for (name, id) in signals.iter() {
+                        if name.starts_with(prefix.as_str()) {
+                            rows.gaps.push((*id, event.received_ms));
+                        }
+                    }
+                    rows.event(event.received_ms, "feed.stale", gateway, prefix.as_str());
+                }
+                FeedEventBody::Status(status) => {
+                    let message = match &status.message {
+                        Some(m) => format!("{}: {m}", status.state.label()),
+                        None => status.state.label().to_owned(),
+                    };
+                    rows.event(event.received_ms, "feed.status", gateway, &message);
+                    if matches!(status.state, FeedState::Offline | FeedState::Error) {
+                        for id in by_gateway.get(gateway).map(Vec::as_slice).unwrap_or_default() {
+                            rows.gaps.push((*id, event.received_ms));
+                        }
+                    }
+                }
+                FeedEventBody::Rejected { reason } => rows.event(event.received_ms, "feed.rejected", gateway, reason),
+            }
+        }
+        let result = write_rows(tx, rows, partitions, options.evaluator.as_mut(), unjournaled).await;
+        if result.is_err() {
+            // Ids handed out in a rolled-back transaction are not in the database.
+            for (name, _) in new_signals {
+                signals.remove(&name);
+            }
+            by_gateway.clear();
+        }
+        result
+    }
+
+    /// Drops the day partitions past the retention.
+    async fn retention(&mut self) -> Result<(), SiteError> {
+        if self.options.raw_days == 0 {
+            return Ok(());
+        }
+        let Some(client) = &self.client else { return Ok(()) };
+        let newest: Option<i64> = client.query_one("SELECT max(ts_ms) FROM latest", &[]).await?.get(0);
+        let now = newest.unwrap_or_else(crate::clock::wall_now_ms).min(crate::clock::wall_now_ms() + DAY_MS);
+        let cut_day = (now - i64::from(self.options.raw_days) * DAY_MS).div_euclid(DAY_MS);
+        for table in ["sample", "fix", "event"] {
+            let parts = client
+                .query(
+                    "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                     WHERE i.inhparent = $1::text::regclass",
+                    &[&table],
+                )
+                .await?;
+            for row in parts {
+                let name: String = row.get(0);
+                if let Some(day) = schema::partition_day(table, &name).filter(|d| *d < cut_day) {
+                    client.batch_execute(&format!("DROP TABLE IF EXISTS {name}")).await?;
+                    self.partitions.remove(&(table, day));
+                    tracing::info!(partition = %name, "site database: retention dropped a day");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The batch's rows in its transaction: partitions, samples and rollups, gaps, fixes and their crossings, events,
+/// the journal; then the commit.
+async fn write_rows(
+    tx: Transaction<'_>,
+    mut rows: Rows,
+    partitions: &mut HashSet<(&'static str, i64)>,
+    evaluator: &mut dyn Evaluator,
+    unjournaled: &mut Vec<AlarmEntry>,
+) -> Result<(u64, u64), SiteError> {
+    // Day partitions for everything this batch holds.
+    let mut days: Vec<(&'static str, i64)> = Vec::new();
+    for &(_, ts, ..) in &rows.samples {
+        days.push(("sample", ts.div_euclid(DAY_MS)));
+        days.push(("rollup_1m", ts.div_euclid(DAY_MS)));
+    }
+    for (_, ts, ..) in rows.fixes() {
+        days.push(("fix", ts.div_euclid(DAY_MS)));
+    }
+    days.sort_unstable();
+    days.dedup();
+    let mut made = Vec::new();
+    for d in days.into_iter().filter(|d| !partitions.contains(d)) {
+        tx.batch_execute(&schema::partition_sql(d.0, d.1)).await?;
+        made.push(d);
+    }
+
+    let staged = rows.samples.len() as u64;
+    let stored = if rows.samples.is_empty() {
+        0
+    } else {
+        let sink =
+            tx.copy_in("COPY wf_stage_sample (signal, ts_ms, num, text, quality, live) FROM STDIN BINARY").await?;
+        let writer =
+            BinaryCopyInWriter::new(sink, &[Type::INT8, Type::INT8, Type::FLOAT8, Type::TEXT, Type::INT2, Type::BOOL]);
+        let mut writer = std::pin::pin!(writer);
+        for (id, ts, num, text, quality, live) in &rows.samples {
+            writer.as_mut().write(&[id, ts, num, text, quality, live]).await?;
+        }
+        writer.finish().await?;
+        let stored: i64 = tx.query_one(INSERT_SAMPLES, &[]).await?.get(0);
+        tx.execute(UPSERT_LATEST, &[]).await?;
+        u64::try_from(stored).unwrap_or(0)
+    };
+    for (id, start) in &rows.gaps {
+        // Only one open gap per signal.
+        tx.execute(
+            "INSERT INTO gap (signal, start_ms, end_ms) SELECT $1, $2, NULL
+             WHERE NOT EXISTS (SELECT 1 FROM gap WHERE signal = $1 AND end_ms IS NULL)",
+            &[id, start],
+        )
+        .await?;
+    }
+    if !rows.samples.is_empty() {
+        tx.execute(
+            "UPDATE gap g SET end_ms = s.first FROM
+                 (SELECT signal, min(ts_ms) AS first FROM wf_stage_sample GROUP BY signal) s
+             WHERE g.signal = s.signal AND g.end_ms IS NULL AND g.start_ms <= s.first",
+            &[],
+        )
+        .await?;
+    }
+
+    // Fixes: only the new ones count for the geofences.
+    let fixes = rows.fixes();
+    if !fixes.is_empty() {
+        let sink = tx.copy_in("COPY wf_stage_fix (vehicle, ts_ms, lat_deg, lon_deg) FROM STDIN BINARY").await?;
+        let writer = BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::INT8, Type::FLOAT8, Type::FLOAT8]);
+        let mut writer = std::pin::pin!(writer);
+        for (vehicle, ts, lat, lon) in &fixes {
+            writer.as_mut().write(&[&vehicle.as_ref(), ts, lat, lon]).await?;
+        }
+        writer.finish().await?;
+        let new = tx
+            .query(
+                "INSERT INTO fix (vehicle, ts_ms, lat_deg, lon_deg) SELECT DISTINCT ON (vehicle, ts_ms) * FROM wf_stage_fix
+                 ON CONFLICT DO NOTHING RETURNING vehicle, ts_ms, lat_deg, lon_deg",
+                &[],
+            )
+            .await?;
+        if evaluator.has_geofences() {
+            let mut new: Vec<(String, i64, f64, f64)> =
+                new.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
+            new.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+            let mut crossings: Vec<ZoneCrossing> = Vec::new();
+            for (vehicle, ts, lat, lon) in new {
+                evaluator.position(&vehicle, (ts, lat, lon), &mut crossings, unjournaled);
+                for c in crossings.drain(..) {
+                    let kind = if c.enter { "geofence.enter" } else { "geofence.exit" };
+                    rows.events.push((c.ts_ms, kind, vehicle.clone(), c.zone.to_string()));
+                }
+            }
+        }
+    }
+
+    let mut event_days: Vec<i64> = rows.events.iter().map(|e| e.0.div_euclid(DAY_MS)).collect();
+    event_days.sort_unstable();
+    event_days.dedup();
+    for day in event_days.into_iter().filter(|d| !partitions.contains(&("event", *d))) {
+        tx.batch_execute(&schema::partition_sql("event", day)).await?;
+        made.push(("event", day));
+    }
+    if !rows.events.is_empty() {
+        let insert = tx
+            .prepare("INSERT INTO event (ts_ms, kind, source, message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+            .await?;
+        for (ts, kind, source, message) in &rows.events {
+            tx.execute(&insert, &[ts, kind, source, message]).await?;
+        }
+    }
+    journal(&tx, unjournaled).await?;
+    tx.commit().await?;
+    partitions.extend(made);
+    Ok((stored, staged.saturating_sub(stored)))
+}
+
+/// Sample rows staged for COPY: (signal, ts, num, text, quality, live).
+type SampleRow = (i64, i64, Option<f64>, Option<String>, i16, bool);
+
+#[derive(Default)]
+struct Rows {
+    samples: Vec<SampleRow>,
+    /// Latitude and longitude seen per vehicle and time; a fix is stored once both are there.
+    half_fixes: HashMap<(Arc<str>, i64), HalfFix>,
+    gaps: Vec<(i64, i64)>,
+    events: Vec<EventRow>,
+}
+
+/// A position's latitude and longitude as they arrive (each its own sample).
+type HalfFix = (Option<f64>, Option<f64>);
+
+/// (time, kind, source, message)
+type EventRow = (i64, &'static str, String, String);
+
+impl Rows {
+    fn sample(&mut self, id: i64, s: &crate::model::Sample) {
+        let (num, text) = match &s.value {
+            Value::Bool(b) => (Some(if *b { 1.0 } else { 0.0 }), None),
+            Value::Str(t) | Value::Raw(t) => (None, Some(t.to_string())),
+            #[expect(clippy::cast_precision_loss, reason = "counters stay far below 2^53")]
+            Value::I64(i) => (Some(*i as f64), None),
+            Value::F64(f) => (f.is_finite().then_some(*f), None),
+        };
+        let quality: i16 = match s.quality {
+            Quality::Good => 0,
+            Quality::Uncertain => 1,
+            Quality::Bad => 2,
+        };
+        if let Some((vehicle, m)) = s.signal.split_known_metric(&[metric::LATITUDE, metric::LONGITUDE])
+            && let Some(v) = num
+        {
+            let entry = self.half_fixes.entry((Arc::from(vehicle), s.ts_ms)).or_default();
+            if m == metric::LATITUDE {
+                entry.0 = Some(v);
+            } else {
+                entry.1 = Some(v);
+            }
+        }
+        self.samples.push((id, s.ts_ms, num, text, quality, !s.historical));
+    }
+
+    fn event(&mut self, ts_ms: i64, kind: &'static str, source: &str, message: &str) {
+        self.events.push((ts_ms, kind, source.to_owned(), message.to_owned()));
+    }
+
+    fn fixes(&self) -> Vec<(Arc<str>, i64, f64, f64)> {
+        self.half_fixes
+            .iter()
+            .filter_map(|((v, ts), (lat, lon))| Some((Arc::clone(v), *ts, (*lat)?, (*lon)?)))
+            .collect()
+    }
+}
+
+/// Moves the staged samples into `sample` (a row already there is skipped) and merges the ones actually inserted
+/// into the minute and hour rollups, in one statement; returns how many were inserted.
+const INSERT_SAMPLES: &str = "
+WITH ins AS (
+    INSERT INTO sample (signal, ts_ms, num, text, quality)
+    SELECT signal, ts_ms, num, text, quality FROM wf_stage_sample
+    ON CONFLICT DO NOTHING
+    RETURNING signal, ts_ms, num, quality
+), good AS (
+    SELECT signal, ts_ms, num FROM ins WHERE num IS NOT NULL AND quality < 2
+), m AS (
+    INSERT INTO rollup_1m AS r (signal, start_ms, min_value, max_value, sum_value, count, first_ms, first_value,
+        last_ms, last_value)
+    SELECT signal, ts_ms - (((ts_ms % 60000) + 60000) % 60000), min(num), max(num), sum(num), count(*),
+        min(ts_ms), (array_agg(num ORDER BY ts_ms))[1], max(ts_ms), (array_agg(num ORDER BY ts_ms DESC))[1]
+    FROM good GROUP BY 1, 2
+    ON CONFLICT (signal, start_ms) DO UPDATE SET
+        min_value = least(r.min_value, excluded.min_value),
+        max_value = greatest(r.max_value, excluded.max_value),
+        sum_value = r.sum_value + excluded.sum_value,
+        count = r.count + excluded.count,
+        first_value = CASE WHEN excluded.first_ms < r.first_ms THEN excluded.first_value ELSE r.first_value END,
+        first_ms = least(r.first_ms, excluded.first_ms),
+        last_value = CASE WHEN excluded.last_ms >= r.last_ms THEN excluded.last_value ELSE r.last_value END,
+        last_ms = greatest(r.last_ms, excluded.last_ms)
+    RETURNING 1
+), h AS (
+    INSERT INTO rollup_1h AS r (signal, start_ms, min_value, max_value, sum_value, count, first_ms, first_value,
+        last_ms, last_value)
+    SELECT signal, ts_ms - (((ts_ms % 3600000) + 3600000) % 3600000), min(num), max(num), sum(num), count(*),
+        min(ts_ms), (array_agg(num ORDER BY ts_ms))[1], max(ts_ms), (array_agg(num ORDER BY ts_ms DESC))[1]
+    FROM good GROUP BY 1, 2
+    ON CONFLICT (signal, start_ms) DO UPDATE SET
+        min_value = least(r.min_value, excluded.min_value),
+        max_value = greatest(r.max_value, excluded.max_value),
+        sum_value = r.sum_value + excluded.sum_value,
+        count = r.count + excluded.count,
+        first_value = CASE WHEN excluded.first_ms < r.first_ms THEN excluded.first_value ELSE r.first_value END,
+        first_ms = least(r.first_ms, excluded.first_ms),
+        last_value = CASE WHEN excluded.last_ms >= r.last_ms THEN excluded.last_value ELSE r.last_value END,
+        last_ms = greatest(r.last_ms, excluded.last_ms)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins) + 0 * ((SELECT count(*) FROM m) + (SELECT count(*) FROM h))";
+
+/// Each live signal's newest staged value becomes its latest, unless the stored one is newer.
+const UPSERT_LATEST: &str = "
+INSERT INTO latest AS l (signal, ts_ms, num, text, quality)
+SELECT DISTINCT ON (signal) signal, ts_ms, num, text, quality FROM wf_stage_sample WHERE live
+ORDER BY signal, ts_ms DESC
+ON CONFLICT (signal) DO UPDATE SET ts_ms = excluded.ts_ms, num = excluded.num, text = excluded.text,
+    quality = excluded.quality
+WHERE excluded.ts_ms >= l.ts_ms";
+
+async fn journal(tx: &Transaction<'_>, entries: &[AlarmEntry]) -> Result<(), SiteError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let insert = tx
+        .prepare(
+            "INSERT INTO alarm_journal (ts_ms, rule, source, priority, from_state, state, \"user\", comment, value,
+                 active, acked, lim, asset, message)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    for e in entries {
+        let t = &e.transition;
+        let params: [&(dyn ToSql + Sync); 14] = [
+            &t.ts_ms,
+            &e.rule,
+            &e.source,
+            &e.priority.label(),
+            &t.from.label(),
+            &t.to.label(),
+            &t.user,
+            &t.comment,
+            &t.value,
+            &e.active,
+            &e.acked,
+            &e.limit.map(Limit::label),
+            &e.asset,
+            &e.message,
+        ];
+        tx.execute(&insert, &params).await?;
+    }
+    Ok(())
+}
+
+async fn journal_alone(client: &mut Client, entries: &[AlarmEntry]) -> Result<(), SiteError> {
+    let tx = client.transaction().await?;
+    journal(&tx, entries).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Puts every alarm back as its last journal entry left it, with its signal's newest stored value.
+async fn restore_alarms(client: &Client, evaluator: &mut dyn Evaluator) -> Result<(), SiteError> {
+    if !evaluator.has_rules() {
+        return Ok(());
+    }
+    let rows = client
+        .query(
+            "SELECT DISTINCT ON (j.rule, j.source) j.rule, j.source, j.asset, j.active, j.acked, j.lim, j.state,
+                 (SELECT l.ts_ms FROM latest l JOIN signal s ON s.id = l.signal WHERE s.name = j.source),
+                 (SELECT l.num FROM latest l JOIN signal s ON s.id = l.signal WHERE s.name = j.source)
+             FROM alarm_journal j ORDER BY j.rule, j.source, j.id DESC",
+            &[],
+        )
+        .await?;
+    for r in rows {
+        let (limit, state): (Option<String>, String) = (r.get(5), r.get(6));
+        let restored = Restored {
+            active: r.get(3),
+            acked: r.get(4),
+            limit: limit.as_deref().and_then(Limit::parse),
+            out_of_service: state == AlarmState::OutOfService.label(),
+        };
+        let seen = match (r.get::<_, Option<i64>>(7), r.get::<_, Option<f64>>(8)) {
+            (Some(ts), Some(v)) => Some((ts, v)),
+            _ => None,
+        };
+        let (rule, source, asset): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        evaluator.restore(&rule, &source, &asset, restored, seen);
+    }
+    Ok(())
+}

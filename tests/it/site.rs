@@ -1,0 +1,262 @@
+//! The site database on a real PostgreSQL (started on loopback by `bench::pgserver`): the recorder's writer
+//! (binary COPY, idempotent replays, rollups equal to the raw data), the schema's versions, reports read from it
+//! equal to reports read from a cache of the same data, and leader/standby.
+
+use std::sync::Arc;
+
+use watchfloor::bench::pgserver::PgServer;
+use watchfloor::command::{FeedEvent, FeedEventBody};
+use watchfloor::model::history::HistoryRead;
+use watchfloor::sim::{Fault, SimConfig, Simulator};
+use watchfloor::store::site::{PgHistory, SiteOptions, SiteRole, SiteTarget, SiteWriter};
+use watchfloor::store::{Store, StoreOptions};
+
+use super::START_MS;
+
+fn server() -> &'static PgServer {
+    PgServer::shared().expect("a PostgreSQL server on loopback (Debian's postgresql-15)")
+}
+
+/// The simulator's events for `minutes` at 1 s steps from [`START_MS`], with faults at their minute.
+fn sim_events(sim: SimConfig, minutes: i64, faults: &[(i64, Fault)]) -> Vec<Arc<FeedEvent>> {
+    let mut sim = Simulator::new(sim);
+    let gw: Arc<str> = Arc::from("demo");
+    let mut out = Vec::new();
+    let (meta, values) = sim.birth();
+    out.push(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Birth(meta))));
+    out.push(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Samples(values))));
+    let mut t = START_MS;
+    while t < START_MS + minutes * 60_000 {
+        for (minute, fault) in faults {
+            if t == START_MS + minute * 60_000 {
+                sim.inject(fault).expect("a known machine or vehicle");
+            }
+        }
+        t += 1_000;
+        let mut batch = Vec::new();
+        sim.step_to(t, &mut batch);
+        out.push(Arc::new(FeedEvent::new(gw.clone(), t, FeedEventBody::Samples(batch))));
+    }
+    out
+}
+
+fn evaluator() -> Box<dyn watchfloor::model::history::Evaluator> {
+    let config = watchfloor::config::Config::demo(watchfloor::config::SimGateway::default());
+    let (geofences, _) = config.geofences();
+    watchfloor::analytics::recording::SiteEvaluator::boxed(
+        config.alarm_rules(&config.site_plan.load().0),
+        geofences,
+        Some((config.calendar.clone(), Arc::new(config.assets.clone()))),
+    )
+}
+
+fn site_options(url: &str) -> SiteOptions {
+    let mut options = SiteOptions::new(SiteTarget::plain(url), "Plant A");
+    options.raw_days = 0;
+    options.evaluator = evaluator();
+    options
+}
+
+/// Writes `events` through a site writer and returns its final status.
+fn write_site(url: &str, events: &[Arc<FeedEvent>]) -> watchfloor::store::site::SiteStatus {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let writer = SiteWriter::start(site_options(url), rx).expect("site writer");
+    wait_role(&writer, SiteRole::Leader);
+    for e in events {
+        tx.blocking_send(Arc::clone(e)).expect("send");
+    }
+    drop(tx);
+    writer.finish()
+}
+
+fn write_cache(path: &std::path::Path, events: &[Arc<FeedEvent>]) {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let mut options = StoreOptions::new(path);
+    options.evaluator = evaluator();
+    let store = Store::start(options, rx).expect("writer");
+    for e in events {
+        tx.blocking_send(Arc::clone(e)).expect("send");
+    }
+    drop(tx);
+    store.finish();
+}
+
+fn wait_role(writer: &SiteWriter, role: SiteRole) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while writer.status().role != role {
+        assert!(std::time::Instant::now() < deadline, "never {role:?}: {:?}", writer.status());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn count(db: &str, sql: &str) -> i64 {
+    let out = server().psql(db, sql).expect("psql");
+    out.trim().parse().unwrap_or_else(|_| panic!("{sql}: {out:?}"))
+}
+
+fn sqlite_count(path: &std::path::Path, sql: &str) -> i64 {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+}
+
+#[test]
+fn the_recorder_writes_everything_once_and_a_replay_adds_nothing() {
+    let url = server().create_database("site_idempotent").expect("database");
+    let sim = SimConfig { lines: 2, vehicles: 4, ..SimConfig::demo(5, START_MS) };
+    let events = sim_events(sim, 10, &[]);
+    let first = write_site(&url, &events);
+    assert!(first.stored_samples > 10_000, "{first:?}");
+    assert_eq!(first.dropped_samples, 0, "{first:?}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("h.sqlite");
+    write_cache(&cache, &events);
+    let db = "site_idempotent";
+    for table in ["sample", "fix", "rollup_1m", "rollup_1h", "latest", "signal"] {
+        let sql = format!("SELECT count(*) FROM {table}");
+        assert_eq!(count(db, &sql), sqlite_count(&cache, &sql), "{table}: site database and cache differ");
+    }
+    let rollups = "SELECT coalesce(sum(count), 0) FROM rollup_1m";
+    let good = "SELECT count(*) FROM sample WHERE num IS NOT NULL AND quality < 2";
+    assert_eq!(count(db, rollups), count(db, good), "minute rollups count every good value once");
+    let sums = "SELECT round(sum(sum_value)::numeric, 3) FROM rollup_1h";
+    let raw = "SELECT round(sum(num)::numeric, 3) FROM sample WHERE num IS NOT NULL AND quality < 2";
+    assert_eq!(server().psql(db, sums).expect("psql"), server().psql(db, raw).expect("psql"));
+
+    // The same batches again (a replay, or the overlap after a failover): nothing new, rollups unchanged.
+    let before =
+        (count(db, "SELECT count(*) FROM sample"), count(db, rollups), count(db, "SELECT count(*) FROM alarm_journal"));
+    let again = write_site(&url, &events);
+    assert_eq!(again.stored_samples, 0, "{again:?}");
+    assert_eq!(again.duplicate_samples, first.stored_samples, "{again:?}");
+    let after =
+        (count(db, "SELECT count(*) FROM sample"), count(db, rollups), count(db, "SELECT count(*) FROM alarm_journal"));
+    assert_eq!(before, after);
+    // One partition per day of data.
+    assert!(count(db, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'sample'::regclass") >= 1);
+}
+
+#[test]
+fn a_report_from_the_site_database_equals_the_report_from_a_cache() {
+    let url = server().create_database("site_report").expect("database");
+    let sim = SimConfig { lines: 2, vehicles: 6, ..SimConfig::demo(9, START_MS) };
+    let events =
+        sim_events(sim, 30, &[(5, Fault::StopMachine { machine: "Capper".into(), secs: 600, reason: "JAM".into() })]);
+    write_site(&url, &events);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("h.sqlite");
+    write_cache(&cache, &events);
+
+    let config = watchfloor::config::Config::demo(watchfloor::config::SimGateway::default());
+    let (geofences, _) = config.geofences();
+    let fleet = watchfloor::analytics::fleet::FleetParams { geofences, stale_after_ms: config.stale_after_ms };
+    let range = (START_MS, START_MS + 30 * 60_000);
+    let report = |history: &dyn HistoryRead| {
+        let r = watchfloor::analytics::report::full(
+            history,
+            &config.assets,
+            &config.calendar,
+            "Plant A",
+            &fleet,
+            range,
+            &mut |_, _| true,
+        )
+        .expect("report")
+        .expect("not cancelled");
+        serde_json::to_value(&r).expect("json")
+    };
+    let pg = PgHistory::open(&SiteTarget::plain(&url)).expect("open the site database");
+    let conn = watchfloor::store::open_reader(&cache).expect("open the cache");
+    let (from_pg, from_cache) = (report(&pg), report(&conn));
+    assert!(from_pg["machines"].as_array().is_some_and(|m| !m.is_empty()), "{from_pg}");
+    assert_eq!(from_pg, from_cache);
+    // The down machine's alarm reached the site journal as it reached the cache's.
+    assert_eq!(
+        pg.journal(i64::MIN, i64::MAX, usize::MAX).expect("journal").len(),
+        conn.journal(i64::MIN, i64::MAX, usize::MAX).expect("journal").len()
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_left_unchanged() {
+    let url = server().create_database("site_newer").expect("database");
+    write_site(&url, &sim_events(SimConfig { lines: 1, vehicles: 1, ..SimConfig::demo(1, START_MS) }, 1, &[]));
+    let db = "site_newer";
+    server().psql(db, "INSERT INTO watchfloor_schema VALUES (99, 0, 'from the future')").expect("psql");
+    let tables = count(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'");
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let writer = SiteWriter::start(site_options(&url), rx).expect("writer");
+    wait_role(&writer, SiteRole::Error);
+    let message = writer.status().message.unwrap_or_default();
+    assert!(message.contains("newer than this build"), "{message}");
+    drop(tx);
+    writer.finish();
+    assert_eq!(count(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), tables);
+    assert_eq!(count(db, "SELECT max(version) FROM watchfloor_schema"), 99);
+    let err = PgHistory::open(&SiteTarget::plain(&url)).err().expect("refused");
+    assert!(err.to_string().contains("newer"), "{err}");
+}
+
+#[test]
+fn a_foreign_database_is_refused() {
+    let url = server().create_database("site_foreign").expect("database");
+    server().psql("site_foreign", "CREATE TABLE notes (body text)").expect("psql");
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let writer = SiteWriter::start(site_options(&url), rx).expect("writer");
+    wait_role(&writer, SiteRole::Error);
+    assert!(writer.status().message.unwrap_or_default().contains("not a Watchfloor site database"));
+    drop(tx);
+    writer.finish();
+    assert_eq!(count("site_foreign", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), 1);
+}
+
+#[test]
+fn a_standby_takes_over_and_writes_what_the_leader_had_not() {
+    let url = server().create_database("site_standby").expect("database");
+    let events = sim_events(SimConfig { lines: 1, vehicles: 2, ..SimConfig::demo(3, START_MS) }, 4, &[]);
+    let (half_a, half_b) = events.split_at(events.len() / 2);
+    let (leader_tx, leader_rx) = tokio::sync::mpsc::channel(64);
+    let leader = SiteWriter::start(site_options(&url), leader_rx).expect("leader");
+    wait_role(&leader, SiteRole::Leader);
+    let (standby_tx, standby_rx) = tokio::sync::mpsc::channel(64);
+    let standby = SiteWriter::start(site_options(&url), standby_rx).expect("standby");
+    wait_role(&standby, SiteRole::Standby);
+    // Both see the first half; the leader writes it. The standby keeps it.
+    for e in half_a {
+        leader_tx.blocking_send(Arc::clone(e)).expect("send");
+        standby_tx.blocking_send(Arc::clone(e)).expect("send");
+    }
+    leader.flush_blocking().expect("flush");
+    standby.flush_blocking().expect("flush");
+    assert_eq!(standby.status().stored_samples, 0, "a standby writes nothing");
+    // The leader goes (its session ends, so its lock frees); the standby sees the second half too.
+    drop(leader_tx);
+    let led = leader.finish();
+    for e in half_b {
+        standby_tx.blocking_send(Arc::clone(e)).expect("send");
+    }
+    wait_role(&standby, SiteRole::Leader);
+    let took = standby.flush_blocking().expect("flush");
+    assert_eq!(took.takeovers, 1, "{took:?}");
+    drop(standby_tx);
+    let done = standby.finish();
+    let published: u64 = events
+        .iter()
+        .map(|e| match &e.body {
+            FeedEventBody::Samples(s) => s.len() as u64,
+            _ => 0,
+        })
+        .sum();
+    let stored = count("site_standby", "SELECT count(*) FROM sample");
+    assert_eq!(u64::try_from(stored).unwrap_or(0), led.stored_samples + done.stored_samples);
+    // Everything is there once: what the standby kept of the first half was skipped as already written.
+    let distinct: std::collections::HashSet<(String, i64)> = events
+        .iter()
+        .flat_map(|e| match &e.body {
+            FeedEventBody::Samples(s) => s.iter().map(|s| (s.signal.as_str().to_owned(), s.ts_ms)).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    assert!(published >= distinct.len() as u64);
+    assert_eq!(stored, i64::try_from(distinct.len()).unwrap_or(0), "every distinct sample once");
+}
