@@ -260,3 +260,99 @@ fn a_standby_takes_over_and_writes_what_the_leader_had_not() {
     assert!(published >= distinct.len() as u64);
     assert_eq!(stored, i64::try_from(distinct.len()).unwrap_or(0), "every distinct sample once");
 }
+
+/// Every (signal, time) a cache holds.
+fn cache_keys(path: &std::path::Path) -> std::collections::HashSet<(String, i64)> {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    let mut stmt = conn.prepare("SELECT s.name, x.ts_ms FROM sample x JOIN signal s ON s.id = x.signal").expect("sql");
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).expect("query").collect::<Result<_, _>>().expect("rows")
+}
+
+fn site_keys(url: &str) -> Vec<(String, i64)> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+    client
+        .query("SELECT s.name, x.ts_ms FROM sample x JOIN signal s ON s.id = x.signal", &[])
+        .expect("query")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[test]
+fn two_recorders_on_one_site_the_leader_killed_the_standby_carries_on_and_nothing_is_lost() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let url = server().create_database("site_failover").expect("database");
+    let dir = tempfile::tempdir().expect("dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let mut gateway = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+        .args(["gateway", "--http", &format!("127.0.0.1:{port}"), "--lines", "1", "--vehicles", "3"])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start watchfloor gateway");
+    let config = dir.path().join("site.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[site]\nname = \"Failover plant\"\n\n[site_db]\nurl = \"{url}\"\nsslmode = \"disable\"\n\n\
+             [[gateway]]\nname = \"plant\"\nkind = \"http\"\nurl = \"http://127.0.0.1:{port}\"\n"
+        ),
+    )
+    .expect("config");
+    let recorder = |name: &str| {
+        Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+            .args(["record", "--config"])
+            .arg(&config)
+            .arg("--db")
+            .arg(dir.path().join(format!("{name}.sqlite")))
+            .env("RUST_LOG", "info")
+            .stderr(std::fs::File::create(dir.path().join(format!("{name}.log"))).expect("log"))
+            .spawn()
+            .expect("start a recorder")
+    };
+    // Before the first recorder has migrated the database there is no table yet: no rows.
+    let rows = || {
+        let out = server().psql("site_failover", "SELECT count(*) FROM sample").unwrap_or_default();
+        out.trim().parse::<i64>().unwrap_or(0)
+    };
+    let wait_for = |what: &str, limit: Duration, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + limit;
+        while !done() {
+            assert!(Instant::now() < deadline, "{what} within {limit:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut leader = recorder("a");
+    wait_for("the first recorder writing", Duration::from_secs(30), &|| rows() > 100);
+    let mut standby = recorder("b");
+    // The standby is connected when it holds the stream too (its own cache fills).
+    let b_cache = dir.path().join("b.sqlite");
+    wait_for("the standby receiving", Duration::from_secs(30), &|| {
+        b_cache.exists() && !cache_keys(&b_cache).is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    leader.kill().expect("kill -9 the leader");
+    let _ = leader.wait();
+    let killed = Instant::now();
+    let at_kill = rows();
+    wait_for("the standby writing after the kill", Duration::from_secs(5), &|| rows() > at_kill);
+    let takeover = killed.elapsed();
+    std::thread::sleep(Duration::from_secs(2));
+    // SIGTERM: the standby (now leader) writes what it holds and stops.
+    let _ = Command::new("kill").arg("-TERM").arg(standby.id().to_string()).status();
+    let status = standby.wait().expect("standby exit");
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    let log = std::fs::read_to_string(dir.path().join("b.log")).unwrap_or_default();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("site database: Leader"), "the standby took the lead: {log}");
+
+    let site = site_keys(&url);
+    let unique: std::collections::HashSet<(String, i64)> = site.iter().cloned().collect();
+    assert_eq!(unique.len(), site.len(), "no sample twice");
+    let mut seen = cache_keys(&dir.path().join("a.sqlite"));
+    seen.extend(cache_keys(&b_cache));
+    let missing: Vec<&(String, i64)> = seen.iter().filter(|k| !unique.contains(k)).take(5).collect();
+    assert!(missing.is_empty(), "every sample either recorder received is in the site database: {missing:?}");
+    eprintln!("takeover after kill -9: {} ms; {} samples", takeover.as_millis(), site.len());
+}
