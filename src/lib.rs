@@ -27,13 +27,16 @@
 //!   per machine, line and site (JSON/CSV) and [`analytics::report_html`] the printable shift report; [`analytics::battery`] time to empty or to full from the state-of-charge slope;
 //!   [`analytics::geofence`] debounced zone crossings and time in zone (the same tracker on the writer thread, in
 //!   the live state and in the report); [`analytics::fleet`] the report's vehicles section from the cache;
+//!   [`analytics::recording`] what the history writers evaluate as they store (the alarm engine, the OEE alarms'
+//!   tracker, geofence membership) behind the store's [`model::history::Evaluator`];
 //!   [`analytics::alarm`] the alarm engine (rules from config and defaults from the asset model, one instance per
 //!   rule and source; [`analytics::alarm::limit`] hi/hihi/lo/lolo with deadband and delays, which every condition
 //!   ends in; planned stops suppress by design); [`analytics::alarm_kpi`] ISA-18.2 KPIs of a journal range (rate per
 //!   10 min, floods, chattering, bad actors, stale alarms).
 //! - [`bench`](mod@bench) — `watchfloor bench store|feeds|oee|alarms|review|ui`: the measurements behind `docs/benchmarks.md`
 //!   (`ui` drives the whole app headless on the Fleet and Plant views);
-//!   [`bench::mqtt`] also runs a private Mosquitto (the end-to-end benchmark and the interop tests use it).
+//!   [`bench::mqtt`] also runs a private Mosquitto (the end-to-end benchmark and the interop tests use it), and
+//!   [`bench::pgserver`] a private PostgreSQL on loopback (the site database tests).
 //! - [`gateway`] — `watchfloor gateway`: the simulator served as a real gateway (the HTTP gateway feed, Sparkplug B
 //!   edge nodes and Kepware JSON over MQTT), one driver broadcasting to each output.
 //! - [`store`] — the history cache: one writer thread (batched transactions, idempotent inserts, 1 min / 1 h rollups,
@@ -43,7 +46,9 @@
 //!   tier choice, time-weighted mean, gaps and interpolation for display, every signal's value at an instant);
 //!   each reader job runs in one read transaction ([`store::in_snapshot`]); [`store::journal`] reads the alarm
 //!   journal (entries of a range, alarms standing at a time, KPIs); [`store::export`] writes portable recordings
-//!   (`.wfrec`: the same schema plus the config and site plan).
+//!   (`.wfrec`: the same schema plus the config and site plan); [`store::site`] the site database on PostgreSQL
+//!   (the recorder's writer: binary COPY, idempotent inserts, day partitions, versioned migrations, leader and
+//!   standby on an advisory lock; [`store::site::PgHistory`], the same reads as the cache).
 //! - [`gui`] — glue that opens the window: data dir, logging, config, tokio runtime, feeds, eframe.
 //! - [`app`] — the eframe `App`: `logic()` drains events into `LiveState`; `ui()` draws views; persisted settings.
 //! - [`command`] — [`command::FeedEvent`] (backend → consumers) and [`command::Command`] (UI → backend).
@@ -59,7 +64,9 @@
 //! - [`sim`] — the deterministic plant and fleet simulator (seed + caller's clock), and [`sim::SimFeed`] that
 //!   serves it as a gateway; fault injection.
 //! - [`model`] — pure domain types: signals, samples, quality, machine states, vehicles, the asset model and its
-//!   config overrides, the shift calendar (shifts, breaks, scheduled windows of a range, DST), the site plan
+//!   config overrides, [`model::history`] (the history seam: [`model::history::HistoryRead`], which the cache and
+//!   the site database answer and analytics reads through, and the writers' [`model::history::Evaluator`]), the
+//!   shift calendar (shifts, breaks, scheduled windows of a range, DST), [`model::time`] (RFC 3339), the site plan
 //!   (`GeoJSON` buildings, roads, zones, chargers), and [`model::alarm`]: the ISA-18.2 lifecycle of one alarm
 //!   (acknowledge, shelve, suppress, out of service), each change a journal entry.
 //! - [`live`] — [`live::LiveState`]: latest values, machines and vehicles folded from their metrics, gateways, and
@@ -76,7 +83,9 @@
 //! Outside `src/`: `tests/` (integration tests: the UI on the simulator with `egui_kittest`, the feed on a real
 //! runtime, the MQTT feeds on rumqttd and Mosquitto (restart, TLS), the HTTP feed against its server, the history cache through the binary including a kill -9, the trend view on a real cache, OEE live against the cache recompute and the `report` command, fleet reports and basemaps, alarms through the
 //! writer, the Alarms view and `alarms --kpis`, review (replayed state = live state, the review bar, reports and
-//! exports from the window), recordings, the smoke test
+//! exports from the window), recordings, the site database on a real PostgreSQL (idempotent replays, reports equal to a cache's, a newer
+//! schema refused, leader killed and the standby carrying on), the layering (which module may import which), the
+//! smoke test
 //! script), `assets/`, `icons/` (the app icon), `packaging/` (Linux `.desktop` file),
 //! `.ci/run` (what CI runs), `docs/` (benchmarks, the HTTP gateway protocol), `fuzz/` (cargo-fuzz targets for the
 //! payload decoders).

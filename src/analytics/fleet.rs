@@ -6,7 +6,7 @@
 //! the range starts (the last one before it) counts from the start. Time the vehicle's signals were stale (the
 //! cache's `gap` rows) is reported as such and counted neither as charging nor as anything else.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -59,8 +59,8 @@ fn secs(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
 
-/// The stored signals by name.
-type ByName = HashMap<String, StoredSignal>;
+/// The stored signals by name (ordered, so a vehicle's signals are one range).
+type ByName = BTreeMap<String, StoredSignal>;
 
 /// The vehicles' prefixes among the stored signals, in the order first stored.
 fn vehicle_ids(signals: &[StoredSignal]) -> Vec<String> {
@@ -123,7 +123,7 @@ fn gap_spans(
 ) -> HistoryResult<Vec<(i64, i64)>> {
     let prefix = format!("{vehicle}/");
     let mut spans = Vec::new();
-    for signal in signals.values().filter(|s| s.name.starts_with(&prefix)) {
+    for signal in signals.range(prefix.clone()..).map(|(_, s)| s).take_while(|s| s.name.starts_with(&prefix)) {
         for gap in history.gaps(signal.key, from_ms, end_ms)? {
             spans.push((gap.start_ms.max(from_ms), gap.end_ms.unwrap_or(end_ms).min(end_ms)));
         }

@@ -40,7 +40,7 @@ pub fn kind_name(kind: ValueKind) -> &'static str {
 }
 
 /// The stored form of a value: a number (numbers and booleans) or a text.
-fn columns(value: &Value) -> (Option<f64>, Option<&str>) {
+pub(crate) fn columns(value: &Value) -> (Option<f64>, Option<&str>) {
     match value {
         Value::Bool(b) => (Some(if *b { 1.0 } else { 0.0 }), None),
         Value::Str(s) | Value::Raw(s) => (None, Some(s)),

@@ -107,26 +107,19 @@ pub fn test_ca(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::p
 /// 2026-11-20 07:00 UTC, 09:00 in Helsinki: an hour into shift A.
 pub const START_MS: i64 = 1_795_158_000_000;
 
-/// Records the simulator at 1 s steps for `minutes` from [`START_MS`] into a new cache at `path` through the real
-/// writer (with `rules`), injecting each fault at its minute.
-pub fn record_sim(
-    path: &std::path::Path,
+/// The simulator's events for `minutes` at 1 s steps from [`START_MS`] (a birth first), with each fault injected
+/// at its minute.
+pub fn sim_events(
     sim: watchfloor::sim::SimConfig,
     minutes: i64,
     faults: &[(i64, watchfloor::sim::Fault)],
-    rules: Vec<watchfloor::analytics::alarm::Rule>,
-) {
+) -> Vec<Arc<watchfloor::command::FeedEvent>> {
     use watchfloor::command::{FeedEvent, FeedEventBody};
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    let mut options = watchfloor::store::StoreOptions::new(path);
-    options.evaluator = watchfloor::analytics::recording::SiteEvaluator::boxed(rules, Default::default(), None);
-    let store = watchfloor::store::Store::start(options, rx).expect("writer");
     let mut sim = watchfloor::sim::Simulator::new(sim);
     let gw: Arc<str> = Arc::from("demo");
-    let send = |t: i64, body| tx.blocking_send(Arc::new(FeedEvent::new(gw.clone(), t, body))).expect("send");
+    let event = |t: i64, body| Arc::new(FeedEvent::new(gw.clone(), t, body));
     let (meta, values) = sim.birth();
-    send(START_MS, FeedEventBody::Birth(meta));
-    send(START_MS, FeedEventBody::Samples(values));
+    let mut out = vec![event(START_MS, FeedEventBody::Birth(meta)), event(START_MS, FeedEventBody::Samples(values))];
     let mut t = START_MS;
     while t < START_MS + minutes * 60_000 {
         for (minute, fault) in faults {
@@ -137,7 +130,25 @@ pub fn record_sim(
         t += 1_000;
         let mut batch = Vec::new();
         sim.step_to(t, &mut batch);
-        send(t, FeedEventBody::Samples(batch));
+        out.push(event(t, FeedEventBody::Samples(batch)));
+    }
+    out
+}
+
+/// Records [`sim_events`] into a new cache at `path` through the real writer (with `rules`).
+pub fn record_sim(
+    path: &std::path::Path,
+    sim: watchfloor::sim::SimConfig,
+    minutes: i64,
+    faults: &[(i64, watchfloor::sim::Fault)],
+    rules: Vec<watchfloor::analytics::alarm::Rule>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let mut options = watchfloor::store::StoreOptions::new(path);
+    options.evaluator = watchfloor::analytics::recording::SiteEvaluator::boxed(rules, Default::default(), None);
+    let store = watchfloor::store::Store::start(options, rx).expect("writer");
+    for event in sim_events(sim, minutes, faults) {
+        tx.blocking_send(event).expect("send");
     }
     drop(tx);
     store.finish();

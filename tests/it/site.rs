@@ -7,37 +7,14 @@ use std::sync::Arc;
 use watchfloor::bench::pgserver::PgServer;
 use watchfloor::command::{FeedEvent, FeedEventBody};
 use watchfloor::model::history::HistoryRead;
-use watchfloor::sim::{Fault, SimConfig, Simulator};
+use watchfloor::sim::{Fault, SimConfig};
 use watchfloor::store::site::{PgHistory, SiteOptions, SiteRole, SiteTarget, SiteWriter};
 use watchfloor::store::{Store, StoreOptions};
 
-use super::START_MS;
+use super::{START_MS, sim_events};
 
 fn server() -> &'static PgServer {
     PgServer::shared().expect("a PostgreSQL server on loopback (Debian's postgresql-15)")
-}
-
-/// The simulator's events for `minutes` at 1 s steps from [`START_MS`], with faults at their minute.
-fn sim_events(sim: SimConfig, minutes: i64, faults: &[(i64, Fault)]) -> Vec<Arc<FeedEvent>> {
-    let mut sim = Simulator::new(sim);
-    let gw: Arc<str> = Arc::from("demo");
-    let mut out = Vec::new();
-    let (meta, values) = sim.birth();
-    out.push(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Birth(meta))));
-    out.push(Arc::new(FeedEvent::new(gw.clone(), START_MS, FeedEventBody::Samples(values))));
-    let mut t = START_MS;
-    while t < START_MS + minutes * 60_000 {
-        for (minute, fault) in faults {
-            if t == START_MS + minute * 60_000 {
-                sim.inject(fault).expect("a known machine or vehicle");
-            }
-        }
-        t += 1_000;
-        let mut batch = Vec::new();
-        sim.step_to(t, &mut batch);
-        out.push(Arc::new(FeedEvent::new(gw.clone(), t, FeedEventBody::Samples(batch))));
-    }
-    out
 }
 
 fn evaluator() -> Box<dyn watchfloor::model::history::Evaluator> {

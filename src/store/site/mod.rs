@@ -1,7 +1,7 @@
 //! The site database: one PostgreSQL shared by the recorders and consoles of a control room, beside each
 //! machine's SQLite cache.
 //!
-//! - [`SiteWriter`] is the site recorder's writer thread ([`writer`]): binary COPY, idempotent inserts, day
+//! - [`SiteWriter`] is the site recorder's writer thread (`writer.rs`): binary COPY, idempotent inserts, day
 //!   partitions, leader and standby on an advisory lock.
 //! - [`PgHistory`] answers [`HistoryRead`] from the site database, so reports, the alarm journal and its KPIs read
 //!   it exactly as they read a cache file (`--db postgres://…`).
@@ -11,6 +11,7 @@ pub mod schema;
 mod writer;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -332,6 +333,8 @@ impl SiteWriter {
 /// The site database read as history (reports, the alarm journal, `query`, `signals`).
 pub struct PgHistory {
     client: RefCell<postgres::Client>,
+    /// Each query prepared once per connection (a report asks the same few thousands of times).
+    statements: RefCell<HashMap<String, postgres::Statement>>,
     url: String,
 }
 
@@ -351,7 +354,7 @@ impl PgHistory {
         if found < known {
             return Err(SiteError::OlderSchema { found, known });
         }
-        Ok(Self { client: RefCell::new(client), url: target.display_url() })
+        Ok(Self { client: RefCell::new(client), statements: RefCell::default(), url: target.display_url() })
     }
 
     fn failed(&self) -> impl Fn(postgres::Error) -> HistoryError + '_ {
@@ -360,7 +363,15 @@ impl PgHistory {
 
     fn query(&self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> HistoryResult<Vec<postgres::Row>> {
         let mut client = self.client.borrow_mut();
-        let stmt = client.prepare(sql).map_err(self.failed())?;
+        let mut statements = self.statements.borrow_mut();
+        let stmt = match statements.get(sql) {
+            Some(stmt) => stmt.clone(),
+            None => {
+                let stmt = client.prepare(sql).map_err(self.failed())?;
+                statements.insert(sql.to_owned(), stmt.clone());
+                stmt
+            }
+        };
         client.query(&stmt, params).map_err(self.failed())
     }
 

@@ -21,10 +21,10 @@ use tokio_postgres::{Client, Transaction};
 use super::schema::{self, DAY_MS};
 use super::{SiteError, SiteRole, SiteStatus, SiteTarget, lock_key};
 use crate::command::{FeedEvent, FeedEventBody, FeedState};
+use crate::model::ValueKind;
 use crate::model::alarm::{AlarmState, Entry as AlarmEntry, Limit, Restored};
 use crate::model::history::{Evaluator, ZoneCrossing};
 use crate::model::vehicle::metric;
-use crate::model::{Quality, Value};
 
 /// How the site writer batches, buffers and takes over.
 pub struct SiteOptions {
@@ -368,11 +368,6 @@ impl Writer {
                         let gone = self.queue.pop_front().map_or(0, |q| q.samples);
                         self.status.dropped_samples += gone as u64;
                         tracing::error!(samples = gone, "site database refused a batch: {err}");
-                        self.signals.clear();
-                        if let Some(client) = self.client.take() {
-                            drop(client);
-                            self.lost(&format!("refused a batch ({err})"));
-                        }
                     }
                     break;
                 }
@@ -398,83 +393,19 @@ impl Writer {
         let Writer { client, signals, by_gateway, partitions, options, unjournaled, .. } = self;
         let Some(client) = client.as_mut() else { return Err(SiteError::NotConnected) };
         let tx = client.transaction().await?;
-        let mut rows = Rows::default();
-        let mut new_signals: Vec<(Arc<str>, i64)> = Vec::new();
-        let upsert = tx
-            .prepare(
-                "INSERT INTO signal (name, kind, unit, gateway) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, unit = coalesce(excluded.unit, signal.unit),
-                     gateway = excluded.gateway
-                 RETURNING id",
-            )
-            .await?;
-        for event in events {
-            let gateway = &event.gateway;
-            match &event.body {
-                FeedEventBody::Birth(metas) => {
-                    for meta in metas {
-                        let kind = crate::store::writer::kind_name(meta.kind);
-                        let row = tx
-                            .query_one(&upsert, &[&meta.id.as_str(), &kind, &meta.unit.as_deref(), &gateway.as_ref()])
-                            .await?;
-                        let id: i64 = row.get(0);
-                        if !signals.contains_key(meta.id.as_str()) {
-                            new_signals.push((Arc::from(meta.id.as_str()), id));
-                        }
-                        signals.insert(Arc::from(meta.id.as_str()), id);
-                        by_gateway.entry(Arc::clone(gateway)).or_default().push(id);
-                    }
-                }
-                FeedEventBody::Samples(samples) => {
-                    for s in samples {
-                        let id = match signals.get(s.signal.as_str()) {
-                            Some(id) => *id,
-                            None => {
-                                let kind = crate::store::writer::kind_name(s.value.kind());
-                                let none: Option<&str> = None;
-                                let row = tx
-                                    .query_one(&upsert, &[&s.signal.as_str(), &kind, &none, &gateway.as_ref()])
-                                    .await?;
-                                let id: i64 = row.get(0);
-                                new_signals.push((Arc::from(s.signal.as_str()), id));
-                                signals.insert(Arc::from(s.signal.as_str()), id);
-                                by_gateway.entry(Arc::clone(gateway)).or_default().push(id);
-                                id
-                            }
-                        };
-                        rows.sample(id, s);
-                    }
-                }
-                FeedEventBody::Stale { prefix } => {
-                    for (name, id) in signals.iter() {
-                        if name.starts_with(prefix.as_str()) {
-                            rows.gaps.push((*id, event.received_ms));
-                        }
-                    }
-                    rows.event(event.received_ms, "feed.stale", gateway, prefix.as_str());
-                }
-                FeedEventBody::Status(status) => {
-                    let message = match &status.message {
-                        Some(m) => format!("{}: {m}", status.state.label()),
-                        None => status.state.label().to_owned(),
-                    };
-                    rows.event(event.received_ms, "feed.status", gateway, &message);
-                    if matches!(status.state, FeedState::Offline | FeedState::Error) {
-                        for id in by_gateway.get(gateway).map(Vec::as_slice).unwrap_or_default() {
-                            rows.gaps.push((*id, event.received_ms));
-                        }
-                    }
-                }
-                FeedEventBody::Rejected { reason } => rows.event(event.received_ms, "feed.rejected", gateway, reason),
-            }
-        }
-        let result = write_rows(tx, rows, partitions, options.evaluator.as_mut(), unjournaled).await;
+        let mut known = Signals { ids: signals, by_gateway, new: Vec::new(), upsert: None };
+        let result = match rows_of(&tx, events, &mut known).await {
+            Ok(rows) => write_rows(tx, rows, partitions, options.evaluator.as_mut(), unjournaled).await,
+            Err(err) => Err(err),
+        };
         if result.is_err() {
             // Ids handed out in a rolled-back transaction are not in the database.
-            for (name, _) in new_signals {
-                signals.remove(&name);
+            for (name, gateway, id) in std::mem::take(&mut known.new) {
+                known.ids.remove(&name);
+                if let Some(ids) = known.by_gateway.get_mut(&gateway) {
+                    ids.retain(|i| *i != id);
+                }
             }
-            by_gateway.clear();
         }
         result
     }
@@ -507,6 +438,99 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// The writer's signal ids, and the ones made in the batch being written (forgotten if it rolls back).
+struct Signals<'a> {
+    ids: &'a mut HashMap<Arc<str>, i64>,
+    by_gateway: &'a mut HashMap<Arc<str>, Vec<i64>>,
+    new: Vec<(Arc<str>, Arc<str>, i64)>,
+    /// Prepared on the first signal the batch stores.
+    upsert: Option<tokio_postgres::Statement>,
+}
+
+impl Signals<'_> {
+    /// The id of `name`; stored when unknown, and its kind, unit and gateway updated on a birth.
+    async fn id(
+        &mut self,
+        tx: &Transaction<'_>,
+        (name, kind, unit): (&str, ValueKind, Option<&str>),
+        gateway: &Arc<str>,
+        birth: bool,
+    ) -> Result<i64, SiteError> {
+        if let Some(id) = self.ids.get(name).filter(|_| !birth) {
+            return Ok(*id);
+        }
+        let upsert = match &self.upsert {
+            Some(stmt) => stmt.clone(),
+            None => {
+                let stmt = tx
+                    .prepare(
+                        "INSERT INTO signal (name, kind, unit, gateway) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (name) DO UPDATE SET kind = excluded.kind,
+                             unit = coalesce(excluded.unit, signal.unit), gateway = excluded.gateway
+                         RETURNING id",
+                    )
+                    .await?;
+                self.upsert.insert(stmt).clone()
+            }
+        };
+        let kind = crate::store::writer::kind_name(kind);
+        let id: i64 = tx.query_one(&upsert, &[&name, &kind, &unit, &gateway.as_ref()]).await?.get(0);
+        if self.ids.insert(Arc::from(name), id).is_none() {
+            self.by_gateway.entry(Arc::clone(gateway)).or_default().push(id);
+            self.new.push((Arc::from(name), Arc::clone(gateway), id));
+        }
+        Ok(id)
+    }
+}
+
+/// The rows a batch of events makes (the signals they name are stored on the way).
+async fn rows_of(
+    tx: &Transaction<'_>,
+    events: &[Arc<FeedEvent>],
+    signals: &mut Signals<'_>,
+) -> Result<Rows, SiteError> {
+    let mut rows = Rows::default();
+    for event in events {
+        let gateway = &event.gateway;
+        match &event.body {
+            FeedEventBody::Birth(metas) => {
+                for meta in metas {
+                    signals.id(tx, (meta.id.as_str(), meta.kind, meta.unit.as_deref()), gateway, true).await?;
+                }
+            }
+            FeedEventBody::Samples(samples) => {
+                for s in samples {
+                    // A signal never announced: stored with the kind of its first value and no unit.
+                    let id = signals.id(tx, (s.signal.as_str(), s.value.kind(), None), gateway, false).await?;
+                    rows.sample(id, s);
+                }
+            }
+            FeedEventBody::Stale { prefix } => {
+                for (name, id) in signals.ids.iter() {
+                    if name.starts_with(prefix.as_str()) {
+                        rows.gaps.push((*id, event.received_ms));
+                    }
+                }
+                rows.event(event.received_ms, "feed.stale", gateway, prefix.as_str());
+            }
+            FeedEventBody::Status(status) => {
+                let message = match &status.message {
+                    Some(m) => format!("{}: {m}", status.state.label()),
+                    None => status.state.label().to_owned(),
+                };
+                rows.event(event.received_ms, "feed.status", gateway, &message);
+                if matches!(status.state, FeedState::Offline | FeedState::Error) {
+                    for id in signals.by_gateway.get(gateway).map(Vec::as_slice).unwrap_or_default() {
+                        rows.gaps.push((*id, event.received_ms));
+                    }
+                }
+            }
+            FeedEventBody::Rejected { reason } => rows.event(event.received_ms, "feed.rejected", gateway, reason),
+        }
+    }
+    Ok(rows)
 }
 
 /// The batch's rows in its transaction: partitions, samples and rollups, gaps, fixes and their crossings, events,
@@ -548,7 +572,7 @@ async fn write_rows(
             writer.as_mut().write(&[id, ts, num, text, quality, live]).await?;
         }
         writer.finish().await?;
-        let stored: i64 = tx.query_one(INSERT_SAMPLES, &[]).await?.get(0);
+        let stored: i64 = tx.query_one(INSERT_SAMPLES.as_str(), &[]).await?.get(0);
         tx.execute(UPSERT_LATEST, &[]).await?;
         u64::try_from(stored).unwrap_or(0)
     };
@@ -644,18 +668,10 @@ type EventRow = (i64, &'static str, String, String);
 
 impl Rows {
     fn sample(&mut self, id: i64, s: &crate::model::Sample) {
-        let (num, text) = match &s.value {
-            Value::Bool(b) => (Some(if *b { 1.0 } else { 0.0 }), None),
-            Value::Str(t) | Value::Raw(t) => (None, Some(t.to_string())),
-            #[expect(clippy::cast_precision_loss, reason = "counters stay far below 2^53")]
-            Value::I64(i) => (Some(*i as f64), None),
-            Value::F64(f) => (f.is_finite().then_some(*f), None),
-        };
-        let quality: i16 = match s.quality {
-            Quality::Good => 0,
-            Quality::Uncertain => 1,
-            Quality::Bad => 2,
-        };
+        let (num, text) = crate::store::writer::columns(&s.value);
+        let text = text.map(str::to_owned);
+        // 0 good, 1 uncertain, 2 bad: always fits.
+        let quality = i16::try_from(crate::store::writer::quality_code(s.quality)).unwrap_or(2);
         if let Some((vehicle, m)) = s.signal.split_known_metric(&[metric::LATITUDE, metric::LONGITUDE])
             && let Some(v) = num
         {
@@ -682,49 +698,43 @@ impl Rows {
 }
 
 /// Moves the staged samples into `sample` (a row already there is skipped) and merges the ones actually inserted
-/// into the minute and hour rollups, in one statement; returns how many were inserted.
-const INSERT_SAMPLES: &str = "
-WITH ins AS (
-    INSERT INTO sample (signal, ts_ms, num, text, quality)
-    SELECT signal, ts_ms, num, text, quality FROM wf_stage_sample
-    ON CONFLICT DO NOTHING
-    RETURNING signal, ts_ms, num, quality
-), good AS (
-    SELECT signal, ts_ms, num FROM ins WHERE num IS NOT NULL AND quality < 2
-), m AS (
-    INSERT INTO rollup_1m AS r (signal, start_ms, min_value, max_value, sum_value, count, first_ms, first_value,
-        last_ms, last_value)
-    SELECT signal, ts_ms - (((ts_ms % 60000) + 60000) % 60000), min(num), max(num), sum(num), count(*),
-        min(ts_ms), (array_agg(num ORDER BY ts_ms))[1], max(ts_ms), (array_agg(num ORDER BY ts_ms DESC))[1]
-    FROM good GROUP BY 1, 2
-    ON CONFLICT (signal, start_ms) DO UPDATE SET
-        min_value = least(r.min_value, excluded.min_value),
-        max_value = greatest(r.max_value, excluded.max_value),
-        sum_value = r.sum_value + excluded.sum_value,
-        count = r.count + excluded.count,
-        first_value = CASE WHEN excluded.first_ms < r.first_ms THEN excluded.first_value ELSE r.first_value END,
-        first_ms = least(r.first_ms, excluded.first_ms),
-        last_value = CASE WHEN excluded.last_ms >= r.last_ms THEN excluded.last_value ELSE r.last_value END,
-        last_ms = greatest(r.last_ms, excluded.last_ms)
-    RETURNING 1
-), h AS (
-    INSERT INTO rollup_1h AS r (signal, start_ms, min_value, max_value, sum_value, count, first_ms, first_value,
-        last_ms, last_value)
-    SELECT signal, ts_ms - (((ts_ms % 3600000) + 3600000) % 3600000), min(num), max(num), sum(num), count(*),
-        min(ts_ms), (array_agg(num ORDER BY ts_ms))[1], max(ts_ms), (array_agg(num ORDER BY ts_ms DESC))[1]
-    FROM good GROUP BY 1, 2
-    ON CONFLICT (signal, start_ms) DO UPDATE SET
-        min_value = least(r.min_value, excluded.min_value),
-        max_value = greatest(r.max_value, excluded.max_value),
-        sum_value = r.sum_value + excluded.sum_value,
-        count = r.count + excluded.count,
-        first_value = CASE WHEN excluded.first_ms < r.first_ms THEN excluded.first_value ELSE r.first_value END,
-        first_ms = least(r.first_ms, excluded.first_ms),
-        last_value = CASE WHEN excluded.last_ms >= r.last_ms THEN excluded.last_value ELSE r.last_value END,
-        last_ms = greatest(r.last_ms, excluded.last_ms)
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM ins) + 0 * ((SELECT count(*) FROM m) + (SELECT count(*) FROM h))";
+/// into the minute and hour rollups, in one statement; returns how many were inserted. (Data-modifying `WITH`
+/// parts run to completion whether or not the final `SELECT` reads them.)
+static INSERT_SAMPLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH ins AS (
+            INSERT INTO sample (signal, ts_ms, num, text, quality)
+            SELECT signal, ts_ms, num, text, quality FROM wf_stage_sample
+            ON CONFLICT DO NOTHING
+            RETURNING signal, ts_ms, num, quality
+        ), good AS (
+            SELECT signal, ts_ms, num FROM ins WHERE num IS NOT NULL AND quality < 2
+        ), m AS ({}), h AS ({})
+        SELECT count(*) FROM ins",
+        merge_rollup("rollup_1m", 60_000),
+        merge_rollup("rollup_1h", 3_600_000)
+    )
+});
+
+/// Merges the `good` rows into `table`'s buckets `width_ms` wide (as the cache's writer merges its rollups).
+fn merge_rollup(table: &str, width_ms: i64) -> String {
+    format!(
+        "INSERT INTO {table} AS r (signal, start_ms, min_value, max_value, sum_value, count, first_ms, first_value,
+            last_ms, last_value)
+        SELECT signal, ts_ms - (((ts_ms % {width_ms}) + {width_ms}) % {width_ms}), min(num), max(num), sum(num),
+            count(*), min(ts_ms), (array_agg(num ORDER BY ts_ms))[1], max(ts_ms), (array_agg(num ORDER BY ts_ms DESC))[1]
+        FROM good GROUP BY 1, 2
+        ON CONFLICT (signal, start_ms) DO UPDATE SET
+            min_value = least(r.min_value, excluded.min_value),
+            max_value = greatest(r.max_value, excluded.max_value),
+            sum_value = r.sum_value + excluded.sum_value,
+            count = r.count + excluded.count,
+            first_value = CASE WHEN excluded.first_ms < r.first_ms THEN excluded.first_value ELSE r.first_value END,
+            first_ms = least(r.first_ms, excluded.first_ms),
+            last_value = CASE WHEN excluded.last_ms >= r.last_ms THEN excluded.last_value ELSE r.last_value END,
+            last_ms = greatest(r.last_ms, excluded.last_ms)"
+    )
+}
 
 /// Each live signal's newest staged value becomes its latest, unless the stored one is newer.
 const UPSERT_LATEST: &str = "
