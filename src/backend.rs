@@ -27,12 +27,28 @@ impl Backend {
     /// The app's clock is the wall clock, except when the only gateway is a simulator: then it is the simulator's
     /// (possibly sped-up) clock, so the site clock, "last seen" and staleness follow simulated time.
     pub fn start(runtime: &Handle, config: &Config, bus: &EventBus) -> Self {
+        Self::start_with_clock(runtime, config, bus, Self::clock_for(config))
+    }
+
+    /// The clock [`Backend::start`] would choose for `config`: the simulator's when it is the only gateway, else
+    /// the wall clock. Made first when the history writers, which start before the feeds, need the same "now".
+    pub fn clock_for(config: &Config) -> Arc<dyn Clock> {
+        match config.gateways.as_slice() {
+            [only] => match &only.kind {
+                GatewayKind::Sim(sim) => Arc::new(ScaledClock::new(wall_now_ms() / 1000 * 1000, sim.speed)),
+                _ => Arc::new(SystemClock),
+            },
+            _ => Arc::new(SystemClock),
+        }
+    }
+
+    /// [`Backend::start`] with the clock from [`Backend::clock_for`] (a sole simulator runs on it).
+    pub fn start_with_clock(runtime: &Handle, config: &Config, bus: &EventBus, clock: Arc<dyn Clock>) -> Self {
         let wall: Arc<dyn Clock> = Arc::new(SystemClock);
         let start_ms = wall_now_ms() / 1000 * 1000;
         let mut feeds = Vec::new();
         let mut diags = Vec::new();
         let mut sim_gateways = HashSet::new();
-        let mut clock = Arc::clone(&wall);
         for gateway in &config.gateways {
             let name: Arc<str> = Arc::from(gateway.name.as_str());
             let endpoint = match gateway.kind.link() {
@@ -43,8 +59,12 @@ impl Backend {
             diags.push(diag.clone());
             match &gateway.kind {
                 GatewayKind::Sim(sim) => {
-                    let sim_clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(start_ms, sim.speed));
-                    let mut sim_config = SimConfig::demo(sim.seed, start_ms);
+                    let sim_clock: Arc<dyn Clock> = if config.gateways.len() == 1 {
+                        Arc::clone(&clock)
+                    } else {
+                        Arc::new(ScaledClock::new(start_ms, sim.speed))
+                    };
+                    let mut sim_config = SimConfig::demo(sim.seed, sim_clock.now_ms() / 1000 * 1000);
                     sim_config.lines = sim.lines;
                     sim_config.vehicles = sim.vehicles;
                     sim_config.calendar = config.calendar.clone();
@@ -54,9 +74,6 @@ impl Backend {
                         spawn_feed(runtime, Arc::clone(&name), feed, bus.clone(), Arc::clone(&sim_clock), diag);
                     feeds.push(handle);
                     sim_gateways.insert(name);
-                    if config.gateways.len() == 1 {
-                        clock = sim_clock;
-                    }
                 }
                 GatewayKind::Sparkplug(g) => {
                     tracing::info!(gateway = %name, url = %g.link.url, group = ?g.group, host_id = %g.host_id, "starting Sparkplug B host");

@@ -38,6 +38,7 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
     let runtime = io_runtime()?;
     let mut bus = EventBus::builder();
     let events = bus.lossless(STORE_CHANNEL_CAPACITY);
+    let clock = Backend::clock_for(&config);
     // The site database, when configured, is a second lossless consumer with its own alarm evaluation (only the
     // leader's is journaled there); the local cache stays the offline copy.
     let site = match &config.site_db {
@@ -45,6 +46,7 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
             let target = site_target(db, None)?;
             let mut site_options = crate::store::site::SiteOptions::new(target, config.site.name.clone());
             site_options.raw_days = db.raw_days;
+            site_options.clock = Arc::clone(&clock);
             let (geofences, _) = config.geofences();
             site_options.evaluator = crate::analytics::recording::SiteEvaluator::boxed(
                 config.alarm_rules(&config.site_plan.load().0),
@@ -60,6 +62,7 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
     let bus = bus.build();
     let mut store_options = StoreOptions::new(&options.db);
     store_options.retention = config.history;
+    store_options.clock = Arc::clone(&clock);
     let (geofences, notes) = config.geofences();
     for note in notes {
         tracing::warn!("{note}");
@@ -71,7 +74,7 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
     );
     let store = Store::start(store_options, events).context("cannot start the history writer")?;
     let started = Instant::now();
-    let backend = Backend::start(runtime.handle(), &config, &bus);
+    let backend = Backend::start_with_clock(runtime.handle(), &config, &bus, clock);
     drop(bus);
     let gateways: Vec<&str> = config.gateways.iter().map(|g| g.name.as_str()).collect();
     tracing::info!(db = %options.db.display(), ?gateways, "recording");

@@ -137,6 +137,8 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         tracing::warn!("{problem}");
         problems.push(problem);
     }
+    // The writers judge alarms on the app's clock (a sped-up demo's alarms run on simulated time).
+    let clock = Backend::clock_for(&config);
     let (cache_path, store) = match &options.db {
         Some(db) => {
             tracing::info!(db = %db.display(), "reviewing a history cache read-only; nothing is recorded");
@@ -150,6 +152,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
             let path = data_dir.join(CACHE_FILE_NAME);
             let mut store_options = StoreOptions::new(&path);
             store_options.retention = config.history;
+            store_options.clock = Arc::clone(&clock);
             store_options.evaluator = crate::analytics::recording::SiteEvaluator::boxed(
                 config.alarm_rules(&site_plan),
                 geofences.clone(),
@@ -173,7 +176,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     let review_range = options.db.as_deref().and_then(review_range_of);
     let history = History::start(cache_path).context("cannot start the history reader")?;
     let bus = bus.build();
-    let backend = Backend::start(runtime.handle(), &config, &bus);
+    let backend = Backend::start_with_clock(runtime.handle(), &config, &bus, clock);
     let clock = backend.clock();
     let diagnostics = backend.diagnostics().to_vec();
     let mut live_settings = LiveSettings {

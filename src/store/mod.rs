@@ -106,6 +106,9 @@ pub struct StoreOptions {
     /// What is evaluated on every stored value: alarms (their transitions journaled in `alarm_journal`) and
     /// geofence crossings (stored as events). By default nothing.
     pub evaluator: Box<dyn Evaluator>,
+    /// "Now" for the evaluator's clock (delays, silent signals, shelves) and operator actions: the app's clock, so
+    /// a sped-up simulator's alarms run on simulated time. The wall clock by default.
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl std::fmt::Debug for StoreOptions {
@@ -151,6 +154,7 @@ impl StoreOptions {
             prune_every: Duration::from_secs(60),
             prune_chunk_rows: 50_000,
             evaluator: Box::new(NoEvaluation),
+            clock: Arc::new(crate::clock::SystemClock),
         }
     }
 }

@@ -202,7 +202,7 @@ pub fn run(
                     }
                     Some(StoreCommand::Alarm(action)) => {
                         let mut entries = Vec::new();
-                        writer.evaluator.operator(&action, now_ms(), &mut entries);
+                        writer.evaluator.operator(&action, writer.options.clock.now_ms(), &mut entries);
                         writer.journal(&entries);
                     }
                     #[cfg(test)]
@@ -256,7 +256,7 @@ impl Writer {
             return;
         }
         let mut entries = Vec::new();
-        self.evaluator.tick(now_ms(), &mut entries);
+        self.evaluator.tick(self.options.clock.now_ms(), &mut entries);
         if !entries.is_empty() {
             self.journal(&entries);
         }
@@ -402,7 +402,7 @@ impl Writer {
         pending.since = None;
         // Alarms are judged on every batch, whether or not the file can take it: a full disk does not silence
         // them. Their journal entries wait (bounded) until a batch commits.
-        evaluate(&events, self.evaluator.as_mut(), &mut self.unjournaled);
+        evaluate(&events, self.evaluator.as_mut(), self.options.clock.now_ms(), &mut self.unjournaled);
         self.publish_alarms();
         if self.conn.is_none() {
             if self.status.state == StoreState::Failing {
@@ -555,7 +555,12 @@ const MAX_UNJOURNALED: usize = 10_000;
 
 /// Feeds the batch's good values, gateway changes and node deaths to the evaluator and lets the clock run; the
 /// transitions go to `entries` for the journal.
-pub(crate) fn evaluate(events: &[Arc<FeedEvent>], evaluator: &mut dyn Evaluator, entries: &mut Vec<AlarmEntry>) {
+pub(crate) fn evaluate(
+    events: &[Arc<FeedEvent>],
+    evaluator: &mut dyn Evaluator,
+    now_ms: i64,
+    entries: &mut Vec<AlarmEntry>,
+) {
     for event in events {
         match &event.body {
             FeedEventBody::Samples(samples) => {
@@ -576,7 +581,7 @@ pub(crate) fn evaluate(events: &[Arc<FeedEvent>], evaluator: &mut dyn Evaluator,
             FeedEventBody::Birth(_) | FeedEventBody::Rejected { .. } => {}
         }
     }
-    evaluator.tick(now_ms(), entries);
+    evaluator.tick(now_ms, entries);
     if entries.len() > MAX_UNJOURNALED {
         let dropped = entries.len() - MAX_UNJOURNALED;
         tracing::error!(dropped, "history: the alarm journal cannot be written; the oldest entries are dropped");

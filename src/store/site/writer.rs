@@ -41,6 +41,8 @@ pub struct SiteOptions {
     pub raw_days: u32,
     /// Alarms and geofence crossings, evaluated by the leader.
     pub evaluator: Box<dyn Evaluator>,
+    /// "Now" for the evaluator's clock (the app's clock; the wall clock by default).
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl SiteOptions {
@@ -54,6 +56,7 @@ impl SiteOptions {
             standby_keep: Duration::from_secs(30),
             raw_days: 90,
             evaluator: Box::new(crate::store::NoEvaluation),
+            clock: Arc::new(crate::clock::SystemClock),
         }
     }
 }
@@ -286,7 +289,7 @@ impl Writer {
             return;
         }
         let mut entries = Vec::new();
-        self.options.evaluator.tick(crate::clock::wall_now_ms(), &mut entries);
+        self.options.evaluator.tick(self.options.clock.now_ms(), &mut entries);
         self.unjournaled.extend(entries);
         if !self.unjournaled.is_empty() || !self.queue.is_empty() {
             self.write_queue().await;
@@ -344,7 +347,12 @@ impl Writer {
         while let Some(front) = self.queue.front_mut() {
             if !front.evaluated {
                 front.evaluated = true;
-                crate::store::writer::evaluate(&front.events, self.options.evaluator.as_mut(), &mut self.unjournaled);
+                crate::store::writer::evaluate(
+                    &front.events,
+                    self.options.evaluator.as_mut(),
+                    self.options.clock.now_ms(),
+                    &mut self.unjournaled,
+                );
             }
             let events = std::mem::take(&mut front.events);
             let result = self.write_batch(&events).await;
