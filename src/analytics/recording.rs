@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::OeeTracker;
 use super::alarm::{Engine, Rule};
 use super::geofence::{Crossing, Geofences, VehicleZones};
-use crate::model::alarm::{AlarmState, AlarmView, Entry, Restored};
+use crate::model::alarm::{Alarm, AlarmState, AlarmView, Entry, OperatorState, Restored};
 use crate::model::asset::AssetModel;
 use crate::model::history::{Evaluator, OperatorAction, ZoneCrossing};
 use crate::model::{Sample, ShiftCalendar};
@@ -167,27 +167,33 @@ impl Evaluator for SiteEvaluator {
 
     fn views(&self) -> Vec<AlarmView> {
         (0..self.alarms.len())
-            .filter_map(|i| {
-                let alarm = self.alarms.alarm(i)?;
-                if alarm.state() == AlarmState::Normal {
-                    return None;
-                }
-                let (rule, source, asset) = self.alarms.instance(i)?;
-                Some(AlarmView {
-                    index: i,
-                    rule: rule.name.clone(),
-                    source: source.to_owned(),
-                    asset: asset.to_owned(),
-                    priority: rule.priority,
-                    state: alarm.state(),
-                    active: alarm.active,
-                    active_since_ms: alarm.active_since_ms,
-                    shelved_until_ms: alarm.shelved.as_ref().map(|(until, _)| *until),
-                    value: alarm.value,
-                    limit: self.alarms.limit(i),
-                    message: self.alarms.message(i),
-                })
-            })
+            .filter_map(|i| self.alarm_at(i))
+            .filter(|(view, _)| view.state != AlarmState::Normal)
+            .map(|(view, _)| view)
             .collect()
+    }
+
+    fn alarm_at(&self, i: usize) -> Option<(AlarmView, Alarm)> {
+        let alarm = self.alarms.alarm(i)?;
+        let (rule, source, asset) = self.alarms.instance(i)?;
+        let view = AlarmView {
+            index: i,
+            rule: rule.name.clone(),
+            source: source.to_owned(),
+            asset: asset.to_owned(),
+            priority: rule.priority,
+            state: alarm.state(),
+            active: alarm.active,
+            active_since_ms: alarm.active_since_ms,
+            shelved_until_ms: alarm.shelved.as_ref().map(|(until, _)| *until),
+            value: alarm.value,
+            limit: self.alarms.limit(i),
+            message: self.alarms.message(i),
+        };
+        Some((view, alarm.clone()))
+    }
+
+    fn operator_state(&mut self, rule: &str, source: &str, asset: &str, state: &OperatorState) {
+        self.alarms.operator_state(rule, source, asset, state);
     }
 }

@@ -322,6 +322,19 @@ pub struct Restored {
     pub out_of_service: bool,
 }
 
+/// The operator's side of an alarm as a console left it in the site database: the history writer that judges the
+/// conditions takes it over without journaling it again (the console did).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OperatorState {
+    pub acked: bool,
+    /// The occurrence the acknowledgement belongs to: when the alarm last became active. An acknowledgement of an
+    /// older occurrence does not acknowledge a newer one.
+    pub occurrence_ms: Option<i64>,
+    /// Shelved until (UTC ms), and why.
+    pub shelved: Option<(i64, String)>,
+    pub out_of_service: bool,
+}
+
 /// One alarm as the window shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlarmView {

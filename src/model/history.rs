@@ -2,7 +2,7 @@
 //! domain types. Analytics (OEE recompute, reports, alarm KPIs, review) read through [`HistoryRead`] and never know
 //! which backend holds the data; `store/` implements it for each.
 
-use crate::model::alarm::{AlarmView, Entry, JournalEntry, Priority, Restored};
+use crate::model::alarm::{Alarm, AlarmView, Entry, JournalEntry, OperatorState, Priority, Restored};
 use crate::model::{Quality, Sample, Value, ValueKind};
 
 /// A stored signal with its backend key (a small integer: rows refer to it; keys grow in the order signals were
@@ -146,6 +146,16 @@ pub trait Evaluator: Send {
     fn operator(&mut self, action: &OperatorAction, now_ms: i64, out: &mut Vec<Entry>);
     /// Every alarm that is not normal.
     fn views(&self) -> Vec<AlarmView>;
+    /// Instance `index` as the window would show it, and its whole state (normal ones too).
+    fn alarm_at(&self, index: usize) -> Option<(AlarmView, Alarm)> {
+        let _ = index;
+        None
+    }
+    /// Takes the operator's side of an alarm from the site database (another console acknowledged, shelved or
+    /// took it out of service); nothing is journaled.
+    fn operator_state(&mut self, rule: &str, source: &str, asset: &str, state: &OperatorState) {
+        let _ = (rule, source, asset, state);
+    }
 }
 
 /// What an operator does to alarms (by instance index), with who and why.

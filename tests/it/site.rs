@@ -344,3 +344,129 @@ fn two_recorders_on_one_site_the_leader_killed_the_standby_carries_on_and_nothin
     assert!(missing.is_empty(), "every sample either recorder received is in the site database: {missing:?}");
     eprintln!("takeover after kill -9: {} ms; {} samples", takeover.as_millis(), site.len());
 }
+
+fn wait_console(
+    console: &watchfloor::store::site::SiteConsole,
+    what: &str,
+    done: impl Fn(&watchfloor::store::site::ConsoleStatus) -> bool,
+) -> watchfloor::store::site::ConsoleStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status = console.status();
+        if done(&status) {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {status:?}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn machine_down(status: &watchfloor::store::site::ConsoleStatus) -> Option<watchfloor::model::alarm::AlarmView> {
+    status.alarms.iter().find(|a| a.rule == "Machine down" && a.source.contains("Capper")).cloned()
+}
+
+#[test]
+fn consoles_share_one_alarm_state_acks_are_compare_and_set_and_queued_while_offline() {
+    use watchfloor::model::alarm::AlarmState;
+    use watchfloor::store::site::SiteConsole;
+    use watchfloor::store::site::alarms::{ActionKind, Outcome};
+    let db = "site_consoles";
+    let url = server().create_database(db).expect("database");
+    let sim = SimConfig { lines: 1, vehicles: 1, ..SimConfig::demo(4, START_MS) };
+    // The capper stops from minute 2 to minute 22: "Machine down" (10 min) is raised at 12:00 (the leader has the
+    // data up to 12:30 first), then clears.
+    let events =
+        sim_events(sim, 26, &[(2, Fault::StopMachine { machine: "Capper".into(), secs: 1200, reason: "JAM".into() })]);
+    let split =
+        events.iter().position(|e| e.received_ms >= START_MS + 12 * 60_000 + 30_000).expect("events past 12:30");
+    // The leader's clock follows the data sent to it, so delays complete as they would live.
+    let clock = Arc::new(watchfloor::clock::ManualClock::new(START_MS));
+    let mut options = site_options(&url);
+    options.clock = Arc::clone(&clock) as Arc<dyn watchfloor::clock::Clock>;
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let leader = SiteWriter::start(options, rx).expect("leader");
+    wait_role(&leader, SiteRole::Leader);
+    for e in &events[..split] {
+        tx.blocking_send(Arc::clone(e)).expect("send");
+    }
+    clock.set(events[split - 1].received_ms);
+    leader.flush_blocking().expect("flush");
+
+    let a = SiteConsole::start(SiteTarget::plain(&url), "console-a").expect("console a");
+    let b = SiteConsole::start(SiteTarget::plain(&url), "console-b").expect("console b");
+    let seen_a = wait_console(&a, "A shows the alarm", |s| machine_down(s).is_some());
+    let seen_b = wait_console(&b, "B shows the alarm", |s| machine_down(s).is_some());
+    let view = machine_down(&seen_a).expect("alarm");
+    assert_eq!(view.state, AlarmState::Unacknowledged);
+
+    // Acknowledged on A: B sees it.
+    assert!(a.send(a.action(ActionKind::Acknowledge, &view, "anna", "checking the capper", START_MS + 16 * 60_000)));
+    wait_console(&b, "B sees the ack", |s| machine_down(s).is_some_and(|v| v.state == AlarmState::Acknowledged));
+    let done = wait_console(&a, "A's outcome", |s| s.last_outcome.is_some());
+    assert!(matches!(done.last_outcome.as_ref().map(|o| &o.1), Some(Outcome::Done { .. })), "{done:?}");
+
+    // B acknowledges what it saw before: refused (already acknowledged by anna on A), and journaled as refused.
+    let stale = machine_down(&seen_b).expect("alarm");
+    let late = b.action(ActionKind::Acknowledge, &stale, "ben", "", START_MS + 16 * 60_000 + 500);
+    assert!(b.send(late.clone()));
+    let refused = wait_console(&b, "B's outcome", |s| s.last_outcome.is_some());
+    let why = match refused.last_outcome.as_ref().map(|o| &o.1) {
+        Some(Outcome::Refused(why)) => why.clone(),
+        other => panic!("not refused: {other:?}"),
+    };
+    assert!(why.contains("anna@console-a"), "{why}");
+    assert_eq!(
+        count(db, "SELECT count(*) FROM alarm_journal WHERE console = 'console-b' AND comment LIKE '%refused%'"),
+        1
+    );
+    // An ack naming another occurrence is refused too; the same action sent again changes nothing.
+    let mut other = stale.clone();
+    other.active_since_ms = Some(START_MS);
+    assert!(b.send(b.action(ActionKind::Acknowledge, &other, "ben", "", START_MS + 16 * 60_000 + 600)));
+    wait_console(
+        &b,
+        "refused as another occurrence",
+        |s| matches!(s.last_outcome.as_ref().map(|o| &o.1), Some(Outcome::Refused(w)) if w.contains("newer occurrence")),
+    );
+    assert!(b.send(late));
+    wait_console(&b, "a replay", |s| matches!(s.last_outcome.as_ref().map(|o| &o.1), Some(Outcome::Replayed)));
+    assert_eq!(count(db, "SELECT count(*) FROM alarm_journal WHERE console = 'console-b'"), 2);
+
+    // The database unreachable for A: it says so, keeps what it showed, queues an action and applies it once
+    // on reconnect.
+    let acked = machine_down(&a.status()).expect("alarm");
+    let journal_before = count(db, "SELECT count(*) FROM alarm_journal");
+    server().psql("postgres", &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false")).expect("psql");
+    server()
+        .psql(
+            "postgres",
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' \
+                 AND application_name = 'watchfloor-console'"
+            ),
+        )
+        .expect("psql");
+    let offline = wait_console(&a, "A offline", |s| !s.connected);
+    assert!(offline.message.is_some() && machine_down(&offline).is_some(), "{offline:?}");
+    let shelve = ActionKind::Shelve { until_ms: START_MS + 60 * 60_000, reason: "sensor swap".into() };
+    assert!(a.send(a.action(shelve, &acked, "anna", "", START_MS + 12 * 60_000 + 40_000)));
+    wait_console(&a, "the action pending", |s| s.pending.len() == 1 && !s.connected);
+    server().psql("postgres", &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true")).expect("psql");
+    let back = wait_console(&a, "A back with nothing pending", |s| s.connected && s.pending.is_empty());
+    assert!(matches!(back.last_outcome.as_ref().map(|o| &o.1), Some(Outcome::Done { .. })), "{back:?}");
+    wait_console(&b, "B sees the shelf", |s| machine_down(s).is_some_and(|v| v.state == AlarmState::Shelved));
+    assert_eq!(count(db, "SELECT count(*) FROM alarm_journal"), journal_before + 1);
+
+    // The leader took the consoles' changes over: when the capper runs again the alarm clears behind its shelf,
+    // still acknowledged (the leader's own state would have said "Returned, unacknowledged").
+    for e in &events[split..] {
+        tx.blocking_send(Arc::clone(e)).expect("send");
+    }
+    clock.set(events.last().map_or(START_MS, |e| e.received_ms));
+    leader.flush_blocking().expect("flush");
+    let row = "SELECT state || ' ' || active || ' ' || acked FROM alarm_state \
+               WHERE rule = 'Machine down' AND source LIKE '%Capper%'";
+    assert_eq!(server().psql(db, row).expect("psql").trim(), "Shelved false true");
+    drop(tx);
+    leader.finish();
+}

@@ -16,7 +16,7 @@ use std::sync::Arc;
 pub use limit::{Change, Limit, LimitCheck, Limits};
 pub use rule::{Condition, Defaults, Rule, Watch, glob};
 
-use crate::model::alarm::{Alarm, Transition};
+use crate::model::alarm::{Alarm, OperatorState, Transition};
 pub use crate::model::alarm::{Entry, Restored};
 use crate::model::machine::metric as mm;
 use crate::model::vehicle::metric as vm;
@@ -177,17 +177,8 @@ impl Engine {
         state: Restored,
         last: Option<(i64, f64)>,
     ) -> bool {
-        let Some(&r) = self.by_name.get(rule) else { return false };
-        let source: Arc<str> = Arc::from(source);
-        let i = if matches!(self.rules[r].watch, Watch::Signal(_) | Watch::Metric(_)) {
-            let candidates = self.route(&source).instances.clone();
-            match candidates.into_iter().find(|i| self.instances[*i].rule == r) {
-                Some(i) => i,
-                None => return false,
-            }
-        } else {
-            self.instance_for(r, &source, &Arc::from(asset))
-        };
+        let Some(i) = self.find(rule, source, asset) else { return false };
+        let r = self.instances[i].rule;
         let Restored { active, acked, limit, out_of_service } = state;
         let x = &mut self.instances[i];
         x.alarm.active = active;
@@ -197,6 +188,36 @@ impl Engine {
         if active && matches!(self.rules[r].condition, Condition::NodeDeath) {
             self.dead.push(i);
         }
+        true
+    }
+
+    /// The instance of the rule named `rule` on `source` (made if the rule watches assets, gateways or zones).
+    fn find(&mut self, rule: &str, source: &str, asset: &str) -> Option<usize> {
+        let &r = self.by_name.get(rule)?;
+        let source: Arc<str> = Arc::from(source);
+        if matches!(self.rules[r].watch, Watch::Signal(_) | Watch::Metric(_)) {
+            let candidates = self.route(&source).instances.clone();
+            candidates.into_iter().find(|i| self.instances[*i].rule == r)
+        } else {
+            Some(self.instance_for(r, &source, &Arc::from(asset)))
+        }
+    }
+
+    /// Takes the operator's side of an alarm as a console left it in the site database: its acknowledgement
+    /// (only of the occurrence this engine knows: an older one's does not count), shelf and out of service.
+    /// Nothing is journaled. `false` if the rule is gone.
+    pub fn operator_state(&mut self, rule: &str, source: &str, asset: &str, state: &OperatorState) -> bool {
+        let Some(i) = self.find(rule, source, asset) else { return false };
+        let alarm = &mut self.instances[i].alarm;
+        if alarm.active_since_ms.is_none() {
+            // Restored after a takeover: the occurrence is the site's.
+            alarm.active_since_ms = state.occurrence_ms;
+        }
+        if alarm.active_since_ms == state.occurrence_ms {
+            alarm.acked = state.acked;
+        }
+        alarm.shelved.clone_from(&state.shelved);
+        alarm.out_of_service = state.out_of_service;
         true
     }
 

@@ -7,6 +7,8 @@
 //!   it exactly as they read a cache file (`--db postgres://…`).
 //! - [`schema`] holds the versioned migrations.
 
+pub mod alarms;
+mod console;
 pub mod schema;
 mod writer;
 
@@ -17,6 +19,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::Client;
 
+pub use console::{ConsoleStatus, SiteConsole, console_name};
 pub use writer::SiteOptions;
 
 use crate::command::FeedEvent;
@@ -109,6 +112,29 @@ impl SiteTarget {
         }
     }
 
+    /// Connects, and sends `()` on the returned channel for every notification the connection receives (the
+    /// consoles' `LISTEN`); the channel closes when the connection ends.
+    pub async fn connect_listening(&self, application: &str) -> Result<(Client, mpsc::Receiver<()>), SiteError> {
+        let config = self.config(application)?;
+        let url = self.display_url();
+        let (tx, rx) = mpsc::channel(64);
+        let client = match &self.tls {
+            SiteTls::Disable => {
+                let (client, connection) =
+                    config.connect(tokio_postgres::NoTls).await.map_err(|e| SiteError::connect(&url, &e))?;
+                tokio::spawn(forward_notifications(connection, tx));
+                client
+            }
+            SiteTls::Prefer(tls) | SiteTls::Require(tls) => {
+                let make = tokio_postgres_rustls::MakeRustlsConnect::new((**tls).clone());
+                let (client, connection) = config.connect(make).await.map_err(|e| SiteError::connect(&url, &e))?;
+                tokio::spawn(forward_notifications(connection, tx));
+                client
+            }
+        };
+        Ok((client, rx))
+    }
+
     /// Connects (blocking: the CLI, the reader thread; never inside a runtime).
     pub fn connect_blocking(&self, application: &str) -> Result<postgres::Client, SiteError> {
         let config: postgres::Config = self.config(application)?.into();
@@ -118,6 +144,30 @@ impl SiteTarget {
             SiteTls::Prefer(tls) | SiteTls::Require(tls) => {
                 let make = tokio_postgres_rustls::MakeRustlsConnect::new((**tls).clone());
                 config.connect(make).map_err(|e| SiteError::connect(&url, &e))
+            }
+        }
+    }
+}
+
+/// Drives a connection, passing on that a notification came (many at once collapse: the reader re-reads by seq).
+async fn forward_notifications<S, T>(mut connection: tokio_postgres::Connection<S, T>, tx: mpsc::Sender<()>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt as _;
+    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    while let Some(message) = messages.next().await {
+        match message {
+            Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                if let Err(mpsc::error::TrySendError::Closed(())) = tx.try_send(()) {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::debug!("site database connection ended: {err}");
+                break;
             }
         }
     }
@@ -232,6 +282,23 @@ async fn migrate_in(client: &Client) -> Result<(), SiteError> {
             )
             .await?;
         tracing::info!(version, "site database: migrated ({why})");
+    }
+    Ok(())
+}
+
+/// Checks the database holds this build's schema (a console reads and writes alarm state, but never migrates).
+async fn check_schema(client: &Client) -> Result<(), SiteError> {
+    let ours: bool = client.query_one("SELECT to_regclass('watchfloor_schema') IS NOT NULL", &[]).await?.get(0);
+    if !ours {
+        return Err(SiteError::Foreign { reason: "it has no watchfloor_schema".to_owned() });
+    }
+    let found: i32 = client.query_one("SELECT coalesce(max(version), 0) FROM watchfloor_schema", &[]).await?.get(0);
+    let known = schema::latest_version();
+    if found > known {
+        return Err(SiteError::NewerSchema { found, known });
+    }
+    if found < known {
+        return Err(SiteError::OlderSchema { found, known });
     }
     Ok(())
 }

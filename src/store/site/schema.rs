@@ -12,13 +12,14 @@
 pub const MIGRATION_LOCK: i64 = 0x5746_6d67;
 
 /// The migrations, in order: (version, why, SQL).
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "the first site schema: the cache's tables, partitioned by day",
-    // Signals get a small integer key so sample rows stay small. Natural keys (signal, time) make every insert
-    // idempotent (`ON CONFLICT DO NOTHING`): a replayed batch or the overlap after a failover adds nothing.
-    // Quality: 0 good, 1 uncertain, 2 bad. Rollups hold the good numeric values of each minute / hour.
-    "CREATE TABLE signal (
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "the first site schema: the cache's tables, partitioned by day",
+        // Signals get a small integer key so sample rows stay small. Natural keys (signal, time) make every insert
+        // idempotent (`ON CONFLICT DO NOTHING`): a replayed batch or the overlap after a failover adds nothing.
+        // Quality: 0 good, 1 uncertain, 2 bad. Rollups hold the good numeric values of each minute / hour.
+        "CREATE TABLE signal (
         id       bigserial PRIMARY KEY,
         name     text NOT NULL UNIQUE,
         kind     text NOT NULL,
@@ -108,7 +109,55 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
     );
     CREATE INDEX alarm_journal_by_time ON alarm_journal (ts_ms);
     CREATE INDEX alarm_journal_by_key ON alarm_journal (rule, source, id);",
-)];
+    ),
+    (
+        2,
+        "alarm state shared by every console: current state, operator actions, the console in the journal",
+        // One row per alarm with its whole state. The leader recorder writes the condition's side as it judges
+        // values, consoles the operator's side (acknowledge, shelve, out of service) as compare-and-set
+        // transactions; both under the site's alarm lock (`ALARM_LOCK`), so they take turns. Every change takes
+        // the next `alarm_seq`: a console that reconnects re-reads what changed after the last seq it saw
+        // (notifications are not replayed). `occurrence_ms` is when the alarm last became active: an
+        // acknowledgement names the occurrence the operator saw, and one of an older occurrence is refused.
+        "CREATE SEQUENCE alarm_seq;
+    CREATE TABLE alarm_state (
+        rule      text NOT NULL,
+        source    text NOT NULL,
+        asset     text NOT NULL,
+        priority  text NOT NULL,
+        state     text NOT NULL,
+        active    boolean NOT NULL,
+        acked     boolean NOT NULL,
+        suppressed boolean NOT NULL,
+        out_of_service boolean NOT NULL,
+        shelved_until_ms bigint,
+        shelve_reason text,
+        occurrence_ms bigint,
+        value     double precision,
+        lim       text,
+        message   text NOT NULL,
+        seq       bigint NOT NULL,
+        changed_ms bigint NOT NULL,
+        -- Who made the last change: empty for the recorder (the condition, a timer), else 'user@console'.
+        changed_by text NOT NULL,
+        PRIMARY KEY (rule, source)
+    );
+    CREATE INDEX alarm_state_by_seq ON alarm_state (seq);
+    -- Each operator action once, by the id its console gave it: a queued action sent again after a reconnect
+    -- finds its row and changes nothing.
+    CREATE TABLE alarm_action (
+        id        text PRIMARY KEY,
+        ts_ms     bigint NOT NULL,
+        console   text NOT NULL,
+        \"user\"  text NOT NULL,
+        action    text NOT NULL,
+        rule      text NOT NULL,
+        source    text NOT NULL,
+        outcome   text NOT NULL DEFAULT ''
+    );
+    ALTER TABLE alarm_journal ADD COLUMN console text NOT NULL DEFAULT '';",
+    ),
+];
 
 /// The newest schema this build knows.
 pub fn latest_version() -> i32 {

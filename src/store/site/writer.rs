@@ -19,7 +19,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Transaction};
 
 use super::schema::{self, DAY_MS};
-use super::{SiteError, SiteRole, SiteStatus, SiteTarget, lock_key};
+use super::{SiteError, SiteRole, SiteStatus, SiteTarget, alarms, lock_key};
 use crate::command::{FeedEvent, FeedEventBody, FeedState};
 use crate::model::ValueKind;
 use crate::model::alarm::{AlarmState, Entry as AlarmEntry, Limit, Restored};
@@ -89,6 +89,8 @@ struct Writer {
     partitions: HashSet<(&'static str, i64)>,
     unjournaled: Vec<AlarmEntry>,
     last_retention: Option<Instant>,
+    /// The newest `alarm_state` change the evaluator has taken over (consoles' actions are read from after it).
+    alarm_seq: i64,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -115,6 +117,7 @@ pub(super) async fn run(
         partitions: HashSet::new(),
         unjournaled: Vec::new(),
         last_retention: None,
+        alarm_seq: 0,
     };
     w.tick().await;
     let mut pending: Vec<Arc<FeedEvent>> = Vec::new();
@@ -337,15 +340,25 @@ impl Writer {
         let Some(client) = &self.client else { return Ok(false) };
         let got: bool = client.query_one("SELECT pg_try_advisory_lock($1)", &[&self.key]).await?.get(0);
         if got {
-            restore_alarms(client, self.options.evaluator.as_mut()).await?;
+            self.alarm_seq = restore_alarms(client, self.options.evaluator.as_mut()).await?;
         }
         Ok(got)
     }
 
     /// Writes the queued batches in order; stops at the first failure (kept for the next try).
     async fn write_queue(&mut self) {
-        while let Some(front) = self.queue.front_mut() {
-            if !front.evaluated {
+        while let Some(evaluated) = self.queue.front().map(|q| q.evaluated) {
+            if !evaluated {
+                // What consoles did since the last batch, before the batch's values are judged.
+                if self.options.evaluator.has_rules()
+                    && let Some(client) = &self.client
+                {
+                    match alarms::take_operator_changes(client, self.alarm_seq, self.options.evaluator.as_mut()).await {
+                        Ok(seq) => self.alarm_seq = seq,
+                        Err(err) => tracing::debug!("site database: consoles' alarm changes not read yet: {err}"),
+                    }
+                }
+                let Some(front) = self.queue.front_mut() else { break };
                 front.evaluated = true;
                 crate::store::writer::evaluate(
                     &front.events,
@@ -354,6 +367,7 @@ impl Writer {
                     &mut self.unjournaled,
                 );
             }
+            let Some(front) = self.queue.front_mut() else { break };
             let events = std::mem::take(&mut front.events);
             let result = self.write_batch(&events).await;
             let Some(front) = self.queue.front_mut() else { break };
@@ -384,8 +398,11 @@ impl Writer {
         if self.queue.is_empty() && !self.unjournaled.is_empty() {
             // Alarm transitions from the clock, with no batch to carry them.
             let entries = std::mem::take(&mut self.unjournaled);
+            let now = self.options.clock.now_ms();
             let result = match self.client.as_mut() {
-                Some(client) => journal_alone(client, &entries).await,
+                Some(client) => {
+                    journal_alone(client, &entries, self.options.evaluator.as_mut(), &mut self.alarm_seq, now).await
+                }
                 None => Ok(()),
             };
             if let Err(err) = result {
@@ -398,12 +415,19 @@ impl Writer {
 
     /// One batch in one transaction; returns (stored, duplicate) sample counts.
     async fn write_batch(&mut self, events: &[Arc<FeedEvent>]) -> Result<(u64, u64), SiteError> {
-        let Writer { client, signals, by_gateway, partitions, options, unjournaled, .. } = self;
+        let Writer { client, signals, by_gateway, partitions, options, unjournaled, alarm_seq, .. } = self;
         let Some(client) = client.as_mut() else { return Err(SiteError::NotConnected) };
         let tx = client.transaction().await?;
         let mut known = Signals { ids: signals, by_gateway, new: Vec::new(), upsert: None };
         let result = match rows_of(&tx, events, &mut known).await {
-            Ok(rows) => write_rows(tx, rows, partitions, options.evaluator.as_mut(), unjournaled).await,
+            Ok(rows) => {
+                let alarms = AlarmWrite {
+                    evaluator: options.evaluator.as_mut(),
+                    seq: alarm_seq,
+                    now_ms: options.clock.now_ms(),
+                };
+                write_rows(tx, rows, partitions, alarms, unjournaled).await
+            }
             Err(err) => Err(err),
         };
         if result.is_err() {
@@ -547,9 +571,10 @@ async fn write_rows(
     tx: Transaction<'_>,
     mut rows: Rows,
     partitions: &mut HashSet<(&'static str, i64)>,
-    evaluator: &mut dyn Evaluator,
+    alarms: AlarmWrite<'_>,
     unjournaled: &mut Vec<AlarmEntry>,
 ) -> Result<(u64, u64), SiteError> {
+    let AlarmWrite { evaluator, seq: alarm_seq, now_ms } = alarms;
     // Day partitions for everything this batch holds.
     let mut days: Vec<(&'static str, i64)> = Vec::new();
     for &(_, ts, ..) in &rows.samples {
@@ -650,8 +675,9 @@ async fn write_rows(
             tx.execute(&insert, &[ts, kind, source, message]).await?;
         }
     }
-    journal(&tx, unjournaled).await?;
+    let seq = journal_and_states(&tx, unjournaled, evaluator, *alarm_seq, now_ms).await?;
     tx.commit().await?;
+    *alarm_seq = seq;
     partitions.extend(made);
     Ok((stored, staged.saturating_sub(stored)))
 }
@@ -787,17 +813,92 @@ async fn journal(tx: &Transaction<'_>, entries: &[AlarmEntry]) -> Result<(), Sit
     Ok(())
 }
 
-async fn journal_alone(client: &mut Client, entries: &[AlarmEntry]) -> Result<(), SiteError> {
+/// The leader's alarm changes: under the site's alarm lock, take over what consoles changed since `seq` (so the
+/// state written below has it), journal `entries` and write the state of every alarm they touch. Returns the
+/// newest seq.
+async fn journal_and_states(
+    tx: &Transaction<'_>,
+    entries: &[AlarmEntry],
+    evaluator: &mut dyn Evaluator,
+    seq: i64,
+    now_ms: i64,
+) -> Result<i64, SiteError> {
+    if entries.is_empty() {
+        return Ok(seq);
+    }
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&alarms::ALARM_LOCK]).await?;
+    let seq = alarms::take_operator_changes(tx, seq, evaluator).await?;
+    journal(tx, entries).await?;
+    let mut touched: Vec<usize> = entries.iter().map(|e| e.index).collect();
+    touched.sort_unstable();
+    touched.dedup();
+    let written = alarms::write_states(tx, evaluator, &touched, now_ms).await?;
+    Ok(written.unwrap_or(seq).max(seq))
+}
+
+/// The evaluator and the alarm seq a batch's transaction writes alarm state with.
+struct AlarmWrite<'a> {
+    evaluator: &'a mut dyn Evaluator,
+    seq: &'a mut i64,
+    now_ms: i64,
+}
+
+async fn journal_alone(
+    client: &mut Client,
+    entries: &[AlarmEntry],
+    evaluator: &mut dyn Evaluator,
+    alarm_seq: &mut i64,
+    now_ms: i64,
+) -> Result<(), SiteError> {
     let tx = client.transaction().await?;
-    journal(&tx, entries).await?;
+    let seq = journal_and_states(&tx, entries, evaluator, *alarm_seq, now_ms).await?;
     tx.commit().await?;
+    *alarm_seq = seq;
     Ok(())
 }
 
-/// Puts every alarm back as its last journal entry left it, with its signal's newest stored value.
-async fn restore_alarms(client: &Client, evaluator: &mut dyn Evaluator) -> Result<(), SiteError> {
+/// Puts every alarm back as the site left it — from `alarm_state`, shelves and consoles' acknowledgements
+/// included; from the journal when there is none — with its signal's newest stored value. Returns the newest
+/// alarm seq.
+async fn restore_alarms(client: &Client, evaluator: &mut dyn Evaluator) -> Result<i64, SiteError> {
     if !evaluator.has_rules() {
-        return Ok(());
+        return Ok(0);
+    }
+    let states = alarms::read_all(client).await?;
+    if !states.is_empty() {
+        let latest: HashMap<String, (i64, f64)> = client
+            .query(
+                "SELECT s.name, l.ts_ms, l.num FROM latest l JOIN signal s ON s.id = l.signal WHERE l.num IS NOT NULL",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), (r.get(1), r.get(2))))
+            .collect();
+        let mut newest = 0;
+        for a in &states {
+            let restored = Restored {
+                active: a.alarm.active,
+                acked: a.alarm.acked,
+                limit: a.limit,
+                out_of_service: a.alarm.out_of_service,
+            };
+            let seen = latest.get(&a.source).copied();
+            evaluator.restore(&a.rule, &a.source, &a.asset, restored, seen);
+            evaluator.operator_state(
+                &a.rule,
+                &a.source,
+                &a.asset,
+                &crate::model::alarm::OperatorState {
+                    acked: a.alarm.acked,
+                    occurrence_ms: a.alarm.active_since_ms,
+                    shelved: a.alarm.shelved.clone(),
+                    out_of_service: a.alarm.out_of_service,
+                },
+            );
+            newest = newest.max(a.seq);
+        }
+        return Ok(newest);
     }
     let rows = client
         .query(
@@ -823,5 +924,5 @@ async fn restore_alarms(client: &Client, evaluator: &mut dyn Evaluator) -> Resul
         let (rule, source, asset): (String, String, String) = (r.get(0), r.get(1), r.get(2));
         evaluator.restore(&rule, &source, &asset, restored, seen);
     }
-    Ok(())
+    Ok(0)
 }
