@@ -139,6 +139,8 @@ pub struct WatchfloorApp {
     opening: Option<Opening>,
     /// Who acts on alarms from this window: chosen at start (`--operator`, the toolbar), default the OS user.
     operator: String,
+    /// The site database's alarms, when this window is a control-room console (`[site_db]`).
+    site: Option<crate::store::site::SiteConsole>,
 }
 
 impl WatchfloorApp {
@@ -184,11 +186,106 @@ impl WatchfloorApp {
             reports_dir: parts.reports_dir,
             recordings: parts.recordings,
             operator: parts.operator.filter(|o| !o.trim().is_empty()).unwrap_or_else(os_user),
+            site: None,
         };
         if let Some((from, to, title)) = start_in_review {
             app.start_review((from, to), from, title);
         }
         app
+    }
+
+    /// Makes this window a control-room console: the banner and the Alarms view show the site database's alarms
+    /// (this window's own until the site's are first read) and operator actions go there, journaled with this
+    /// console's name.
+    #[must_use]
+    pub fn with_site(mut self, site: crate::store::site::SiteConsole, ctx: &egui::Context) -> Self {
+        let ctx = ctx.clone();
+        site.set_waker(Arc::new(move || ctx.request_repaint()));
+        self.site = Some(site);
+        self
+    }
+
+    /// The site database's alarms as this console last read them, if it is one.
+    pub fn site_status(&self) -> Option<crate::store::site::ConsoleStatus> {
+        self.site.as_ref().map(crate::store::site::SiteConsole::status)
+    }
+
+    /// The alarms shown now: the site's when this is a console that has read them, else this window's own.
+    fn alarms_now(&self) -> Arc<Vec<crate::store::AlarmView>> {
+        if let Some(status) = self.site_status().filter(|s| s.loaded) {
+            return status.alarms;
+        }
+        self.store.as_ref().map(|s| s.status().alarms).unwrap_or_default()
+    }
+
+    /// Sends the operator's alarm actions: to the site database on a console, else to the history writer. In
+    /// review they are not taken (they are for the present).
+    fn send_alarm_actions(&self, reviewing: bool, shown: &[crate::store::AlarmView], actions: Vec<StoreCommand>) {
+        use crate::model::history::OperatorAction;
+        use crate::store::site::alarms::ActionKind;
+        let Some(site) = self.site.as_ref().filter(|_| !reviewing) else {
+            send_alarm_actions(self.store.as_ref(), reviewing, actions);
+            return;
+        };
+        let now = self.clock.now_ms();
+        for action in actions {
+            let StoreCommand::Alarm(op) = action else { continue };
+            let (kind, indices, user, comment) = match op {
+                OperatorAction::Acknowledge { indices, user, comment } => {
+                    (ActionKind::Acknowledge, indices, user, comment)
+                }
+                OperatorAction::Shelve { indices, for_ms, user, reason } => {
+                    (ActionKind::Shelve { until_ms: now + for_ms, reason }, indices, user, String::new())
+                }
+                OperatorAction::Unshelve { indices, user } => (ActionKind::Unshelve, indices, user, String::new()),
+                OperatorAction::OutOfService { indices, out, user, comment } => {
+                    (ActionKind::OutOfService(out), indices, user, comment)
+                }
+            };
+            for view in indices.iter().filter_map(|i| shown.iter().find(|v| v.index == *i)) {
+                if !site.send(site.action(kind.clone(), view, &user, &comment, now)) {
+                    tracing::warn!("alarm action not taken: the site alarm queue is full");
+                }
+            }
+        }
+    }
+
+    /// A strip under the top bar while the site database is away, actions wait, or one was just refused.
+    fn site_strip_ui(&self, ui: &mut Ui, status: &crate::store::site::ConsoleStatus) {
+        use crate::ui::theme::Severity;
+        let refused = status.last_outcome.as_ref().and_then(|(action, outcome, at)| match outcome {
+            crate::store::site::alarms::Outcome::Refused(why) if crate::clock::wall_now_ms() - at < 15_000 => {
+                Some(format!("{} of {} on {} refused: {why}", action.kind.label(), action.rule, action.source))
+            }
+            _ => None,
+        });
+        ui.horizontal_wrapped(|ui| {
+            if status.connected {
+                crate::ui::widgets::status_badge_ui(ui, &self.theme, Severity::Normal, "Site database");
+            } else {
+                let severity = if status.error { Severity::Alarm } else { Severity::Attention };
+                crate::ui::widgets::status_badge_ui(ui, &self.theme, severity, "Site database unreachable");
+                let since = status
+                    .lost_since_ms
+                    .map(|t| format!(" for {}", crate::ui::fmt_ago(crate::clock::wall_now_ms(), t)))
+                    .unwrap_or_default();
+                let what = if status.loaded { "alarms as last read" } else { "this console's own alarms" };
+                ui.label(format!("{}{since}: {what}", status.message.as_deref().unwrap_or("not connected")));
+            }
+            if !status.pending.is_empty() {
+                ui.label(
+                    RichText::new(format!(
+                        "{} action(s) pending, applied when the site database is back",
+                        status.pending.len()
+                    ))
+                    .strong()
+                    .color(self.theme.attention),
+                );
+            }
+            if let Some(text) = refused {
+                ui.label(RichText::new(text).color(self.theme.alarm));
+            }
+        });
     }
 
     /// Treat these gateways as simulators (their tiles offer fault injection). For tests without a backend.
@@ -327,8 +424,7 @@ impl WatchfloorApp {
         ui.horizontal(|ui| {
             ui.label(RichText::new("Watchfloor").strong().size(17.0).color(self.theme.text_strong));
             ui.separator();
-            let waiting =
-                self.store.as_ref().map_or(0, |s| s.status().alarms.iter().filter(|a| a.state.wants_ack()).count());
+            let waiting = self.alarms_now().iter().filter(|a| a.state.wants_ack()).count();
             for view in View::ALL {
                 let label = match view {
                     View::Alarms if waiting > 0 => format!("Alarms ({waiting})"),
@@ -544,11 +640,19 @@ impl eframe::App for WatchfloorApp {
         {
             egui::Panel::top("history_problem").show(ui, |ui| self.history_problem_ui(ui, store, status));
         }
-        let alarms_now: Arc<Vec<crate::store::AlarmView>> = match (&self.review, &history) {
-            (Some(r), _) => Arc::clone(&r.alarms),
-            (None, HistoryIndicator::Recording(status)) => Arc::clone(&status.alarms),
-            _ => Arc::default(),
+        let alarms_now: Arc<Vec<crate::store::AlarmView>> = match &self.review {
+            Some(r) => Arc::clone(&r.alarms),
+            None => self.alarms_now(),
         };
+        if let Some(status) = self.site_status().filter(|s| {
+            let refused = s.last_outcome.as_ref().is_some_and(|(_, o, at)| {
+                matches!(o, crate::store::site::alarms::Outcome::Refused(_))
+                    && crate::clock::wall_now_ms() - at < 15_000
+            });
+            !s.connected || !s.pending.is_empty() || refused
+        }) {
+            egui::Panel::top("site_db").show(ui, |ui| self.site_strip_ui(ui, &status));
+        }
         // Shown only when something is annunciated (the banner leaves shelved and suppressed alarms to the Alarms view).
         if alarms_now.iter().any(|a| a.state.annunciated()) {
             let (theme, user) = (&self.theme, &self.operator);
@@ -557,7 +661,7 @@ impl eframe::App for WatchfloorApp {
                     crate::ui::panels::alarms::alarms_banner_ui(ui, theme, &alarms_now, now_ms, user, reviewing)
                 })
                 .inner;
-            send_alarm_actions(self.store.as_ref(), reviewing, actions);
+            self.send_alarm_actions(reviewing, &alarms_now, actions);
         }
         let theme = &self.theme;
         let sims = &self.sim_gateways;
@@ -614,7 +718,7 @@ impl eframe::App for WatchfloorApp {
                 };
                 let panel = &mut self.alarms;
                 let actions = egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, &env)).inner;
-                send_alarm_actions(self.store.as_ref(), reviewing, actions);
+                self.send_alarm_actions(reviewing, &alarms_now, actions);
             }
             View::Trends => {
                 // In review: the reviewed file's history (a dropped recording has its own), its range and cursor.

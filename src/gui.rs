@@ -189,6 +189,23 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     };
     live_settings.battery.extend(config.battery.iter().map(|(k, v)| (*k, *v)));
 
+    // With a site database, the window is a control-room console: alarm state comes from the site.
+    let site = match (&config.site_db, &options.db) {
+        (Some(db), None) => match crate::cli::site_target(db, None) {
+            Ok(target) => {
+                let console = crate::store::site::console_name();
+                tracing::info!(url = %target.display_url(), %console, "alarms from the site database");
+                Some(crate::store::site::SiteConsole::start(target, console).context("cannot start the site alarms")?)
+            }
+            Err(err) => {
+                let problem = format!("[site_db]: {err:#}; alarms are this window's own");
+                tracing::error!("{problem}");
+                problems.push(problem);
+                None
+            }
+        },
+        _ => None,
+    };
     let parts = AppParts {
         inbox,
         bus,
@@ -237,7 +254,12 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     let create = move |cc: &eframe::CreationContext<'_>| {
         // The app is created once; if the receiver is gone the signal task has ended and closing still works.
         let _ = ctx_tx.send(cc.egui_ctx.clone());
-        Ok(Box::new(WatchfloorApp::new(cc, parts)) as Box<dyn eframe::App>)
+        let app = WatchfloorApp::new(cc, parts);
+        let app = match site {
+            Some(site) => app.with_site(site, &cc.egui_ctx),
+            None => app,
+        };
+        Ok(Box::new(app) as Box<dyn eframe::App>)
     };
     eframe::run_native("Watchfloor", native_options, Box::new(create))
         .map_err(|err| anyhow!("the window could not be opened: {err}"))?;

@@ -470,3 +470,68 @@ fn consoles_share_one_alarm_state_acks_are_compare_and_set_and_queued_while_offl
     drop(tx);
     leader.finish();
 }
+
+type Window = egui_kittest::Harness<'static, watchfloor::app::WatchfloorApp>;
+
+/// A window that is a console of the site database at `url`, acting as `operator` on `console`.
+fn console_window(url: &str, console: &str, operator: &str) -> Window {
+    let mut builder = watchfloor::feeds::EventBus::builder();
+    let inbox = builder.live(256);
+    let bus = builder.build();
+    let parts = watchfloor::app::AppParts {
+        operator: Some(operator.to_owned()),
+        ..crate::app_parts(inbox, bus, Arc::new(watchfloor::clock::ManualClock::new(START_MS + 60_000)))
+    };
+    let site = watchfloor::store::site::SiteConsole::start(SiteTarget::plain(url), console).expect("console");
+    egui_kittest::Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| watchfloor::app::WatchfloorApp::new(cc, parts).with_site(site, &cc.egui_ctx))
+}
+
+fn wait_label(window: &mut Window, label: &str) {
+    use egui_kittest::kittest::Queryable as _;
+    for _ in 0..1_000 {
+        window.run_steps(1);
+        if window.query_by_label_contains(label).is_some() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{label:?} never shown");
+}
+
+#[test]
+fn an_acknowledgement_in_one_window_shows_in_the_other() {
+    use egui_kittest::kittest::Queryable as _;
+    let db = "site_windows";
+    let url = server().create_database(db).expect("database");
+    // A recorder made the schema; its alarm is put in as a leader would write it.
+    write_site(&url, &sim_events(SimConfig { lines: 1, vehicles: 1, ..SimConfig::demo(2, START_MS) }, 1, &[]));
+    server()
+        .psql(
+            db,
+            &format!(
+                "INSERT INTO alarm_state (rule, source, asset, priority, state, active, acked, suppressed,
+                     out_of_service, occurrence_ms, value, lim, message, seq, changed_ms, changed_by)
+                 VALUES ('Filler overtemp', 'PlantA/Line1/Filler/Temperature', 'PlantA/Line1/Filler', 'High',
+                     'Unacknowledged', true, false, false, false, {START_MS}, 91.5, 'HI', '91.5 above HI 85',
+                     nextval('alarm_seq'), {START_MS}, '')"
+            ),
+        )
+        .expect("psql");
+    let mut a = console_window(&url, "console-a", "anna");
+    let mut b = console_window(&url, "console-b", "ben");
+    wait_label(&mut a, "1 to acknowledge");
+    wait_label(&mut b, "1 to acknowledge");
+    a.get_by_label("Acknowledge").click();
+    // A takes the click on its next frame; its console sends the ack.
+    a.run_steps(2);
+    // B's banner: the alarm acknowledged, nothing left to acknowledge.
+    wait_label(&mut b, "Acknowledged");
+    assert!(b.query_by_label_contains("to acknowledge").is_none());
+    wait_label(&mut a, "Acknowledged");
+    let journal = server()
+        .psql(db, "SELECT \"user\" || ' ' || console || ' ' || state FROM alarm_journal WHERE rule = 'Filler overtemp'")
+        .expect("psql");
+    assert_eq!(journal.trim(), "anna console-a Acknowledged");
+}
