@@ -231,6 +231,15 @@ enum BenchCommand {
         #[arg(long)]
         keep: Option<std::path::PathBuf>,
     },
+    /// The site database on a private PostgreSQL: recorder ingest against a bare binary COPY, an ack on one
+    /// console seen on another (1,000 acks), and leader failover with two recorder processes.
+    Site {
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+        /// Failover runs (each starts a gateway and two recorders; 0 skips them).
+        #[arg(long, default_value_t = 3)]
+        failover_runs: usize,
+    },
     /// The OEE engine: the live tracker's update for 200 machines at 1 Hz, and an 8 h shift of them recomputed
     /// from a history cache.
     Oee {
@@ -347,6 +356,9 @@ fn run_command(command: Command) -> anyhow::Result<()> {
             watchfloor::bench::store(&watchfloor::bench::StoreBenchOptions { format, startup_cache_mb, dir })
         }
         Command::Bench { which: BenchCommand::Oee { format } } => watchfloor::bench::oee(format),
+        Command::Bench { which: BenchCommand::Site { format, failover_runs } } => {
+            watchfloor::bench::site(format, failover_runs)
+        }
         Command::Bench { which: BenchCommand::Alarms { format } } => watchfloor::bench::alarms(format),
         Command::Bench { which: BenchCommand::Review { format, hours, lines, vehicles, keep } } => {
             watchfloor::bench::review(format, hours, lines, vehicles, keep)

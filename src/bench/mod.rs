@@ -6,11 +6,13 @@ pub mod mqtt;
 mod oee;
 pub mod pgserver;
 mod review;
+mod site;
 mod ui;
 
 pub use alarms::alarms;
 pub use oee::oee;
 pub use review::review;
+pub use site::site;
 pub use ui::{UiBenchOptions, peak_rss_mb, ui};
 
 use std::path::{Path, PathBuf};
