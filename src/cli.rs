@@ -589,7 +589,18 @@ pub fn export(options: &ExportOptions, out: &mut dyn Write) -> anyhow::Result<()
     }
     let bar = progress_bar("exporting [{bar:40}] {percent:>3}% {elapsed} (Ctrl-C cancels)");
     let mut progress = |done: u64, total: u64| set_progress(&bar, done, total);
-    let result = crate::store::export::export(&options.db, &options.out, (from, to), &info, &mut progress, &cancel);
+    let text = options.db.to_string_lossy();
+    let result = if crate::config::SiteDb::is_url(&text) {
+        let target = site_target(&crate::config::SiteDb::new(text.as_ref()), std::env::var("PGPASSWORD").ok())?;
+        // Checks the schema is this build's before reading.
+        drop(crate::store::site::PgHistory::open(&target)?);
+        let mut client = target.connect_blocking("watchfloor-export")?;
+        let info = crate::store::export::RecordingInfo { source: target.display_url(), ..info };
+        let source = crate::store::export::Source::Site(&mut client);
+        crate::store::export::export_from(source, &options.out, (from, to), &info, &mut progress, &cancel)
+    } else {
+        crate::store::export::export(&options.db, &options.out, (from, to), &info, &mut progress, &cancel)
+    };
     bar.finish_and_clear();
     let summary = result?;
     serde_json::to_writer(&mut *out, &summary)?;

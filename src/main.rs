@@ -131,7 +131,8 @@ enum Command {
     /// Write a portable recording (.wfrec) of a range: the same schema, with the config and the site plan inside,
     /// for another laptop, offline. `report`, `query` and `alarms` take it as --db; `open` shows it.
     Export {
-        #[arg(long, value_name = "FILE")]
+        /// A cache or recording, or the site database (`postgres://…`, the password from PGPASSWORD).
+        #[arg(long, value_name = "FILE|URL")]
         db: PathBuf,
         /// Start: RFC 3339, now, or relative (-8h).
         #[arg(long, value_name = "T", allow_hyphen_values = true)]

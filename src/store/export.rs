@@ -53,6 +53,8 @@ pub enum ExportError {
     Cancelled,
     #[error(transparent)]
     Store(#[from] Error),
+    #[error("{0}")]
+    Site(String),
     #[error("{path}: {source}")]
     Sqlite {
         path: PathBuf,
@@ -61,7 +63,15 @@ pub enum ExportError {
     },
 }
 
-const HOUR_MS: i64 = 3_600_000;
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+
+/// Where a recording's rows come from.
+pub enum Source<'a> {
+    /// A cache file (or another recording).
+    Cache(&'a Path),
+    /// The site database (`export --db postgres://…`).
+    Site(&'a mut postgres::Client),
+}
 
 /// Copies `[from_ms, to_ms)` of the cache at `db` into a new recording at `out`.
 pub fn export(
@@ -72,15 +82,29 @@ pub fn export(
     progress: Progress<'_>,
     cancel: &AtomicBool,
 ) -> Result<ExportSummary, ExportError> {
+    export_from(Source::Cache(db), out, range, info, progress, cancel)
+}
+
+/// Copies `[from_ms, to_ms)` of `source` into a new recording at `out`.
+pub fn export_from(
+    mut source: Source<'_>,
+    out: &Path,
+    range: (i64, i64),
+    info: &RecordingInfo,
+    progress: Progress<'_>,
+    cancel: &AtomicBool,
+) -> Result<ExportSummary, ExportError> {
     let (from_ms, to_ms) = range;
     if out.exists() {
         return Err(ExportError::Exists(out.to_owned()));
     }
-    // Fails early, with the reader's message, if the source is not a cache.
-    drop(open_reader(db)?);
+    if let Source::Cache(db) = &source {
+        // Fails early, with the reader's message, if the source is not a cache.
+        drop(open_reader(db)?);
+    }
     let part = PathBuf::from(format!("{}.part", out.display()));
     let _ = std::fs::remove_file(&part);
-    let result = write(db, &part, range, info, progress, cancel);
+    let result = write(&mut source, &part, range, info, progress, cancel);
     match result {
         Ok(mut summary) => {
             // Fold the WAL in so the recording is one file.
@@ -107,17 +131,68 @@ fn finish_file(path: &Path) -> rusqlite::Result<()> {
 }
 
 fn write(
-    db: &Path,
+    source: &mut Source<'_>,
     part: &Path,
-    (from_ms, to_ms): (i64, i64),
+    range: (i64, i64),
     info: &RecordingInfo,
     progress: Progress<'_>,
     cancel: &AtomicBool,
 ) -> Result<ExportSummary, ExportError> {
     let sql = |source| ExportError::Sqlite { path: part.to_owned(), source };
     let mut conn = open_writer(part)?;
-    conn.execute("ATTACH DATABASE ?1 AS src", [db.to_string_lossy()]).map_err(sql)?;
+    let attached = if let Source::Cache(db) = source {
+        conn.execute("ATTACH DATABASE ?1 AS src", [db.to_string_lossy()]).map_err(sql)?;
+        true
+    } else {
+        false
+    };
     let tx = conn.transaction().map_err(sql)?;
+    let summary = match source {
+        Source::Cache(_) => copy_cache(&tx, part, range, progress, cancel)?,
+        Source::Site(client) => super::site::export::copy_site(client, &tx, part, range, progress, cancel)?,
+    };
+    let (from_ms, to_ms) = range;
+    // The last value in the range (SQLite takes the other columns from the row with the max).
+    tx.execute(
+        "INSERT INTO latest (signal, ts_ms, num, text, quality)
+         SELECT signal, max(ts_ms), num, text, quality FROM sample GROUP BY signal",
+        [],
+    )
+    .map_err(sql)?;
+    let now = crate::clock::wall_now_ms();
+    let mut put = tx.prepare("INSERT INTO recording (key, value) VALUES (?1, ?2)").map_err(sql)?;
+    for (key, value) in [
+        ("from_ms", Some(from_ms.to_string())),
+        ("to_ms", Some(to_ms.to_string())),
+        ("source", Some(info.source.clone())),
+        ("created_ms", Some(now.to_string())),
+        ("config", info.config.clone()),
+        ("site_plan", info.site_plan.clone()),
+    ] {
+        if let Some(value) = value {
+            put.execute(params![key, value]).map_err(sql)?;
+        }
+    }
+    drop(put);
+    if cancel.load(Ordering::Relaxed) {
+        return Err(ExportError::Cancelled);
+    }
+    tx.commit().map_err(sql)?;
+    if attached {
+        conn.execute("DETACH DATABASE src", []).map_err(sql)?;
+    }
+    Ok(summary)
+}
+
+/// The range's rows from the attached cache `src`.
+fn copy_cache(
+    tx: &rusqlite::Transaction<'_>,
+    part: &Path,
+    (from_ms, to_ms): (i64, i64),
+    progress: Progress<'_>,
+    cancel: &AtomicBool,
+) -> Result<ExportSummary, ExportError> {
+    let sql = |source| ExportError::Sqlite { path: part.to_owned(), source };
     let mut summary = ExportSummary::default();
     let hours = u64::try_from((to_ms - from_ms).max(0) / HOUR_MS + 1).unwrap_or(1);
     let steps = hours + 3;
@@ -156,13 +231,6 @@ fn write(
         params![from_ms, to_ms],
     )
     .map_err(sql)?;
-    // The last value in the range (SQLite takes the other columns from the row with the max).
-    tx.execute(
-        "INSERT INTO latest (signal, ts_ms, num, text, quality)
-         SELECT signal, max(ts_ms), num, text, quality FROM sample GROUP BY signal",
-        [],
-    )
-    .map_err(sql)?;
     progress(steps - 1, steps);
     summary.fixes = count(
         tx.execute("INSERT INTO fix SELECT * FROM src.fix WHERE ts_ms >= ?1 AND ts_ms < ?2", params![from_ms, to_ms])
@@ -190,26 +258,6 @@ fn write(
         )
         .map_err(sql)?,
     );
-    let now = crate::clock::wall_now_ms();
-    let mut put = tx.prepare("INSERT INTO recording (key, value) VALUES (?1, ?2)").map_err(sql)?;
-    for (key, value) in [
-        ("from_ms", Some(from_ms.to_string())),
-        ("to_ms", Some(to_ms.to_string())),
-        ("source", Some(info.source.clone())),
-        ("created_ms", Some(now.to_string())),
-        ("config", info.config.clone()),
-        ("site_plan", info.site_plan.clone()),
-    ] {
-        if let Some(value) = value {
-            put.execute(params![key, value]).map_err(sql)?;
-        }
-    }
-    drop(put);
-    if cancel.load(Ordering::Relaxed) {
-        return Err(ExportError::Cancelled);
-    }
-    tx.commit().map_err(sql)?;
-    conn.execute("DETACH DATABASE src", []).map_err(sql)?;
     progress(steps, steps);
     Ok(summary)
 }

@@ -9,6 +9,7 @@
 
 pub mod alarms;
 mod console;
+pub(crate) mod export;
 pub mod schema;
 mod writer;
 
