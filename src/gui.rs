@@ -174,7 +174,22 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         crate::store::export::RecordingInfo { source: cache_path.display().to_string(), ..recording_info };
     // A cache opened read-only (a recording, `--db`) starts in review over what it holds.
     let review_range = options.db.as_deref().and_then(review_range_of);
-    let history = History::start(cache_path).context("cannot start the history reader")?;
+    // With a site database, the window is a control-room console: alarm state and the alarm journal come from the
+    // site (this cache stays the offline copy).
+    let site_target = match (&config.site_db, &options.db) {
+        (Some(db), None) => match crate::cli::site_target(db, None) {
+            Ok(target) => Some(target),
+            Err(err) => {
+                let problem = format!("[site_db]: {err:#}; alarms are this window's own");
+                tracing::error!("{problem}");
+                problems.push(problem);
+                None
+            }
+        },
+        _ => None,
+    };
+    let history =
+        History::start_with_site(cache_path, site_target.clone()).context("cannot start the history reader")?;
     let bus = bus.build();
     let backend = Backend::start_with_clock(runtime.handle(), &config, &bus, clock);
     let clock = backend.clock();
@@ -189,22 +204,13 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     };
     live_settings.battery.extend(config.battery.iter().map(|(k, v)| (*k, *v)));
 
-    // With a site database, the window is a control-room console: alarm state comes from the site.
-    let site = match (&config.site_db, &options.db) {
-        (Some(db), None) => match crate::cli::site_target(db, None) {
-            Ok(target) => {
-                let console = crate::store::site::console_name();
-                tracing::info!(url = %target.display_url(), %console, "alarms from the site database");
-                Some(crate::store::site::SiteConsole::start(target, console).context("cannot start the site alarms")?)
-            }
-            Err(err) => {
-                let problem = format!("[site_db]: {err:#}; alarms are this window's own");
-                tracing::error!("{problem}");
-                problems.push(problem);
-                None
-            }
-        },
-        _ => None,
+    let site = match site_target {
+        Some(target) => {
+            let console = crate::store::site::console_name();
+            tracing::info!(url = %target.display_url(), %console, "alarms from the site database");
+            Some(crate::store::site::SiteConsole::start(target, console).context("cannot start the site alarms")?)
+        }
+        None => None,
     };
     let parts = AppParts {
         inbox,

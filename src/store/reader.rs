@@ -12,7 +12,59 @@ use super::schema::open_reader;
 use super::{Error, Waker};
 use crate::model::Sample;
 
-type Job = Box<dyn FnOnce(&Result<Connection, Error>) + Send>;
+type Job = Box<dyn FnOnce(&Result<Connection, Error>, &mut SiteReader) + Send>;
+
+/// Where a [`History::run_history`] result was read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HistorySource {
+    /// The site database (a console with `[site_db]`).
+    Site,
+    /// This machine's cache; with why the site database was not read, when there is one.
+    Cache { site_problem: Option<String> },
+}
+
+/// The site database as the reader thread reads it for a console: opened on first use, and again
+/// [`SITE_RETRY`] after a failure (meanwhile the cache answers).
+struct SiteReader {
+    target: Option<super::site::SiteTarget>,
+    conn: Option<super::site::PgHistory>,
+    failed: Option<(std::time::Instant, String)>,
+}
+
+const SITE_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl SiteReader {
+    /// The open site database, `Ok(None)` without one, `Err(why)` while it cannot be read.
+    fn get(&mut self) -> Result<Option<&super::site::PgHistory>, String> {
+        let Some(target) = &self.target else { return Ok(None) };
+        if self.conn.is_none() {
+            if let Some((at, why)) = &self.failed
+                && at.elapsed() < SITE_RETRY
+            {
+                return Err(why.clone());
+            }
+            match super::site::PgHistory::open(target) {
+                Ok(conn) => {
+                    self.conn = Some(conn);
+                    self.failed = None;
+                }
+                Err(err) => {
+                    let why = err.to_string();
+                    tracing::warn!("history from the site database: {why}; reading this console's cache");
+                    self.failed = Some((std::time::Instant::now(), why.clone()));
+                    return Err(why);
+                }
+            }
+        }
+        Ok(self.conn.as_ref())
+    }
+
+    fn broke(&mut self, why: String) {
+        tracing::warn!("history from the site database: {why}; reading this console's cache");
+        self.conn = None;
+        self.failed = Some((std::time::Instant::now(), why));
+    }
+}
 
 /// Queue length of the reader; a UI that asks for more than this at once gets `None` and asks again next frame.
 const QUEUE: usize = 64;
@@ -50,11 +102,18 @@ impl History {
     /// Starts the reader on `path`. The file is opened on first use (and again after a failure), so the reader can
     /// start before the writer has created the file.
     pub fn start(path: PathBuf) -> Result<Self, std::io::Error> {
+        Self::start_with_site(path, None)
+    }
+
+    /// Like [`History::start`]; with a site database, [`History::run_history`] reads it first (a console of a
+    /// control room), and this cache while it cannot.
+    pub fn start_with_site(path: PathBuf, site: Option<super::site::SiteTarget>) -> Result<Self, std::io::Error> {
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
         let thread_path = path.clone();
         std::thread::Builder::new().name("wf-store-read".to_owned()).spawn(move || {
             let mut conn: Result<Connection, Error> = Err(Error::Missing { path: thread_path.clone() });
             let mut opened = None;
+            let mut site = SiteReader { target: site, conn: None, failed: None };
             while let Some(job) = rx.blocking_recv() {
                 // A new cache may have replaced the file (moved aside by "Start a new cache"): follow the path.
                 let identity = file_identity(&thread_path);
@@ -62,7 +121,7 @@ impl History {
                     conn = open_reader(&thread_path);
                     opened = identity;
                 }
-                job(&conn);
+                job(&conn, &mut site);
             }
         })?;
         Ok(Self { jobs: tx, waker: Arc::new(OnceLock::new()), path: Arc::new(path) })
@@ -86,10 +145,52 @@ impl History {
         let (tx, rx) = oneshot::channel();
         let waker = Arc::clone(&self.waker);
         let path = Arc::clone(&self.path);
-        let job: Job = Box::new(move |conn| {
+        let job: Job = Box::new(move |conn, _| {
             let result = match conn {
                 Ok(conn) => in_snapshot(conn, f),
                 Err(err) => Err(reopen_error(err, &path)),
+            };
+            let _ = tx.send(result);
+            if let Some(waker) = waker.get() {
+                waker();
+            }
+        });
+        self.jobs.try_send(job).ok()?;
+        Some(Pending { rx })
+    }
+
+    /// Runs `f` on the site database when there is one and it answers, else on this cache; says which.
+    pub fn run_history<T: Send + 'static>(
+        &self,
+        f: impl Fn(&dyn crate::model::history::HistoryRead) -> crate::model::history::HistoryResult<T> + Send + 'static,
+    ) -> Option<Pending<(T, HistorySource)>> {
+        let (tx, rx) = oneshot::channel();
+        let waker = Arc::clone(&self.waker);
+        let path = Arc::clone(&self.path);
+        let job: Job = Box::new(move |conn, site| {
+            let site_problem = match site.get() {
+                Ok(Some(pg)) => match f(pg) {
+                    Ok(t) => Some(Ok((t, HistorySource::Site))),
+                    Err(err) => {
+                        site.broke(err.to_string());
+                        Some(Err(err.to_string()))
+                    }
+                },
+                Ok(None) => None,
+                Err(why) => Some(Err(why)),
+            };
+            let result = match site_problem {
+                Some(Ok(done)) => Ok(done),
+                problem => {
+                    let site_problem = problem.and_then(Result::err);
+                    match conn {
+                        Ok(conn) => in_snapshot(conn, |c| {
+                            f(c).map_err(|source| Error::History { path: path.to_path_buf(), source })
+                        })
+                        .map(|t| (t, HistorySource::Cache { site_problem })),
+                        Err(err) => Err(reopen_error(err, &path)),
+                    }
+                }
             };
             let _ = tx.send(result);
             if let Some(waker) = waker.get() {

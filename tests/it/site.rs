@@ -474,13 +474,22 @@ fn consoles_share_one_alarm_state_acks_are_compare_and_set_and_queued_while_offl
 type Window = egui_kittest::Harness<'static, watchfloor::app::WatchfloorApp>;
 
 /// A window that is a console of the site database at `url`, acting as `operator` on `console`.
-fn console_window(url: &str, console: &str, operator: &str) -> Window {
+fn console_window(
+    url: &str,
+    console: &str,
+    operator: &str,
+    cache: &std::path::Path,
+    clock: &Arc<watchfloor::clock::ManualClock>,
+) -> Window {
     let mut builder = watchfloor::feeds::EventBus::builder();
     let inbox = builder.live(256);
     let bus = builder.build();
+    let history =
+        watchfloor::store::History::start_with_site(cache.to_owned(), Some(SiteTarget::plain(url))).expect("reader");
     let parts = watchfloor::app::AppParts {
         operator: Some(operator.to_owned()),
-        ..crate::app_parts(inbox, bus, Arc::new(watchfloor::clock::ManualClock::new(START_MS + 60_000)))
+        history: Some(history),
+        ..crate::app_parts(inbox, bus, Arc::clone(clock) as Arc<dyn watchfloor::clock::Clock>)
     };
     let site = watchfloor::store::site::SiteConsole::start(SiteTarget::plain(url), console).expect("console");
     egui_kittest::Harness::builder()
@@ -519,8 +528,10 @@ fn an_acknowledgement_in_one_window_shows_in_the_other() {
             ),
         )
         .expect("psql");
-    let mut a = console_window(&url, "console-a", "anna");
-    let mut b = console_window(&url, "console-b", "ben");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = Arc::new(watchfloor::clock::ManualClock::new(START_MS + 60_000));
+    let mut a = console_window(&url, "console-a", "anna", &dir.path().join("a.sqlite"), &clock);
+    let mut b = console_window(&url, "console-b", "ben", &dir.path().join("b.sqlite"), &clock);
     wait_label(&mut a, "1 to acknowledge");
     wait_label(&mut b, "1 to acknowledge");
     a.get_by_label("Acknowledge").click();
@@ -534,6 +545,13 @@ fn an_acknowledgement_in_one_window_shows_in_the_other() {
         .psql(db, "SELECT \"user\" || ' ' || console || ' ' || state FROM alarm_journal WHERE rule = 'Filler overtemp'")
         .expect("psql");
     assert_eq!(journal.trim(), "anna console-a Acknowledged");
+    // B's alarm history is the site's journal: A's acknowledgement is in it.
+    clock.advance_ms(1_000);
+    b.state_mut().set_view(watchfloor::app::View::Alarms);
+    b.run_steps(2);
+    b.get_by_label("History").click();
+    wait_label(&mut b, "from the site database");
+    wait_label(&mut b, "anna");
 }
 
 #[test]

@@ -18,8 +18,8 @@ use crate::analytics::alarm_kpi::{FLOOD_END_PER_10_MIN, FLOOD_START_PER_10_MIN, 
 use crate::model::ShiftCalendar;
 use crate::model::alarm::{AlarmState, Priority};
 use crate::model::history::OperatorAction;
-use crate::store::journal::{self, JournalEntry};
-use crate::store::{AlarmView, History, Pending, StoreCommand};
+use crate::store::journal::JournalEntry;
+use crate::store::{AlarmView, History, HistorySource, Pending, StoreCommand};
 use crate::ui::panels::alarms::{priority_colour, priority_mark_ui};
 use crate::ui::theme::Theme;
 
@@ -128,6 +128,8 @@ struct Loaded {
     range: (i64, i64),
     entries: Vec<JournalEntry>,
     kpis: Kpis,
+    /// Read from the site database, or this machine's cache (and why not the site's).
+    source: HistorySource,
 }
 
 /// The Alarms view's state.
@@ -145,7 +147,7 @@ pub struct AlarmsPanel {
     pub shelve_reason: String,
     pub range: JournalRange,
     pub search: String,
-    loading: Option<(JournalRange, Pending<Loaded>)>,
+    loading: Option<(JournalRange, Pending<(Loaded, HistorySource)>)>,
     loaded: Option<(JournalRange, Loaded)>,
     /// The last read asked for, and when.
     asked: Option<(JournalRange, Instant)>,
@@ -251,8 +253,8 @@ impl AlarmsPanel {
     fn load(&mut self, env: &AlarmsEnv<'_>) {
         if let Some((range, pending)) = &mut self.loading {
             match pending.poll() {
-                Some(Ok(loaded)) => {
-                    self.loaded = Some((*range, loaded));
+                Some(Ok((loaded, source))) => {
+                    self.loaded = Some((*range, Loaded { source, ..loaded }));
                     self.loading = None;
                     self.problem = None;
                 }
@@ -270,12 +272,11 @@ impl AlarmsPanel {
         }
         let Some(history) = env.history else { return };
         let (from, to) = self.range.bounds(env.calendar, env.now_ms);
-        let pending = history.run(move |conn| {
-            let sql = crate::store::query::sqlite_error(conn);
-            let entries = journal::entries(conn, from, to, HISTORY_ROWS).map_err(sql)?;
-            let kpis =
-                crate::analytics::alarm_kpi::kpis(conn, from, to).map_err(crate::store::query::history_error(conn))?;
-            Ok(Loaded { range: (from, to), entries, kpis })
+        // A console reads the site's journal (every console's actions), its own cache while the site is away.
+        let pending = history.run_history(move |h| {
+            let entries = h.journal(from, to, HISTORY_ROWS)?;
+            let kpis = crate::analytics::alarm_kpi::kpis(h, from, to)?;
+            Ok(Loaded { range: (from, to), entries, kpis, source: HistorySource::Site })
         });
         if let Some(p) = pending {
             self.loading = Some((self.range, p));
@@ -294,6 +295,19 @@ impl AlarmsPanel {
                 RichText::new(format!("{} – {}", clock(l.range.0, env.timezone), clock(l.range.1, env.timezone)))
                     .color(env.theme.text_dim),
             );
+            match &l.source {
+                HistorySource::Site => {
+                    ui.label(RichText::new("from the site database").color(env.theme.text_dim));
+                }
+                HistorySource::Cache { site_problem: Some(why) } => {
+                    ui.label(
+                        RichText::new("from this console's cache: the site database cannot be read")
+                            .color(env.theme.attention),
+                    )
+                    .on_hover_text(why);
+                }
+                HistorySource::Cache { site_problem: None } => {}
+            }
         }
         if self.loading.is_some() {
             ui.spinner();
