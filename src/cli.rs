@@ -47,6 +47,8 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
             let mut site_options = crate::store::site::SiteOptions::new(target, config.site.name.clone());
             site_options.raw_days = db.raw_days;
             site_options.clock = Arc::clone(&clock);
+            // What overflows the buffer while the database is away is read back from this recorder's cache.
+            site_options.cache = Some(options.db.clone());
             let (geofences, _) = config.geofences();
             site_options.evaluator = crate::analytics::recording::SiteEvaluator::boxed(
                 config.alarm_rules(&config.site_plan.load().0),

@@ -592,3 +592,56 @@ fn a_range_exported_from_the_site_database_is_the_recording_a_cache_export_makes
     assert!((read(&site_rec) - read(&cache_rec)).abs() < 1e-6);
     assert!(watchfloor::store::open_reader(&site_rec).is_ok());
 }
+
+#[test]
+fn a_recorder_away_from_the_database_leaves_what_it_cannot_hold_to_its_cache_and_writes_it_later() {
+    let db = "site_spill";
+    let url = server().create_database(db).expect("database");
+    server().psql("postgres", &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false")).expect("psql");
+    let events = sim_events(SimConfig { lines: 1, vehicles: 2, ..SimConfig::demo(8, START_MS) }, 6, &[]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("recorder.sqlite");
+    write_cache(&cache, &events);
+    // The first run never reaches the database: it holds 2,000 samples, leaves the rest to the cache, and
+    // everything it still holds when it stops.
+    let mut options = site_options(&url);
+    options.buffer_max_samples = 2_000;
+    options.cache = Some(cache.clone());
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let away = SiteWriter::start(options, rx).expect("writer");
+    for e in &events {
+        tx.blocking_send(Arc::clone(e)).expect("send");
+    }
+    let held = away.flush_blocking().expect("flush");
+    assert!(held.spilled_samples > 0 && held.buffered_samples <= 2_000 + 500, "{held:?}");
+    assert_eq!((held.stored_samples, held.dropped_samples), (0, 0), "{held:?}");
+    drop(tx);
+    away.finish();
+    let pending = std::fs::read_to_string(dir.path().join("recorder.sqlite.site-pending")).expect("ranges kept");
+    assert!(!pending.trim().is_empty());
+
+    // The next run, with the database back, writes it all from the cache.
+    server().psql("postgres", &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true")).expect("psql");
+    let mut options = site_options(&url);
+    options.cache = Some(cache.clone());
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let back = SiteWriter::start(options, rx).expect("writer");
+    wait_role(&back, SiteRole::Leader);
+    let in_cache = sqlite_count(&cache, "SELECT count(*) FROM sample");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while count(db, "SELECT count(*) FROM sample") < in_cache {
+        assert!(std::time::Instant::now() < deadline, "{:?}", back.status());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(tx);
+    let done = back.finish();
+    assert_eq!(i64::try_from(done.caught_up_samples).unwrap_or(0), in_cache, "{done:?}");
+    assert!(!dir.path().join("recorder.sqlite.site-pending").exists(), "nothing left to write");
+    for table in ["sample", "fix", "rollup_1m"] {
+        let sql = format!("SELECT count(*) FROM {table}");
+        assert_eq!(count(db, &sql), sqlite_count(&cache, &sql), "{table}");
+    }
+    let sums = "SELECT round(sum(sum_value)::numeric, 3) FROM rollup_1h";
+    let raw = "SELECT round(sum(num)::numeric, 3) FROM sample WHERE num IS NOT NULL AND quality < 2";
+    assert_eq!(server().psql(db, sums).expect("psql"), server().psql(db, raw).expect("psql"));
+}

@@ -341,8 +341,13 @@ pub struct SiteStatus {
     pub duplicate_samples: u64,
     /// Samples waiting to be written (while connecting, or kept by a standby).
     pub buffered_samples: u64,
-    /// Samples given up: the buffer overflowed, or the database refused their batch.
+    /// Samples given up: the buffer overflowed (with no cache to leave them to), or the database refused their
+    /// batch.
     pub dropped_samples: u64,
+    /// Samples left to the recorder's cache when the buffer was full, to be written from there.
+    pub spilled_samples: u64,
+    /// Samples written from the cache afterwards.
+    pub caught_up_samples: u64,
     pub batches: u64,
     /// How many times this writer took the lead.
     pub takeovers: u64,

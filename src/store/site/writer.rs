@@ -43,6 +43,10 @@ pub struct SiteOptions {
     pub evaluator: Box<dyn Evaluator>,
     /// "Now" for the evaluator's clock (the app's clock; the wall clock by default).
     pub clock: Arc<dyn crate::clock::Clock>,
+    /// The recorder's own cache, which stores everything it receives: when the buffer is full the oldest batches
+    /// are not dropped but read back from it once the database is back (the time ranges still to write are kept
+    /// on disk beside it, so a restart does not forget them). `None` drops them (and counts them).
+    pub cache: Option<std::path::PathBuf>,
 }
 
 impl SiteOptions {
@@ -57,6 +61,7 @@ impl SiteOptions {
             raw_days: 90,
             evaluator: Box::new(crate::store::NoEvaluation),
             clock: Arc::new(crate::clock::SystemClock),
+            cache: None,
         }
     }
 }
@@ -91,6 +96,8 @@ struct Writer {
     last_retention: Option<Instant>,
     /// The newest `alarm_state` change the evaluator has taken over (consoles' actions are read from after it).
     alarm_seq: i64,
+    /// Sample time ranges `[from, to)` the database still lacks, to read back from the cache.
+    spilled: Vec<(i64, i64)>,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -118,7 +125,15 @@ pub(super) async fn run(
         unjournaled: Vec::new(),
         last_retention: None,
         alarm_seq: 0,
+        spilled: Vec::new(),
     };
+    w.spilled = w.options.cache.as_deref().map(load_spilled).unwrap_or_default();
+    if !w.spilled.is_empty() {
+        tracing::info!(
+            ranges = w.spilled.len(),
+            "site database: ranges from an earlier run still to write from the cache"
+        );
+    }
     w.tick().await;
     let mut pending: Vec<Arc<FeedEvent>> = Vec::new();
     let mut pending_samples = 0;
@@ -167,6 +182,13 @@ pub(super) async fn run(
         }
     }
     w.flush(pending, pending_samples).await;
+    // What could not be written is in the cache (the recorder's store commits it as it stops): the next run
+    // writes it from there.
+    if w.status.role != SiteRole::Standby && w.options.cache.is_some() {
+        while let Some(gone) = w.queue.pop_front() {
+            w.spill(&gone);
+        }
+    }
     w.status.role = SiteRole::Stopped;
     w.publish();
     tracing::info!(
@@ -237,9 +259,86 @@ impl Writer {
                 while held > self.options.buffer_max_samples {
                     let Some(gone) = self.queue.pop_front() else { break };
                     held -= gone.samples;
-                    self.status.dropped_samples += gone.samples as u64;
-                    tracing::error!(samples = gone.samples, "site database: buffer full; the oldest batch is dropped");
+                    if self.options.cache.is_some() {
+                        self.spill(&gone);
+                    } else {
+                        self.status.dropped_samples += gone.samples as u64;
+                        tracing::error!(
+                            samples = gone.samples,
+                            "site database: buffer full; the oldest batch is dropped"
+                        );
+                    }
                 }
+            }
+        }
+    }
+
+    /// Leaves a batch to the cache: its time range is kept (on disk) to be read back and written later.
+    fn spill(&mut self, gone: &Queued) {
+        let times = gone.events.iter().flat_map(|e| match &e.body {
+            FeedEventBody::Samples(s) => s.iter().map(|s| s.ts_ms).collect::<Vec<_>>(),
+            _ => Vec::new(),
+        });
+        let (lo, hi) = times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        if lo > hi {
+            return;
+        }
+        add_range(&mut self.spilled, (lo, hi.saturating_add(1)));
+        self.status.spilled_samples += gone.samples as u64;
+        if let Some(cache) = &self.options.cache {
+            save_spilled(cache, &self.spilled);
+        }
+        tracing::warn!(samples = gone.samples, "site database: buffer full; the oldest batch is left to the cache");
+    }
+
+    /// The leader writes back, from the cache, what it left there: a minute of samples at a time, at most
+    /// `budget` per call, so live batches are not held up.
+    async fn catch_up(&mut self, budget: Duration) {
+        let Some(cache) = self.options.cache.clone() else { return };
+        let started = Instant::now();
+        while let Some(&(from, to)) = self.spilled.first() {
+            if started.elapsed() > budget || self.status.role != SiteRole::Leader {
+                return;
+            }
+            let end = from.saturating_add(60_000).min(to);
+            let events = match read_cache(&cache, (from, end)) {
+                Ok(events) => events,
+                Err(err) => {
+                    tracing::error!(
+                        "site database: cannot read back {}: {err}; that range is given up",
+                        cache.display()
+                    );
+                    self.spilled.remove(0);
+                    save_spilled(&cache, &self.spilled);
+                    continue;
+                }
+            };
+            if !events.is_empty() {
+                match self.write_batch(&events).await {
+                    Ok((stored, duplicates)) => {
+                        self.status.stored_samples += stored;
+                        self.status.duplicate_samples += duplicates;
+                        self.status.caught_up_samples += stored;
+                        self.status.batches += 1;
+                    }
+                    Err(err) => {
+                        if self.client.as_ref().is_none_or(Client::is_closed) || err.is_connection() {
+                            self.lost(&err.to_string());
+                        } else {
+                            tracing::error!("site database refused a batch read back from the cache: {err}");
+                        }
+                        return;
+                    }
+                }
+            }
+            if end >= to {
+                self.spilled.remove(0);
+            } else {
+                self.spilled[0].0 = end;
+            }
+            save_spilled(&cache, &self.spilled);
+            if self.spilled.is_empty() {
+                tracing::info!("site database: everything left to the cache is written");
             }
         }
     }
@@ -296,6 +395,9 @@ impl Writer {
         self.unjournaled.extend(entries);
         if !self.unjournaled.is_empty() || !self.queue.is_empty() {
             self.write_queue().await;
+        }
+        if self.queue.is_empty() && !self.spilled.is_empty() {
+            self.catch_up(Duration::from_millis(300)).await;
         }
         if self.last_retention.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
             self.last_retention = Some(Instant::now());
@@ -925,4 +1027,93 @@ async fn restore_alarms(client: &Client, evaluator: &mut dyn Evaluator) -> Resul
         evaluator.restore(&rule, &source, &asset, restored, seen);
     }
     Ok(0)
+}
+
+/// Adds `[from, to)` to sorted, disjoint `ranges`, merging what overlaps or touches.
+fn add_range(ranges: &mut Vec<(i64, i64)>, (from, to): (i64, i64)) {
+    ranges.push((from, to));
+    ranges.sort_unstable();
+    let mut merged: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
+    for &(a, b) in ranges.iter() {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    *ranges = merged;
+}
+
+/// Where the ranges still to write are kept: beside the cache.
+fn spill_file(cache: &std::path::Path) -> std::path::PathBuf {
+    let mut name = cache.as_os_str().to_owned();
+    name.push(".site-pending");
+    std::path::PathBuf::from(name)
+}
+
+fn load_spilled(cache: &std::path::Path) -> Vec<(i64, i64)> {
+    let text = std::fs::read_to_string(spill_file(cache)).unwrap_or_default();
+    let mut ranges = Vec::new();
+    for line in text.lines() {
+        let mut parts = line.split_whitespace().map(str::parse::<i64>);
+        if let (Some(Ok(from)), Some(Ok(to))) = (parts.next(), parts.next())
+            && from < to
+        {
+            add_range(&mut ranges, (from, to));
+        }
+    }
+    ranges
+}
+
+/// Writes the ranges (one `from to` line each) through a temp file and a rename; an empty list removes the file.
+fn save_spilled(cache: &std::path::Path, ranges: &[(i64, i64)]) {
+    let path = spill_file(cache);
+    if ranges.is_empty() {
+        let _ = std::fs::remove_file(&path);
+        return;
+    }
+    let text: String = ranges.iter().map(|(a, b)| format!("{a} {b}\n")).collect();
+    let tmp = path.with_extension("site-pending.tmp");
+    let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(err) = result {
+        tracing::error!("site database: cannot keep the ranges still to write in {}: {err}", path.display());
+    }
+}
+
+/// The cache's samples in `[from, to)`, as one event per gateway.
+fn read_cache(cache: &std::path::Path, (from, to): (i64, i64)) -> Result<Vec<Arc<FeedEvent>>, crate::store::Error> {
+    let conn = crate::store::open_reader(cache)?;
+    let sql = |source| crate::store::Error::Sqlite { path: cache.to_owned(), source };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT s.name, s.kind, s.gateway, x.ts_ms, x.num, x.text, x.quality
+             FROM signal s JOIN sample x ON x.signal = s.id AND x.ts_ms >= ?1 AND x.ts_ms < ?2",
+        )
+        .map_err(sql)?;
+    let mut by_gateway: HashMap<String, Vec<crate::model::Sample>> = HashMap::new();
+    let rows = stmt
+        .query_map(rusqlite::params![from, to], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, Option<f64>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, i64>(6)?,
+            ))
+        })
+        .map_err(sql)?;
+    for row in rows {
+        let (name, kind, gateway, ts, num, text, quality) = row.map_err(sql)?;
+        let value = crate::store::query::value_from(crate::store::query::kind_from(&kind), num, text);
+        let mut sample = crate::model::Sample::new(crate::model::SignalId::new(name), ts, value);
+        sample.quality = crate::store::query::quality_from(quality);
+        // Read back from history: never the live value.
+        sample.historical = true;
+        by_gateway.entry(gateway).or_default().push(sample);
+    }
+    Ok(by_gateway
+        .into_iter()
+        .map(|(gateway, samples)| Arc::new(FeedEvent::new(Arc::from(gateway), from, FeedEventBody::Samples(samples))))
+        .collect())
 }
