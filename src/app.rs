@@ -629,7 +629,9 @@ impl eframe::App for WatchfloorApp {
         };
         let open_connections = egui::Panel::bottom("status_bar")
             .show(ui, |ui| {
-                status_bar::status_bar_ui(ui, &self.theme, live, now_ms, &self.site_name, &self.timezone, &history)
+                let site = self.site_status();
+                let (tz, name) = (&self.timezone, &self.site_name);
+                status_bar::status_bar_ui(ui, &self.theme, live, now_ms, (name, tz), &history, site.as_ref())
             })
             .inner;
         if open_connections {

@@ -30,6 +30,23 @@ pub enum HistoryIndicator {
     Reviewing(std::path::PathBuf),
 }
 
+/// A console's link to the site database: connected (alarms are the site's), or not (and for how long).
+fn site_ui(ui: &mut Ui, theme: &Theme, site: &crate::store::site::ConsoleStatus) {
+    let (severity, text) = match (site.connected, site.error) {
+        (true, _) => (Severity::Normal, "Site: connected".to_owned()),
+        (false, true) => (Severity::Alarm, "Site: error".to_owned()),
+        (false, false) => (Severity::Attention, "Site: unreachable".to_owned()),
+    };
+    let mut tip = format!("Alarm state and the alarm journal from the site database\n{}", site.url);
+    if let Some(message) = &site.message {
+        tip.push_str(&format!("\n{message}"));
+    }
+    if !site.pending.is_empty() {
+        tip.push_str(&format!("\n{} action(s) pending", site.pending.len()));
+    }
+    status_badge_ui(ui, theme, severity, &text).on_hover_text(tip);
+}
+
 fn history_ui(ui: &mut Ui, theme: &Theme, history: &HistoryIndicator) {
     match history {
         HistoryIndicator::None => {}
@@ -68,9 +85,9 @@ pub fn status_bar_ui(
     theme: &Theme,
     live: &LiveState,
     now_ms: i64,
-    site_name: &str,
-    tz: &TimeZone,
+    (site_name, tz): (&str, &TimeZone),
     history: &HistoryIndicator,
+    site: Option<&crate::store::site::ConsoleStatus>,
 ) -> bool {
     let mut open_connections = false;
     ui.horizontal(|ui| {
@@ -128,6 +145,9 @@ pub fn status_bar_ui(
             ui.label(RichText::new(fmt_site_clock(now_ms, tz)).monospace().strong());
             ui.label(RichText::new(site_name).color(theme.text_dim));
             history_ui(ui, theme, history);
+            if let Some(site) = site {
+                site_ui(ui, theme, site);
+            }
             if live.stats.rejected > 0 || live.stats.coalesced > 0 {
                 ui.label(
                     RichText::new(format!("{} rejected · {} coalesced", live.stats.rejected, live.stats.coalesced))
