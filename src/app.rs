@@ -213,7 +213,23 @@ impl WatchfloorApp {
     /// The alarms shown now: the site's when this is a console that has read them, else this window's own.
     fn alarms_now(&self) -> Arc<Vec<crate::store::AlarmView>> {
         if let Some(status) = self.site_status().filter(|s| s.loaded) {
-            return status.alarms;
+            if status.pending.is_empty() {
+                return status.alarms;
+            }
+            // An action waiting for the site database is shown on its alarm.
+            let mut alarms = (*status.alarms).clone();
+            for a in &mut alarms {
+                let waiting: Vec<&str> = status
+                    .pending
+                    .iter()
+                    .filter(|p| p.rule == a.rule && p.source == a.source)
+                    .map(|p| p.kind.label())
+                    .collect();
+                if !waiting.is_empty() {
+                    a.message = format!("{} · {} pending", a.message, waiting.join(", "));
+                }
+            }
+            return Arc::new(alarms);
         }
         self.store.as_ref().map(|s| s.status().alarms).unwrap_or_default()
     }
@@ -267,10 +283,18 @@ impl WatchfloorApp {
                 crate::ui::widgets::status_badge_ui(ui, &self.theme, severity, "Site database unreachable");
                 let since = status
                     .lost_since_ms
-                    .map(|t| format!(" for {}", crate::ui::fmt_ago(crate::clock::wall_now_ms(), t)))
+                    .map(|t| format!("lost {}", crate::ui::fmt_ago(crate::clock::wall_now_ms(), t)))
                     .unwrap_or_default();
-                let what = if status.loaded { "alarms as last read" } else { "this console's own alarms" };
-                ui.label(format!("{}{since}: {what}", status.message.as_deref().unwrap_or("not connected")));
+                let what = if status.loaded {
+                    "Showing the alarms as last read; actions are queued."
+                } else {
+                    "Showing this console's own alarms; actions are queued."
+                };
+                ui.label(RichText::new(since).strong());
+                ui.label(what);
+                ui.label(
+                    RichText::new(status.message.as_deref().unwrap_or("not connected")).color(self.theme.text_dim),
+                );
             }
             if !status.pending.is_empty() {
                 ui.label(

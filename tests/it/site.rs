@@ -552,6 +552,32 @@ fn an_acknowledgement_in_one_window_shows_in_the_other() {
     b.get_by_label("History").click();
     wait_label(&mut b, "from the site database");
     wait_label(&mut b, "anna");
+
+    // The database away: A says so, shows the alarm as last read, and its shelf waits as pending until it is back.
+    server().psql("postgres", &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false")).expect("psql");
+    server()
+        .psql("postgres", &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"))
+        .expect("psql");
+    wait_label(&mut a, "Site database unreachable");
+    wait_label(&mut a, "Site: unreachable");
+    a.get_by_label("Shelve 1 h").click();
+    a.run_steps(2);
+    wait_label(&mut a, "Shelve pending");
+    wait_label(&mut a, "1 action(s) pending");
+    server().psql("postgres", &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true")).expect("psql");
+    wait_label(&mut a, "Site: connected");
+    for _ in 0..500 {
+        a.run_steps(1);
+        if a.query_by_label_contains("pending").is_none() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(a.query_by_label_contains("pending").is_none(), "the shelf still pending");
+    let state = server()
+        .psql(db, "SELECT state || ' ' || changed_by FROM alarm_state WHERE rule = 'Filler overtemp'")
+        .expect("psql");
+    assert_eq!(state.trim(), "Shelved anna@console-a");
 }
 
 #[test]

@@ -176,9 +176,9 @@ impl State {
     }
 
     fn lost(&mut self, err: &SiteError) {
-        let message = format!("{err}; alarms as last read, actions queued");
+        let message = err.to_string();
         if self.status.message.as_deref() != Some(message.as_str()) {
-            tracing::warn!("site alarms: {message}");
+            tracing::warn!("site alarms: {message}; showing them as last read, actions are queued");
         }
         self.status.connected = false;
         self.status.error = matches!(
