@@ -33,8 +33,9 @@
 //!   rule and source; [`analytics::alarm::limit`] hi/hihi/lo/lolo with deadband and delays, which every condition
 //!   ends in; planned stops suppress by design); [`analytics::alarm_kpi`] ISA-18.2 KPIs of a journal range (rate per
 //!   10 min, floods, chattering, bad actors, stale alarms).
-//! - [`bench`](mod@bench) — `watchfloor bench store|feeds|oee|alarms|review|ui`: the measurements behind `docs/benchmarks.md`
-//!   (`ui` drives the whole app headless on the Fleet and Plant views);
+//! - [`bench`](mod@bench) — `watchfloor bench store|feeds|oee|alarms|review|site|ui`: the measurements behind
+//!   `docs/benchmarks.md` (`ui` drives the whole app headless on the Fleet and Plant views; `site` the site
+//!   recorder's ingest against a bare COPY, an ack on one console seen on another, and a leader killed);
 //!   [`bench::mqtt`] also runs a private Mosquitto (the end-to-end benchmark and the interop tests use it), and
 //!   [`bench::pgserver`] a private PostgreSQL on loopback (the site database tests).
 //! - [`gateway`] — `watchfloor gateway`: the simulator served as a real gateway (the HTTP gateway feed, Sparkplug B
@@ -46,11 +47,17 @@
 //!   tier choice, time-weighted mean, gaps and interpolation for display, every signal's value at an instant);
 //!   each reader job runs in one read transaction ([`store::in_snapshot`]); [`store::journal`] reads the alarm
 //!   journal (entries of a range, alarms standing at a time, KPIs); [`store::export`] writes portable recordings
-//!   (`.wfrec`: the same schema plus the config and site plan); [`store::site`] the site database on PostgreSQL
-//!   (the recorder's writer: binary COPY, idempotent inserts, day partitions, versioned migrations, leader and
-//!   standby on an advisory lock; [`store::site::PgHistory`], the same reads as the cache).
+//!   (`.wfrec`: the same schema plus the config and site plan, from a cache or the site database);
+//!   [`store::site`] the site database on PostgreSQL (the recorder's writer: binary COPY, idempotent inserts, day
+//!   partitions, versioned migrations, leader and standby on an advisory lock, what overflows its buffer left to
+//!   its cache and written from there later; [`store::site::PgHistory`], the same reads as the cache;
+//!   [`store::site::alarms`], the alarm state every console shares: the leader's writes and the consoles'
+//!   compare-and-set actions under one lock; [`store::site::SiteConsole`], a console's thread that `LISTEN`s,
+//!   re-reads by seq and queues actions while the database is away). The reader thread answers a console's
+//!   alarm history from the site database ([`store::History::run_history`]), from the cache while it cannot.
 //! - [`gui`] — glue that opens the window: data dir, logging, config, tokio runtime, feeds, eframe.
-//! - [`app`] — the eframe `App`: `logic()` drains events into `LiveState`; `ui()` draws views; persisted settings.
+//! - [`app`] — the eframe `App`: `logic()` drains events into `LiveState`; `ui()` draws views; persisted settings;
+//!   with a site database ([`app::WatchfloorApp::with_site`]) the window is a console whose alarms are the site's.
 //! - [`command`] — [`command::FeedEvent`] (backend → consumers) and [`command::Command`] (UI → backend).
 //! - [`backend`] — starts the configured feeds and routes commands to them; dropping it stops them.
 //! - [`feeds`] — the `Feed` trait, the supervisor that reports a feed's state, and the [`feeds::EventBus`] fan-out
@@ -84,7 +91,9 @@
 //! runtime, the MQTT feeds on rumqttd and Mosquitto (restart, TLS), the HTTP feed against its server, the history cache through the binary including a kill -9, the trend view on a real cache, OEE live against the cache recompute and the `report` command, fleet reports and basemaps, alarms through the
 //! writer, the Alarms view and `alarms --kpis`, review (replayed state = live state, the review bar, reports and
 //! exports from the window), recordings, the site database on a real PostgreSQL (idempotent replays, reports equal to a cache's, a newer
-//! schema refused, leader killed and the standby carrying on), the layering (which module may import which), the
+//! schema refused, leader killed and the standby carrying on, consoles sharing alarm state with compare-and-set
+//! actions and an offline queue, two windows where an ack in one shows in the other, exports, a recorder away from
+//! the database writing from its cache later), the layering (which module may import which), the
 //! smoke test
 //! script), `assets/`, `icons/` (the app icon), `packaging/` (Linux `.desktop` file),
 //! `.ci/run` (what CI runs), `docs/` (benchmarks, the HTTP gateway protocol), `fuzz/` (cargo-fuzz targets for the

@@ -188,10 +188,96 @@ pub fn gaps(conn: &Connection, id: i64, from_ms: i64, to_ms: i64) -> rusqlite::R
     stmt.query_map(params![id, from_ms, to_ms], |r| Ok(Gap { start_ms: r.get(0)?, end_ms: r.get(1)? }))?.collect()
 }
 
+/// The reads [`series`] makes of a history: a cache file answers them, and so does the site database
+/// (`store::site::PgHistory`), so a console's trends read the control room's history with the same decimation.
+pub trait SeriesRead {
+    /// Every stored signal, by name.
+    fn signal_list(&self) -> Result<Vec<SignalInfo>, super::Error>;
+    /// One signal's key and description.
+    fn signal_info(&self, name: &str) -> Result<Option<(i64, SignalInfo)>, super::Error>;
+    /// The oldest time the tier holds for the signal.
+    fn oldest(&self, tier: Tier, id: i64) -> Result<Option<i64>, super::Error>;
+    /// The tier's rows in `[from_ms, to_ms)` in time order, as (time, min, max, sum, count): raw good numbers are
+    /// rows of one.
+    fn tier_rows(
+        &self,
+        tier: Tier,
+        id: i64,
+        range: (i64, i64),
+        row: &mut dyn FnMut(i64, f64, f64, f64, i64),
+    ) -> Result<(), super::Error>;
+    /// The last good value before `ts_ms`: from raw samples, or from the rollups once raw data has aged out.
+    fn last_good_before(&self, id: i64, ts_ms: i64) -> Result<Option<(i64, f64)>, super::Error>;
+    /// Gaps overlapping the range.
+    fn gaps_in(&self, id: i64, from_ms: i64, to_ms: i64) -> Result<Vec<Gap>, super::Error>;
+}
+
+impl SeriesRead for Connection {
+    fn signal_list(&self) -> Result<Vec<SignalInfo>, super::Error> {
+        signals(self).map_err(sqlite_error(self))
+    }
+
+    fn signal_info(&self, name: &str) -> Result<Option<(i64, SignalInfo)>, super::Error> {
+        signal(self, name).map_err(sqlite_error(self))
+    }
+
+    fn oldest(&self, tier: Tier, id: i64) -> Result<Option<i64>, super::Error> {
+        let sql = match tier {
+            Tier::Raw => "SELECT min(ts_ms) FROM sample WHERE signal = ?1",
+            Tier::Minute => "SELECT min(start_ms) FROM rollup_1m WHERE signal = ?1",
+            Tier::Hour => "SELECT min(start_ms) FROM rollup_1h WHERE signal = ?1",
+        };
+        self.prepare_cached(sql).and_then(|mut s| s.query_row([id], |r| r.get(0))).map_err(sqlite_error(self))
+    }
+
+    fn tier_rows(
+        &self,
+        tier: Tier,
+        id: i64,
+        (from_ms, to_ms): (i64, i64),
+        row: &mut dyn FnMut(i64, f64, f64, f64, i64),
+    ) -> Result<(), super::Error> {
+        let sql = sqlite_error(self);
+        // Rows come in time order from the clustered key.
+        let query = match tier {
+            Tier::Raw => {
+                "SELECT ts_ms, num, num, num, 1 FROM sample
+                 WHERE signal = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 AND num IS NOT NULL AND quality < 2"
+            }
+            Tier::Minute => {
+                "SELECT start_ms, min_value, max_value, sum_value, count FROM rollup_1m
+                 WHERE signal = ?1 AND start_ms >= ?2 AND start_ms < ?3"
+            }
+            Tier::Hour => {
+                "SELECT start_ms, min_value, max_value, sum_value, count FROM rollup_1h
+                 WHERE signal = ?1 AND start_ms >= ?2 AND start_ms < ?3"
+            }
+        };
+        let mut stmt = self.prepare_cached(query).map_err(sql)?;
+        let mut rows = stmt.query(params![id, from_ms, to_ms]).map_err(sql)?;
+        while let Some(r) = rows.next().map_err(sql)? {
+            row(
+                r.get(0).map_err(sql)?,
+                r.get(1).map_err(sql)?,
+                r.get(2).map_err(sql)?,
+                r.get(3).map_err(sql)?,
+                r.get(4).map_err(sql)?,
+            );
+        }
+        Ok(())
+    }
+
+    fn last_good_before(&self, id: i64, ts_ms: i64) -> Result<Option<(i64, f64)>, super::Error> {
+        value_before(self, id, ts_ms).map_err(sqlite_error(self))
+    }
+
+    fn gaps_in(&self, id: i64, from_ms: i64, to_ms: i64) -> Result<Vec<Gap>, super::Error> {
+        gaps(self, id, from_ms, to_ms).map_err(sqlite_error(self))
+    }
+}
+
 /// Picks the table for a bucket width: the coarsest rollup no wider than a bucket, unless the finer data is gone.
-fn choose_tier(conn: &Connection, id: i64, from_ms: i64, bucket_ms: i64) -> rusqlite::Result<Tier> {
-    let oldest =
-        |sql: &str| -> rusqlite::Result<Option<i64>> { conn.prepare_cached(sql)?.query_row([id], |r| r.get(0)) };
+fn choose_tier(history: &dyn SeriesRead, id: i64, from_ms: i64, bucket_ms: i64) -> Result<Tier, super::Error> {
     let mut tier = if bucket_ms >= HOUR_MS {
         Tier::Hour
     } else if bucket_ms >= MINUTE_MS {
@@ -200,15 +286,15 @@ fn choose_tier(conn: &Connection, id: i64, from_ms: i64, bucket_ms: i64) -> rusq
         Tier::Raw
     };
     if tier == Tier::Raw
-        && oldest("SELECT min(ts_ms) FROM sample WHERE signal = ?1")?.is_none_or(|t| t > from_ms)
-        && oldest("SELECT min(start_ms) FROM rollup_1m WHERE signal = ?1")?.is_some_and(|t| t <= from_ms)
+        && history.oldest(Tier::Raw, id)?.is_none_or(|t| t > from_ms)
+        && history.oldest(Tier::Minute, id)?.is_some_and(|t| t <= from_ms)
     {
         // Raw data for the start of the range was pruned: the minute rollups still have it.
         tier = Tier::Minute;
     }
     if tier == Tier::Minute
-        && oldest("SELECT min(start_ms) FROM rollup_1m WHERE signal = ?1")?.is_none_or(|t| t > from_ms)
-        && oldest("SELECT min(start_ms) FROM rollup_1h WHERE signal = ?1")?.is_some_and(|t| t <= from_ms)
+        && history.oldest(Tier::Minute, id)?.is_none_or(|t| t > from_ms)
+        && history.oldest(Tier::Hour, id)?.is_some_and(|t| t <= from_ms)
     {
         tier = Tier::Hour;
     }
@@ -217,40 +303,26 @@ fn choose_tier(conn: &Connection, id: i64, from_ms: i64, bucket_ms: i64) -> rusq
 
 /// A range decimated to at most `buckets` buckets with min, max, mean and count each, read from raw samples or a
 /// rollup tier depending on the bucket width. Gaps in the range come with it.
-pub fn series(conn: &Connection, name: &str, from_ms: i64, to_ms: i64, buckets: usize) -> Result<Series, super::Error> {
-    let sql = sqlite_error(conn);
-    let (id, info) = signal(conn, name).map_err(sql)?.ok_or_else(|| super::Error::UnknownSignal(name.to_owned()))?;
+pub fn series(
+    history: &dyn SeriesRead,
+    name: &str,
+    from_ms: i64,
+    to_ms: i64,
+    buckets: usize,
+) -> Result<Series, super::Error> {
+    let (id, info) = history.signal_info(name)?.ok_or_else(|| super::Error::UnknownSignal(name.to_owned()))?;
     let to_ms = to_ms.max(from_ms + 1);
     let n = i64::try_from(buckets.max(1)).unwrap_or(i64::MAX);
-    let tier = choose_tier(conn, id, from_ms, ((to_ms - from_ms) + n - 1) / n).map_err(sql)?;
+    let tier = choose_tier(history, id, from_ms, ((to_ms - from_ms) + n - 1) / n)?;
     let bucket_ms = bucket_width(from_ms, to_ms, n, tier.resolution_ms());
-    // Rows come in time order from the clustered key and are folded into buckets here: cheaper than a GROUP BY
-    // on a computed bucket number, which SQLite would sort in a temporary b-tree.
-    let query = match tier {
-        Tier::Raw => {
-            "SELECT ts_ms, num, num, num, 1 FROM sample
-             WHERE signal = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 AND num IS NOT NULL AND quality < 2"
-        }
-        Tier::Minute => {
-            "SELECT start_ms, min_value, max_value, sum_value, count FROM rollup_1m
-             WHERE signal = ?1 AND start_ms >= ?2 AND start_ms < ?3"
-        }
-        Tier::Hour => {
-            "SELECT start_ms, min_value, max_value, sum_value, count FROM rollup_1h
-             WHERE signal = ?1 AND start_ms >= ?2 AND start_ms < ?3"
-        }
-    };
-    let mut stmt = conn.prepare_cached(query).map_err(sql)?;
-    let mut rows = stmt.query(params![id, from_ms, to_ms]).map_err(sql)?;
-    let mut buckets: Vec<Bucket> = Vec::with_capacity(buckets.min(4_096));
+    // Rows come in time order and are folded into buckets here: cheaper than a GROUP BY on a computed bucket
+    // number, which SQLite would sort in a temporary b-tree.
+    let mut out: Vec<Bucket> = Vec::with_capacity(buckets.min(4_096));
     let mut sum = 0.0;
-    while let Some(r) = rows.next().map_err(sql)? {
-        let ts: i64 = r.get(0).map_err(sql)?;
-        let (min, max, s, count): (f64, f64, f64, i64) =
-            (r.get(1).map_err(sql)?, r.get(2).map_err(sql)?, r.get(3).map_err(sql)?, r.get(4).map_err(sql)?);
+    history.tier_rows(tier, id, (from_ms, to_ms), &mut |ts, min, max, s, count| {
         let start = ts.div_euclid(bucket_ms) * bucket_ms;
         let count = u64::try_from(count).unwrap_or(0);
-        match buckets.last_mut() {
+        match out.last_mut() {
             Some(b) if b.ts_ms == start => {
                 b.min = b.min.min(min);
                 b.max = b.max.max(max);
@@ -264,19 +336,18 @@ pub fn series(conn: &Connection, name: &str, from_ms: i64, to_ms: i64, buckets: 
                     b.mean = bounded_mean(sum / n, b);
                 }
                 sum = s;
-                buckets.push(Bucket { ts_ms: start, min, max, mean: 0.0, count });
+                out.push(Bucket { ts_ms: start, min, max, mean: 0.0, count });
             }
         }
-    }
-    if let Some(b) = buckets.last_mut() {
+    })?;
+    if let Some(b) = out.last_mut() {
         #[expect(clippy::cast_precision_loss)]
         let n = b.count.max(1) as f64;
         b.mean = bounded_mean(sum / n, b);
     }
-    drop(rows);
-    let before = value_before(conn, id, from_ms).map_err(sql)?;
-    let gaps = gaps(conn, id, from_ms, to_ms).map_err(sql)?;
-    Ok(Series { signal: info, from_ms, to_ms, bucket_ms, tier, buckets, gaps, before })
+    let before = history.last_good_before(id, from_ms)?;
+    let gaps = history.gaps_in(id, from_ms, to_ms)?;
+    Ok(Series { signal: info, from_ms, to_ms, bucket_ms, tier, buckets: out, gaps, before })
 }
 
 /// The last good value before `ts_ms`: from raw samples, or from the rollups once raw data has aged out.

@@ -14,6 +14,30 @@ use crate::model::Sample;
 
 type Job = Box<dyn FnOnce(&Result<Connection, Error>, &mut SiteReader) + Send>;
 
+/// What a reader job reads: this cache, or the site database; both answer the history reads and the trend's.
+pub trait HistoryBackend {
+    fn as_history(&self) -> &dyn crate::model::history::HistoryRead;
+    fn as_series(&self) -> &dyn query::SeriesRead;
+}
+
+impl HistoryBackend for Connection {
+    fn as_history(&self) -> &dyn crate::model::history::HistoryRead {
+        self
+    }
+    fn as_series(&self) -> &dyn query::SeriesRead {
+        self
+    }
+}
+
+impl HistoryBackend for super::site::PgHistory {
+    fn as_history(&self) -> &dyn crate::model::history::HistoryRead {
+        self
+    }
+    fn as_series(&self) -> &dyn query::SeriesRead {
+        self
+    }
+}
+
 /// Where a [`History::run_history`] result was read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HistorySource {
@@ -164,13 +188,31 @@ impl History {
         &self,
         f: impl Fn(&dyn crate::model::history::HistoryRead) -> crate::model::history::HistoryResult<T> + Send + 'static,
     ) -> Option<Pending<(T, HistorySource)>> {
+        let path = Arc::clone(&self.path);
         let (tx, rx) = oneshot::channel();
+        self.site_first(
+            move |h| f(h.as_history()).map_err(|source| Error::History { path: path.to_path_buf(), source }),
+            move |result| {
+                let _ = tx.send(result);
+            },
+        )
+        .then_some(Pending { rx })
+    }
+
+    /// Queues `f` to run on the site database when there is one and it answers (a signal it does not hold is read
+    /// from this cache too), else on this cache; `deliver` gets the result and where it was read.
+    fn site_first<T: Send + 'static>(
+        &self,
+        f: impl Fn(&dyn HistoryBackend) -> Result<T, Error> + Send + 'static,
+        deliver: impl FnOnce(Result<(T, HistorySource), Error>) + Send + 'static,
+    ) -> bool {
         let waker = Arc::clone(&self.waker);
         let path = Arc::clone(&self.path);
         let job: Job = Box::new(move |conn, site| {
             let site_problem = match site.get() {
                 Ok(Some(pg)) => match f(pg) {
                     Ok(t) => Some(Ok((t, HistorySource::Site))),
+                    Err(Error::UnknownSignal(name)) => Some(Err(format!("no signal {name:?} in the site database"))),
                     Err(err) => {
                         site.broke(err.to_string());
                         Some(Err(err.to_string()))
@@ -184,33 +226,43 @@ impl History {
                 problem => {
                     let site_problem = problem.and_then(Result::err);
                     match conn {
-                        Ok(conn) => in_snapshot(conn, |c| {
-                            f(c).map_err(|source| Error::History { path: path.to_path_buf(), source })
-                        })
-                        .map(|t| (t, HistorySource::Cache { site_problem })),
+                        Ok(conn) => in_snapshot(conn, |c| f(c)).map(|t| (t, HistorySource::Cache { site_problem })),
                         Err(err) => Err(reopen_error(err, &path)),
                     }
                 }
             };
-            let _ = tx.send(result);
+            deliver(result);
             if let Some(waker) = waker.get() {
                 waker();
             }
         });
-        self.jobs.try_send(job).ok()?;
-        Some(Pending { rx })
+        self.jobs.try_send(job).is_ok()
     }
 
     /// A range of one signal decimated to `buckets`.
+    /// On a console, from the site database (this cache while it cannot be read).
     pub fn series(&self, signal: &str, from_ms: i64, to_ms: i64, buckets: usize) -> Option<Pending<query::Series>> {
         let signal = signal.to_owned();
-        self.run(move |conn| query::series(conn, &signal, from_ms, to_ms, buckets))
+        let (tx, rx) = oneshot::channel();
+        self.site_first(
+            move |h| query::series(h.as_series(), &signal, from_ms, to_ms, buckets),
+            move |result| {
+                let _ = tx.send(result.map(|(series, _)| series));
+            },
+        )
+        .then_some(Pending { rx })
     }
 
-    /// Every stored signal.
+    /// Every stored signal; on a console, the site database's (this cache's while it cannot be read).
     pub fn signals(&self) -> Option<Pending<Vec<SignalInfo>>> {
-        let path = Arc::clone(&self.path);
-        self.run(move |conn| query::signals(conn).map_err(|e| Error::Sqlite { path: path.to_path_buf(), source: e }))
+        let (tx, rx) = oneshot::channel();
+        self.site_first(
+            move |h| h.as_series().signal_list(),
+            move |result| {
+                let _ = tx.send(result.map(|(signals, _)| signals));
+            },
+        )
+        .then_some(Pending { rx })
     }
 
     /// The last value of every signal with its gateway.

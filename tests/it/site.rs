@@ -671,3 +671,43 @@ fn a_recorder_away_from_the_database_leaves_what_it_cannot_hold_to_its_cache_and
     let raw = "SELECT round(sum(num)::numeric, 3) FROM sample WHERE num IS NOT NULL AND quality < 2";
     assert_eq!(server().psql(db, sums).expect("psql"), server().psql(db, raw).expect("psql"));
 }
+
+fn sqlite_names(path: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    let mut stmt = conn.prepare("SELECT name FROM signal ORDER BY name").expect("sql");
+    stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
+}
+
+#[test]
+fn a_console_trends_the_site_database_with_the_same_buckets_as_a_cache() {
+    use watchfloor::store::query::{Tier, series};
+    let url = server().create_database("site_trends").expect("database");
+    let events = sim_events(SimConfig { lines: 1, vehicles: 2, ..SimConfig::demo(11, START_MS) }, 90, &[]);
+    write_site(&url, &events);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("h.sqlite");
+    write_cache(&cache, &events);
+    let pg = PgHistory::open(&SiteTarget::plain(&url)).expect("open the site database");
+    let conn = watchfloor::store::open_reader(&cache).expect("open the cache");
+    let names = sqlite_names(&cache);
+    let signal = names.iter().find(|n| n.ends_with("Battery/SoC")).expect("a battery signal").as_str();
+    for (minutes, buckets, tier) in [(10, 600, Tier::Raw), (90, 60, Tier::Minute), (90, 7, Tier::Minute)] {
+        let range = (START_MS + 60_000, START_MS + minutes * 60_000);
+        let from_site = series(&pg, signal, range.0, range.1, buckets).expect("site series");
+        let from_cache = series(&conn, signal, range.0, range.1, buckets).expect("cache series");
+        assert_eq!(from_site.tier, tier);
+        assert!(!from_site.buckets.is_empty());
+        assert_eq!(
+            (&from_site.buckets, from_site.before, from_site.bucket_ms),
+            (&from_cache.buckets, from_cache.before, from_cache.bucket_ms)
+        );
+    }
+    // A console with an empty cache of its own reads its trends from the site database.
+    let history =
+        watchfloor::store::History::start_with_site(dir.path().join("console.sqlite"), Some(SiteTarget::plain(&url)))
+            .expect("reader");
+    let trend = history.series(signal, START_MS, START_MS + 90 * 60_000, 100).expect("queued").wait().expect("series");
+    assert!(trend.buckets.len() > 50, "{:?}", trend.buckets.len());
+    let signals = history.signals().expect("queued").wait().expect("signals");
+    assert!(signals.iter().any(|s| s.id.as_str() == signal));
+}

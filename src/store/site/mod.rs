@@ -652,3 +652,97 @@ impl HistoryRead for PgHistory {
             .collect())
     }
 }
+
+impl PgHistory {
+    fn store_error(&self) -> impl Fn(HistoryError) -> crate::store::Error + '_ {
+        |source| crate::store::Error::History { path: std::path::PathBuf::from(&self.url), source }
+    }
+}
+
+impl crate::store::query::SeriesRead for PgHistory {
+    fn signal_list(&self) -> Result<Vec<crate::store::query::SignalInfo>, crate::store::Error> {
+        Ok(PgHistory::signal_list(self)
+            .map_err(self.store_error())?
+            .into_iter()
+            .map(|s| crate::store::query::SignalInfo {
+                id: crate::model::SignalId::new(s.name),
+                kind: s.kind,
+                unit: s.unit,
+                gateway: s.gateway,
+            })
+            .collect())
+    }
+
+    fn signal_info(&self, name: &str) -> Result<Option<(i64, crate::store::query::SignalInfo)>, crate::store::Error> {
+        let rows = self
+            .query("SELECT id, kind, unit, gateway FROM signal WHERE name = $1", &[&name])
+            .map_err(self.store_error())?;
+        Ok(rows.first().map(|r| {
+            let info = crate::store::query::SignalInfo {
+                id: crate::model::SignalId::new(name),
+                kind: super::query::kind_from(r.get::<_, &str>(1)),
+                unit: r.get(2),
+                gateway: r.get(3),
+            };
+            (r.get(0), info)
+        }))
+    }
+
+    fn oldest(&self, tier: crate::store::query::Tier, id: i64) -> Result<Option<i64>, crate::store::Error> {
+        use crate::store::query::Tier;
+        let sql = match tier {
+            Tier::Raw => "SELECT min(ts_ms) FROM sample WHERE signal = $1",
+            Tier::Minute => "SELECT min(start_ms) FROM rollup_1m WHERE signal = $1",
+            Tier::Hour => "SELECT min(start_ms) FROM rollup_1h WHERE signal = $1",
+        };
+        Ok(self.query(sql, &[&id]).map_err(self.store_error())?.first().and_then(|r| r.get(0)))
+    }
+
+    fn tier_rows(
+        &self,
+        tier: crate::store::query::Tier,
+        id: i64,
+        (from_ms, to_ms): (i64, i64),
+        row: &mut dyn FnMut(i64, f64, f64, f64, i64),
+    ) -> Result<(), crate::store::Error> {
+        use crate::store::query::Tier;
+        let sql = match tier {
+            Tier::Raw => {
+                "SELECT ts_ms, num, num, num, 1::int8 FROM sample
+                 WHERE signal = $1 AND ts_ms >= $2 AND ts_ms < $3 AND num IS NOT NULL AND quality < 2 ORDER BY ts_ms"
+            }
+            Tier::Minute => {
+                "SELECT start_ms, min_value, max_value, sum_value, count FROM rollup_1m
+                 WHERE signal = $1 AND start_ms >= $2 AND start_ms < $3 ORDER BY start_ms"
+            }
+            Tier::Hour => {
+                "SELECT start_ms, min_value, max_value, sum_value, count FROM rollup_1h
+                 WHERE signal = $1 AND start_ms >= $2 AND start_ms < $3 ORDER BY start_ms"
+            }
+        };
+        for r in self.query(sql, &[&id, &from_ms, &to_ms]).map_err(self.store_error())? {
+            row(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+        }
+        Ok(())
+    }
+
+    fn last_good_before(&self, id: i64, ts_ms: i64) -> Result<Option<(i64, f64)>, crate::store::Error> {
+        for sql in [
+            "SELECT ts_ms, num FROM sample WHERE signal = $1 AND ts_ms < $2 AND num IS NOT NULL AND quality < 2
+             ORDER BY ts_ms DESC LIMIT 1",
+            "SELECT last_ms, last_value FROM rollup_1m WHERE signal = $1 AND start_ms < $2 AND last_ms < $2
+             ORDER BY start_ms DESC LIMIT 1",
+            "SELECT last_ms, last_value FROM rollup_1h WHERE signal = $1 AND start_ms < $2 AND last_ms < $2
+             ORDER BY start_ms DESC LIMIT 1",
+        ] {
+            if let Some(r) = self.query(sql, &[&id, &ts_ms]).map_err(self.store_error())?.first() {
+                return Ok(Some((r.get(0), r.get(1))));
+            }
+        }
+        Ok(None)
+    }
+
+    fn gaps_in(&self, id: i64, from_ms: i64, to_ms: i64) -> Result<Vec<Gap>, crate::store::Error> {
+        HistoryRead::gaps(self, id, from_ms, to_ms).map_err(self.store_error())
+    }
+}
