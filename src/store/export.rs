@@ -184,6 +184,34 @@ fn write(
     Ok(summary)
 }
 
+/// How many progress steps an export of `range` takes: the signals, an hour of samples each, the rest.
+pub(crate) fn export_steps((from_ms, to_ms): (i64, i64)) -> u64 {
+    u64::try_from((to_ms - from_ms).max(0) / HOUR_MS + 1).unwrap_or(1) + 3
+}
+
+/// Copies the range's samples an hour at a time with `copy(from, to)` (progress, and a cancel noticed within one
+/// hour of data); returns how many it copied.
+pub(crate) fn by_hour(
+    (from_ms, to_ms): (i64, i64),
+    steps: u64,
+    progress: Progress<'_>,
+    cancel: &AtomicBool,
+    copy: &mut dyn FnMut(i64, i64) -> Result<u64, ExportError>,
+) -> Result<u64, ExportError> {
+    let (mut t, mut done, mut copied) = (from_ms, 1, 0);
+    while t < to_ms {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(ExportError::Cancelled);
+        }
+        let end = (t + HOUR_MS).min(to_ms);
+        copied += copy(t, end)?;
+        t = end;
+        done += 1;
+        progress(done.min(steps), steps);
+    }
+    Ok(copied)
+}
+
 /// The range's rows from the attached cache `src`.
 fn copy_cache(
     tx: &rusqlite::Transaction<'_>,
@@ -194,27 +222,16 @@ fn copy_cache(
 ) -> Result<ExportSummary, ExportError> {
     let sql = |source| ExportError::Sqlite { path: part.to_owned(), source };
     let mut summary = ExportSummary::default();
-    let hours = u64::try_from((to_ms - from_ms).max(0) / HOUR_MS + 1).unwrap_or(1);
-    let steps = hours + 3;
+    let steps = export_steps((from_ms, to_ms));
     let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     summary.signals = count(tx.execute("INSERT INTO signal SELECT * FROM src.signal", []).map_err(sql)?);
     progress(1, steps);
-    // Samples an hour at a time: progress, and a cancel that is noticed within one chunk.
-    let mut t = from_ms;
-    let mut done = 1;
-    while t < to_ms {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(ExportError::Cancelled);
-        }
-        let end = (t + HOUR_MS).min(to_ms);
-        summary.samples += count(
-            tx.execute("INSERT INTO sample SELECT * FROM src.sample WHERE ts_ms >= ?1 AND ts_ms < ?2", params![t, end])
-                .map_err(sql)?,
-        );
-        t = end;
-        done += 1;
-        progress(done.min(steps), steps);
-    }
+    summary.samples = by_hour((from_ms, to_ms), steps, progress, cancel, &mut |t, end| {
+        let n = tx
+            .execute("INSERT INTO sample SELECT * FROM src.sample WHERE ts_ms >= ?1 AND ts_ms < ?2", params![t, end])
+            .map_err(sql)?;
+        Ok(count(n))
+    })?;
     let (m_from, h_from) = (from_ms.div_euclid(60_000) * 60_000, from_ms.div_euclid(HOUR_MS) * HOUR_MS);
     tx.execute(
         "INSERT INTO rollup_1m SELECT * FROM src.rollup_1m WHERE start_ms >= ?1 AND start_ms < ?2",

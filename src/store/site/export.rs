@@ -2,7 +2,7 @@
 //! a cache makes ([`crate::store::export`]), so a supervisor takes a shift from the control room to a laptop.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use postgres::types::{ToSql, Type};
 use rusqlite::types::Value as SqlValue;
@@ -24,30 +24,20 @@ pub(crate) fn copy_site(
         copy_rows(client, tx, part, (select, params), insert)
     };
     let mut summary = ExportSummary::default();
-    let hours = u64::try_from((to_ms - from_ms).max(0) / HOUR_MS + 1).unwrap_or(1);
-    let steps = hours + 3;
+    let steps = crate::store::export::export_steps((from_ms, to_ms));
     summary.signals = copy(
         "SELECT id, name, kind, unit, gateway FROM signal",
         &[],
         "INSERT INTO signal (id, name, kind, unit, gateway) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     progress(1, steps);
-    let mut t = from_ms;
-    let mut done = 1;
-    while t < to_ms {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(ExportError::Cancelled);
-        }
-        let end = (t + HOUR_MS).min(to_ms);
-        summary.samples += copy(
+    summary.samples = crate::store::export::by_hour((from_ms, to_ms), steps, progress, cancel, &mut |t, end| {
+        copy(
             "SELECT signal, ts_ms, num, text, quality FROM sample WHERE ts_ms >= $1 AND ts_ms < $2",
             &[&t, &end],
             "INSERT INTO sample (signal, ts_ms, num, text, quality) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        t = end;
-        done += 1;
-        progress(done.min(steps), steps);
-    }
+        )
+    })?;
     let (m_from, h_from) = (from_ms.div_euclid(60_000) * 60_000, from_ms.div_euclid(HOUR_MS) * HOUR_MS);
     let rollup = "signal, start_ms, min_value, max_value, sum_value, count, first_ms, first_value, last_ms, last_value";
     let values = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10";
