@@ -712,3 +712,42 @@ fn a_console_trends_the_site_database_with_the_same_buckets_as_a_cache() {
     let signals = history.signals().expect("queued").wait().expect("signals");
     assert!(signals.iter().any(|s| s.id.as_str() == signal));
 }
+
+#[test]
+fn a_wrong_password_is_an_error_with_the_reason_and_the_right_one_leads() {
+    let db = "site_auth";
+    let url = server().create_database(db).expect("database");
+    // A role that must give its password over TCP (everyone else on this test server is trusted).
+    server().psql("postgres", "CREATE ROLE wf_secure LOGIN SUPERUSER PASSWORD 'right horse'").expect("psql");
+    let hba = server().data_dir().join("pg_hba.conf");
+    let rules = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+    std::fs::write(&hba, format!("host all wf_secure 127.0.0.1/32 scram-sha-256\n{rules}")).expect("pg_hba.conf");
+    server().psql("postgres", "SELECT pg_reload_conf()").expect("psql");
+    let secure_url = url.replace("postgres@", "wf_secure@");
+    let target = |password: &str| SiteTarget {
+        password: Some(password.to_owned()),
+        ..SiteTarget::plain(&secure_url)
+    };
+
+    let mut options = site_options(&secure_url);
+    options.target = target("wrong");
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let writer = SiteWriter::start(options, rx).expect("writer");
+    wait_role(&writer, SiteRole::Error);
+    let message = writer.status().message.unwrap_or_default();
+    assert!(message.contains("wrong user name or password") && message.contains("wf_secure"), "{message}");
+    assert!(!message.contains("horse") && !message.contains("wrong\""), "no password in the message: {message}");
+    drop(tx);
+    writer.finish();
+    let console = watchfloor::store::site::SiteConsole::start(target("wrong"), "console-x").expect("console");
+    let status = wait_console(&console, "the console's error", |s| s.error);
+    assert!(!status.connected && status.message.as_deref().is_some_and(|m| m.contains("password")), "{status:?}");
+
+    let mut options = site_options(&secure_url);
+    options.target = target("right horse");
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let writer = SiteWriter::start(options, rx).expect("writer");
+    wait_role(&writer, SiteRole::Leader);
+    drop(tx);
+    writer.finish();
+}
