@@ -77,7 +77,13 @@ impl MqttFeed {
         let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
         let port = url.port().unwrap_or(if self.link.uses_tls() { 8883 } else { 1883 });
         let client_id = match &self.protocol {
-            Protocol::Sparkplug { host_id, .. } => host_id.clone(),
+            // Several processes of one site share a host id (the recorders, leader and standby, and the consoles
+            // of one config): with the host id as the client id the broker would throw each out as the next
+            // connects. Each keeps the site's STATE topic, and says online again if another's goodbye or will
+            // says offline while it is connected.
+            Protocol::Sparkplug { host_id, .. } => {
+                format!("{host_id}-{}-{:04x}", std::process::id(), super::link::entropy() as u16)
+            }
             Protocol::Json(_) => format!("watchfloor-{}-{:04x}", std::process::id(), super::link::entropy() as u16),
         };
         let mut options = MqttOptions::new(client_id, host, port);

@@ -517,3 +517,54 @@ fn record_stores_what_watchfloor_gateway_publishes_as_sparkplug_and_kepware_json
     assert!(kepware >= 20, "Kepware signals of line 2 recorded: {kepware}");
     assert!(text.lines().any(|l| l.starts_with("PlantA/Fleet/")), "the fleet edge node too");
 }
+
+/// Two hosts with one host id (two recorders of a site, or a recorder and a console of one config) both stay
+/// connected and both receive the edge node's data; when one says goodbye, the other keeps the STATE online.
+async fn two_hosts_share_a_host_id(url: url::Url, group: &str) {
+    let mut a = Host::start(sparkplug_host(url.clone(), group), "mqtt");
+    let mut b = Host::start(sparkplug_host(url.clone(), group), "mqtt");
+    a.until("host a live", |seen| seen_state(seen, FeedState::Live)).await;
+    b.until("host b live", |seen| seen_state(seen, FeedState::Live)).await;
+    let mut edge = Edge::connect(&url, group).await;
+    let t = now_ms();
+    let births = edge.node.births(t);
+    edge.send(births).await;
+    let id_total = format!("{group}/Line1/Filler/Count/Total");
+    for n in 0..5_i64 {
+        let data = edge.node.data(&[edge.sample("Filler/Count/Total", t + 1000 * (n + 1), Value::I64(n))], t);
+        edge.send(data).await;
+    }
+    a.until("a has the data", |seen| has_value(seen, &id_total, &Value::I64(4))).await;
+    b.until("b has the data", |seen| has_value(seen, &id_total, &Value::I64(4))).await;
+    for host in [&a, &b] {
+        let offline = states(host).iter().filter(|s| matches!(s, FeedState::Offline)).count();
+        assert_eq!(offline, 0, "neither host was thrown out by the other: {:?}", states(host));
+    }
+    // A goes; its goodbye says offline on the shared STATE topic, and B, still connected, says online again.
+    let port = url.port().unwrap_or(1883);
+    let (client, mut eventloop) = AsyncClient::new(MqttOptions::new(format!("watch-{group}"), "127.0.0.1", port), 10);
+    client.subscribe(format!("spBv1.0/STATE/wf-test-{group}"), QoS::AtLeastOnce).await.expect("subscribe");
+    let mut seen: Vec<bool> = Vec::new();
+    let mut next_state = async || loop {
+        if let Ok(Event::Incoming(Incoming::Publish(p))) = eventloop.poll().await {
+            let v: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
+            if let Some(online) = v.get("online").and_then(serde_json::Value::as_bool) {
+                return online;
+            }
+        }
+    };
+    // The retained state first: online.
+    seen.push(tokio::time::timeout(WAIT, next_state()).await.expect("the retained STATE"));
+    drop(a);
+    while !(seen.contains(&false) && seen.last() == Some(&true)) {
+        seen.push(tokio::time::timeout(WAIT, next_state()).await.expect("STATE offline, then online again"));
+    }
+    assert_eq!(seen.first(), Some(&true), "{seen:?}");
+    let _ = &mut b;
+}
+
+#[test]
+fn two_hosts_with_one_host_id_on_mosquitto_both_stay_connected() {
+    let Some(broker) = mosquitto(None) else { return };
+    runtime().block_on(two_hosts_share_a_host_id(broker.url("mqtt"), "MqH"));
+}

@@ -724,10 +724,7 @@ fn a_wrong_password_is_an_error_with_the_reason_and_the_right_one_leads() {
     std::fs::write(&hba, format!("host all wf_secure 127.0.0.1/32 scram-sha-256\n{rules}")).expect("pg_hba.conf");
     server().psql("postgres", "SELECT pg_reload_conf()").expect("psql");
     let secure_url = url.replace("postgres@", "wf_secure@");
-    let target = |password: &str| SiteTarget {
-        password: Some(password.to_owned()),
-        ..SiteTarget::plain(&secure_url)
-    };
+    let target = |password: &str| SiteTarget { password: Some(password.to_owned()), ..SiteTarget::plain(&secure_url) };
 
     let mut options = site_options(&secure_url);
     options.target = target("wrong");
