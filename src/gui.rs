@@ -208,7 +208,9 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         Some(target) => {
             let console = crate::store::site::console_name();
             tracing::info!(url = %target.display_url(), %console, "alarms from the site database");
-            Some(crate::store::site::SiteConsole::start(target, console).context("cannot start the site alarms")?)
+            let queue = Some(data_dir.join("site-actions.jsonl"));
+            let site = crate::store::site::SiteConsole::start_with_queue(target, console, queue);
+            Some(site.context("cannot start the site alarms")?)
         }
         None => None,
     };

@@ -795,3 +795,52 @@ fn a_wrong_password_is_an_error_with_the_reason_and_the_right_one_leads() {
     drop(tx);
     writer.finish();
 }
+
+#[test]
+fn a_console_closed_while_the_database_is_away_applies_its_queued_actions_when_it_next_runs() {
+    if !postgres_installed() {
+        return;
+    }
+    use watchfloor::model::alarm::AlarmState;
+    use watchfloor::store::site::SiteConsole;
+    use watchfloor::store::site::alarms::{ActionKind, Outcome};
+    let db = "site_queue";
+    let url = server().create_database(db).expect("database");
+    write_site(&url, &sim_events(SimConfig { lines: 1, vehicles: 1, ..SimConfig::demo(2, START_MS) }, 1, &[]));
+    server()
+        .psql(
+            db,
+            &format!(
+                "INSERT INTO alarm_state (rule, source, asset, priority, state, active, acked, suppressed,
+                     out_of_service, occurrence_ms, value, lim, message, seq, changed_ms, changed_by)
+                 VALUES ('Filler overtemp', 'PlantA/Line1/Filler/Temperature', 'PlantA/Line1/Filler', 'High',
+                     'Unacknowledged', true, false, false, false, {START_MS}, 91.5, 'HI', '91.5 above HI 85',
+                     nextval('alarm_seq'), {START_MS}, '')"
+            ),
+        )
+        .expect("psql");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let queue = dir.path().join("site-actions.jsonl");
+    let first =
+        SiteConsole::start_with_queue(SiteTarget::plain(&url), "console-q", Some(queue.clone())).expect("console");
+    let seen = wait_console(&first, "the alarm", |s| !s.alarms.is_empty());
+    let view = seen.alarms[0].clone();
+    server().psql("postgres", &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false")).expect("psql");
+    server()
+        .psql("postgres", &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"))
+        .expect("psql");
+    wait_console(&first, "offline", |s| !s.connected);
+    assert!(first.send(first.action(ActionKind::Acknowledge, &view, "anna", "on my way", START_MS + 1_000)));
+    wait_console(&first, "queued", |s| s.pending.len() == 1);
+    drop(first);
+    assert!(std::fs::read_to_string(&queue).expect("the queue is kept").contains("on my way"));
+
+    server().psql("postgres", &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true")).expect("psql");
+    let next =
+        SiteConsole::start_with_queue(SiteTarget::plain(&url), "console-q", Some(queue.clone())).expect("console");
+    let done = wait_console(&next, "applied", |s| s.connected && s.pending.is_empty() && s.last_outcome.is_some());
+    assert!(matches!(done.last_outcome.as_ref().map(|o| &o.1), Some(Outcome::Done { .. })), "{done:?}");
+    wait_console(&next, "acknowledged", |s| s.alarms.iter().any(|a| a.state == AlarmState::Acknowledged));
+    assert!(!queue.exists(), "nothing left queued");
+    assert_eq!(count(db, "SELECT count(*) FROM alarm_journal WHERE comment = 'on my way'"), 1);
+}

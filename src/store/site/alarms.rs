@@ -186,7 +186,7 @@ pub async fn write_states(
 }
 
 /// What an operator asks of one alarm.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ActionKind {
     Acknowledge,
     Shelve { until_ms: i64, reason: String },
@@ -207,7 +207,7 @@ impl ActionKind {
 }
 
 /// One operator action on one alarm, as a console sends it to the site database.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SiteAction {
     /// Unique per action (console, process, counter): a replay is recognised by it.
     pub id: String,

@@ -55,6 +55,16 @@ pub struct SiteConsole {
 impl SiteConsole {
     /// Starts the thread; never fails for the database's sake (an unreachable one is reported in the status).
     pub fn start(target: SiteTarget, console: impl Into<String>) -> Result<Self, std::io::Error> {
+        Self::start_with_queue(target, console, None)
+    }
+
+    /// Like [`SiteConsole::start`], keeping the actions that wait for the database in `queue_file` (the data
+    /// dir's), so a console closed while the database was away applies them when it next runs.
+    pub fn start_with_queue(
+        target: SiteTarget,
+        console: impl Into<String>,
+        queue_file: Option<std::path::PathBuf>,
+    ) -> Result<Self, std::io::Error> {
         let (action_tx, action_rx) = mpsc::channel(256);
         let status = ConsoleStatus { url: target.display_url(), ..ConsoleStatus::default() };
         let (status_tx, status_rx) = watch::channel(status.clone());
@@ -63,13 +73,22 @@ impl SiteConsole {
         std::thread::Builder::new().name("wf-site-alarms".to_owned()).spawn(move || {
             match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(rt) => {
-                    let state = State {
+                    let pending = queue_file.as_deref().map(load_queue).unwrap_or_default();
+                    if !pending.is_empty() {
+                        tracing::info!(
+                            actions = pending.len(),
+                            "site alarms: actions from an earlier run still to apply"
+                        );
+                    }
+                    let mut state = State {
                         rows: BTreeMap::new(),
-                        pending: VecDeque::new(),
+                        pending,
                         status,
                         tx: status_tx,
                         waker: thread_waker,
+                        queue_file,
                     };
+                    state.publish();
                     rt.block_on(run(target, action_rx, state));
                 }
                 Err(err) => tracing::error!("site alarms cannot start their runtime: {err}"),
@@ -144,10 +163,17 @@ struct State {
     status: ConsoleStatus,
     tx: watch::Sender<ConsoleStatus>,
     waker: Arc<OnceLock<Waker>>,
+    /// Where the waiting actions are kept across a restart.
+    queue_file: Option<std::path::PathBuf>,
 }
 
 impl State {
     fn publish(&mut self) {
+        if let Some(path) = &self.queue_file
+            && self.status.pending.iter().map(|a| &a.id).ne(self.pending.iter().map(|a| &a.id))
+        {
+            save_queue(path, &self.pending);
+        }
         let mut shown: Vec<&SiteAlarm> = self.rows.values().filter(|a| a.state() != AlarmState::Normal).collect();
         shown.sort_by(|a, b| (a.priority, &a.rule, &a.source).cmp(&(b.priority, &b.rule, &b.source)));
         self.status.alarms = Arc::new(shown.iter().enumerate().map(|(i, a)| a.view(i)).collect());
@@ -302,4 +328,37 @@ async fn apply_front(client: &mut Client, state: &mut State) -> Result<(), SiteE
     state.refresh(client).await?;
     state.publish();
     Ok(())
+}
+
+/// The actions a console kept because the database was away (one JSON object a line).
+fn load_queue(path: &std::path::Path) -> VecDeque<SiteAction> {
+    let Ok(text) = std::fs::read_to_string(path) else { return VecDeque::new() };
+    text.lines()
+        .filter_map(|line| match serde_json::from_str::<SiteAction>(line) {
+            Ok(action) => Some(action),
+            Err(err) => {
+                tracing::warn!("{}: an action that cannot be read is left out: {err}", path.display());
+                None
+            }
+        })
+        .collect()
+}
+
+/// Keeps the waiting actions (through a temp file and a rename); none removes the file.
+fn save_queue(path: &std::path::Path, pending: &VecDeque<SiteAction>) {
+    if pending.is_empty() {
+        let _ = std::fs::remove_file(path);
+        return;
+    }
+    let mut text = String::new();
+    for action in pending {
+        if let Ok(line) = serde_json::to_string(action) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    let tmp = path.with_extension("tmp");
+    if let Err(err) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
+        tracing::error!("{}: the waiting alarm actions cannot be kept: {err}", path.display());
+    }
 }
