@@ -54,7 +54,8 @@
 //!   [`store::site::alarms`], the alarm state every console shares: the leader's writes and the consoles'
 //!   compare-and-set actions under one lock; [`store::site::SiteConsole`], a console's thread that `LISTEN`s,
 //!   re-reads by seq and queues actions while the database is away). The reader thread answers a console's
-//!   alarm history from the site database ([`store::History::run_history`]), from the cache while it cannot.
+//!   alarm history, trends and review from the site database ([`store::History::run_history`],
+//!   [`store::History::run_backend`] over [`store::HistoryBackend`]), from the cache while it cannot.
 //! - [`gui`] — glue that opens the window: data dir, logging, config, tokio runtime, feeds, eframe.
 //! - [`app`] — the eframe `App`: `logic()` drains events into `LiveState`; `ui()` draws views; persisted settings;
 //!   with a site database ([`app::WatchfloorApp::with_site`]) the window is a console whose alarms are the site's.

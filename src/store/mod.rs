@@ -29,7 +29,7 @@ use crate::command::FeedEvent;
 use crate::model::alarm::{Entry, Restored};
 use crate::model::history::{Evaluator, OperatorAction, ZoneCrossing};
 
-pub use reader::{History, HistorySource, Pending, in_snapshot};
+pub use reader::{History, HistoryBackend, HistorySource, Pending, in_snapshot};
 pub use schema::{APPLICATION_ID, migrations, open_reader, open_writer};
 
 /// The cache file's name inside the data dir.

@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::writer::kind_name;
+use crate::model::history::{HistoryRead, HistoryResult};
 use crate::model::{Quality, Sample, SignalId, TimeSource, Value, ValueKind};
 
 const MINUTE_MS: i64 = 60_000;
@@ -651,9 +652,103 @@ pub fn values_of(
     Ok(out)
 }
 
+/// [`stored_signals`] from any history (the site database).
+pub fn stored_signals_of(history: &dyn HistoryRead) -> HistoryResult<Vec<StoredSignal>> {
+    use crate::model::vehicle::metric as vm;
+    let mut all = history.signals()?;
+    all.sort_by_key(|s| s.key);
+    Ok(all
+        .into_iter()
+        .map(|s| {
+            let name = SignalId::new(s.name);
+            let position = name.split_known_metric(&[vm::LATITUDE, vm::LONGITUDE]).is_some();
+            StoredSignal { id: s.key, name, kind: s.kind, gateway: s.gateway, position }
+        })
+        .collect())
+}
+
+/// [`values_of`] from any history (the site database): the same values, through [`HistoryRead`].
+pub fn values_of_history(
+    history: &dyn HistoryRead,
+    signals: &[StoredSignal],
+    at_ms: i64,
+    lookback_ms: i64,
+) -> HistoryResult<Vec<(String, Sample)>> {
+    let mut out = Vec::with_capacity(signals.len());
+    for signal in signals {
+        let Some(found) = history.last_before(signal.id, signal.kind, at_ms + 1, false)? else { continue };
+        if found.ts_ms < at_ms - lookback_ms {
+            continue;
+        }
+        let mut sample = Sample {
+            value: found.value,
+            signal: signal.name.clone(),
+            ts_ms: found.ts_ms,
+            quality: found.quality,
+            time_source: TimeSource::Source,
+            historical: true,
+        };
+        if signal.position
+            && found.ts_ms < at_ms
+            && let Value::F64(v0) = sample.value
+        {
+            let next = history.raw(signal.id, signal.kind, (at_ms + 1, at_ms + lookback_ms + 1), 1, false)?;
+            if let Some(StoredSample { ts_ms: t1, value: Value::F64(v1), .. }) = next.first() {
+                #[expect(clippy::cast_precision_loss, reason = "milliseconds between two fixes")]
+                let f = (at_ms - found.ts_ms) as f64 / (t1 - found.ts_ms) as f64;
+                sample.value = Value::F64(v0 + (v1 - v0) * f);
+                sample.ts_ms = at_ms;
+            }
+        }
+        out.push((signal.gateway.clone(), sample));
+    }
+    Ok(out)
+}
+
+/// [`down_spans`] from any history (the site database).
+pub fn down_spans_of(history: &dyn HistoryRead, from_ms: i64, to_ms: i64) -> HistoryResult<Vec<(String, i64, i64)>> {
+    let mut out = Vec::new();
+    for s in history.signals()? {
+        if SignalId::new(s.name.as_str()).split_known_metric(&[crate::model::machine::metric::STATE]).is_none() {
+            continue;
+        }
+        let mut rows = history.raw(s.key, s.kind, (from_ms, to_ms), usize::MAX, false)?;
+        if let Some(before) = history.last_before(s.key, s.kind, from_ms, false)? {
+            rows.insert(0, StoredSample { ts_ms: from_ms, value: before.value, quality: Quality::Good });
+        }
+        down_runs(&s.name, &rows, to_ms, &mut out);
+    }
+    Ok(out)
+}
+
+/// The stretches of `rows` (a machine's states in time order) when it was down, until `to_ms` at the latest.
+fn down_runs(name: &str, rows: &[StoredSample], to_ms: i64, out: &mut Vec<(String, i64, i64)>) {
+    use crate::model::MachineState;
+    let is_down = |v: &Value| {
+        let state = match v {
+            Value::I64(code) => MachineState::from_code(*code),
+            other => other.as_str().and_then(MachineState::parse),
+        };
+        state == Some(MachineState::Down)
+    };
+    let mut start: Option<i64> = None;
+    for row in rows {
+        match (start, is_down(&row.value)) {
+            (None, true) => start = Some(row.ts_ms),
+            (Some(s), false) => {
+                out.push((name.to_owned(), s, row.ts_ms));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((name.to_owned(), s, to_ms));
+    }
+}
+
 /// Stretches in `[from_ms, to_ms)` when a machine was `down`, per machine `State` signal, for the review timeline.
 pub fn down_spans(conn: &Connection, from_ms: i64, to_ms: i64) -> rusqlite::Result<Vec<(String, i64, i64)>> {
-    use crate::model::MachineState;
     let mut signals = conn.prepare_cached("SELECT id, name, kind FROM signal")?;
     let states: Vec<(i64, String, ValueKind)> = signals
         .query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?, kind_from(&r.get::<_, String>(2)?))))?
@@ -677,27 +772,7 @@ pub fn down_spans(conn: &Connection, from_ms: i64, to_ms: i64) -> rusqlite::Resu
         if let Some((_, num, text)) = before {
             rows.insert(0, StoredSample { ts_ms: from_ms, value: value_from(kind, num, text), quality: Quality::Good });
         }
-        let is_down = |v: &Value| {
-            let state = match v {
-                Value::I64(code) => MachineState::from_code(*code),
-                other => other.as_str().and_then(MachineState::parse),
-            };
-            state == Some(MachineState::Down)
-        };
-        let mut start: Option<i64> = None;
-        for row in &rows {
-            match (start, is_down(&row.value)) {
-                (None, true) => start = Some(row.ts_ms),
-                (Some(s), false) => {
-                    out.push((name.clone(), s, row.ts_ms));
-                    start = None;
-                }
-                _ => {}
-            }
-        }
-        if let Some(s) = start {
-            out.push((name.clone(), s, to_ms));
-        }
+        down_runs(&name, &rows, to_ms, &mut out);
     }
     out.sort_by_key(|(_, s, _)| *s);
     Ok(out)

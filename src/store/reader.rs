@@ -14,10 +14,22 @@ use crate::model::Sample;
 
 type Job = Box<dyn FnOnce(&Result<Connection, Error>, &mut SiteReader) + Send>;
 
-/// What a reader job reads: this cache, or the site database; both answer the history reads and the trend's.
+/// What a reader job reads: this cache, or the site database; both answer the history reads, the trend's and
+/// review's.
 pub trait HistoryBackend {
     fn as_history(&self) -> &dyn crate::model::history::HistoryRead;
     fn as_series(&self) -> &dyn query::SeriesRead;
+    /// Every stored signal as review reads them.
+    fn stored_signals(&self) -> Result<Vec<query::StoredSignal>, Error>;
+    /// Each of `signals`' value at `at_ms` (see [`query::values_of`]).
+    fn values_of(
+        &self,
+        signals: &[query::StoredSignal],
+        at_ms: i64,
+        lookback_ms: i64,
+    ) -> Result<Vec<(String, Sample)>, Error>;
+    /// Stretches when a machine was down (see [`query::down_spans`]).
+    fn down_spans(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64, i64)>, Error>;
 }
 
 impl HistoryBackend for Connection {
@@ -27,6 +39,20 @@ impl HistoryBackend for Connection {
     fn as_series(&self) -> &dyn query::SeriesRead {
         self
     }
+    fn stored_signals(&self) -> Result<Vec<query::StoredSignal>, Error> {
+        query::stored_signals(self).map_err(query::sqlite_error(self))
+    }
+    fn values_of(
+        &self,
+        signals: &[query::StoredSignal],
+        at_ms: i64,
+        lookback_ms: i64,
+    ) -> Result<Vec<(String, Sample)>, Error> {
+        query::values_of(self, signals, at_ms, lookback_ms).map_err(query::sqlite_error(self))
+    }
+    fn down_spans(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64, i64)>, Error> {
+        query::down_spans(self, from_ms, to_ms).map_err(query::sqlite_error(self))
+    }
 }
 
 impl HistoryBackend for super::site::PgHistory {
@@ -35,6 +61,21 @@ impl HistoryBackend for super::site::PgHistory {
     }
     fn as_series(&self) -> &dyn query::SeriesRead {
         self
+    }
+    fn stored_signals(&self) -> Result<Vec<query::StoredSignal>, Error> {
+        query::stored_signals_of(self).map_err(|source| Error::History { path: self.url().into(), source })
+    }
+    fn values_of(
+        &self,
+        signals: &[query::StoredSignal],
+        at_ms: i64,
+        lookback_ms: i64,
+    ) -> Result<Vec<(String, Sample)>, Error> {
+        query::values_of_history(self, signals, at_ms, lookback_ms)
+            .map_err(|source| Error::History { path: self.url().into(), source })
+    }
+    fn down_spans(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64, i64)>, Error> {
+        query::down_spans_of(self, from_ms, to_ms).map_err(|source| Error::History { path: self.url().into(), source })
     }
 }
 
@@ -199,6 +240,18 @@ impl History {
         .then_some(Pending { rx })
     }
 
+    /// Runs `f` on the site database when there is one and it answers, else on this cache (review on a console).
+    pub fn run_backend<T: Send + 'static>(
+        &self,
+        f: impl Fn(&dyn HistoryBackend) -> Result<T, Error> + Send + 'static,
+    ) -> Option<Pending<T>> {
+        let (tx, rx) = oneshot::channel();
+        self.site_first(f, move |result| {
+            let _ = tx.send(result.map(|(t, _)| t));
+        })
+        .then_some(Pending { rx })
+    }
+
     /// Queues `f` to run on the site database when there is one and it answers (a signal it does not hold is read
     /// from this cache too), else on this cache; `deliver` gets the result and where it was read.
     fn site_first<T: Send + 'static>(
@@ -211,18 +264,23 @@ impl History {
         let job: Job = Box::new(move |conn, site| {
             let site_problem = match site.get() {
                 Ok(Some(pg)) => match f(pg) {
-                    Ok(t) => Some(Ok((t, HistorySource::Site))),
+                    Ok(t) => Some(Ok(Ok((t, HistorySource::Site)))),
                     Err(Error::UnknownSignal(name)) => Some(Err(format!("no signal {name:?} in the site database"))),
-                    Err(err) => {
+                    // A read of the site database failed: the connection is dropped (opened again later) and
+                    // this cache answers.
+                    Err(err @ Error::History { .. }) => {
                         site.broke(err.to_string());
                         Some(Err(err.to_string()))
                     }
+                    // The job's own failure (a file it writes, a cancel): not the database's, so not run again.
+                    Err(err) => Some(Ok(Err(err))),
                 },
                 Ok(None) => None,
                 Err(why) => Some(Err(why)),
             };
             let result = match site_problem {
-                Some(Ok(done)) => Ok(done),
+                Some(Ok(Ok(done))) => Ok(done),
+                Some(Ok(Err(err))) => Err(err),
                 problem => {
                     let site_problem = problem.and_then(Result::err);
                     match conn {

@@ -844,3 +844,42 @@ fn a_console_closed_while_the_database_is_away_applies_its_queued_actions_when_i
     assert!(!queue.exists(), "nothing left queued");
     assert_eq!(count(db, "SELECT count(*) FROM alarm_journal WHERE comment = 'on my way'"), 1);
 }
+
+#[test]
+fn a_console_reviews_the_site_database_as_it_would_a_cache_of_the_same_data() {
+    if !postgres_installed() {
+        return;
+    }
+    use watchfloor::ui::panels::review::{Replays, frame_from, load_frame};
+    let url = server().create_database("site_review").expect("database");
+    let sim = SimConfig { lines: 1, vehicles: 3, ..SimConfig::demo(12, START_MS) };
+    let events =
+        sim_events(sim, 20, &[(4, Fault::StopMachine { machine: "Filler".into(), secs: 900, reason: "JAM".into() })]);
+    write_site(&url, &events);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("h.sqlite");
+    write_cache(&cache, &events);
+    let pg = PgHistory::open(&SiteTarget::plain(&url)).expect("open the site database");
+    let conn = watchfloor::store::open_reader(&cache).expect("open the cache");
+    let config = watchfloor::config::Config::demo(watchfloor::config::SimGateway::default());
+    let settings = watchfloor::live::LiveSettings {
+        calendar: config.calendar.clone(),
+        assets: Arc::new(config.assets.clone()),
+        ..watchfloor::live::LiveSettings::default()
+    };
+    for at in [START_MS + 3 * 60_000 + 500, START_MS + 17 * 60_000] {
+        let from_site = frame_from(&pg, &settings, &Replays::new(START_MS + 20 * 60_000), at).expect("site frame");
+        let from_cache = load_frame(&conn, &settings, &Replays::new(START_MS + 20 * 60_000), at).expect("frame");
+        assert!(from_site.values.len() > 20, "{}", from_site.values.len());
+        assert_eq!(from_site.values, from_cache.values);
+        assert_eq!(from_site.alarms, from_cache.alarms);
+        let oee = |f: &watchfloor::ui::panels::review::Frame| format!("{:?}", f.oee);
+        assert_eq!(oee(&from_site), oee(&from_cache));
+    }
+    let down_site =
+        watchfloor::store::HistoryBackend::down_spans(&pg, START_MS, START_MS + 20 * 60_000).expect("spans");
+    let down_cache =
+        watchfloor::store::HistoryBackend::down_spans(&conn, START_MS, START_MS + 20 * 60_000).expect("spans");
+    assert!(down_site.iter().any(|(m, ..)| m.contains("Filler")), "{down_site:?}");
+    assert_eq!(down_site, down_cache);
+}

@@ -430,6 +430,11 @@ impl PgHistory {
         Ok(Self { client: RefCell::new(client), statements: RefCell::default(), url: target.display_url() })
     }
 
+    /// The database's URL without its password.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     fn failed(&self) -> impl Fn(postgres::Error) -> HistoryError + '_ {
         |e| HistoryError(format!("{}: {e}", self.url))
     }

@@ -23,7 +23,7 @@ use crate::model::Sample;
 use crate::model::ShiftInstance;
 use crate::model::alarm::Priority;
 use crate::store::export::{ExportSummary, RecordingInfo};
-use crate::store::{AlarmView, History, Pending, query};
+use crate::store::{AlarmView, History, HistoryBackend, Pending, query};
 use crate::ui::theme::Theme;
 
 /// How far back a value may be to count as the value at `t`.
@@ -202,7 +202,7 @@ impl Replays {
     /// The replay of the shift at `at_ms`, read now when it is not yet.
     pub fn shift_at(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &dyn crate::model::history::HistoryRead,
         settings: &LiveSettings,
         at_ms: i64,
     ) -> crate::model::history::HistoryResult<Arc<ShiftReplay>> {
@@ -222,12 +222,12 @@ impl Replays {
 
     /// The stored signals, and the machines' total counters among them (their value a minute before `t` gives the
     /// parts per minute at `t`); read at the first seek (a signal first stored later has no value in the range).
-    pub fn signals(&self, conn: &rusqlite::Connection, settings: &LiveSettings) -> rusqlite::Result<Signals> {
+    pub fn signals(&self, conn: &dyn HistoryBackend, settings: &LiveSettings) -> Result<Signals, crate::store::Error> {
         let mut signals = lock(&self.inner.signals);
         if let Some((all, counters)) = &*signals {
             return Ok((Arc::clone(all), Arc::clone(counters)));
         }
-        let all = query::stored_signals(conn)?;
+        let all = conn.stored_signals()?;
         let counters: Vec<query::StoredSignal> = all
             .iter()
             .filter(|s| {
@@ -243,34 +243,35 @@ impl Replays {
 }
 
 /// Reads the site at `at_ms` (values, alarms, the shift's OEE up to then).
+/// The site at `at_ms` from a cache, in one read transaction.
 pub fn load_frame(
     conn: &rusqlite::Connection,
     settings: &LiveSettings,
     replays: &Replays,
     at_ms: i64,
 ) -> Result<Frame, crate::store::Error> {
-    // One read transaction for the whole seek (the reader's jobs run in one already).
-    crate::store::in_snapshot(conn, |conn| read_frame(conn, settings, replays, at_ms))
+    crate::store::in_snapshot(conn, |conn| frame_from(conn, settings, replays, at_ms))
 }
 
-fn read_frame(
-    conn: &rusqlite::Connection,
+/// The site at `at_ms` from a cache or from the site database (a console's review).
+pub fn frame_from(
+    conn: &dyn HistoryBackend,
     settings: &LiveSettings,
     replays: &Replays,
     at_ms: i64,
 ) -> Result<Frame, crate::store::Error> {
-    let sql = crate::store::query::sqlite_error(conn);
-    let (signals, counters) = replays.signals(conn, settings).map_err(sql)?;
+    let (signals, counters) = replays.signals(conn, settings)?;
     // The counters a minute before too, so the machines show their parts per minute at `t`.
     let before = at_ms - crate::live::RATE_WINDOW_MS;
-    let mut values = query::values_of(conn, &counters, before, LOOKBACK_MS).map_err(sql)?;
-    values.extend(query::values_of(conn, &signals, at_ms, LOOKBACK_MS).map_err(sql)?);
+    let mut values = conn.values_of(&counters, before, LOOKBACK_MS)?;
+    values.extend(conn.values_of(&signals, at_ms, LOOKBACK_MS)?);
     // In time order, as they happened (the live state takes each signal's newest).
     values.sort_by_key(|(_, s)| s.ts_ms);
-    let failed = query::history_error(conn);
-    let alarms = crate::analytics::alarm_kpi::alarms_at(conn, at_ms).map_err(failed)?;
-    let replay = replays.shift_at(conn, settings, at_ms).map_err(failed)?;
-    let seed = replay.at(conn, at_ms).map_err(failed)?;
+    let failed = |source| crate::store::Error::History { path: "history".into(), source };
+    let history = conn.as_history();
+    let alarms = crate::analytics::alarm_kpi::alarms_at(history, at_ms).map_err(failed)?;
+    let replay = replays.shift_at(history, settings, at_ms).map_err(failed)?;
+    let seed = replay.at(history, at_ms).map_err(failed)?;
     Ok(Frame { at_ms, values, alarms, oee: Some((replay.period.clone(), seed)) })
 }
 
@@ -417,7 +418,8 @@ impl Review {
         self.report_cancel = Arc::default();
         self.report_progress = Arc::default();
         let (cancel, progress) = (Arc::clone(&self.report_cancel), Arc::clone(&self.report_progress));
-        self.report = history.run(move |conn| {
+        // A console's report reads the site database, as its review does.
+        self.report = history.run_backend(move |conn| {
             let fleet = crate::analytics::fleet::FleetParams {
                 geofences: (*settings.geofences).clone(),
                 stale_after_ms: settings.stale_after_ms,
@@ -428,10 +430,11 @@ impl Review {
                 !cancel.load(Ordering::Relaxed)
             };
             let (assets, calendar) = (&settings.assets, &settings.calendar);
-            let report = crate::analytics::report::full(conn, assets, calendar, &site, &fleet, range, &mut step)
-                .map_err(query::history_error(conn))?;
+            let history = conn.as_history();
+            let report = crate::analytics::report::full(history, assets, calendar, &site, &fleet, range, &mut step)
+                .map_err(|source| crate::store::Error::History { path: "history".into(), source })?;
             let Some(report) = report.filter(|_| !cancel.load(Ordering::Relaxed)) else {
-                return Err(crate::store::Error::NotWritable { path: dir, reason: "cancelled".to_owned() });
+                return Err(crate::store::Error::NotWritable { path: dir.clone(), reason: "cancelled".to_owned() });
             };
             let html =
                 crate::analytics::report_html::render(&report, &format!("Report: {title}"), report.alarms.as_ref());
@@ -440,7 +443,7 @@ impl Review {
                     .and_then(|()| std::fs::write(path, bytes))
                     .map_err(|e| crate::store::Error::NotWritable { path: path.to_owned(), reason: e.to_string() })
             };
-            let stem = dir.join(name);
+            let stem = dir.join(&name);
             let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
             write(&stem.with_extension("json"), &json)?;
             // The CSV forms, as `watchfloor report --format csv --section oee|vehicles|alarms` prints them.
@@ -565,12 +568,11 @@ impl Review {
         };
         if self.timeline_loading.is_none() && !self.timeline_read {
             let (from, to) = (self.from_ms, self.to_ms);
-            self.timeline_loading = history.run(move |conn| {
-                let sql = crate::store::query::sqlite_error(conn);
+            self.timeline_loading = history.run_backend(move |conn| {
                 Ok(Timeline {
-                    markers: crate::analytics::alarm_kpi::activations(conn, from, to)
-                        .map_err(query::history_error(conn))?,
-                    down: query::down_spans(conn, from, to).map_err(sql)?,
+                    markers: crate::analytics::alarm_kpi::activations(conn.as_history(), from, to)
+                        .map_err(|source| crate::store::Error::History { path: "history".into(), source })?,
+                    down: conn.down_spans(from, to)?,
                 })
             });
         }
@@ -596,7 +598,8 @@ impl Review {
         if self.seeking.is_none() && self.shown_ms != Some(self.at_ms) {
             let (settings, replays, at) = (self.settings.clone(), self.replays.clone(), self.at_ms);
             // The site the views read is built on the reader thread too: the window only swaps it in.
-            self.seeking = history.run(move |conn| Ok(load_frame(conn, &settings, &replays, at)?.into_site(&settings)));
+            self.seeking =
+                history.run_backend(move |conn| Ok(frame_from(conn, &settings, &replays, at)?.into_site(&settings)));
         }
         if self.seeking.is_some() {
             ctx.request_repaint_after(Duration::from_millis(30));
