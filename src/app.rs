@@ -353,6 +353,9 @@ impl WatchfloorApp {
         if let Some((dir, info)) = &self.recordings {
             review = review.with_export(dir.clone(), info.clone());
         }
+        if let Some(site) = &self.site {
+            review = review.with_site(site.target().clone());
+        }
         review
     }
 

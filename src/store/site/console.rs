@@ -50,6 +50,7 @@ pub struct SiteConsole {
     /// Makes action ids unique within this process (with the console and the start time).
     counter: AtomicU64,
     started_ms: i64,
+    target: SiteTarget,
 }
 
 impl SiteConsole {
@@ -67,6 +68,7 @@ impl SiteConsole {
     ) -> Result<Self, std::io::Error> {
         let (action_tx, action_rx) = mpsc::channel(256);
         let status = ConsoleStatus { url: target.display_url(), ..ConsoleStatus::default() };
+        let own_target = target.clone();
         let (status_tx, status_rx) = watch::channel(status.clone());
         let waker: Arc<OnceLock<Waker>> = Arc::new(OnceLock::new());
         let thread_waker = Arc::clone(&waker);
@@ -101,6 +103,7 @@ impl SiteConsole {
             console: console.into(),
             counter: AtomicU64::new(0),
             started_ms: crate::clock::wall_now_ms(),
+            target: own_target,
         })
     }
 
@@ -117,6 +120,11 @@ impl SiteConsole {
     /// A watch on the status (tests, benchmarks).
     pub fn watch(&self) -> watch::Receiver<ConsoleStatus> {
         self.status.clone()
+    }
+
+    /// The site database it follows.
+    pub fn target(&self) -> &SiteTarget {
+        &self.target
     }
 
     /// This console's name in the journal.

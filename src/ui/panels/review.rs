@@ -150,6 +150,8 @@ pub struct Review {
     source: Option<History>,
     /// Where *Shift report* writes, and the site's name for it.
     reports: Option<(std::path::PathBuf, String)>,
+    /// The site database a console reviews: *Export recording* writes from it (unless a dropped file is reviewed).
+    site: Option<crate::store::site::SiteTarget>,
     report: Option<Pending<std::path::PathBuf>>,
     /// *Shift report* was clicked: the files' name (site time), started on the next tick (which has the reader).
     report_asked: Option<String>,
@@ -298,6 +300,7 @@ impl Review {
             problem: None,
             source: None,
             reports: None,
+            site: None,
             report: None,
             report_asked: None,
             report_written: None,
@@ -314,6 +317,13 @@ impl Review {
     /// Offers *Export recording*, written into `dir` with `info` (the config and site plan it carries).
     pub fn with_export(mut self, dir: PathBuf, info: RecordingInfo) -> Self {
         self.export_to = Some((dir, info));
+        self
+    }
+
+    /// A console's review: recordings are written from the site database.
+    #[must_use]
+    pub fn with_site(mut self, site: crate::store::site::SiteTarget) -> Self {
+        self.site = Some(site);
         self
     }
 
@@ -360,6 +370,8 @@ impl Review {
     /// Starts writing a recording of the reviewed range from the cache at `db`.
     fn start_export(&mut self, db: PathBuf, out: PathBuf, ctx: &egui::Context) {
         let Some((_, info)) = self.export_to.clone() else { return };
+        // A console reviewing the site exports the site's rows; a dropped file is exported from itself.
+        let site = self.site.clone().filter(|_| self.source.is_none());
         let progress: Arc<(AtomicU64, AtomicU64)> = Arc::default();
         let cancel: Arc<AtomicBool> = Arc::default();
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
@@ -374,8 +386,16 @@ impl Review {
                 .parent()
                 .map_or(Ok(()), std::fs::create_dir_all)
                 .map_err(|e| format!("{}: {e}", out.display()))
-                .and_then(|()| {
-                    crate::store::export::export(&db, &out, range, &info, &mut report, &c).map_err(|e| e.to_string())
+                .and_then(|()| match &site {
+                    Some(target) => {
+                        let mut client = target.connect_blocking("watchfloor-export").map_err(|e| e.to_string())?;
+                        let info = RecordingInfo { source: target.display_url(), ..info };
+                        let source = crate::store::export::Source::Site(&mut client);
+                        crate::store::export::export_from(source, &out, range, &info, &mut report, &c)
+                            .map_err(|e| e.to_string())
+                    }
+                    None => crate::store::export::export(&db, &out, range, &info, &mut report, &c)
+                        .map_err(|e| e.to_string()),
                 });
             let _ = tx.send(result.map(|summary| (out, summary)));
             ctx.request_repaint();
