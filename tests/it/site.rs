@@ -292,18 +292,16 @@ fn site_keys(url: &str) -> Vec<(String, i64)> {
         .collect()
 }
 
-#[test]
-fn two_recorders_on_one_site_the_leader_killed_the_standby_carries_on_and_nothing_is_lost() {
-    if !postgres_installed() {
-        return;
-    }
+/// Two `watchfloor record` processes on one site database fed by `gateway` (a `watchfloor gateway` command line;
+/// `{port}` is a free port) through the config's `[[gateway]]` table: the leader killed with kill -9, the standby
+/// carries on, and every sample either received is in the site database once.
+fn failover(db: &str, gateway: &[&str], gateway_toml: &str, port: u16) {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
-    let url = server().create_database("site_failover").expect("database");
+    let url = server().create_database(db).expect("database");
     let dir = tempfile::tempdir().expect("dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
     let mut gateway = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
-        .args(["gateway", "--http", &format!("127.0.0.1:{port}"), "--lines", "1", "--vehicles", "3"])
+        .args(gateway.iter().map(|a| a.replace("{port}", &port.to_string())))
         .stderr(Stdio::null())
         .spawn()
         .expect("start watchfloor gateway");
@@ -311,8 +309,8 @@ fn two_recorders_on_one_site_the_leader_killed_the_standby_carries_on_and_nothin
     std::fs::write(
         &config,
         format!(
-            "[site]\nname = \"Failover plant\"\n\n[site_db]\nurl = \"{url}\"\nsslmode = \"disable\"\n\n\
-             [[gateway]]\nname = \"plant\"\nkind = \"http\"\nurl = \"http://127.0.0.1:{port}\"\n"
+            "[site]\nname = \"Failover plant\"\n\n[site_db]\nurl = \"{url}\"\nsslmode = \"disable\"\n\n{}\n",
+            gateway_toml.replace("{port}", &port.to_string())
         ),
     )
     .expect("config");
@@ -329,7 +327,7 @@ fn two_recorders_on_one_site_the_leader_killed_the_standby_carries_on_and_nothin
     };
     // Before the first recorder has migrated the database there is no table yet: no rows.
     let rows = || {
-        let out = server().psql("site_failover", "SELECT count(*) FROM sample").unwrap_or_default();
+        let out = server().psql(db, "SELECT count(*) FROM sample").unwrap_or_default();
         out.trim().parse::<i64>().unwrap_or(0)
     };
     let wait_for = |what: &str, limit: Duration, done: &dyn Fn() -> bool| {
@@ -372,6 +370,46 @@ fn two_recorders_on_one_site_the_leader_killed_the_standby_carries_on_and_nothin
     let missing: Vec<&(String, i64)> = seen.iter().filter(|k| !unique.contains(k)).take(5).collect();
     assert!(missing.is_empty(), "every sample either recorder received is in the site database: {missing:?}");
     eprintln!("takeover after kill -9: {} ms; {} samples", takeover.as_millis(), site.len());
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port()
+}
+
+#[test]
+fn two_recorders_on_one_site_the_leader_killed_the_standby_carries_on_and_nothing_is_lost() {
+    if !postgres_installed() {
+        return;
+    }
+    failover(
+        "site_failover",
+        &["gateway", "--http", "127.0.0.1:{port}", "--lines", "1", "--vehicles", "3"],
+        "[[gateway]]\nname = \"plant\"\nkind = \"http\"\nurl = \"http://127.0.0.1:{port}\"",
+        free_port(),
+    );
+}
+
+/// The same over Sparkplug B: both recorders are host applications with the site's one host id on one broker
+/// (Mosquitto); the standby stays connected beside the leader, so it holds the stream when the leader dies.
+#[test]
+fn two_sparkplug_recorders_with_one_host_id_the_leader_killed_the_standby_carries_on() {
+    if !postgres_installed() {
+        return;
+    }
+    if watchfloor::bench::mqtt::mosquitto_binary().is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install mosquitto (apt-get install mosquitto)");
+        eprintln!("mosquitto is not installed: this test did not run (apt-get install mosquitto)");
+        return;
+    }
+    let broker = watchfloor::bench::mqtt::Mosquitto::start(None).expect("mosquitto");
+    let port = broker.url("mqtt").port().expect("port");
+    failover(
+        "site_failover_sparkplug",
+        &["gateway", "--mqtt", "mqtt://127.0.0.1:{port}", "--lines", "1", "--vehicles", "3"],
+        "[[gateway]]\nname = \"plant\"\nkind = \"sparkplug\"\nurl = \"mqtt://127.0.0.1:{port}\"\n\
+         group = \"PlantA\"\nhost_id = \"site-host\"",
+        port,
+    );
 }
 
 fn wait_console(
