@@ -210,9 +210,16 @@ impl WatchfloorApp {
         self.site.as_ref().map(crate::store::site::SiteConsole::status)
     }
 
+    /// The site's alarm state when this console uses it: read at least once, and judged by a leading recorder (or
+    /// the database is away: then as last read). With no recorder leading, nothing judges the site's alarms, so
+    /// the window shows and acts on its own.
+    fn site_alarms(&self) -> Option<crate::store::site::ConsoleStatus> {
+        self.site_status().filter(|s| s.loaded && (s.leader.is_some() || !s.connected))
+    }
+
     /// The alarms shown now: the site's when this is a console that has read them, else this window's own.
     fn alarms_now(&self) -> Arc<Vec<crate::store::AlarmView>> {
-        if let Some(status) = self.site_status().filter(|s| s.loaded) {
+        if let Some(status) = self.site_alarms() {
             if status.pending.is_empty() {
                 return status.alarms;
             }
@@ -239,7 +246,7 @@ impl WatchfloorApp {
     fn send_alarm_actions(&self, reviewing: bool, shown: &[crate::store::AlarmView], actions: Vec<StoreCommand>) {
         use crate::model::history::OperatorAction;
         use crate::store::site::alarms::ActionKind;
-        let Some(site) = self.site.as_ref().filter(|_| !reviewing) else {
+        let Some(site) = self.site.as_ref().filter(|_| !reviewing && self.site_alarms().is_some()) else {
             send_alarm_actions(self.store.as_ref(), reviewing, actions);
             return;
         };
@@ -276,7 +283,10 @@ impl WatchfloorApp {
             _ => None,
         });
         ui.horizontal_wrapped(|ui| {
-            if status.connected {
+            if status.connected && status.leader.is_none() {
+                crate::ui::widgets::status_badge_ui(ui, &self.theme, Severity::Attention, "No recorder leads the site");
+                ui.label("Nothing judges the site's alarms: this console shows and acts on its own.");
+            } else if status.connected {
                 crate::ui::widgets::status_badge_ui(ui, &self.theme, Severity::Normal, "Site database");
             } else {
                 let severity = if status.error { Severity::Alarm } else { Severity::Attention };
@@ -678,7 +688,7 @@ impl eframe::App for WatchfloorApp {
                 matches!(o, crate::store::site::alarms::Outcome::Refused(_))
                     && crate::clock::wall_now_ms() - at < 15_000
             });
-            !s.connected || !s.pending.is_empty() || refused
+            !s.connected || !s.pending.is_empty() || refused || s.leader.is_none()
         }) {
             egui::Panel::top("site_db").show(ui, |ui| self.site_strip_ui(ui, &status));
         }

@@ -537,8 +537,11 @@ fn consoles_share_one_alarm_state_acks_are_compare_and_set_and_queued_while_offl
     let row = "SELECT state || ' ' || active || ' ' || acked FROM alarm_state \
                WHERE rule = 'Machine down' AND source LIKE '%Capper%'";
     assert_eq!(server().psql(db, row).expect("psql").trim(), "Shelved false true");
+    // The consoles know who judges the alarms, and that nobody does once the leader stops.
+    assert!(a.status().leader.is_some_and(|(host, _)| host.contains("pid")), "{:?}", a.status().leader);
     drop(tx);
     leader.finish();
+    wait_console(&b, "no leader", |s| s.leader.is_none());
 }
 
 type Window = egui_kittest::Harness<'static, watchfloor::app::WatchfloorApp>;
@@ -604,7 +607,14 @@ fn an_acknowledgement_in_one_window_shows_in_the_other() {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = Arc::new(watchfloor::clock::ManualClock::new(START_MS + 60_000));
     let mut a = console_window(&url, "console-a", "anna", &dir.path().join("a.sqlite"), &clock);
+    // No recorder leads: nothing judges the site's alarms, and the console says so (and shows its own: none).
+    wait_label(&mut a, "No recorder leads the site");
+    assert!(a.query_all_by_label_contains("to acknowledge").next().is_none());
+    let (leader_tx, leader_rx) = tokio::sync::mpsc::channel(64);
+    let leader = SiteWriter::start(site_options(&url), leader_rx).expect("leader");
+    wait_role(&leader, SiteRole::Leader);
     let mut b = console_window(&url, "console-b", "ben", &dir.path().join("b.sqlite"), &clock);
+    wait_label(&mut a, "Site: connected");
     wait_label(&mut a, "1 to acknowledge");
     wait_label(&mut b, "1 to acknowledge");
     a.get_by_label("Acknowledge").click();
@@ -652,6 +662,8 @@ fn an_acknowledgement_in_one_window_shows_in_the_other() {
         .psql(db, "SELECT state || ' ' || changed_by FROM alarm_state WHERE rule = 'Filler overtemp'")
         .expect("psql");
     assert_eq!(state.trim(), "Shelved anna@console-a");
+    drop(leader_tx);
+    leader.finish();
 }
 
 #[test]

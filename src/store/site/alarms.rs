@@ -22,6 +22,37 @@ pub const ALARM_LOCK: i64 = 0x5746_616c;
 /// The channel consoles `LISTEN` on; the payload is the newest seq.
 pub const CHANNEL: &str = "watchfloor_alarm";
 
+/// How old the leader's last heartbeat may be before consoles take it as gone.
+pub const LEADER_STALE_MS: i64 = 10_000;
+
+/// The database server's clock in UTC milliseconds (heartbeats are written and judged in it).
+const SERVER_NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/// The leader's heartbeat: it leads `site` from `host`.
+pub async fn beat(client: &impl GenericClient, site: &str, host: &str) -> Result<(), SiteError> {
+    let sql = format!(
+        "INSERT INTO site_leader (site, host, since_ms, beat_ms) VALUES ($1, $2, {SERVER_NOW_MS}, {SERVER_NOW_MS})
+         ON CONFLICT (site) DO UPDATE SET beat_ms = excluded.beat_ms, host = excluded.host,
+             since_ms = CASE WHEN site_leader.host = excluded.host THEN site_leader.since_ms ELSE excluded.since_ms END"
+    );
+    client.execute(&sql, &[&site, &host]).await?;
+    Ok(())
+}
+
+/// A leader stopping cleanly says so at once.
+pub async fn resign(client: &impl GenericClient, site: &str, host: &str) -> Result<(), SiteError> {
+    client.execute("DELETE FROM site_leader WHERE site = $1 AND host = $2", &[&site, &host]).await?;
+    Ok(())
+}
+
+/// The recorder leading a site now: its host and since when (UTC ms), if its heartbeat is fresh.
+pub async fn leader(client: &impl GenericClient) -> Result<Option<(String, i64)>, SiteError> {
+    let sql = format!(
+        "SELECT host, since_ms FROM site_leader WHERE beat_ms > {SERVER_NOW_MS} - $1 ORDER BY beat_ms DESC LIMIT 1"
+    );
+    Ok(client.query_opt(&sql, &[&LEADER_STALE_MS]).await?.map(|r| (r.get(0), r.get(1))))
+}
+
 /// One alarm as the site database holds it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SiteAlarm {

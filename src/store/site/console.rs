@@ -39,6 +39,9 @@ pub struct ConsoleStatus {
     pub last_outcome: Option<(SiteAction, Outcome, i64)>,
     /// The newest alarm change read.
     pub seq: i64,
+    /// The recorder that leads the site and judges its alarms (its host, since when), as of the last check;
+    /// `None` when no recorder's heartbeat is fresh.
+    pub leader: Option<(String, i64)>,
 }
 
 /// The console's site alarm thread. Dropping it ends the thread (after the action in flight).
@@ -286,6 +289,7 @@ async fn session(
     let all = alarms::read_all(client).await?;
     state.rows.clear();
     state.merge(all);
+    state.status.leader = alarms::leader(client).await?;
     state.status.connected = true;
     state.status.loaded = true;
     state.status.message = None;
@@ -297,7 +301,7 @@ async fn session(
     while !state.pending.is_empty() {
         apply_front(client, state).await?;
     }
-    let mut poll = tokio::time::interval(Duration::from_secs(5));
+    let mut poll = tokio::time::interval(Duration::from_secs(2));
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -317,7 +321,18 @@ async fn session(
                 }
                 None => return Ok(()),
             },
-            _ = poll.tick() => state.refresh(client).await?,
+            _ = poll.tick() => {
+                state.refresh(client).await?;
+                let leader = alarms::leader(client).await?;
+                if leader != state.status.leader {
+                    match &leader {
+                        Some((host, _)) => tracing::info!(%host, "site alarms: a recorder leads the site"),
+                        None => tracing::warn!("site alarms: no recorder leads the site; this console judges its own"),
+                    }
+                    state.status.leader = leader;
+                    state.publish();
+                }
+            }
         }
     }
 }

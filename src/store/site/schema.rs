@@ -157,6 +157,19 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     );
     ALTER TABLE alarm_journal ADD COLUMN console text NOT NULL DEFAULT '';",
     ),
+    (
+        3,
+        "the leader's heartbeat, so consoles know whether anything judges the alarms",
+        // The recorder holding the site's lock beats here every few seconds, in the database server's time (the
+        // machines' clocks may differ). A console that sees no fresh beat says nobody judges the site's alarms
+        // and shows its own; a recorder that stops cleanly removes its row.
+        "CREATE TABLE site_leader (
+        site      text PRIMARY KEY,
+        host      text NOT NULL,
+        since_ms  bigint NOT NULL,
+        beat_ms   bigint NOT NULL
+    );",
+    ),
 ];
 
 /// The newest schema this build knows.

@@ -98,6 +98,8 @@ struct Writer {
     alarm_seq: i64,
     /// Sample time ranges `[from, to)` the database still lacks, to read back from the cache.
     spilled: Vec<(i64, i64)>,
+    /// When the leader last wrote its heartbeat.
+    last_beat: Option<Instant>,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -126,6 +128,7 @@ pub(super) async fn run(
         last_retention: None,
         alarm_seq: 0,
         spilled: Vec::new(),
+        last_beat: None,
     };
     w.spilled = w.options.cache.as_deref().map(load_spilled).unwrap_or_default();
     if !w.spilled.is_empty() {
@@ -188,6 +191,12 @@ pub(super) async fn run(
         while let Some(gone) = w.queue.pop_front() {
             w.spill(&gone);
         }
+    }
+    if w.status.role == SiteRole::Leader
+        && let Some(client) = &w.client
+        && let Err(err) = alarms::resign(client, &w.options.site, &leader_name()).await
+    {
+        tracing::debug!("site database: the heartbeat row stays until it is stale: {err}");
     }
     w.status.role = SiteRole::Stopped;
     w.publish();
@@ -390,6 +399,14 @@ impl Writer {
             }
             return;
         }
+        if self.last_beat.is_none_or(|t| t.elapsed() >= Duration::from_secs(2))
+            && let Some(client) = &self.client
+        {
+            self.last_beat = Some(Instant::now());
+            if let Err(err) = alarms::beat(client, &self.options.site, &leader_name()).await {
+                tracing::warn!("site database: the leader's heartbeat failed: {err}");
+            }
+        }
         let mut entries = Vec::new();
         self.options.evaluator.tick(self.options.clock.now_ms(), &mut entries);
         self.unjournaled.extend(entries);
@@ -409,6 +426,7 @@ impl Writer {
 
     fn lost(&mut self, why: &str) {
         self.client = None;
+        self.last_beat = None;
         self.signals.clear();
         self.by_gateway.clear();
         self.partitions.clear();
@@ -1158,6 +1176,11 @@ async fn restore_alarms(client: &Client, evaluator: &mut dyn Evaluator) -> Resul
         evaluator.restore(&rule, &source, &asset, restored, seen);
     }
     Ok(0)
+}
+
+/// How a leader names itself in `site_leader`: the machine and the process.
+fn leader_name() -> String {
+    format!("{} (pid {})", super::console_name(), std::process::id())
 }
 
 /// Adds `[from, to)` to sorted, disjoint `ranges`, merging what overlaps or touches.

@@ -33,6 +33,7 @@ pub enum HistoryIndicator {
 /// A console's link to the site database: connected (alarms are the site's), or not (and for how long).
 fn site_ui(ui: &mut Ui, theme: &Theme, site: &crate::store::site::ConsoleStatus) {
     let (severity, text) = match (site.connected, site.error) {
+        (true, _) if site.leader.is_none() => (Severity::Attention, "Site: no recorder leads".to_owned()),
         (true, _) => (Severity::Normal, "Site: connected".to_owned()),
         (false, true) => (Severity::Alarm, "Site: error".to_owned()),
         (false, false) => (Severity::Attention, "Site: unreachable".to_owned()),
@@ -40,6 +41,9 @@ fn site_ui(ui: &mut Ui, theme: &Theme, site: &crate::store::site::ConsoleStatus)
     let mut tip = format!("Alarm state and the alarm journal from the site database\n{}", site.url);
     if let Some(message) = &site.message {
         tip.push_str(&format!("\n{message}"));
+    }
+    if let Some((host, _)) = &site.leader {
+        tip.push_str(&format!("\nAlarms judged by the recorder on {host}"));
     }
     if !site.pending.is_empty() {
         tip.push_str(&format!("\n{} action(s) pending", site.pending.len()));
