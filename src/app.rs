@@ -289,8 +289,12 @@ impl WatchfloorApp {
             } else if status.connected {
                 crate::ui::widgets::status_badge_ui(ui, &self.theme, Severity::Normal, "Site database");
             } else {
-                let severity = if status.error { Severity::Alarm } else { Severity::Attention };
-                crate::ui::widgets::status_badge_ui(ui, &self.theme, severity, "Site database unreachable");
+                let (severity, badge) = if status.error {
+                    (Severity::Alarm, "Site database refused")
+                } else {
+                    (Severity::Attention, "Site database unreachable")
+                };
+                crate::ui::widgets::status_badge_ui(ui, &self.theme, severity, badge);
                 let since = status
                     .lost_since_ms
                     .map(|t| format!("lost {}", crate::ui::fmt_ago(crate::clock::wall_now_ms(), t)))

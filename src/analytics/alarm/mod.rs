@@ -506,7 +506,12 @@ impl Engine {
             let i = self.stale[k];
             let x = &mut self.instances[i];
             let Condition::Stale { after_ms } = self.rules[x.rule].condition else { continue };
-            if x.check.level().is_none() && now_ms - x.seen_ms >= after_ms {
+            if x.seen_ms == i64::MIN {
+                // Made before the clock first ticked (restored at start): its silence counts from now.
+                x.seen_ms = now_ms;
+                continue;
+            }
+            if x.check.level().is_none() && now_ms.saturating_sub(x.seen_ms) >= after_ms {
                 let changes = x.check.push(x.seen_ms + after_ms, 1.0);
                 self.apply_all(i, changes, out);
             }

@@ -235,6 +235,21 @@ fn zone_and_oee_alarms() {
 }
 
 #[test]
+fn a_silence_alarm_restored_before_the_clock_ticks_counts_its_silence_from_the_first_tick() {
+    let mut engine = Engine::new(Defaults { vehicle_stale_ms: 30_000, ..Defaults::default() }.rules());
+    let lat = "Fleet/AGV-01/Position/Latitude";
+    let state = Restored { active: false, acked: true, limit: None, out_of_service: false };
+    assert!(engine.restore("Vehicle not reporting", lat, "Fleet/AGV-01", state, None));
+    let mut out = Vec::new();
+    // The first tick of a recorder taking the lead: no overflow, and not stale at once.
+    engine.tick(1_000_000, &mut out);
+    engine.tick(1_029_999, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    engine.tick(1_030_000, &mut out);
+    assert_eq!(states(&out), [("Vehicle not reporting", lat, S::Normal, S::Unacknowledged)]);
+}
+
+#[test]
 fn a_restored_alarm_ignores_replayed_data_and_picks_up_new_values() {
     let sig = "PlantA/Line1/Filler/Temperature";
     let rules = vec![limit_rule("Filler overtemp", sig, Limits { hi: Some(85.0), ..Limits::default() })];
