@@ -544,6 +544,23 @@ fn consoles_share_one_alarm_state_acks_are_compare_and_set_and_queued_while_offl
     wait_console(&b, "no leader", |s| s.leader.is_none());
 }
 
+/// A site database made by a recorder, holding one unacknowledged alarm as a leader would write it.
+fn site_with_one_alarm(url: &str, db: &str) {
+    write_site(&url, &sim_events(SimConfig { lines: 1, vehicles: 1, ..SimConfig::demo(2, START_MS) }, 1, &[]));
+    server()
+        .psql(
+            db,
+            &format!(
+                "INSERT INTO alarm_state (rule, source, asset, priority, state, active, acked, suppressed,
+                     out_of_service, occurrence_ms, value, lim, message, seq, changed_ms, changed_by)
+                 VALUES ('Filler overtemp', 'PlantA/Line1/Filler/Temperature', 'PlantA/Line1/Filler', 'High',
+                     'Unacknowledged', true, false, false, false, {START_MS}, 91.5, 'HI', '91.5 above HI 85',
+                     nextval('alarm_seq'), {START_MS}, '')"
+            ),
+        )
+        .expect("psql");
+}
+
 type Window = egui_kittest::Harness<'static, watchfloor::app::WatchfloorApp>;
 
 /// A window that is a console of the site database at `url`, acting as `operator` on `console`.
@@ -591,19 +608,7 @@ fn an_acknowledgement_in_one_window_shows_in_the_other() {
     let db = "site_windows";
     let url = server().create_database(db).expect("database");
     // A recorder made the schema; its alarm is put in as a leader would write it.
-    write_site(&url, &sim_events(SimConfig { lines: 1, vehicles: 1, ..SimConfig::demo(2, START_MS) }, 1, &[]));
-    server()
-        .psql(
-            db,
-            &format!(
-                "INSERT INTO alarm_state (rule, source, asset, priority, state, active, acked, suppressed,
-                     out_of_service, occurrence_ms, value, lim, message, seq, changed_ms, changed_by)
-                 VALUES ('Filler overtemp', 'PlantA/Line1/Filler/Temperature', 'PlantA/Line1/Filler', 'High',
-                     'Unacknowledged', true, false, false, false, {START_MS}, 91.5, 'HI', '91.5 above HI 85',
-                     nextval('alarm_seq'), {START_MS}, '')"
-            ),
-        )
-        .expect("psql");
+    site_with_one_alarm(&url, db);
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = Arc::new(watchfloor::clock::ManualClock::new(START_MS + 60_000));
     let mut a = console_window(&url, "console-a", "anna", &dir.path().join("a.sqlite"), &clock);
@@ -856,19 +861,7 @@ fn a_console_closed_while_the_database_is_away_applies_its_queued_actions_when_i
     use watchfloor::store::site::alarms::{ActionKind, Outcome};
     let db = "site_queue";
     let url = server().create_database(db).expect("database");
-    write_site(&url, &sim_events(SimConfig { lines: 1, vehicles: 1, ..SimConfig::demo(2, START_MS) }, 1, &[]));
-    server()
-        .psql(
-            db,
-            &format!(
-                "INSERT INTO alarm_state (rule, source, asset, priority, state, active, acked, suppressed,
-                     out_of_service, occurrence_ms, value, lim, message, seq, changed_ms, changed_by)
-                 VALUES ('Filler overtemp', 'PlantA/Line1/Filler/Temperature', 'PlantA/Line1/Filler', 'High',
-                     'Unacknowledged', true, false, false, false, {START_MS}, 91.5, 'HI', '91.5 above HI 85',
-                     nextval('alarm_seq'), {START_MS}, '')"
-            ),
-        )
-        .expect("psql");
+    site_with_one_alarm(&url, db);
     let dir = tempfile::tempdir().expect("temp dir");
     let queue = dir.path().join("site-actions.jsonl");
     let first =
