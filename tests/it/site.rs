@@ -546,7 +546,7 @@ fn consoles_share_one_alarm_state_acks_are_compare_and_set_and_queued_while_offl
 
 /// A site database made by a recorder, holding one unacknowledged alarm as a leader would write it.
 fn site_with_one_alarm(url: &str, db: &str) {
-    write_site(&url, &sim_events(SimConfig { lines: 1, vehicles: 1, ..SimConfig::demo(2, START_MS) }, 1, &[]));
+    write_site(url, &sim_events(SimConfig { lines: 1, vehicles: 1, ..SimConfig::demo(2, START_MS) }, 1, &[]));
     server()
         .psql(
             db,
