@@ -63,7 +63,7 @@ impl HistoryBackend for super::site::PgHistory {
         self
     }
     fn stored_signals(&self) -> Result<Vec<query::StoredSignal>, Error> {
-        query::stored_signals_of(self).map_err(|source| Error::History { path: self.url().into(), source })
+        query::stored_signals_of(self).map_err(self.store_error())
     }
     fn values_of(
         &self,
@@ -71,11 +71,10 @@ impl HistoryBackend for super::site::PgHistory {
         at_ms: i64,
         lookback_ms: i64,
     ) -> Result<Vec<(String, Sample)>, Error> {
-        query::values_of_history(self, signals, at_ms, lookback_ms)
-            .map_err(|source| Error::History { path: self.url().into(), source })
+        query::values_of_history(self, signals, at_ms, lookback_ms).map_err(self.store_error())
     }
     fn down_spans(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64, i64)>, Error> {
-        query::down_spans_of(self, from_ms, to_ms).map_err(|source| Error::History { path: self.url().into(), source })
+        query::down_spans_of(self, from_ms, to_ms).map_err(self.store_error())
     }
 }
 
@@ -115,8 +114,7 @@ impl SiteReader {
                 }
                 Err(err) => {
                     let why = err.to_string();
-                    tracing::warn!("history from the site database: {why}; reading this console's cache");
-                    self.failed = Some((std::time::Instant::now(), why.clone()));
+                    self.broke(why.clone());
                     return Err(why);
                 }
             }

@@ -430,11 +430,6 @@ impl PgHistory {
         Ok(Self { client: RefCell::new(client), statements: RefCell::default(), url: target.display_url() })
     }
 
-    /// The database's URL without its password.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     fn failed(&self) -> impl Fn(postgres::Error) -> HistoryError + '_ {
         |e| HistoryError(format!("{}: {e}", self.url))
     }
@@ -659,7 +654,8 @@ impl HistoryRead for PgHistory {
 }
 
 impl PgHistory {
-    fn store_error(&self) -> impl Fn(HistoryError) -> crate::store::Error + '_ {
+    /// A failed read as the store reports it, naming this database.
+    pub(crate) fn store_error(&self) -> impl Fn(HistoryError) -> crate::store::Error + '_ {
         |source| crate::store::Error::History { path: std::path::PathBuf::from(&self.url), source }
     }
 }
