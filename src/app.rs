@@ -276,12 +276,7 @@ impl WatchfloorApp {
     /// A strip under the top bar while the site database is away, actions wait, or one was just refused.
     fn site_strip_ui(&self, ui: &mut Ui, status: &crate::store::site::ConsoleStatus) {
         use crate::ui::theme::Severity;
-        let refused = status.last_outcome.as_ref().and_then(|(action, outcome, at)| match outcome {
-            crate::store::site::alarms::Outcome::Refused(why) if crate::clock::wall_now_ms() - at < 15_000 => {
-                Some(format!("{} of {} on {} refused: {why}", action.kind.label(), action.rule, action.source))
-            }
-            _ => None,
-        });
+        let refused = status.recent_refusal(crate::clock::wall_now_ms());
         ui.horizontal_wrapped(|ui| {
             if status.connected && status.leader.is_none() {
                 crate::ui::widgets::status_badge_ui(ui, &self.theme, Severity::Attention, "No recorder leads the site");
@@ -688,10 +683,7 @@ impl eframe::App for WatchfloorApp {
             None => self.alarms_now(),
         };
         if let Some(status) = self.site_status().filter(|s| {
-            let refused = s.last_outcome.as_ref().is_some_and(|(_, o, at)| {
-                matches!(o, crate::store::site::alarms::Outcome::Refused(_))
-                    && crate::clock::wall_now_ms() - at < 15_000
-            });
+            let refused = s.recent_refusal(crate::clock::wall_now_ms()).is_some();
             !s.connected || !s.pending.is_empty() || refused || s.leader.is_none()
         }) {
             egui::Panel::top("site_db").show(ui, |ui| self.site_strip_ui(ui, &status));

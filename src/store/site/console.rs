@@ -44,6 +44,18 @@ pub struct ConsoleStatus {
     pub leader: Option<(String, i64)>,
 }
 
+impl ConsoleStatus {
+    /// The last action's refusal, said for 15 s after it came: "Acknowledge of <rule> on <source> refused: why".
+    pub fn recent_refusal(&self, now_ms: i64) -> Option<String> {
+        match &self.last_outcome {
+            Some((action, Outcome::Refused(why), at)) if now_ms - at < 15_000 => {
+                Some(format!("{} of {} on {} refused: {why}", action.kind.label(), action.rule, action.source))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The console's site alarm thread. Dropping it ends the thread (after the action in flight).
 pub struct SiteConsole {
     actions: mpsc::Sender<SiteAction>,
