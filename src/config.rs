@@ -82,6 +82,19 @@ struct RawAlarms {
     machine_down: Option<Spanned<String>>,
     gateway_offline: Option<Spanned<String>>,
     oee_window: Option<Spanned<String>>,
+    /// How long *Silence* stops the horn.
+    silence: Option<Spanned<String>>,
+    /// A WAV file per priority in place of the built-in sound.
+    sound: RawSounds,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawSounds {
+    urgent: Option<String>,
+    high: Option<String>,
+    medium: Option<String>,
+    low: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -269,6 +282,23 @@ pub struct Config {
     pub alarms: Vec<crate::analytics::alarm::Rule>,
     /// The default rules' settings (`[alarms]`); the rules themselves come from [`Config::alarm_rules`].
     pub alarm_defaults: crate::analytics::alarm::Defaults,
+    /// The workstation's horn (`[alarms] silence`, `[alarms.sound]`).
+    pub horn: Horn,
+}
+
+/// The alarm horn's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Horn {
+    /// How long *Silence* lasts (2 min by default).
+    pub silence_ms: i64,
+    /// WAV files replacing the built-in sounds, by priority.
+    pub sounds: Vec<(crate::model::alarm::Priority, PathBuf)>,
+}
+
+impl Default for Horn {
+    fn default() -> Self {
+        Self { silence_ms: 120_000, sounds: Vec::new() }
+    }
 }
 
 /// Where the map's site plan comes from.
@@ -586,6 +616,7 @@ impl Config {
             pmtiles: None,
             alarms: Vec::new(),
             alarm_defaults: crate::analytics::alarm::Defaults::default(),
+            horn: Horn::default(),
         }
     }
 
@@ -1077,6 +1108,7 @@ impl Checker<'_> {
             pmtiles: raw.map.pmtiles.as_ref().map(|p| self.path(p.get_ref())),
             alarms: self.alarms(&raw.alarm),
             alarm_defaults: self.alarm_defaults(&raw.alarms),
+            horn: self.horn(&raw.alarms),
         }
     }
 
@@ -1139,6 +1171,26 @@ impl Checker<'_> {
             d.oee_window_ms = ms;
         }
         d
+    }
+
+    fn horn(&mut self, raw: &RawAlarms) -> Horn {
+        use crate::model::alarm::Priority;
+        let mut horn = Horn::default();
+        if let Some(ms) = self.millis(raw.silence.as_ref(), "alarms.silence") {
+            if ms >= 1_000 {
+                horn.silence_ms = ms;
+            } else if let Some(v) = &raw.silence {
+                self.problem(v.span(), "alarms.silence must be at least 1s".to_owned());
+            }
+        }
+        let files = [
+            (Priority::Urgent, &raw.sound.urgent),
+            (Priority::High, &raw.sound.high),
+            (Priority::Medium, &raw.sound.medium),
+            (Priority::Low, &raw.sound.low),
+        ];
+        horn.sounds = files.into_iter().filter_map(|(p, f)| f.as_deref().map(|f| (p, self.path(f)))).collect();
+        horn
     }
 
     fn fraction(&mut self, value: &Spanned<f64>, what: &str) -> Option<f64> {

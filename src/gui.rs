@@ -28,6 +28,8 @@ pub struct GuiOptions {
     pub demo: SimGateway,
     /// Who acts on alarms; the OS user when `None`.
     pub operator: Option<String>,
+    /// `--kiosk LAYOUT`: fullscreen on a saved layout, not to be closed from the window.
+    pub kiosk: Option<String>,
 }
 
 /// The tokio runtime for feeds and other I/O: two named worker threads (the UI and the store have their own).
@@ -83,6 +85,34 @@ fn review_range_of(db: &std::path::Path) -> Option<(i64, i64, String)> {
     let name = db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let (from, to, recording) = crate::store::export::review_extent(&conn).ok()??;
     Some((from, to, format!("{} {name}", if recording { "Recording" } else { "Cache" })))
+}
+
+/// Starts the workstation's horn on the alarms this window follows (the site's on a console, else the history
+/// writer's), with the configured sounds and the mute this workstation kept.
+fn start_annunciator(
+    config: &Config,
+    data_dir: &std::path::Path,
+    store: Option<&Store>,
+    site: Option<&crate::store::site::SiteConsole>,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<crate::workstation::annunciator::AnnunciatorHandle> {
+    use crate::workstation::sound::Sounds;
+    let (sounds, sound_problems) = Sounds::with_files(&config.horn.sounds);
+    for problem in sound_problems {
+        tracing::warn!("{problem}");
+        problems.push(problem);
+    }
+    let (saved, _) =
+        crate::workstation::layout::Workstation::load(&data_dir.join(crate::workstation::layout::FILE_NAME));
+    let horn = crate::analytics::annunciation::Annunciator::new(config.horn.silence_ms, saved.muted);
+    let store = store.map(Store::link);
+    let site = site.map(crate::store::site::SiteConsole::watch);
+    let source: crate::workstation::annunciator::AlarmSource = Box::new(move || {
+        let status = site.as_ref().map(|w| w.borrow().clone());
+        crate::app::alarms_of(status.as_ref(), store.as_ref())
+    });
+    crate::workstation::annunciator::AnnunciatorHandle::start(horn, Arc::new(crate::clock::SystemClock), sounds, source)
+        .context("cannot start the alarm horn")
 }
 
 pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
@@ -214,6 +244,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let annunciator = start_annunciator(&config, &data_dir, store.as_ref(), site.as_ref(), &mut problems)?;
     let parts = AppParts {
         inbox,
         bus,
@@ -236,6 +267,9 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         review: review_range,
         reports_dir: Some(data_dir.join("reports")),
         recordings: Some((data_dir.join("recordings"), recording_info)),
+        workstation: Some(data_dir.join(crate::workstation::layout::FILE_NAME)),
+        kiosk: options.kiosk.clone(),
+        annunciator: Some(annunciator),
     };
 
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../icons/watchfloor.png"))

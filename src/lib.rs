@@ -117,3 +117,4 @@ pub mod model;
 pub mod sim;
 pub mod store;
 pub mod ui;
+pub mod workstation;

@@ -27,6 +27,10 @@ struct Cli {
     /// Your name, journaled with every alarm action (default: the OS user; it can be changed in the toolbar).
     #[arg(long, value_name = "NAME")]
     operator: Option<String>,
+    /// Kiosk mode on a saved layout: every window fullscreen, none can be closed from the desktop; Ctrl+Shift+Q
+    /// asks for the layout's name to leave.
+    #[arg(long, value_name = "LAYOUT")]
+    kiosk: Option<String>,
     #[command(flatten)]
     demo: DemoArgs,
     #[command(subcommand)]
@@ -287,6 +291,7 @@ fn main() -> ExitCode {
             db: cli.db,
             demo: cli.demo.gateway(),
             operator: cli.operator,
+            kiosk: cli.kiosk,
         }),
         Some(Command::Open { file }) => run_gui(GuiOptions {
             config: None,
@@ -294,6 +299,7 @@ fn main() -> ExitCode {
             db: Some(file),
             demo: cli.demo.gateway(),
             operator: cli.operator,
+            kiosk: cli.kiosk,
         }),
         Some(command) => {
             watchfloor::logging::init_stderr();

@@ -5,6 +5,7 @@
 
 pub mod alarm;
 pub mod alarm_kpi;
+pub mod annunciation;
 pub mod battery;
 pub mod fleet;
 pub mod geofence;

@@ -120,6 +120,9 @@ impl Headless {
             review: None,
             reports_dir: None,
             recordings: None,
+            workstation: None,
+            kiosk: None,
+            annunciator: None,
         };
         let cc = eframe::CreationContext::_new_kittest(ctx.clone());
         let app = WatchfloorApp::new(&cc, parts);

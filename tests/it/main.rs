@@ -44,6 +44,9 @@ pub fn app_parts(inbox: LiveInbox, bus: EventBus, clock: Arc<dyn Clock>) -> AppP
         review: None,
         reports_dir: None,
         recordings: None,
+        workstation: None,
+        kiosk: None,
+        annunciator: None,
     }
 }
 

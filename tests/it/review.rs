@@ -140,6 +140,9 @@ fn the_review_bar_steps_through_events_and_goes_back_to_live() {
         review: Some((START_MS, START_MS + 10 * 60_000, "Cache bar.sqlite".into())),
         reports_dir: Some(reports.path().to_owned()),
         recordings: Some((recordings.path().join("recordings"), watchfloor::store::export::RecordingInfo::default())),
+        workstation: None,
+        kiosk: None,
+        annunciator: None,
         site_name: demo.site.name.clone(),
         live_settings: LiveSettings {
             calendar: demo.calendar.clone(),

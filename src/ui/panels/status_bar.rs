@@ -84,15 +84,24 @@ fn history_ui(ui: &mut Ui, theme: &Theme, history: &HistoryIndicator) {
     }
 }
 
+/// Where the window's data comes from, for the right of the status bar.
+pub struct StatusSources<'a> {
+    pub history: &'a HistoryIndicator,
+    /// The site database, on a console.
+    pub site: Option<&'a crate::store::site::ConsoleStatus>,
+    /// Why alarm sounds cannot play, if they cannot.
+    pub no_sound: Option<&'a str>,
+}
+
 pub fn status_bar_ui(
     ui: &mut Ui,
     theme: &Theme,
     live: &LiveState,
     now_ms: i64,
     (site_name, tz): (&str, &TimeZone),
-    history: &HistoryIndicator,
-    site: Option<&crate::store::site::ConsoleStatus>,
+    sources: &StatusSources<'_>,
 ) -> bool {
+    let (history, site) = (sources.history, sources.site);
     let mut open_connections = false;
     ui.horizontal(|ui| {
         if live.gateways.is_empty() {
@@ -151,6 +160,11 @@ pub fn status_bar_ui(
             history_ui(ui, theme, history);
             if let Some(site) = site {
                 site_ui(ui, theme, site);
+            }
+            if let Some(why) = sources.no_sound {
+                status_badge_ui(ui, theme, Severity::Attention, "No alarm sound")
+                    .on_hover_text(format!("Alarm sounds cannot play: {why}
+Alarms still show in every window."));
             }
             if live.stats.rejected > 0 || live.stats.coalesced > 0 {
                 ui.label(

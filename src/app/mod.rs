@@ -9,18 +9,23 @@ use egui::{RichText, Ui};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
+use crate::analytics::annunciation::Annunciation;
 use crate::backend::Backend;
 use crate::clock::Clock;
 use crate::command::Command;
 use crate::feeds::{DiagHandle, EventBus, LiveInbox};
 use crate::live::{LiveSettings, LiveState};
+use crate::store::AlarmView;
 use crate::store::export::RecordingInfo;
 use crate::store::{History, Pending, StoreCommand, StoreLink, StoreState, StoreStatus};
 use crate::ui::panels::connections::ConnectionsPanel;
 use crate::ui::panels::status_bar::HistoryIndicator;
-use crate::ui::panels::trend::{TrendEnv, TrendPanel};
-use crate::ui::panels::{fleet, plant, status_bar};
+use crate::ui::panels::trend::TrendPanel;
+use crate::ui::panels::{fleet, status_bar};
 use crate::ui::theme::{Theme, ThemeChoice};
+use crate::workstation::annunciator::AnnunciatorHandle;
+
+pub mod windows;
 
 /// How long one `logic()` may spend applying events before it lets the frame be drawn.
 pub const DRAIN_BUDGET: Duration = Duration::from_millis(8);
@@ -100,6 +105,12 @@ pub struct AppParts {
     pub reports_dir: Option<std::path::PathBuf>,
     /// Where *Export recording* in review writes, and what a recording of this cache carries (config, plan).
     pub recordings: Option<(std::path::PathBuf, crate::store::export::RecordingInfo)>,
+    /// The workstation's file (layouts, mute: the data dir's `workstation.toml`); `None` keeps nothing.
+    pub workstation: Option<std::path::PathBuf>,
+    /// `--kiosk LAYOUT`: fullscreen on that layout, with no way out from the window but the leave dialog.
+    pub kiosk: Option<String>,
+    /// The horn; `None`: a silent one the window drives itself (tests).
+    pub annunciator: Option<AnnunciatorHandle>,
 }
 
 /// A dropped file being opened: its reader, name, and its review range and what it carries as a recording.
@@ -141,6 +152,12 @@ pub struct WatchfloorApp {
     operator: String,
     /// The site database's alarms, when this window is a control-room console (`[site_db]`).
     site: Option<crate::store::site::SiteConsole>,
+    /// The workstation's alarm horn.
+    annunciator: AnnunciatorHandle,
+    /// Popped-out windows, layouts, kiosk mode.
+    windows: windows::Windows,
+    /// Whether the start-up layout and kiosk mode were put in place (at the first frame).
+    placed: bool,
 }
 
 impl WatchfloorApp {
@@ -159,6 +176,13 @@ impl WatchfloorApp {
         let mut live = LiveState::new(parts.live_settings);
         let seeding = parts.history.as_ref().and_then(|h| seed_oee(h, &mut live, parts.clock.now_ms()));
         let start_in_review = parts.review.clone();
+        let (windows, workstation_problems) = windows::Windows::new(parts.workstation, parts.kiosk);
+        let mut problems = parts.problems;
+        problems.extend(workstation_problems);
+        let annunciator = parts.annunciator.unwrap_or_else(|| {
+            let horn = crate::analytics::annunciation::Annunciator::new(120_000, windows.saved.muted);
+            AnnunciatorHandle::silent(horn, Arc::new(crate::clock::SystemClock))
+        });
         let mut app = Self {
             live,
             seeding,
@@ -170,7 +194,7 @@ impl WatchfloorApp {
             timezone: parts.timezone,
             settings,
             theme,
-            problems: parts.problems,
+            problems,
             history: parts.history,
             store: parts.store,
             restoring,
@@ -187,6 +211,9 @@ impl WatchfloorApp {
             recordings: parts.recordings,
             operator: parts.operator.filter(|o| !o.trim().is_empty()).unwrap_or_else(os_user),
             site: None,
+            annunciator,
+            windows,
+            placed: false,
         };
         if let Some((from, to, title)) = start_in_review {
             app.start_review((from, to), from, title);
@@ -210,35 +237,31 @@ impl WatchfloorApp {
         self.site.as_ref().map(crate::store::site::SiteConsole::status)
     }
 
-    /// The site's alarm state when this console uses it: read at least once, and judged by a leading recorder (or
-    /// the database is away: then as last read). With no recorder leading, nothing judges the site's alarms, so
-    /// the window shows and acts on its own.
+    /// The site's alarm state when this console uses it (see [`site_in_use`]).
     fn site_alarms(&self) -> Option<crate::store::site::ConsoleStatus> {
-        self.site_status().filter(|s| s.loaded && (s.leader.is_some() || !s.connected))
+        self.site_status().filter(site_in_use)
     }
 
     /// The alarms shown now: the site's when this is a console that has read them, else this window's own.
     fn alarms_now(&self) -> Arc<Vec<crate::store::AlarmView>> {
-        if let Some(status) = self.site_alarms() {
-            if status.pending.is_empty() {
-                return status.alarms;
-            }
-            // An action waiting for the site database is shown on its alarm.
-            let mut alarms = (*status.alarms).clone();
-            for a in &mut alarms {
-                let waiting: Vec<&str> = status
-                    .pending
-                    .iter()
-                    .filter(|p| p.rule == a.rule && p.source == a.source)
-                    .map(|p| p.kind.label())
-                    .collect();
-                if !waiting.is_empty() {
-                    a.message = format!("{} · {} pending", a.message, waiting.join(", "));
-                }
-            }
-            return Arc::new(alarms);
+        let Some(status) = self.site_alarms() else { return alarms_of(None, self.store.as_ref()) };
+        if status.pending.is_empty() {
+            return status.alarms;
         }
-        self.store.as_ref().map(|s| s.status().alarms).unwrap_or_default()
+        // An action waiting for the site database is shown on its alarm.
+        let mut alarms = (*status.alarms).clone();
+        for a in &mut alarms {
+            let waiting: Vec<&str> = status
+                .pending
+                .iter()
+                .filter(|p| p.rule == a.rule && p.source == a.source)
+                .map(|p| p.kind.label())
+                .collect();
+            if !waiting.is_empty() {
+                a.message = format!("{} · {} pending", a.message, waiting.join(", "));
+            }
+        }
+        Arc::new(alarms)
     }
 
     /// Sends the operator's alarm actions: to the site database on a console, else to the history writer. In
@@ -456,17 +479,34 @@ impl WatchfloorApp {
         }
     }
 
-    fn top_bar_ui(&mut self, ui: &mut Ui) {
+    fn top_bar_ui(&mut self, ui: &mut Ui, horn: &Annunciation, out: &mut windows::ViewOut) {
+        let kiosk = self.windows.kiosk();
         ui.horizontal(|ui| {
             ui.label(RichText::new("Watchfloor").strong().size(17.0).color(self.theme.text_strong));
             ui.separator();
             let waiting = self.alarms_now().iter().filter(|a| a.state.wants_ack()).count();
             for view in View::ALL {
-                let label = match view {
+                let mut label = match view {
                     View::Alarms if waiting > 0 => format!("Alarms ({waiting})"),
                     _ => view.label().to_owned(),
                 };
-                ui.selectable_value(&mut self.settings.view, view, label);
+                if self.windows.is_popped(view) {
+                    label.push_str(" ↗");
+                }
+                let tip = match view {
+                    View::Alarms => "Ctrl+Tab: next view · F8: the Alarms view",
+                    _ => "Ctrl+Tab: next view · Ctrl+Shift+Tab: previous view",
+                };
+                ui.selectable_value(&mut self.settings.view, view, label).on_hover_text(tip);
+            }
+            if !kiosk
+                && !self.windows.is_popped(self.settings.view)
+                && ui
+                    .button("Pop out")
+                    .on_hover_text("Show this view in its own window, to put on another monitor")
+                    .clicked()
+            {
+                self.windows.pop_out(self.settings.view, None);
             }
             ui.separator();
             if self.review.is_none()
@@ -478,6 +518,8 @@ impl WatchfloorApp {
                 let title = format!("Shift {}", shift.name);
                 self.start_review((shift.start_ms, now), (now - 15 * 60_000).max(shift.start_ms), title);
             }
+            ui.separator();
+            windows::horn_ui(ui, &self.theme, (horn, self.annunciator.now_ms()), out);
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let next = self.settings.theme.toggled();
                 if ui
@@ -488,6 +530,9 @@ impl WatchfloorApp {
                     self.settings.theme = next;
                     self.theme = Theme::for_choice(next);
                     self.theme.apply(ui.ctx());
+                }
+                if !kiosk {
+                    self.layout_menu_ui(ui);
                 }
                 // Right to left: the field, then its label to its left.
                 let field = ui
@@ -500,6 +545,133 @@ impl WatchfloorApp {
                 ui.label("Operator");
             });
         });
+    }
+
+    /// *Layout*: save the windows as they are under a name, put a saved layout back, delete one.
+    fn layout_menu_ui(&mut self, ui: &mut Ui) {
+        let current = self.windows.saved.layout.clone();
+        let title = current.as_deref().map_or_else(|| "Layout".to_owned(), |n| format!("Layout: {n}"));
+        ui.menu_button(title, |ui| {
+            let mut result = Ok(());
+            ui.horizontal(|ui| {
+                let field = ui.add(
+                    egui::TextEdit::singleline(&mut self.windows.layout_name)
+                        .id_salt("layout_name")
+                        .hint_text("name")
+                        .desired_width(120.0),
+                );
+                field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Layout name"));
+                if ui
+                    .button("Save layout")
+                    .on_hover_text("Keep which view is in which window, where, how big and on which monitor")
+                    .clicked()
+                {
+                    let name = std::mem::take(&mut self.windows.layout_name);
+                    result = self.windows.save_layout(ui.ctx(), &name, self.settings.view);
+                    ui.close();
+                }
+            });
+            let names: Vec<String> = self.windows.saved.layouts.keys().cloned().collect();
+            if !names.is_empty() {
+                ui.separator();
+            }
+            for name in names {
+                ui.horizontal(|ui| {
+                    let mark = if current.as_deref() == Some(name.as_str()) { "● " } else { "" };
+                    if ui.button(format!("{mark}{name}")).on_hover_text("Put these windows back").clicked() {
+                        result = self.windows.apply_layout(&name);
+                        ui.close();
+                    }
+                    if ui.small_button("Delete").on_hover_text(format!("Forget the layout {name:?}")).clicked() {
+                        result = self.windows.delete_layout(&name);
+                    }
+                });
+            }
+            if let Err(err) = result {
+                self.problems.push(err);
+            }
+        });
+    }
+
+    /// Carries out what the windows asked for this frame: feed commands, alarm actions, the horn, the keys.
+    fn act(&mut self, ctx: &egui::Context, out: windows::ViewOut, live_alarms: &[AlarmView], shown: &[AlarmView]) {
+        let reviewing = self.review.is_some();
+        self.send(out.commands);
+        let mut actions = out.alarm_actions;
+        if let (Some(t), Some(review)) = (out.seek, self.review.as_mut()) {
+            review.seek(t);
+        }
+        if out.horn.silence || (out.keys.silence && self.annunciator.now().sounding.is_some()) {
+            self.annunciator.silence(live_alarms);
+        }
+        if let Some(muted) = out.horn.mute {
+            self.annunciator.set_muted(muted, live_alarms);
+            if let Err(err) = self.windows.set_muted(muted) {
+                self.problems.push(err);
+            }
+        }
+        if out.keys.acknowledge && !reviewing {
+            // The alarms selected in the Alarms view that wait, else the oldest one waiting.
+            let mut indices: Vec<usize> = live_alarms
+                .iter()
+                .filter(|a| a.state.wants_ack() && self.alarms.selected.contains(&a.index))
+                .map(|a| a.index)
+                .collect();
+            if indices.is_empty() {
+                indices.extend(windows::oldest_waiting(live_alarms).map(|a| a.index));
+            }
+            if !indices.is_empty() {
+                actions.push(StoreCommand::Alarm(crate::model::history::OperatorAction::Acknowledge {
+                    indices,
+                    user: self.operator.clone(),
+                    comment: String::new(),
+                }));
+            }
+        }
+        self.send_alarm_actions(reviewing, shown, actions);
+        let in_main: Vec<View> = View::ALL.into_iter().filter(|v| !self.windows.is_popped(*v)).collect();
+        if out.keys.alarms {
+            match self.windows.popped.iter().find(|p| p.view == View::Alarms) {
+                Some(p) => ctx.send_viewport_cmd_to(p.id, egui::ViewportCommand::Focus),
+                None => self.settings.view = View::Alarms,
+            }
+        }
+        if (out.keys.next_view || out.keys.previous_view) && !in_main.is_empty() {
+            let at = in_main.iter().position(|v| *v == self.settings.view).unwrap_or(0);
+            let step = if out.keys.next_view { 1 } else { in_main.len() - 1 };
+            self.settings.view = in_main[(at + step) % in_main.len()];
+        }
+        if let Some(view) = out.bring_back {
+            self.windows.bring_back(view);
+            self.settings.view = view;
+        }
+        if out.keys.leave_kiosk
+            && let Some(kiosk) = &mut self.windows.kiosk
+        {
+            kiosk.leaving.get_or_insert_with(String::new);
+        }
+        let operator = self.operator.clone();
+        if let Some(kiosk) = &mut self.windows.kiosk
+            && windows::leave_kiosk_ui(ctx, kiosk, &operator)
+        {
+            self.windows.kiosk = None;
+            ctx.send_viewport_cmd_to(egui::ViewportId::ROOT, egui::ViewportCommand::Close);
+        }
+    }
+
+    /// The workstation's horn.
+    pub fn annunciator(&self) -> &AnnunciatorHandle {
+        &self.annunciator
+    }
+
+    /// The views shown in their own windows.
+    pub fn popped_out(&self) -> Vec<View> {
+        self.windows.popped.iter().map(|p| p.view).collect()
+    }
+
+    /// Shows a view in its own window (as *Pop out* does).
+    pub fn pop_out(&mut self, view: View) {
+        self.windows.pop_out(view, None);
     }
 
     fn problems_ui(&mut self, ui: &mut Ui) {
@@ -523,6 +695,25 @@ impl WatchfloorApp {
         if dismissed {
             self.problems.clear();
         }
+    }
+}
+
+/// Whether a console uses the site's alarm state: read at least once, and judged by a leading recorder (or the
+/// database is away: then as last read). With no recorder leading, nothing judges the site's alarms, so the
+/// window shows and acts on its own.
+pub fn site_in_use(status: &crate::store::site::ConsoleStatus) -> bool {
+    status.loaded && (status.leader.is_some() || !status.connected)
+}
+
+/// The alarms a window and its horn follow: the site's when this is a console that uses them, else the history
+/// writer's.
+pub fn alarms_of(
+    site: Option<&crate::store::site::ConsoleStatus>,
+    store: Option<&StoreLink>,
+) -> Arc<Vec<crate::store::AlarmView>> {
+    match site.filter(|s| site_in_use(s)) {
+        Some(status) => Arc::clone(&status.alarms),
+        None => store.map(|s| s.status().alarms).unwrap_or_default(),
     }
 }
 
@@ -631,16 +822,37 @@ impl eframe::App for WatchfloorApp {
     }
 
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        if !self.placed {
+            self.placed = true;
+            self.windows.enter_kiosk(&ctx);
+        }
+        self.windows.apply_pending(&ctx, &mut self.settings.view);
         // A recording dropped onto the window opens in review.
         let dropped: Option<std::path::PathBuf> =
-            ui.ctx().input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
+            ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
         if let Some(path) = dropped {
-            self.open_file(path, ui.ctx());
+            self.open_file(path, &ctx);
         }
         self.poll_opening();
-        egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
+        // In kiosk mode the main window cannot be closed from the desktop (only the leave dialog closes it).
+        if self.windows.kiosk() && ctx.input(|i| i.viewport().close_requested()) {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+        }
+        // The horn follows the live alarms, also while the window reviews the past.
+        let live_alarms = self.alarms_now();
+        let horn = self.annunciator.evaluate(&live_alarms);
+        let mut out = windows::ViewOut { keys: windows::Shortcuts::read(&ctx), ..Default::default() };
+        if out.keys.fullscreen {
+            self.windows.toggle_fullscreen(&ctx);
+        }
+        let no_sound = match self.annunciator.audio() {
+            crate::workstation::sound::AudioState::Unavailable(why) => Some(why),
+            _ => None,
+        };
+        egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui, &horn, &mut out));
         if let Some(review) = &mut self.review {
-            review.tick(self.history.as_ref(), ui.ctx());
+            review.tick(self.history.as_ref(), &ctx);
             let (theme, tz) = (&self.theme, &self.timezone);
             let action = egui::Panel::top("review").show(ui, |ui| review.bar_ui(ui, theme, tz)).inner;
             if action == crate::ui::panels::review::ReviewAction::BackToLive {
@@ -650,14 +862,6 @@ impl eframe::App for WatchfloorApp {
         if !self.problems.is_empty() {
             egui::Panel::top("problems").show(ui, |ui| self.problems_ui(ui));
         }
-        // Every view reads the site either live or, in review, as it was at the cursor.
-        let (live, now_ms) = match &self.review {
-            Some(r) => (&r.live, r.at_ms),
-            None => (&self.live, self.clock.now_ms()),
-        };
-        let reviewing = self.review.is_some();
-        // What the views read history from: a dropped recording under review has its own reader.
-        let view_history = self.review.as_ref().and_then(|r| r.source()).or(self.history.as_ref());
         let history = match (&self.store, &self.history) {
             (Some(store), _) => HistoryIndicator::Recording(store.status()),
             (None, Some(history)) => HistoryIndicator::Reviewing(history.path().to_owned()),
@@ -666,8 +870,13 @@ impl eframe::App for WatchfloorApp {
         let open_connections = egui::Panel::bottom("status_bar")
             .show(ui, |ui| {
                 let site = self.site_status();
-                let (tz, name) = (&self.timezone, &self.site_name);
-                status_bar::status_bar_ui(ui, &self.theme, live, now_ms, (name, tz), &history, site.as_ref())
+                let (live, now_ms) = match &self.review {
+                    Some(r) => (&r.live, r.at_ms),
+                    None => (&self.live, self.clock.now_ms()),
+                };
+                let sources =
+                    status_bar::StatusSources { history: &history, site: site.as_ref(), no_sound: no_sound.as_deref() };
+                status_bar::status_bar_ui(ui, &self.theme, live, now_ms, (&self.site_name, &self.timezone), &sources)
             })
             .inner;
         if open_connections {
@@ -678,104 +887,70 @@ impl eframe::App for WatchfloorApp {
         {
             egui::Panel::top("history_problem").show(ui, |ui| self.history_problem_ui(ui, store, status));
         }
-        let alarms_now: Arc<Vec<crate::store::AlarmView>> = match &self.review {
-            Some(r) => Arc::clone(&r.alarms),
-            None => self.alarms_now(),
-        };
         if let Some(status) = self.site_status().filter(|s| {
             let refused = s.recent_refusal(crate::clock::wall_now_ms()).is_some();
             !s.connected || !s.pending.is_empty() || refused || s.leader.is_none()
         }) {
             egui::Panel::top("site_db").show(ui, |ui| self.site_strip_ui(ui, &status));
         }
-        // Shown only when something is annunciated (the banner leaves shelved and suppressed alarms to the Alarms view).
-        if alarms_now.iter().any(|a| a.state.annunciated()) {
-            let (theme, user) = (&self.theme, &self.operator);
-            let actions = egui::Panel::top("alarms")
-                .show(ui, |ui| {
-                    crate::ui::panels::alarms::alarms_banner_ui(ui, theme, &alarms_now, now_ms, user, reviewing)
-                })
-                .inner;
-            self.send_alarm_actions(reviewing, &alarms_now, actions);
-        }
-        let theme = &self.theme;
-        let sims = &self.sim_gateways;
-        let mut commands = Vec::new();
-        match self.settings.view {
-            View::Overview => {
-                let table = &mut self.fleet_table;
-                egui::Panel::right("fleet_side").resizable(true).default_size(640.0).show(ui, |ui| {
-                    ui.heading("Vehicles");
-                    commands.extend(table.ui(ui, theme, live, now_ms, sims, None));
-                });
-                egui::CentralPanel::default().show(ui, |ui| {
-                    egui::ScrollArea::vertical().id_salt("plant").show(ui, |ui| {
-                        commands.extend(plant::plant_overview_ui(ui, theme, live, now_ms, sims));
-                    });
-                });
-            }
-            View::Plant => {
-                let (panel, tz, history) = (&mut self.plant, &self.timezone, view_history);
-                if panel.selected.is_some() {
-                    egui::Panel::right("machine_detail").resizable(true).default_size(560.0).show(ui, |ui| {
-                        egui::ScrollArea::vertical().id_salt("machine_detail").show(ui, |ui| {
-                            panel.detail_ui(ui, theme, live, now_ms, tz);
-                        });
-                    });
-                }
-                egui::CentralPanel::default().show(ui, |ui| {
-                    egui::ScrollArea::vertical().id_salt("plant_oee").show(ui, |ui| {
-                        panel.overview_ui(ui, theme, live, now_ms, tz, history);
-                    });
-                });
-            }
-            View::Fleet => {
-                self.map.alarmed =
-                    alarms_now.iter().filter(|a| a.state.annunciated()).map(|a| a.asset.clone()).collect();
-                let (map, table, history) = (&mut self.map, &mut self.fleet_table, view_history);
-                egui::Panel::right("fleet_table").resizable(true).default_size(640.0).show(ui, |ui| {
-                    commands.extend(table.ui(ui, theme, live, now_ms, sims, Some(&mut map.selected)));
-                });
-                egui::CentralPanel::default().show(ui, |ui| map.ui(ui, theme, live, now_ms, history));
-            }
-            View::Alarms => {
-                let area_of = |asset: &str| alarm_area(live, asset);
-                let env = crate::ui::panels::alarm_list::AlarmsEnv {
-                    theme,
-                    alarms: &alarms_now,
-                    now_ms,
-                    operator: &self.operator,
-                    timezone: &self.timezone,
-                    calendar: live.oee.calendar(),
-                    history: view_history,
-                    area_of: &area_of,
-                    reviewing,
-                };
-                let panel = &mut self.alarms;
-                let actions = egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, &env)).inner;
-                self.send_alarm_actions(reviewing, &alarms_now, actions);
-            }
-            View::Trends => {
-                // In review: the reviewed file's history (a dropped recording has its own), its range and cursor.
-                let cursor = self.review.as_ref().map(|r| crate::ui::panels::trend::ReviewCursor {
+        let reviewing = self.review.is_some();
+        let alarms_now: Arc<Vec<crate::store::AlarmView>> = match &self.review {
+            Some(r) => Arc::clone(&r.alarms),
+            None => Arc::clone(&live_alarms),
+        };
+        let main_view = self.settings.view;
+        {
+            // Every view reads the site either live or, in review, as it was at the cursor.
+            let (live, now_ms) = match &self.review {
+                Some(r) => (&r.live, r.at_ms),
+                None => (&self.live, self.clock.now_ms()),
+            };
+            let env = windows::ViewEnv {
+                theme: &self.theme,
+                live,
+                now_ms,
+                sims: &self.sim_gateways,
+                // A dropped recording under review has its own reader.
+                history: self.review.as_ref().and_then(|r| r.source()).or(self.history.as_ref()),
+                alarms: &alarms_now,
+                operator: &self.operator,
+                timezone: &self.timezone,
+                diagnostics: &self.diagnostics,
+                cursor: self.review.as_ref().map(|r| crate::ui::panels::trend::ReviewCursor {
                     from_ms: r.from_ms,
                     to_ms: r.to_ms,
                     at_ms: r.at_ms,
+                }),
+                reviewing,
+                horn: &horn,
+                horn_now_ms: self.annunciator.now_ms(),
+                kiosk: self.windows.kiosk(),
+            };
+            let mut views = windows::Views {
+                plant: &mut self.plant,
+                map: &mut self.map,
+                fleet_table: &mut self.fleet_table,
+                alarms: &mut self.alarms,
+                trend: &mut self.settings.trend,
+                connections: &mut self.connections,
+            };
+            windows::banner_ui(ui, "alarms", &env, &mut out);
+            if self.windows.is_popped(main_view) {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.add_space(24.0);
+                    ui.vertical_centered(|ui| {
+                        ui.label(format!("{} is shown in its own window.", main_view.label()));
+                        if !env.kiosk && ui.button("Back to main window").clicked() {
+                            out.bring_back = Some(main_view);
+                        }
+                    });
                 });
-                let history = view_history;
-                let env = TrendEnv { theme, history, live, now_ms, timezone: &self.timezone, review: cursor };
-                let trend = &mut self.settings.trend;
-                let seek = egui::CentralPanel::default().show(ui, |ui| trend.ui(ui, &env)).inner;
-                if let (Some(t), Some(review)) = (seek, self.review.as_mut()) {
-                    review.seek(t);
-                }
+            } else {
+                windows::view_ui(ui, main_view, &mut views, &env, &mut out);
             }
-            View::Connections => {
-                let (panel, diags, tz) = (&mut self.connections, &self.diagnostics, &self.timezone);
-                egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, theme, live, diags, now_ms, tz));
-            }
+            windows::pop_outs_ui(&ctx, &self.windows.popped, &mut views, &env, &mut out);
         }
-        self.send(commands);
+        self.act(&ctx, out, &live_alarms, &alarms_now);
         if !self.first_frame_drawn {
             self.first_frame_drawn = true;
             if let Some(start) = PROCESS_START.get() {
@@ -783,7 +958,7 @@ impl eframe::App for WatchfloorApp {
             }
         }
         // The clock and "last seen" move on even when no data arrives; once a second is enough for them.
-        ui.ctx().request_repaint_after(Duration::from_secs(1));
+        ctx.request_repaint_after(Duration::from_secs(1));
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
