@@ -490,8 +490,17 @@ impl WatchfloorApp {
                     View::Alarms if waiting > 0 => format!("Alarms ({waiting})"),
                     _ => view.label().to_owned(),
                 };
-                if self.windows.is_popped(view) {
-                    label.push_str(" ↗");
+                if let Some(window) = self.windows.popped.iter().find(|p| p.view == view) {
+                    // A view in its own window: its tab brings that window to the front.
+                    label.push_str(" (window)");
+                    if ui
+                        .button(label)
+                        .on_hover_text("Shown in its own window: click to bring it to the front")
+                        .clicked()
+                    {
+                        ui.ctx().send_viewport_cmd_to(window.id, egui::ViewportCommand::Focus);
+                    }
+                    continue;
                 }
                 let tip = match view {
                     View::Alarms => "Ctrl+Tab: next view · F8: the Alarms view",
@@ -506,7 +515,7 @@ impl WatchfloorApp {
                     .on_hover_text("Show this view in its own window, to put on another monitor")
                     .clicked()
             {
-                self.windows.pop_out(self.settings.view, None);
+                self.windows.pop_out_beside(ui.ctx(), self.settings.view);
             }
             ui.separator();
             if self.review.is_none()
@@ -551,7 +560,10 @@ impl WatchfloorApp {
     fn layout_menu_ui(&mut self, ui: &mut Ui) {
         let current = self.windows.saved.layout.clone();
         let title = current.as_deref().map_or_else(|| "Layout".to_owned(), |n| format!("Layout: {n}"));
-        ui.menu_button(title, |ui| {
+        // The menu stays open while the name is typed (a click in it closes it only on a button).
+        let config =
+            egui::containers::menu::MenuConfig::new().close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside);
+        egui::containers::menu::MenuButton::new(title).config(config).ui(ui, |ui| {
             let mut result = Ok(());
             ui.horizontal(|ui| {
                 let field = ui.add(
@@ -951,6 +963,12 @@ impl eframe::App for WatchfloorApp {
             windows::pop_outs_ui(&ctx, &self.windows.popped, &mut views, &env, &mut out);
         }
         self.act(&ctx, out, &live_alarms, &alarms_now);
+        // The main window shows a view that is not in a window of its own (unless every view is).
+        if self.windows.is_popped(self.settings.view)
+            && let Some(view) = View::ALL.into_iter().find(|v| !self.windows.is_popped(*v))
+        {
+            self.settings.view = view;
+        }
         if !self.first_frame_drawn {
             self.first_frame_drawn = true;
             if let Some(start) = PROCESS_START.get() {

@@ -163,6 +163,43 @@ impl Windows {
         self.popped.push(PopOut { id, view, place });
     }
 
+    /// Pops `view` out onto a monitor no window is on yet (where an operator wants it: on another screen), else
+    /// a little below and right of the main window.
+    pub fn pop_out_beside(&mut self, ctx: &egui::Context, view: View) {
+        let monitors = self.saved.monitors(ctx.pixels_per_point());
+        let rect_of = |id: ViewportId| ctx.input(|i| i.raw.viewports.get(&id).and_then(|v| v.outer_rect));
+        let taken: Vec<egui::Pos2> = std::iter::once(ViewportId::ROOT)
+            .chain(self.popped.iter().map(|p| p.id))
+            .filter_map(|id| rect_of(id).map(|r| r.center()))
+            .collect();
+        let free = monitors.iter().find(|m| !taken.iter().any(|c| m.contains(c.x, c.y)));
+        let place = match (free, rect_of(ViewportId::ROOT)) {
+            (Some(m), _) => Some(Place {
+                view,
+                x: m.x + 40.0,
+                y: m.y + 40.0,
+                width: (m.width - 80.0).clamp(480.0, 1600.0),
+                height: (m.height - 80.0).clamp(320.0, 1000.0),
+                monitor: Some(layout::MonitorRef { name: m.name.clone(), x: m.x, y: m.y }),
+                fullscreen: false,
+            }),
+            (None, Some(main)) => {
+                let step = 40.0 * (self.popped.len() + 1) as f32;
+                Some(Place {
+                    view,
+                    x: main.min.x + step,
+                    y: main.min.y + step,
+                    width: 1024.0,
+                    height: 720.0,
+                    monitor: None,
+                    fullscreen: false,
+                })
+            }
+            (None, None) => None,
+        };
+        self.pop_out(view, place);
+    }
+
     /// Puts a popped-out view back into the main window.
     pub fn bring_back(&mut self, view: View) {
         self.popped.retain(|p| p.view != view);
@@ -186,7 +223,7 @@ impl Windows {
         if name.is_empty() {
             return Err("a layout needs a name".to_owned());
         }
-        let monitors = layout::monitors(ctx.pixels_per_point());
+        let monitors = self.saved.monitors(ctx.pixels_per_point());
         let info = |id: ViewportId| ctx.input(|i| i.raw.viewports.get(&id).cloned()).unwrap_or_default();
         let main = place_of(&info(ViewportId::ROOT), main_view, &monitors);
         let windows = self.popped.iter().map(|p| place_of(&info(p.id), p.view, &monitors)).collect();
@@ -216,7 +253,7 @@ impl Windows {
     /// window opened where it was, on a monitor that exists. In kiosk mode every window is fullscreen.
     pub fn apply_pending(&mut self, ctx: &egui::Context, main_view: &mut View) {
         let Some(layout) = self.pending.take() else { return };
-        let monitors = layout::monitors(ctx.pixels_per_point());
+        let monitors = self.saved.monitors(ctx.pixels_per_point());
         let kiosk = self.kiosk();
         let main = layout::restore(&layout.main, &monitors);
         *main_view = main.view;

@@ -5,7 +5,7 @@
 //! The window shares the same state through [`AnnunciatorHandle`]: it shows what sounds, and *Silence* and
 //! *Mute* act on it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +27,8 @@ struct Shared {
     last: Mutex<Annunciation>,
     audio: Mutex<AudioState>,
     wanted: Wanted,
+    /// Frames the output took since it last opened.
+    frames: Arc<AtomicU64>,
     stop: AtomicBool,
     clock: Arc<dyn Clock>,
 }
@@ -54,6 +56,7 @@ impl AnnunciatorHandle {
             last: Mutex::default(),
             audio: Mutex::new(AudioState::Unavailable("sound is off in this window".to_owned())),
             wanted: Wanted::default(),
+            frames: Arc::default(),
             stop: AtomicBool::new(false),
             clock,
         });
@@ -107,6 +110,11 @@ impl AnnunciatorHandle {
         self.shared.last.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
+    /// How many frames the audio output took since it opened: where in the device's stream a change lands.
+    pub fn frames_played(&self) -> u64 {
+        self.shared.frames.load(Ordering::Relaxed)
+    }
+
     /// What the audio output is doing.
     pub fn audio(&self) -> AudioState {
         self.shared.audio.lock().map(|a| a.clone()).unwrap_or_default()
@@ -153,7 +161,8 @@ fn run(shared: &Arc<Shared>, sounds: &Arc<Sounds>, source: &AlarmSource) {
             set_audio(shared, AudioState::Unavailable(failure.clone()), &mut said);
         }
         if speaker.is_none() && std::time::Instant::now() >= next_try {
-            match Speaker::open(Arc::clone(sounds), shared.wanted.clone()) {
+            shared.frames.store(0, Ordering::Relaxed);
+            match Speaker::open(Arc::clone(sounds), shared.wanted.clone(), Arc::clone(&shared.frames)) {
                 Ok(s) => {
                     tracing::info!(device = %s.device, "alarm sounds play on {}", s.device);
                     set_audio(shared, AudioState::Ready(s.device.clone()), &mut said);

@@ -48,6 +48,10 @@ pub struct Workstation {
     /// The layout put back at start.
     pub layout: Option<String>,
     pub layouts: BTreeMap<String, Layout>,
+    /// The monitors, when the display system reports one large screen for several panels (a video wall, a
+    /// virtual machine): used instead of what the X server says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub monitors: Vec<Monitor>,
 }
 
 /// The file next to the cache: `workstation.toml`.
@@ -86,18 +90,19 @@ impl Workstation {
 }
 
 /// A monitor of the desktop, in points.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Monitor {
     pub name: String,
     pub x: f32,
     pub y: f32,
     pub width: f32,
     pub height: f32,
+    #[serde(default)]
     pub primary: bool,
 }
 
 impl Monitor {
-    fn contains(&self, x: f32, y: f32) -> bool {
+    pub fn contains(&self, x: f32, y: f32) -> bool {
         x >= self.x && y >= self.y && x < self.x + self.width && y < self.y + self.height
     }
 }
@@ -140,6 +145,13 @@ pub fn restore(place: &Place, monitors: &[Monitor]) -> Place {
         height,
         monitor: Some(MonitorRef { name: target.name.clone(), x: target.x, y: target.y }),
         ..place.clone()
+    }
+}
+
+impl Workstation {
+    /// The monitors windows are placed on: the ones this file names, else the X server's.
+    pub fn monitors(&self, pixels_per_point: f32) -> Vec<Monitor> {
+        if self.monitors.is_empty() { monitors(pixels_per_point) } else { self.monitors.clone() }
     }
 }
 

@@ -5,7 +5,7 @@
 //! the tests use) would otherwise be fed as fast as the CPU goes: [`Pacer`] notices that and holds the callback
 //! to the wall clock, so such a sink records in real time and no core spins.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -203,8 +203,9 @@ pub struct Speaker {
 }
 
 impl Speaker {
-    /// Opens the default output device and starts playing what `wanted` says.
-    pub fn open(sounds: Arc<Sounds>, wanted: Wanted) -> Result<Self, String> {
+    /// Opens the default output device and starts playing what `wanted` says, counting the frames it gives the
+    /// device in `frames`.
+    pub fn open(sounds: Arc<Sounds>, wanted: Wanted, frames: Arc<AtomicU64>) -> Result<Self, String> {
         let host = cpal::default_host();
         let device = host.default_output_device().ok_or_else(|| "no audio output device".to_owned())?;
         let name = device.id().map_or_else(|_| "default".to_owned(), |id| id.to_string());
@@ -221,6 +222,7 @@ impl Speaker {
             }
         };
         let mut player = Player::new(sounds, wanted, config.sample_rate, usize::from(config.channels));
+        player.frames = frames;
         let stream = match format {
             cpal::SampleFormat::F32 => device.build_output_stream(
                 config,
@@ -267,11 +269,15 @@ struct Player {
     rate: u32,
     channels: usize,
     pacer: Pacer,
+    /// Frames given to the device since the stream opened.
+    frames: Arc<AtomicU64>,
 }
 
 impl Player {
     fn new(sounds: Arc<Sounds>, wanted: Wanted, rate: u32, channels: usize) -> Self {
-        Self { sounds, wanted, playing: None, pos: 0.0, rate, channels: channels.max(1), pacer: Pacer::new(rate) }
+        let pacer = Pacer::new(rate);
+        let frames = Arc::default();
+        Self { sounds, wanted, playing: None, pos: 0.0, rate, channels: channels.max(1), pacer, frames }
     }
 
     fn fill<T: Copy>(&mut self, data: &mut [T], convert: impl Fn(f32) -> T) {
@@ -297,6 +303,7 @@ impl Player {
                 }
             }
         }
+        self.frames.fetch_add(frames as u64, Ordering::Relaxed);
         let sleep = self.pacer.wrote(frames, Instant::now());
         if !sleep.is_zero() {
             std::thread::sleep(sleep);

@@ -15,6 +15,7 @@ mod site;
 mod store;
 mod trend;
 mod ui;
+mod workstation;
 
 use std::sync::Arc;
 
