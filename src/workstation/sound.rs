@@ -89,7 +89,7 @@ impl Sounds {
             match Clip::load(path) {
                 Ok(clip) => sounds.0[slot(*priority)] = clip,
                 Err(err) => {
-                    problems.push(format!("alarms.sound.{}: {err}; the built-in sound is used", key(*priority)))
+                    problems.push(format!("alarms.sound.{}: {err}; the built-in sound is used", key(*priority)));
                 }
             }
         }

@@ -330,7 +330,7 @@ fn horn_script_in_a_child_process() {
     set(vec![medium.clone()]);
     noted.push(horn.frames_played());
     wait(2.0);
-    horn.silence(&[medium.clone()]);
+    horn.silence(std::slice::from_ref(&medium));
     noted.push(horn.frames_played());
     wait(1.5);
     let high = alarm("Filler hot", Priority::High, AlarmState::Unacknowledged);
