@@ -32,7 +32,8 @@
 //!   [`analytics::alarm`] the alarm engine (rules from config and defaults from the asset model, one instance per
 //!   rule and source; [`analytics::alarm::limit`] hi/hihi/lo/lolo with deadband and delays, which every condition
 //!   ends in; planned stops suppress by design); [`analytics::alarm_kpi`] ISA-18.2 KPIs of a journal range (rate per
-//!   10 min, floods, chattering, bad actors, stale alarms).
+//!   10 min, floods, chattering, bad actors, stale alarms); [`analytics::annunciation`] what the horn says from the
+//!   alarm list (the most urgent waiting alarm; silence, broken by a new alarm as urgent; mute).
 //! - [`bench`](mod@bench) — `watchfloor bench store|feeds|oee|alarms|review|site|ui`: the measurements behind
 //!   `docs/benchmarks.md` (`ui` drives the whole app headless on the Fleet and Plant views; `site` the site
 //!   recorder's ingest against a bare COPY, an ack on one console seen on another, and a leader killed);
@@ -58,7 +59,14 @@
 //!   [`store::History::run_backend`] over [`store::HistoryBackend`]), from the cache while it cannot.
 //! - [`gui`] — glue that opens the window: data dir, logging, config, tokio runtime, feeds, eframe.
 //! - [`app`] — the eframe `App`: `logic()` drains events into `LiveState`; `ui()` draws views; persisted settings;
-//!   with a site database ([`app::WatchfloorApp::with_site`]) the window is a console whose alarms are the site's.
+//!   with a site database ([`app::WatchfloorApp::with_site`]) the window is a console whose alarms are the site's;
+//!   [`app::windows`] the workstation in the window: views popped out into native windows (egui immediate
+//!   viewports, each with the banner), layouts put in place, kiosk mode and its leave dialog, the horn's controls,
+//!   the shortcut keys.
+//! - [`workstation`] — what belongs to the operator's machine: [`workstation::annunciator`] (the horn's thread, on
+//!   the alarm state itself, never the window), [`workstation::sound`] (cpal output looping the priority's sound,
+//!   held to the wall clock when the sink keeps no time), [`workstation::layout`] (`workstation.toml`: layouts,
+//!   mute, monitors; a window whose monitor is gone placed on one that exists; the X server's monitors by `RandR`).
 //! - [`command`] — [`command::FeedEvent`] (backend → consumers) and [`command::Command`] (UI → backend).
 //! - [`backend`] — starts the configured feeds and routes commands to them; dropping it stops them.
 //! - [`feeds`] — the `Feed` trait, the supervisor that reports a feed's state, and the [`feeds::EventBus`] fan-out
@@ -94,10 +102,12 @@
 //! exports from the window), recordings, the site database on a real PostgreSQL (idempotent replays, reports equal to a cache's, a newer
 //! schema refused, leader killed and the standby carrying on, consoles sharing alarm state with compare-and-set
 //! actions and an offline queue, two windows where an ack in one shows in the other, exports, a recorder away from
-//! the database writing from its cache later), the layering (which module may import which), the
+//! the database writing from its cache later), the workstation (the horn's silence, priority, keys and mute in the
+//! window; the horn played through ALSA into a WAV file and read back; a popped-out view's banner and a layout back
+//! after a restart), the layering (which module may import which), the
 //! smoke test
 //! script), `assets/`, `icons/` (the app icon), `packaging/` (Linux `.desktop` file),
-//! `.ci/run` (what CI runs), `docs/` (benchmarks, the HTTP gateway protocol), `fuzz/` (cargo-fuzz targets for the
+//! `assets/sounds/` (the horn's sound per priority and the script that made them), `.ci/run` (what CI runs), `docs/` (benchmarks, the HTTP gateway protocol), `fuzz/` (cargo-fuzz targets for the
 //! payload decoders).
 
 pub mod analytics;

@@ -35,33 +35,7 @@ pub const DATA_REPAINT_AFTER: Duration = Duration::from_millis(100);
 /// When the process started (set by `main`), so the first frame can report how long start-up took.
 pub static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
-/// The views of the main window.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum View {
-    #[default]
-    Overview,
-    Plant,
-    Fleet,
-    Alarms,
-    Trends,
-    Connections,
-}
-
-impl View {
-    pub const ALL: [Self; 6] =
-        [Self::Overview, Self::Plant, Self::Fleet, Self::Alarms, Self::Trends, Self::Connections];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Overview => "Overview",
-            Self::Plant => "Plant",
-            Self::Fleet => "Fleet",
-            Self::Alarms => "Alarms",
-            Self::Trends => "Trends",
-            Self::Connections => "Connections",
-        }
-    }
-}
+pub use crate::ui::View;
 
 /// What is kept between runs (eframe persistence; window size and position are kept by eframe itself).
 #[derive(Default, Serialize, Deserialize)]

@@ -255,21 +255,24 @@ impl Windows {
         let Some(layout) = self.pending.take() else { return };
         let monitors = self.saved.monitors(ctx.pixels_per_point());
         let kiosk = self.kiosk();
-        let main = layout::restore(&layout.main, &monitors);
+        let fit = |place: &Place| {
+            let place = layout::restore(place, &monitors);
+            if kiosk { layout::fill_monitor(&place, &monitors) } else { place }
+        };
+        let main = fit(&layout.main);
         *main_view = main.view;
         place_root(ctx, &main, kiosk);
         self.popped.clear();
         for w in &layout.windows {
-            let mut place = layout::restore(w, &monitors);
-            place.fullscreen |= kiosk;
+            let place = fit(w);
             self.pop_out(place.view, Some(place));
         }
         tracing::info!(windows = layout.windows.len() + 1, monitors = monitors.len(), "layout put in place");
     }
 
-    /// Kiosk mode from the first frame even with no layout: the main window fullscreen with no decorations.
+    /// Kiosk mode with no layout to put in place: the main window fullscreen with no decorations.
     pub fn enter_kiosk(&self, ctx: &egui::Context) {
-        if self.kiosk() {
+        if self.kiosk() && self.pending.is_none() {
             ctx.send_viewport_cmd(ViewportCommand::Decorations(false));
             ctx.send_viewport_cmd(ViewportCommand::Fullscreen(true));
         }
@@ -311,7 +314,7 @@ fn place_root(ctx: &egui::Context, place: &Place, kiosk: bool) {
     if kiosk {
         ctx.send_viewport_cmd_to(root, ViewportCommand::Decorations(false));
     }
-    if place.fullscreen || kiosk {
+    if place.fullscreen {
         ctx.send_viewport_cmd_to(root, ViewportCommand::Fullscreen(true));
     }
 }
@@ -484,7 +487,7 @@ pub fn pop_outs_ui(
             None => builder.with_inner_size([1024.0, 720.0]),
         };
         if env.kiosk {
-            builder = builder.with_decorations(false).with_fullscreen(true);
+            builder = builder.with_decorations(false);
         }
         ctx.show_viewport_immediate(p.id, builder, |ui, _class| {
             let ctx = ui.ctx().clone();

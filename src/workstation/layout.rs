@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::View;
+use crate::ui::View;
 
 /// One window of a layout. Positions and sizes in points (egui's logical pixels), on the virtual desktop.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -155,6 +155,16 @@ impl Workstation {
     }
 }
 
+/// A kiosk window: exactly covering its monitor, borderless (so each window stays on its own monitor, also on a
+/// video wall whose panels the workstation file names); fullscreen where the monitors are not known.
+pub fn fill_monitor(place: &Place, monitors: &[Monitor]) -> Place {
+    let on = place.monitor.as_ref().and_then(|r| monitors.iter().find(|m| m.name == r.name));
+    match on {
+        Some(m) => Place { x: m.x, y: m.y, width: m.width, height: m.height, fullscreen: false, ..place.clone() },
+        None => Place { fullscreen: true, ..place.clone() },
+    }
+}
+
 /// The desktop's monitors from the X server (`RandR` monitors, which `xrandr --setmonitor` can define), in
 /// points at `pixels_per_point`. Empty where there is no X server (Wayland) or it does not say.
 pub fn monitors(pixels_per_point: f32) -> Vec<Monitor> {
@@ -234,6 +244,18 @@ mod tests {
         assert_eq!((fitted.x, fitted.y, fitted.width, fitted.height), (0.0, 0.0, 1920.0, 1080.0));
         // No monitor list (Wayland): as saved.
         assert_eq!(restore(&saved, &[]), saved);
+    }
+
+    #[test]
+    fn a_kiosk_window_covers_its_monitor_or_goes_fullscreen() {
+        let two = [monitor("left", 0.0, true), monitor("right", 1920.0, false)];
+        let on_right = restore(&place(2020.0, Some(("right", 1920.0))), &two);
+        let filled = fill_monitor(&on_right, &two);
+        assert_eq!(
+            (filled.x, filled.y, filled.width, filled.height, filled.fullscreen),
+            (1920.0, 0.0, 1920.0, 1080.0, false)
+        );
+        assert!(fill_monitor(&place(0.0, None), &[]).fullscreen);
     }
 
     #[test]

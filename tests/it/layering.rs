@@ -93,3 +93,9 @@ fn the_config_does_not_import_the_ui() {
     let found = reaching("config.rs", &["crate::ui", "crate::app", "crate::cli"]);
     assert!(found.is_empty(), "config.rs reaches up:\n{}", found.join("\n"));
 }
+
+#[test]
+fn the_workstation_does_not_import_the_app() {
+    let found = reaching("workstation", &["crate::app", "crate::cli", "crate::gui"]);
+    assert!(found.is_empty(), "workstation/ reaches up:\n{}", found.join("\n"));
+}
