@@ -290,6 +290,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         let Ok(ctx) = ctx_rx.await else { return };
         let signal = crate::cli::wait_for_stop(None).await;
         tracing::info!("{signal}: closing the window");
+        crate::app::request_stop();
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         ctx.request_repaint();
     });

@@ -32,6 +32,18 @@ pub const DRAIN_BUDGET: Duration = Duration::from_millis(8);
 /// A repaint is asked for at most this long after data arrives (data shown at up to 10 Hz; idle when none comes).
 pub const DATA_REPAINT_AFTER: Duration = Duration::from_millis(100);
 
+/// Set when the system asks Watchfloor to stop (SIGTERM, Ctrl-C): the window closes even in kiosk mode.
+static STOP_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The system asks Watchfloor to stop: the next close request is not refused, kiosk or not.
+pub fn request_stop() {
+    STOP_REQUESTED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn stop_requested() -> bool {
+    STOP_REQUESTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// When the process started (set by `main`), so the first frame can report how long start-up took.
 pub static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
@@ -821,8 +833,9 @@ impl eframe::App for WatchfloorApp {
             self.open_file(path, &ctx);
         }
         self.poll_opening();
-        // In kiosk mode the main window cannot be closed from the desktop (only the leave dialog closes it).
-        if self.windows.kiosk() && ctx.input(|i| i.viewport().close_requested()) {
+        // In kiosk mode the main window cannot be closed from the desktop (only the leave dialog closes it, or the
+        // system stopping Watchfloor: SIGTERM, logout).
+        if self.windows.kiosk() && !stop_requested() && ctx.input(|i| i.viewport().close_requested()) {
             ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
         }
         // The horn follows the live alarms, also while the window reviews the past.

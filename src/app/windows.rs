@@ -492,7 +492,7 @@ pub fn pop_outs_ui(
         ctx.show_viewport_immediate(p.id, builder, |ui, _class| {
             let ctx = ui.ctx().clone();
             if ctx.input(|i| i.viewport().close_requested()) {
-                if env.kiosk {
+                if env.kiosk && !super::stop_requested() {
                     ctx.send_viewport_cmd(ViewportCommand::CancelClose);
                 } else {
                     out.bring_back = Some(p.view);
@@ -560,7 +560,7 @@ pub fn leave_kiosk_ui(ctx: &egui::Context, kiosk: &mut Kiosk, operator: &str) ->
         field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Layout name"));
         field.request_focus();
         let matches = typed.trim() == kiosk.layout;
-        let enter = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+        let enter = ui.input(|i| i.key_pressed(Key::Enter));
         ui.horizontal(|ui| {
             if ui.add_enabled(matches, egui::Button::new("Leave")).clicked() || (enter && matches) {
                 leave = true;

@@ -48,6 +48,11 @@ struct Rig {
 /// The window on a history writer with [`rules`], its horn on a manual clock (silence lasts 60 s), keeping its
 /// workstation file at `workstation`.
 fn rig(dir: &std::path::Path, workstation: Option<std::path::PathBuf>) -> Rig {
+    rig_with(dir, workstation, None)
+}
+
+/// [`rig`], in kiosk mode on a layout.
+fn rig_with(dir: &std::path::Path, workstation: Option<std::path::PathBuf>, kiosk: Option<&str>) -> Rig {
     let path = dir.join("history.sqlite");
     let mut builder = watchfloor::feeds::EventBus::builder();
     let inbox = builder.live(256);
@@ -63,6 +68,7 @@ fn rig(dir: &std::path::Path, workstation: Option<std::path::PathBuf>) -> Rig {
         history: Some(watchfloor::store::History::start(path).expect("reader")),
         operator: Some("anna".to_owned()),
         workstation,
+        kiosk: kiosk.map(str::to_owned),
         annunciator: Some(horn),
         ..crate::app_parts(inbox, bus.clone(), Arc::clone(&clock) as Arc<dyn Clock>)
     };
@@ -381,4 +387,44 @@ fn tone(samples: &[f32], rate: u32, freq: f64) -> f64 {
         s1 = s;
     }
     (s1 * s1 + s2 * s2 - coeff * s1 * s2).sqrt() / samples.len().max(1) as f64
+}
+
+/// Kiosk mode: nothing in the window rearranges or leaves it; Ctrl+Shift+Q asks for the layout's name, and only
+/// that name enables *Leave*.
+#[test]
+fn kiosk_mode_is_left_only_by_typing_the_layouts_name() {
+    use egui_kittest::kittest::NodeT as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("workstation.toml");
+    let mut first = rig(dir.path(), Some(file.clone()));
+    first.harness.run_steps(2);
+    first.harness.get_by_label_contains("Layout").click();
+    first.harness.run_steps(2);
+    first.harness.get_by_label("Layout name").click();
+    first.harness.run_steps(1);
+    first.harness.get_by_label("Layout name").type_text("wall");
+    first.harness.run_steps(2);
+    first.harness.get_by_label("Save layout").click();
+    first.harness.run_steps(2);
+    first.finish();
+
+    let second = dir.path().join("kiosk");
+    std::fs::create_dir_all(&second).expect("dir");
+    let mut rig = rig_with(&second, Some(file), Some("wall"));
+    rig.harness.run_steps(3);
+    for absent in ["Pop out", "Layout"] {
+        assert!(rig.harness.query_all_by_label_contains(absent).next().is_none(), "{absent:?} in kiosk mode");
+    }
+    rig.harness.key_press_modifiers(egui::Modifiers::CTRL | egui::Modifiers::SHIFT, egui::Key::Q);
+    rig.wait("Leave kiosk mode", true);
+    assert!(rig.harness.get_by_label("Leave").accesskit_node().is_disabled());
+    rig.harness.get_by_label("Layout name").type_text("wal");
+    rig.harness.run_steps(2);
+    assert!(rig.harness.get_by_label("Leave").accesskit_node().is_disabled(), "not the name");
+    rig.harness.get_by_label("Layout name").type_text("l");
+    rig.harness.run_steps(2);
+    assert!(!rig.harness.get_by_label("Leave").accesskit_node().is_disabled());
+    rig.harness.get_by_label("Stay").click();
+    rig.wait("Leave kiosk mode", false);
+    rig.finish();
 }
