@@ -19,8 +19,10 @@ pub type AlarmSource = Box<dyn Fn() -> Arc<Vec<AlarmView>> + Send>;
 
 /// How often the thread looks at the alarms.
 pub const TICK: Duration = Duration::from_millis(100);
-/// How long after a failed device the thread tries to open it again.
+/// How long after a failed device the thread first tries to open it again (then twice as long each time, up to
+/// [`REOPEN_AT_MOST`]; ALSA itself writes a few lines to stderr at each try).
 const REOPEN_AFTER: Duration = Duration::from_secs(30);
+const REOPEN_AT_MOST: Duration = Duration::from_secs(300);
 
 struct Shared {
     annunciator: Mutex<Annunciator>,
@@ -154,10 +156,11 @@ fn run(shared: &Arc<Shared>, sounds: &Arc<Sounds>, source: &AlarmSource) {
     let mut speaker: Option<Speaker> = None;
     let mut next_try = std::time::Instant::now();
     let mut said: Option<String> = None;
+    let mut backoff = REOPEN_AFTER;
     while !shared.stop.load(Ordering::Relaxed) {
         if let Some(failure) = speaker.as_ref().and_then(Speaker::failure) {
             speaker = None;
-            next_try = std::time::Instant::now() + REOPEN_AFTER;
+            next_try = std::time::Instant::now() + backoff;
             set_audio(shared, AudioState::Unavailable(failure.clone()), &mut said);
         }
         if speaker.is_none() && std::time::Instant::now() >= next_try {
@@ -167,9 +170,11 @@ fn run(shared: &Arc<Shared>, sounds: &Arc<Sounds>, source: &AlarmSource) {
                     tracing::info!(device = %s.device, "alarm sounds play on {}", s.device);
                     set_audio(shared, AudioState::Ready(s.device.clone()), &mut said);
                     speaker = Some(s);
+                    backoff = REOPEN_AFTER;
                 }
                 Err(err) => {
-                    next_try = std::time::Instant::now() + REOPEN_AFTER;
+                    next_try = std::time::Instant::now() + backoff;
+                    backoff = (backoff * 2).min(REOPEN_AT_MOST);
                     set_audio(shared, AudioState::Unavailable(err), &mut said);
                 }
             }

@@ -428,3 +428,47 @@ fn kiosk_mode_is_left_only_by_typing_the_layouts_name() {
     rig.wait("Leave kiosk mode", false);
     rig.finish();
 }
+
+/// With no sound device (ALSA's default pointing at a card that is not there), nothing stops: the horn says why
+/// it cannot play, and still decides what would sound.
+#[test]
+fn with_no_sound_device_the_horn_says_so_and_goes_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conf = dir.path().join("asound.conf");
+    let out = dir.path().join("out.txt");
+    std::fs::write(&conf, "</usr/share/alsa/alsa.conf>\npcm.!default {\n  type hw\n  card 7\n}\n").expect("conf");
+    let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["workstation::no_device_in_a_child_process", "--exact", "--nocapture", "--test-threads=1"])
+        .env("ALSA_CONFIG_PATH", &conf)
+        .env("WATCHFLOOR_HORN_NO_DEVICE", &out)
+        .status()
+        .expect("child");
+    assert!(status.success(), "the child failed: {status}");
+    let said = std::fs::read_to_string(&out).expect("the child's report");
+    assert!(said.starts_with("unavailable: ") && said.ends_with("sounding: Some(High)"), "{said}");
+}
+
+/// Run by the test above in a process of its own; without `WATCHFLOOR_HORN_NO_DEVICE` it does nothing.
+#[test]
+fn no_device_in_a_child_process() {
+    use watchfloor::workstation::sound::AudioState;
+    let Some(out) = std::env::var_os("WATCHFLOOR_HORN_NO_DEVICE") else { return };
+    let horn = AnnunciatorHandle::start(
+        Annunciator::new(60_000, false),
+        Arc::new(watchfloor::clock::SystemClock),
+        watchfloor::workstation::sound::Sounds::default(),
+        Box::new(|| Arc::new(vec![alarm("Filler hot", Priority::High, AlarmState::Unacknowledged)])),
+    )
+    .expect("annunciator");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while horn.audio() == AudioState::Starting {
+        assert!(std::time::Instant::now() < deadline, "the output never said");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let report = match horn.audio() {
+        AudioState::Unavailable(why) => format!("unavailable: {why}; sounding: {:?}", horn.now().sounding),
+        other => format!("{other:?}"),
+    };
+    std::fs::write(out, report).expect("report");
+}
