@@ -1502,6 +1502,19 @@ target_oee = 0.75
     }
 
     #[test]
+    fn the_horn_settings_are_read_with_files_next_to_the_config() {
+        use crate::model::alarm::Priority;
+        let cfg = parse("[alarms]\nsilence = \"5m\"\n[alarms.sound]\nurgent = \"klaxon.wav\"\n").expect("valid");
+        assert_eq!(cfg.horn.silence_ms, 300_000);
+        assert_eq!(cfg.horn.sounds, vec![(Priority::Urgent, PathBuf::from("klaxon.wav"))]);
+        assert_eq!(parse("").expect("empty").horn, Horn::default());
+        let err = parse("[alarms]\nsilence = \"500ms\"\n").expect_err("too short");
+        assert!(err.to_string().contains("site.toml:2:11: alarms.silence must be at least 1s"), "{err}");
+        let err = parse("[alarms.sound]\nsiren = \"x.wav\"\n").expect_err("no such priority");
+        assert!(err.to_string().contains("siren"), "{err}");
+    }
+
+    #[test]
     fn other_alarm_conditions_and_the_defaults_are_read() {
         use crate::analytics::alarm::{Condition, Watch};
         let cfg = parse(
