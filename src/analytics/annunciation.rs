@@ -98,20 +98,7 @@ mod tests {
     use crate::model::alarm::AlarmState;
 
     fn alarm(rule: &str, priority: Priority, state: AlarmState, since: i64) -> AlarmView {
-        AlarmView {
-            index: 0,
-            rule: rule.to_owned(),
-            source: "m1".to_owned(),
-            asset: "m1".to_owned(),
-            priority,
-            state,
-            active: true,
-            active_since_ms: Some(since),
-            shelved_until_ms: None,
-            value: None,
-            limit: None,
-            message: String::new(),
-        }
+        AlarmView { active_since_ms: Some(since), ..AlarmView::new(rule, "m1", priority, state) }
     }
 
     #[test]

@@ -356,6 +356,27 @@ pub struct AlarmView {
     pub message: String,
 }
 
+impl AlarmView {
+    /// An alarm of `rule` on `source` in `state`, with nothing else known (no value, limit or times yet): callers
+    /// fill in the rest.
+    pub fn new(rule: &str, source: &str, priority: Priority, state: AlarmState) -> Self {
+        Self {
+            index: 0,
+            rule: rule.to_owned(),
+            source: source.to_owned(),
+            asset: source.to_owned(),
+            priority,
+            state,
+            active: matches!(state, AlarmState::Unacknowledged | AlarmState::Acknowledged),
+            active_since_ms: None,
+            shelved_until_ms: None,
+            value: None,
+            limit: None,
+            message: String::new(),
+        }
+    }
+}
+
 /// One journal entry as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JournalEntry {

@@ -97,6 +97,18 @@ impl Rig {
         panic!("{label:?} never {}", if shown { "shown" } else { "gone" });
     }
 
+    /// *Layout* → the name → *Save layout*.
+    fn save_layout(&mut self, name: &str) {
+        self.harness.get_by_label_contains("Layout").click();
+        self.harness.run_steps(2);
+        self.harness.get_by_label("Layout name").click();
+        self.harness.run_steps(1);
+        self.harness.get_by_label("Layout name").type_text(name);
+        self.harness.run_steps(2);
+        self.harness.get_by_label("Save layout").click();
+        self.harness.run_steps(2);
+    }
+
     fn sounding(&self) -> Option<Priority> {
         self.harness.state().annunciator().now().sounding
     }
@@ -204,14 +216,7 @@ fn a_popped_out_view_has_the_banner_and_its_layout_comes_back() {
     assert_eq!(rig.harness.query_all_by_label_contains("Acknowledged · since").count(), 2, "seen in both");
 
     // Saved as a layout; the next start puts the Fleet view back in its own window.
-    rig.harness.get_by_label_contains("Layout").click();
-    rig.harness.run_steps(2);
-    rig.harness.get_by_label("Layout name").click();
-    rig.harness.run_steps(1);
-    rig.harness.get_by_label("Layout name").type_text("control");
-    rig.harness.run_steps(2);
-    rig.harness.get_by_label("Save layout").click();
-    rig.harness.run_steps(2);
+    rig.save_layout("control");
     rig.finish();
     let kept = std::fs::read_to_string(&file).expect("workstation file");
     assert!(kept.contains("layout = \"control\"") && kept.contains("view = \"Fleet\""), "{kept}");
@@ -236,20 +241,7 @@ fn rig_again(dir: &std::path::Path, file: std::path::PathBuf) -> Rig {
 type Shown = Arc<Mutex<Arc<Vec<AlarmView>>>>;
 
 fn alarm(rule: &str, priority: Priority, state: AlarmState) -> AlarmView {
-    AlarmView {
-        index: 0,
-        rule: rule.to_owned(),
-        source: "m1".to_owned(),
-        asset: "m1".to_owned(),
-        priority,
-        state,
-        active: true,
-        active_since_ms: Some(1),
-        shelved_until_ms: None,
-        value: None,
-        limit: None,
-        message: String::new(),
-    }
+    AlarmView { active_since_ms: Some(1), ..AlarmView::new(rule, "m1", priority, state) }
 }
 
 /// The horn for real: a child process plays through ALSA's default device, routed by an `asound.conf` with a
@@ -398,14 +390,7 @@ fn kiosk_mode_is_left_only_by_typing_the_layouts_name() {
     let file = dir.path().join("workstation.toml");
     let mut first = rig(dir.path(), Some(file.clone()));
     first.harness.run_steps(2);
-    first.harness.get_by_label_contains("Layout").click();
-    first.harness.run_steps(2);
-    first.harness.get_by_label("Layout name").click();
-    first.harness.run_steps(1);
-    first.harness.get_by_label("Layout name").type_text("wall");
-    first.harness.run_steps(2);
-    first.harness.get_by_label("Save layout").click();
-    first.harness.run_steps(2);
+    first.save_layout("wall");
     first.finish();
 
     let second = dir.path().join("kiosk");

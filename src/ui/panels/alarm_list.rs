@@ -479,7 +479,7 @@ impl AlarmsPanel {
             .labelled_by(label.id);
             let ack = ui
                 .add_enabled(!to_ack.is_empty(), egui::Button::new(format!("Acknowledge {}", to_ack.len())))
-                .on_hover_text(format!("Acknowledge the selected alarms as {user}"));
+                .on_hover_text(format!("Acknowledge the selected alarms as {user} (F10)"));
             if ack.clicked() {
                 commands.push(StoreCommand::Alarm(OperatorAction::Acknowledge {
                     indices: to_ack.clone(),
@@ -809,17 +809,10 @@ mod tests {
     fn view(index: usize, priority: Priority, state: AlarmState, since: i64, asset: &str) -> AlarmView {
         AlarmView {
             index,
-            rule: format!("Rule {index}"),
-            source: format!("{asset}/x"),
             asset: asset.to_owned(),
-            priority,
-            state,
             active: state != AlarmState::ReturnedUnacknowledged,
             active_since_ms: Some(since),
-            shelved_until_ms: None,
-            value: None,
-            limit: None,
-            message: String::new(),
+            ..AlarmView::new(&format!("Rule {index}"), &format!("{asset}/x"), priority, state)
         }
     }
 

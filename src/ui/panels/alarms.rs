@@ -103,7 +103,10 @@ pub fn alarms_banner_ui(
                     return;
                 }
                 if a.state.wants_ack()
-                    && ui.button("Acknowledge").on_hover_text(format!("Acknowledge as {user}")).clicked()
+                    && ui
+                        .button("Acknowledge")
+                        .on_hover_text(format!("Acknowledge as {user} (F10: the oldest waiting alarm)"))
+                        .clicked()
                 {
                     commands.push(StoreCommand::Alarm(OperatorAction::Acknowledge {
                         indices: vec![a.index],
