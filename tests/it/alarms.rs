@@ -164,10 +164,11 @@ fn the_banner_shows_an_alarm_and_acknowledges_it_into_the_journal() {
     assert_eq!(user, expected);
 }
 
-const TEMP: &str = "PlantA/Line1/Filler/Temperature";
-const LEVEL: &str = "PlantA/Line1/Tank/Level";
+pub const TEMP: &str = "PlantA/Line1/Filler/Temperature";
+pub const LEVEL: &str = "PlantA/Line1/Tank/Level";
 
-fn two_rules() -> Vec<Rule> {
+/// "Filler hot" (high) above 80 on [`TEMP`], "Tank low" (`tank`) below 10 on [`LEVEL`].
+pub fn two_rules_with(tank: Priority) -> Vec<Rule> {
     vec![
         Rule {
             name: "Filler hot".into(),
@@ -179,9 +180,13 @@ fn two_rules() -> Vec<Rule> {
             name: "Tank low".into(),
             watch: Watch::Signal(LEVEL.into()),
             condition: Condition::Limit(Limits { lo: Some(10.0), ..Limits::default() }),
-            priority: Priority::Low,
+            priority: tank,
         },
     ]
+}
+
+fn two_rules() -> Vec<Rule> {
+    two_rules_with(Priority::Low)
 }
 
 type AppHarness = egui_kittest::Harness<'static, watchfloor::app::WatchfloorApp>;

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use egui_kittest::kittest::Queryable as _;
-use watchfloor::analytics::alarm::{Condition, Limits, Rule, Watch};
+use watchfloor::analytics::alarm::Rule;
 use watchfloor::analytics::annunciation::Annunciator;
 use watchfloor::clock::{Clock, ManualClock};
 use watchfloor::command::{FeedEvent, FeedEventBody};
@@ -16,24 +16,11 @@ use watchfloor::workstation::annunciator::AnnunciatorHandle;
 
 use crate::START_MS;
 
-const TEMP: &str = "PlantA/Line1/Filler/Temperature";
-const LEVEL: &str = "PlantA/Line1/Tank/Level";
+use crate::alarms::{LEVEL, TEMP};
 
+/// A high alarm on the filler's temperature, a medium one on the tank's level.
 fn rules() -> Vec<Rule> {
-    vec![
-        Rule {
-            name: "Filler hot".into(),
-            watch: Watch::Signal(TEMP.into()),
-            condition: Condition::Limit(Limits { hi: Some(80.0), ..Limits::default() }),
-            priority: Priority::High,
-        },
-        Rule {
-            name: "Tank low".into(),
-            watch: Watch::Signal(LEVEL.into()),
-            condition: Condition::Limit(Limits { lo: Some(10.0), ..Limits::default() }),
-            priority: Priority::Medium,
-        },
-    ]
+    crate::alarms::two_rules_with(Priority::Medium)
 }
 
 type AppHarness = egui_kittest::Harness<'static, watchfloor::app::WatchfloorApp>;
