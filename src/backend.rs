@@ -90,6 +90,11 @@ impl Backend {
                     let feed = HttpFeed::new(g.clone());
                     feeds.push(spawn_feed(runtime, Arc::clone(&name), feed, bus.clone(), Arc::clone(&wall), diag));
                 }
+                GatewayKind::OpcUa(g) => {
+                    tracing::info!(gateway = %name, url = %g.link.url, "starting OPC UA feed");
+                    let feed = crate::feeds::opcua::OpcUaFeed::new(g.clone());
+                    feeds.push(spawn_feed(runtime, Arc::clone(&name), feed, bus.clone(), Arc::clone(&wall), diag));
+                }
             }
         }
         Self { feeds, diags, sim_gateways, clock }

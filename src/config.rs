@@ -234,6 +234,17 @@ struct RawGateway {
     max_payload_kb: Option<Spanned<usize>>,
     max_future: Option<Spanned<String>>,
     max_past_days: Option<Spanned<u32>>,
+    /// OPC UA: the security policy and mode.
+    security: Option<Spanned<String>>,
+    mode: Option<Spanned<String>>,
+    /// OPC UA: folders whose variables are mapped by their browse names.
+    folders: Option<Vec<String>>,
+    /// OPC UA: signal id → node id.
+    nodes: Option<BTreeMap<String, String>>,
+    /// OPC UA: the monitored items' sampling interval, queue size and absolute deadband.
+    sampling: Option<Spanned<String>>,
+    queue_size: Option<Spanned<u32>>,
+    deadband: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -356,6 +367,7 @@ pub enum GatewayKind {
     Sparkplug(SparkplugGateway),
     MqttJson(MqttJsonGateway),
     Http(HttpGateway),
+    OpcUa(OpcUaGateway),
 }
 
 impl GatewayKind {
@@ -366,6 +378,7 @@ impl GatewayKind {
             Self::Sparkplug(_) => "sparkplug",
             Self::MqttJson(_) => "mqtt-json",
             Self::Http(_) => "http",
+            Self::OpcUa(_) => "opcua",
         }
     }
 
@@ -376,6 +389,7 @@ impl GatewayKind {
             Self::Sparkplug(g) => Some(&g.link),
             Self::MqttJson(g) => Some(&g.link),
             Self::Http(g) => Some(&g.link),
+            Self::OpcUa(g) => Some(&g.link),
         }
     }
 }
@@ -579,6 +593,48 @@ pub struct HttpGateway {
     pub link: Link,
 }
 
+/// The security an OPC UA connection asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpcUaSecurity {
+    /// No signing, no encryption: only where the network itself is trusted.
+    None,
+    Basic256Sha256,
+    Aes128Sha256RsaOaep,
+    Aes256Sha256RsaPss,
+}
+
+impl OpcUaSecurity {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+            "none" => Some(Self::None),
+            "basic256sha256" => Some(Self::Basic256Sha256),
+            "aes128" | "aes128sha256rsaoaep" => Some(Self::Aes128Sha256RsaOaep),
+            "aes256" | "aes256sha256rsapss" => Some(Self::Aes256Sha256RsaPss),
+            _ => None,
+        }
+    }
+}
+
+/// An OPC UA server read by subscription.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpcUaGateway {
+    /// `opc.tcp://host:port/path`; the username and password are in `link.credentials`.
+    pub link: Link,
+    pub security: OpcUaSecurity,
+    /// Sign only (`false`) or sign and encrypt (`true`, the default); meaningless with no security.
+    pub encrypt: bool,
+    /// Folders (node ids) whose variables become signals named by their browse path from the folder.
+    pub folders: Vec<String>,
+    /// Signal id → node id, e.g. `nsu=urn:plc;s=Line1.Filler.Temp`.
+    pub nodes: Vec<(String, String)>,
+    pub sampling_ms: f64,
+    pub queue_size: u32,
+    /// Absolute deadband of numeric items; 0: every change.
+    pub deadband: f64,
+    /// Where the client's certificate and the trust list live (the data dir's `opcua-pki` when `None`).
+    pub pki_dir: Option<PathBuf>,
+}
+
 /// A built-in simulator served as a gateway.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimGateway {
@@ -758,7 +814,11 @@ impl Checker<'_> {
             self.problem(g.kind.span(), format!("gateway {:?} needs a url", g.name.get_ref()));
             return None;
         };
-        let schemes: &[&str] = if kind == "http" { &["http", "https"] } else { &["mqtt", "mqtts"] };
+        let schemes: &[&str] = match kind {
+            "http" => &["http", "https"],
+            "opcua" => &["opc.tcp"],
+            _ => &["mqtt", "mqtts"],
+        };
         let url = match url::Url::parse(url_text.get_ref().trim()) {
             Ok(u) if schemes.contains(&u.scheme()) && u.host_str().is_some_and(|h| !h.is_empty()) => u,
             Ok(u) if !schemes.contains(&u.scheme()) => {
@@ -991,9 +1051,13 @@ impl Checker<'_> {
                     let vehicles = count(self, g.vehicles.as_ref(), defaults.vehicles, 20_000, "vehicles");
                     GatewayKind::Sim(SimGateway { seed: g.seed.unwrap_or(defaults.seed), speed, lines, vehicles })
                 }
-                kind @ ("sparkplug" | "mqtt-json" | "http") => {
+                kind @ ("sparkplug" | "mqtt-json" | "http" | "opcua") => {
                     let Some(link) = self.link(g, kind) else { continue };
                     match kind {
+                        "opcua" => {
+                            let Some(opcua) = self.opcua(g, link) else { continue };
+                            GatewayKind::OpcUa(opcua)
+                        }
                         "sparkplug" => GatewayKind::Sparkplug(SparkplugGateway {
                             link,
                             group: g.group.clone().filter(|s| !s.is_empty()),
@@ -1010,7 +1074,7 @@ impl Checker<'_> {
                     self.problem(
                         g.kind.span(),
                         format!(
-                            "unknown gateway kind {other:?}; expected \"sim\", \"sparkplug\", \"mqtt-json\" or \"http\""
+                            "unknown gateway kind {other:?}; expected \"sim\", \"sparkplug\", \"mqtt-json\", \"http\" or \"opcua\""
                         ),
                     );
                     continue;
@@ -1171,6 +1235,68 @@ impl Checker<'_> {
             d.oee_window_ms = ms;
         }
         d
+    }
+
+    /// An OPC UA gateway: security (`Basic256Sha256` with encryption unless told otherwise), what to map, how to
+    /// sample; every mistake located.
+    fn opcua(&mut self, g: &RawGateway, link: Link) -> Option<OpcUaGateway> {
+        let security = match &g.security {
+            None => OpcUaSecurity::Basic256Sha256,
+            Some(v) => match OpcUaSecurity::parse(v.get_ref()) {
+                Some(s) => s,
+                None => {
+                    self.problem(
+                        v.span(),
+                        format!(
+                            "security {:?} is not none, basic256sha256, aes128_sha256_rsaoaep or aes256_sha256_rsapss",
+                            v.get_ref()
+                        ),
+                    );
+                    return None;
+                }
+            },
+        };
+        let encrypt = match g.mode.as_ref().map(|m| m.get_ref().trim().to_ascii_lowercase()) {
+            None => true,
+            Some(m) if m == "sign" => false,
+            Some(m) if m == "sign_and_encrypt" || m == "signandencrypt" => true,
+            Some(_) => {
+                let span = g.mode.as_ref().map(Spanned::span).unwrap_or_default();
+                self.problem(span, "mode must be \"sign\" or \"sign_and_encrypt\"".to_owned());
+                return None;
+            }
+        };
+        let folders = g.folders.clone().unwrap_or_default();
+        let nodes: Vec<(String, String)> = g.nodes.clone().unwrap_or_default().into_iter().collect();
+        if folders.is_empty() && nodes.is_empty() {
+            self.problem(
+                g.kind.span(),
+                format!(
+                    "OPC UA gateway {:?} maps nothing; give folders = [\"nsu=…;s=…\"] and/or nodes = {{ \"Signal/Id\" = \"nsu=…;s=…\" }}",
+                    g.name.get_ref()
+                ),
+            );
+            return None;
+        }
+        let sampling_ms = match self.millis(g.sampling.as_ref(), "sampling") {
+            Some(ms) if ms > 0 => ms as f64,
+            Some(_) => {
+                let span = g.sampling.as_ref().map(Spanned::span).unwrap_or_default();
+                self.problem(span, "sampling must be longer than zero".to_owned());
+                return None;
+            }
+            None => 500.0,
+        };
+        let queue_size = g.queue_size.as_ref().map_or(10, |q| (*q.get_ref()).max(1));
+        let deadband = match &g.deadband {
+            Some(d) if *d.get_ref() < 0.0 || !d.get_ref().is_finite() => {
+                self.problem(d.span(), format!("deadband {} must be zero or more", d.get_ref()));
+                return None;
+            }
+            Some(d) => *d.get_ref(),
+            None => 0.0,
+        };
+        Some(OpcUaGateway { link, security, encrypt, folders, nodes, sampling_ms, queue_size, deadband, pki_dir: None })
     }
 
     fn horn(&mut self, raw: &RawAlarms) -> Horn {
@@ -1627,7 +1753,7 @@ kind = "sim"
 
 [[gateway]]
 name = "b"
-kind = "opcua"
+kind = "modbus"
 
 [[shift]]
 name = "A"
@@ -1642,7 +1768,7 @@ duration = "eight hours"
         assert!(text.contains("unknown time zone \"Mars/Olympus\""), "{text}");
         assert!(text.contains("speed = 5000 is out of range"), "{text}");
         assert!(text.contains("used twice"), "{text}");
-        assert!(text.contains("unknown gateway kind \"opcua\""), "{text}");
+        assert!(text.contains("unknown gateway kind \"modbus\""), "{text}");
         assert!(text.contains("not a time of day"), "{text}");
         assert!(text.contains("not a duration"), "{text}");
     }

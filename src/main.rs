@@ -176,6 +176,17 @@ enum Command {
         /// HTTP clients must send the bearer token held in this environment variable.
         #[arg(long, value_name = "VAR")]
         token_env: Option<String>,
+        /// Serve OPC UA on this address, e.g. 127.0.0.1:4840 (security None, `Basic256Sha256`, Aes128 and Aes256 endpoints).
+        #[arg(long, value_name = "ADDR")]
+        opcua: Option<std::net::SocketAddr>,
+        /// A user the OPC UA server accepts besides anonymous; its password is read from --opcua-password-env.
+        #[arg(long, value_name = "NAME", requires = "opcua_password_env")]
+        opcua_user: Option<String>,
+        #[arg(long, value_name = "VAR")]
+        opcua_password_env: Option<String>,
+        /// The OPC UA server's certificates (default: `opcua-server-pki` in the data dir).
+        #[arg(long, value_name = "DIR")]
+        opcua_pki: Option<PathBuf>,
         /// Production lines to simulate.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=500))]
         lines: u16,
@@ -281,6 +292,28 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from(d).ok().filter(|d| !d.is_zero()).ok_or_else(|| format!("{s:?} must be longer than zero"))
 }
 
+/// The OPC UA server's settings: its PKI directory (the data dir's by default) and the user, if any.
+fn opcua_serve(
+    addr: std::net::SocketAddr,
+    user: Option<String>,
+    password_env: Option<&str>,
+    pki: Option<PathBuf>,
+) -> anyhow::Result<watchfloor::gateway::opcua::OpcUaServe> {
+    use anyhow::Context as _;
+    let pki_dir = match pki {
+        Some(dir) => dir,
+        None => watchfloor::gui::resolve_data_dir(None)?.join("opcua-server-pki"),
+    };
+    let user = match (user, password_env) {
+        (Some(name), Some(var)) => {
+            let password = std::env::var(var).with_context(|| format!("the password variable {var} is not set"))?;
+            Some((name, password))
+        }
+        _ => None,
+    };
+    Ok(watchfloor::gateway::opcua::OpcUaServe { addr, pki_dir, user })
+}
+
 fn main() -> ExitCode {
     let _ = watchfloor::app::PROCESS_START.set(std::time::Instant::now());
     let cli = Cli::parse();
@@ -333,11 +366,28 @@ fn run_command(command: Command) -> anyhow::Result<()> {
             &QueryOptions { db, signal, from, to, buckets, format },
             &mut std::io::BufWriter::new(stdout.lock()),
         ),
-        Command::Gateway { http, mqtt, json, token_env, lines, vehicles, demo } => {
+        Command::Gateway {
+            http,
+            mqtt,
+            json,
+            token_env,
+            opcua,
+            opcua_user,
+            opcua_password_env,
+            opcua_pki,
+            lines,
+            vehicles,
+            demo,
+        } => {
+            let opcua = match opcua {
+                Some(addr) => Some(opcua_serve(addr, opcua_user, opcua_password_env.as_deref(), opcua_pki)?),
+                None => None,
+            };
             watchfloor::gateway::run(&watchfloor::gateway::GatewayOptions {
                 http,
                 mqtt,
                 json,
+                opcua,
                 token_env,
                 seed: demo.seed,
                 speed: demo.speed,

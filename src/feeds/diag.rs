@@ -28,6 +28,8 @@ pub enum PayloadFormat {
     HttpJson,
     /// The built-in simulator (no wire format).
     Simulator,
+    /// OPC UA data change notifications (shown as node, value, status and source time).
+    OpcUa,
 }
 
 /// One message as it arrived.

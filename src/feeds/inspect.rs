@@ -50,6 +50,7 @@ pub fn describe(format: PayloadFormat, topic: &str, payload: &[u8]) -> String {
             Err(err) => lines.push(format!("not JSON: {err}")),
         },
         PayloadFormat::Simulator => lines.push("A batch from the built-in simulator (no wire format).".to_owned()),
+        PayloadFormat::OpcUa => lines.extend(String::from_utf8_lossy(payload).lines().map(str::to_owned)),
     }
     let extra = lines.len().saturating_sub(MAX_LINES);
     lines.truncate(MAX_LINES);

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod link;
 pub mod mqtt;
 pub mod mqtt_json;
+pub mod opcua;
 pub mod sparkplug;
 pub mod tls;
 

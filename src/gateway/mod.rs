@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod mqtt;
+pub mod opcua;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub struct GatewayOptions {
     pub mqtt: Option<url::Url>,
     /// Also publish Kepware-template JSON (needs `mqtt`).
     pub json: bool,
+    /// Serve OPC UA.
+    pub opcua: Option<opcua::OpcUaServe>,
     /// The bearer token HTTP clients must send is read from this environment variable.
     pub token_env: Option<String>,
     pub seed: u64,
@@ -98,8 +101,8 @@ impl Driver {
 
 /// Runs the gateway until Ctrl-C or SIGTERM.
 pub fn run(options: &GatewayOptions) -> anyhow::Result<()> {
-    if options.http.is_none() && options.mqtt.is_none() {
-        anyhow::bail!("nothing to serve: pass --http ADDR and/or --mqtt URL");
+    if options.http.is_none() && options.mqtt.is_none() && options.opcua.is_none() {
+        anyhow::bail!("nothing to serve: pass --http ADDR, --mqtt URL and/or --opcua ADDR");
     }
     if options.json && options.mqtt.is_none() {
         anyhow::bail!("--json publishes over MQTT: pass --mqtt URL too");
@@ -131,6 +134,10 @@ pub fn run(options: &GatewayOptions) -> anyhow::Result<()> {
             let publisher = mqtt::Publisher::new(url.clone(), options.json).context("bad --mqtt url")?;
             eprintln!("publishing Sparkplug B{} to {url}", if options.json { " and Kepware JSON" } else { "" });
             outputs.spawn(publisher.run(driver.subscribe(), Arc::clone(&clock), stop_rx.clone()));
+        }
+        if let Some(serve) = &options.opcua {
+            eprintln!("serving OPC UA on opc.tcp://{}/ (namespace {})", serve.addr, opcua::NAMESPACE);
+            outputs.spawn(opcua::serve(serve.clone(), driver.subscribe(), stop_rx.clone()));
         }
         let driver_task = tokio::spawn(driver.run(stop_rx));
         let reason = tokio::select! {

@@ -9,6 +9,7 @@ mod http_feed;
 mod layering;
 mod mqtt_feed;
 mod oee;
+mod opcua_feed;
 mod recording;
 mod review;
 mod site;

@@ -1,0 +1,604 @@
+//! The OPC UA client feed (async-opcua, pure Rust, no OpenSSL): one session per gateway, secure by default
+//! (`Basic256Sha256`, signed and encrypted), the nodes of the config subscribed as monitored items.
+//!
+//! - Mapping: `nodes` names a node per signal (`nsu=<namespace URI>;s=…`, stable across servers that renumber
+//!   their namespaces, or `ns=2;s=…`, `i=…`); `folders` maps every variable under a folder by its browse path from
+//!   the folder (`PlantA/Line1/Filler/State`), browsed with `BrowseNext` as far as the server pages it.
+//! - Subscription: the configured sampling interval, queue size and absolute deadband, created in batches of the
+//!   server's `MaxMonitoredItemsPerCall`; the intervals the server granted are logged and shown in the status.
+//! - Values: source timestamps (else the server's, else arrival), OPC UA status codes mapped to quality — Bad and
+//!   Uncertain are kept and shown as such, never dropped.
+//! - Supervision: the session reconnects with back-off and reactivates, transfers or recreates its subscription
+//!   (with a publish kick after a reconnect, which async-opcua 0.19 leaves out); a server certificate not in the
+//!   trust list is an error in plain words saying how to trust it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use opcua::client::{ClientBuilder, DataChangeCallback, IdentityToken, Password, Session, SessionPollResult};
+use opcua::crypto::SecurityPolicy;
+use opcua::types::{
+    AttributeId, BrowseDescription, BrowseDirection, BrowseResultMask, DataChangeFilter, DataChangeTrigger, DataValue,
+    DeadbandType, ExtensionObject, MessageSecurityMode, MonitoredItemCreateRequest, MonitoringMode,
+    MonitoringParameters, NodeClass, NodeId, ReadValueId, ReferenceTypeId, StatusCode, TimestampsToReturn,
+    UserTokenPolicy, VariableId, Variant,
+};
+use tokio::sync::mpsc;
+
+use super::diag::{Message, PayloadFormat};
+use super::{Backoff, Error, Feed, FeedContext};
+use crate::command::{FeedEventBody, FeedState, FeedStatus};
+use crate::config::{OpcUaGateway, OpcUaSecurity};
+use crate::model::{Quality, Sample, SignalId, TimeSource, Value};
+
+/// Values waiting between the subscription's callback and the feed.
+const QUEUE: usize = 100_000;
+/// How often arrived values are published as one batch.
+const BATCH_EVERY: Duration = Duration::from_millis(100);
+/// Monitored items per `CreateMonitoredItems` call when the server does not say.
+const DEFAULT_ITEMS_PER_CALL: usize = 1_000;
+
+/// One OPC UA gateway.
+pub struct OpcUaFeed {
+    config: OpcUaGateway,
+}
+
+impl OpcUaFeed {
+    pub fn new(config: OpcUaGateway) -> Self {
+        Self { config }
+    }
+}
+
+/// What the subscription's callback hands over: the signal and the value as it came.
+type Arrived = (Arc<str>, DataValue);
+
+/// How one session ended.
+enum End {
+    Stopped,
+    /// Try again after a pause, with this status shown meanwhile.
+    Retry(FeedStatus),
+}
+
+impl Feed for OpcUaFeed {
+    async fn run_impl(self, ctx: &mut FeedContext) -> Result<(), Error> {
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30), 17);
+        loop {
+            match session(&self.config, ctx).await {
+                End::Stopped => return Ok(()),
+                End::Retry(status) => {
+                    if let Some(message) = &status.message {
+                        tracing::warn!(gateway = %ctx.gateway, "OPC UA: {message}");
+                    }
+                    ctx.set_status(status).await;
+                    if ctx.sleep_or_stop(backoff.next_delay()).await {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The client's certificate and trust list: the configured directory, else the data dir's `opcua-pki`.
+fn pki_dir(config: &OpcUaGateway) -> PathBuf {
+    config.pki_dir.clone().unwrap_or_else(|| {
+        directories::ProjectDirs::from("", "", "watchfloor")
+            .map_or_else(|| std::env::temp_dir().join("watchfloor"), |d| d.data_dir().to_owned())
+            .join("opcua-pki")
+    })
+}
+
+fn policy(security: OpcUaSecurity) -> SecurityPolicy {
+    match security {
+        OpcUaSecurity::None => SecurityPolicy::None,
+        OpcUaSecurity::Basic256Sha256 => SecurityPolicy::Basic256Sha256,
+        OpcUaSecurity::Aes128Sha256RsaOaep => SecurityPolicy::Aes128Sha256RsaOaep,
+        OpcUaSecurity::Aes256Sha256RsaPss => SecurityPolicy::Aes256Sha256RsaPss,
+    }
+}
+
+/// A status code in plain words, with what to do where there is something to do.
+pub fn explain(status: StatusCode, pki: &std::path::Path) -> String {
+    let code = status.bits() & 0xFFFF_0000;
+    let is = |s: StatusCode| code == s.bits();
+    if is(StatusCode::BadCertificateUntrusted) || is(StatusCode::BadSecurityChecksFailed) {
+        format!(
+            "the server's certificate is not trusted ({status}); to trust it, move its file from {} to {}",
+            pki.join("rejected").display(),
+            pki.join("trusted").display()
+        )
+    } else if is(StatusCode::BadIdentityTokenRejected) || is(StatusCode::BadUserAccessDenied) {
+        format!("the server refused the user name or password ({status})")
+    } else if is(StatusCode::BadIdentityTokenInvalid) {
+        format!("the server does not accept this kind of login on this endpoint ({status})")
+    } else if is(StatusCode::BadCertificateTimeInvalid) {
+        format!("a certificate is expired or not yet valid; check both clocks ({status})")
+    } else if is(StatusCode::BadCertificateHostNameInvalid) || is(StatusCode::BadCertificateUriInvalid) {
+        format!("the server's certificate does not name this server ({status})")
+    } else if is(StatusCode::BadSecurityPolicyRejected) {
+        format!("the server offers no endpoint with this security policy and mode ({status})")
+    } else if is(StatusCode::BadCommunicationError) || is(StatusCode::BadConnectionClosed) {
+        format!("the server cannot be reached or closed the connection ({status})")
+    } else {
+        status.to_string()
+    }
+}
+
+/// Whether the server refused us for a reason retrying does not fix (trust, credentials, endpoint).
+fn is_refusal(status: StatusCode) -> bool {
+    let code = status.bits() & 0xFFFF_0000;
+    [
+        StatusCode::BadCertificateUntrusted,
+        StatusCode::BadSecurityChecksFailed,
+        StatusCode::BadIdentityTokenRejected,
+        StatusCode::BadIdentityTokenInvalid,
+        StatusCode::BadUserAccessDenied,
+        StatusCode::BadSecurityPolicyRejected,
+        StatusCode::BadCertificateTimeInvalid,
+        StatusCode::BadCertificateHostNameInvalid,
+        StatusCode::BadCertificateUriInvalid,
+    ]
+    .iter()
+    .any(|s| s.bits() == code)
+}
+
+fn refused(status: StatusCode, pki: &std::path::Path) -> End {
+    let state = if is_refusal(status) { FeedState::Error } else { FeedState::Offline };
+    End::Retry(FeedStatus::with_message(state, explain(status, pki)))
+}
+
+/// One session: connect, map, subscribe, then pass values on until the session ends or the feed stops.
+async fn session(config: &OpcUaGateway, ctx: &mut FeedContext) -> End {
+    let pki = pki_dir(config);
+    let client = ClientBuilder::new()
+        .application_name("Watchfloor")
+        .application_uri("urn:watchfloor:client")
+        .product_uri("urn:watchfloor:client")
+        .pki_dir(&pki)
+        .create_sample_keypair(true)
+        .trust_server_certs(false)
+        .session_retry_limit(-1)
+        .session_retry_initial(Duration::from_secs(1))
+        .session_retry_max(Duration::from_secs(30))
+        .keep_alive_interval(Duration::from_secs(5))
+        .session_timeout(60_000)
+        .client();
+    let mut client = match client {
+        Ok(c) => c,
+        Err(errors) => {
+            return End::Retry(FeedStatus::with_message(
+                FeedState::Error,
+                format!("the OPC UA client cannot start: {}", errors.join("; ")),
+            ));
+        }
+    };
+    let identity = match (&config.link.credentials.username, config.link.credentials.password()) {
+        (Some(user), Ok(password)) => {
+            IdentityToken::UserName(user.clone(), Password::new(password.unwrap_or_default()))
+        }
+        (Some(_), Err(err)) => return End::Retry(FeedStatus::with_message(FeedState::Error, err)),
+        (None, _) => IdentityToken::Anonymous,
+    };
+    let url = config.link.url.as_str();
+    let security = policy(config.security);
+    let mode = match (config.security, config.encrypt) {
+        (OpcUaSecurity::None, _) => MessageSecurityMode::None,
+        (_, true) => MessageSecurityMode::SignAndEncrypt,
+        (_, false) => MessageSecurityMode::Sign,
+    };
+    let connected = match &identity {
+        IdentityToken::Anonymous => {
+            client
+                .connect_to_matching_endpoint(
+                    (url, security.to_str(), mode, UserTokenPolicy::anonymous()),
+                    identity.clone(),
+                )
+                .await
+        }
+        _ => client.connect_to_matching_endpoint((url, security.to_str(), mode), identity.clone()).await,
+    };
+    let (session, event_loop) = match connected {
+        Ok(pair) => pair,
+        Err(err) => return refused(err.status(), &pki),
+    };
+    // The session's events come through a channel; the loop itself runs on its own task.
+    let (events_tx, mut events) = mpsc::channel::<Result<SessionPollResult, StatusCode>>(64);
+    let kick = Arc::clone(&session);
+    let driver = tokio::spawn(async move {
+        let stream = event_loop.enter();
+        futures_util::pin_mut!(stream);
+        let mut first = true;
+        while let Some(event) = stream.next().await {
+            if let Ok(SessionPollResult::Reconnected(_)) = &event {
+                // async-opcua 0.19 recreates a subscription after a reconnect but sends no publish request for
+                // it until kicked.
+                if !first {
+                    kick.trigger_publish_now();
+                }
+                first = false;
+            }
+            let end = event.is_err();
+            let forwarded = matches!(
+                event,
+                Err(_)
+                    | Ok(SessionPollResult::ConnectionLost(_)
+                        | SessionPollResult::Reconnected(_)
+                        | SessionPollResult::ReconnectFailed(_))
+            );
+            if forwarded && events_tx.send(event).await.is_err() {
+                return;
+            }
+            if end {
+                return;
+            }
+        }
+    });
+    let end = run_session(config, ctx, &session, &mut events, &pki).await;
+    // A session never made has nothing to close (and async-opcua would wait for it): stop its loop first.
+    driver.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(2), session.disconnect()).await;
+    end
+}
+
+/// Waits for the session, maps and subscribes, then forwards values and session events.
+async fn run_session(
+    config: &OpcUaGateway,
+    ctx: &mut FeedContext,
+    session: &Arc<Session>,
+    events: &mut mpsc::Receiver<Result<SessionPollResult, StatusCode>>,
+    pki: &std::path::Path,
+) -> End {
+    // The first event says whether the session was made.
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(Ok(SessionPollResult::Reconnected(_))) => break,
+                Some(Ok(SessionPollResult::ReconnectFailed(status))) => {
+                    if is_refusal(status) {
+                        return refused(status, pki);
+                    }
+                    ctx.set_status(FeedStatus::with_message(FeedState::Connecting, explain(status, pki))).await;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(status)) => return refused(status, pki),
+                None => return End::Retry(FeedStatus::with_message(FeedState::Offline, "the session ended")),
+            },
+            () = ctx.stopped() => return End::Stopped,
+        }
+    }
+    let mapped = match map_signals(config, session).await {
+        Ok(m) if m.is_empty() => {
+            return End::Retry(FeedStatus::with_message(FeedState::Error, "none of the configured nodes was found"));
+        }
+        Ok(m) => m,
+        Err(message) => return End::Retry(FeedStatus::with_message(FeedState::Error, message)),
+    };
+    let (tx, mut arrived) = mpsc::channel::<Arrived>(QUEUE);
+    let granted = match subscribe(config, session, &mapped, tx).await {
+        Ok(g) => g,
+        Err(message) => return End::Retry(FeedStatus::with_message(FeedState::Error, message)),
+    };
+    tracing::info!(gateway = %ctx.gateway, items = mapped.len(), %granted, "OPC UA subscription");
+    ctx.set_status(FeedStatus::with_message(FeedState::Live, format!("{} nodes; {granted}", mapped.len()))).await;
+    let mut tick = tokio::time::interval(BATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut batch: Vec<Arrived> = Vec::new();
+    loop {
+        tokio::select! {
+            value = arrived.recv() => match value {
+                Some(v) => batch.push(v),
+                None => return End::Retry(FeedStatus::with_message(FeedState::Offline, "the subscription ended")),
+            },
+            _ = tick.tick() => {
+                if !batch.is_empty() {
+                    publish(ctx, &config.link.limits, std::mem::take(&mut batch)).await;
+                }
+            }
+            event = events.recv() => match event {
+                Some(Ok(SessionPollResult::ConnectionLost(status))) => {
+                    ctx.set_status(FeedStatus::with_message(FeedState::Offline, explain(status, pki))).await;
+                }
+                Some(Ok(SessionPollResult::ReconnectFailed(status))) => {
+                    let state = if is_refusal(status) { FeedState::Error } else { FeedState::Offline };
+                    ctx.set_status(FeedStatus::with_message(state, explain(status, pki))).await;
+                }
+                Some(Ok(SessionPollResult::Reconnected(mode))) => {
+                    tracing::info!(gateway = %ctx.gateway, ?mode, "OPC UA session back");
+                    ctx.set_status(FeedStatus::with_message(FeedState::Live, format!("{} nodes; {granted}", mapped.len()))).await;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(status)) => return refused(status, pki),
+                None => return End::Retry(FeedStatus::with_message(FeedState::Offline, "the session ended")),
+            },
+            () = ctx.stopped() => {
+                if !batch.is_empty() {
+                    publish(ctx, &config.link.limits, batch).await;
+                }
+                return End::Stopped;
+            }
+        }
+    }
+}
+
+/// Publishes one batch of arrived values as samples (through the feed's limits and counters).
+async fn publish(ctx: &FeedContext, limits: &super::Limits, batch: Vec<Arrived>) {
+    let now = ctx.clock.now_ms();
+    let samples: Vec<Sample> = batch.iter().map(|(signal, value)| sample(signal, value, now)).collect();
+    let summary = batch.iter().take(20).map(|(s, v)| format!("{s} = {}\n", describe(v))).collect::<String>();
+    let message = Message::new(now, "subscription", PayloadFormat::OpcUa, &Bytes::from(summary));
+    ctx.ingest(message, vec![FeedEventBody::Samples(samples)], limits).await;
+}
+
+/// A value as the inspector shows it: value, status, source time.
+fn describe(v: &DataValue) -> String {
+    let value = v.value.as_ref().map_or_else(|| "(no value)".to_owned(), |x| format!("{x:?}"));
+    let ts = v.source_timestamp.as_ref().map(|t| t.to_rfc3339()).unwrap_or_default();
+    format!("{value} {} {ts}", v.status())
+}
+
+/// OPC UA time (100 ns ticks since 1601) as UTC milliseconds.
+fn unix_ms(t: &opcua::types::DateTime) -> i64 {
+    t.checked_ticks() / 10_000 - 11_644_473_600_000
+}
+
+/// An arrived value as a sample: its source time (else the server's, else arrival) and quality from its status.
+pub fn sample(signal: &Arc<str>, v: &DataValue, arrival_ms: i64) -> Sample {
+    let status = v.status();
+    let quality = if status.is_good() {
+        Quality::Good
+    } else if status.is_uncertain() {
+        Quality::Uncertain
+    } else {
+        Quality::Bad
+    };
+    let value = match &v.value {
+        Some(x) => value(x),
+        None => Value::Raw(Arc::from(status.to_string())),
+    };
+    let (ts_ms, time_source) = match v.source_timestamp.as_ref().or(v.server_timestamp.as_ref()) {
+        Some(t) if !t.is_null() => (unix_ms(t), TimeSource::Source),
+        _ => (arrival_ms, TimeSource::Arrival),
+    };
+    Sample { signal: SignalId::from(signal.as_ref()), ts_ms, value, quality, time_source, historical: false }
+}
+
+/// An OPC UA variant as a value: numbers as numbers, booleans, text; anything else as its text.
+pub fn value(x: &Variant) -> Value {
+    match x {
+        Variant::Double(v) => Value::F64(*v),
+        Variant::Float(v) => Value::F64(f64::from(*v)),
+        Variant::Boolean(v) => Value::Bool(*v),
+        Variant::SByte(v) => Value::I64(i64::from(*v)),
+        Variant::Byte(v) => Value::I64(i64::from(*v)),
+        Variant::Int16(v) => Value::I64(i64::from(*v)),
+        Variant::UInt16(v) => Value::I64(i64::from(*v)),
+        Variant::Int32(v) => Value::I64(i64::from(*v)),
+        Variant::UInt32(v) => Value::I64(i64::from(*v)),
+        Variant::Int64(v) => Value::I64(*v),
+        Variant::UInt64(v) => i64::try_from(*v).map_or(Value::F64(*v as f64), Value::I64),
+        Variant::String(s) => Value::Str(Arc::from(s.as_ref())),
+        Variant::LocalizedText(t) => Value::Str(Arc::from(t.text.as_ref())),
+        other => Value::Raw(Arc::from(format!("{other:?}"))),
+    }
+}
+
+/// A node id of the config: `nsu=<uri>;…` resolved to the server's namespace index, else as OPC UA writes it.
+async fn resolve(session: &Session, text: &str) -> Result<NodeId, String> {
+    let text = text.trim();
+    if let Some(rest) = text.strip_prefix("nsu=") {
+        let (uri, id) = rest.split_once(';').ok_or_else(|| format!("{text:?}: nsu=<uri>;<id> expected"))?;
+        let ns = session
+            .get_namespace_index(uri)
+            .await
+            .map_err(|err| format!("{text:?}: the server has no namespace {uri:?} ({err})"))?;
+        return format!("ns={ns};{id}").parse::<NodeId>().map_err(|err| format!("{text:?} is not a node id ({err:?})"));
+    }
+    text.parse::<NodeId>().map_err(|err| format!("{text:?} is not a node id (nsu=…;s=…, ns=…;s=…, i=…): {err:?}"))
+}
+
+/// Every node to subscribe, with its signal: the configured nodes, then the variables under each folder named by
+/// their browse path from the folder.
+async fn map_signals(config: &OpcUaGateway, session: &Session) -> Result<Vec<(NodeId, Arc<str>)>, String> {
+    let mut out: Vec<(NodeId, Arc<str>)> = Vec::new();
+    for (signal, node) in &config.nodes {
+        out.push((resolve(session, node).await?, Arc::from(signal.as_str())));
+    }
+    for folder in &config.folders {
+        let root = resolve(session, folder).await?;
+        let name = browse_name(session, &root).await?;
+        browse_variables(session, root, name, &mut out).await?;
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|(node, _)| seen.insert(node.clone()));
+    Ok(out)
+}
+
+async fn browse_name(session: &Session, node: &NodeId) -> Result<String, String> {
+    let read = ReadValueId { attribute_id: AttributeId::BrowseName as u32, ..ReadValueId::new_value(node.clone()) };
+    let values = session.read(&[read], TimestampsToReturn::Neither, 0.0).await.map_err(|e| format!("{node}: {e}"))?;
+    match values.first().and_then(|v| v.value.as_ref()) {
+        Some(Variant::QualifiedName(q)) => Ok(q.name.as_ref().to_owned()),
+        _ => Err(format!("the folder {node} was not found on the server")),
+    }
+}
+
+/// Walks the folder's hierarchy (objects and folders), collecting variables with their browse path.
+async fn browse_variables(
+    session: &Session,
+    root: NodeId,
+    root_name: String,
+    out: &mut Vec<(NodeId, Arc<str>)>,
+) -> Result<(), String> {
+    let mut stack = vec![(root, root_name)];
+    let mut visited = std::collections::HashSet::new();
+    while let Some((node, path)) = stack.pop() {
+        if !visited.insert(node.clone()) {
+            continue;
+        }
+        let description = BrowseDescription {
+            node_id: node.clone(),
+            browse_direction: BrowseDirection::Forward,
+            reference_type_id: ReferenceTypeId::HierarchicalReferences.into(),
+            include_subtypes: true,
+            node_class_mask: (NodeClass::Object as u32) | (NodeClass::Variable as u32),
+            result_mask: BrowseResultMask::All as u32,
+        };
+        let mut results =
+            session.browse(&[description], 1_000, None).await.map_err(|e| format!("browse {node}: {e}"))?;
+        while let Some(result) = results.pop() {
+            if !result.status_code.is_good() {
+                return Err(format!("browse {node}: {}", result.status_code));
+            }
+            for r in result.references.unwrap_or_default() {
+                let child = format!("{path}/{}", r.browse_name.name.as_ref());
+                match r.node_class {
+                    NodeClass::Variable => out.push((r.node_id.node_id.clone(), Arc::from(child))),
+                    NodeClass::Object => stack.push((r.node_id.node_id.clone(), child)),
+                    _ => {}
+                }
+            }
+            if result.continuation_point.is_null() {
+                break;
+            }
+            results = session
+                .browse_next(false, &[result.continuation_point])
+                .await
+                .map_err(|e| format!("browse {node}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The server's `MaxMonitoredItemsPerCall` (the default when it does not say).
+async fn items_per_call(session: &Session) -> usize {
+    let id = NodeId::from(VariableId::Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall);
+    let read = session.read(&[ReadValueId::new_value(id)], TimestampsToReturn::Neither, 0.0).await;
+    match read.ok().and_then(|v| v.into_iter().next()).and_then(|v| v.value) {
+        Some(Variant::UInt32(n)) if n > 0 => n as usize,
+        _ => DEFAULT_ITEMS_PER_CALL,
+    }
+}
+
+/// Creates the subscription and its monitored items in batches; returns what the server granted, in words.
+async fn subscribe(
+    config: &OpcUaGateway,
+    session: &Arc<Session>,
+    mapped: &[(NodeId, Arc<str>)],
+    tx: mpsc::Sender<Arrived>,
+) -> Result<String, String> {
+    let signals: Arc<HashMap<NodeId, Arc<str>>> = Arc::new(mapped.iter().cloned().collect());
+    let lookup = Arc::clone(&signals);
+    let callback = DataChangeCallback::new(move |value, item| {
+        if let Some(signal) = lookup.get(&item.item_to_monitor().node_id) {
+            // A full queue means the app cannot keep up: the value is dropped here and the queue is counted full.
+            let _ = tx.try_send((Arc::clone(signal), value));
+        }
+    });
+    let interval = Duration::from_secs_f64((config.sampling_ms / 1000.0).max(0.05));
+    let id = session
+        .create_subscription(interval, 60, 10, 0, 0, true, callback)
+        .await
+        .map_err(|e| format!("the subscription was refused: {e}"))?;
+    let filter = if config.deadband > 0.0 {
+        ExtensionObject::from_message(DataChangeFilter {
+            trigger: DataChangeTrigger::StatusValue,
+            deadband_type: DeadbandType::Absolute as u32,
+            deadband_value: config.deadband,
+        })
+    } else {
+        ExtensionObject::null()
+    };
+    let per_call = items_per_call(session).await;
+    let (mut granted_ms, mut granted_queue, mut refused) = (Vec::new(), Vec::new(), Vec::new());
+    for chunk in mapped.chunks(per_call) {
+        let requests: Vec<MonitoredItemCreateRequest> = chunk
+            .iter()
+            .map(|(node, _)| MonitoredItemCreateRequest {
+                item_to_monitor: ReadValueId::new(node.clone(), AttributeId::Value),
+                monitoring_mode: MonitoringMode::Reporting,
+                requested_parameters: MonitoringParameters {
+                    client_handle: 0,
+                    sampling_interval: config.sampling_ms,
+                    queue_size: config.queue_size,
+                    discard_oldest: true,
+                    filter: filter.clone(),
+                },
+            })
+            .collect();
+        let created = session
+            .create_monitored_items(id, TimestampsToReturn::Both, requests)
+            .await
+            .map_err(|e| format!("monitored items were refused: {e}"))?;
+        for (c, (node, signal)) in created.iter().zip(chunk) {
+            if c.result.status_code.is_good() {
+                granted_ms.push(c.result.revised_sampling_interval);
+                granted_queue.push(c.result.revised_queue_size);
+            } else {
+                refused.push(format!("{signal} ({node}): {}", c.result.status_code));
+            }
+        }
+    }
+    for r in refused.iter().take(20) {
+        tracing::warn!("OPC UA item refused: {r}");
+    }
+    let range = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(0.0, f64::max);
+        if v.is_empty() {
+            "-".to_owned()
+        } else if lo == hi {
+            format!("{lo} ms")
+        } else {
+            format!("{lo}–{hi} ms")
+        }
+    };
+    let queues: Vec<f64> = granted_queue.iter().map(|q| f64::from(*q)).collect();
+    let mut words = format!(
+        "sampling {} granted (asked {} ms), queue {}",
+        range(&granted_ms),
+        config.sampling_ms,
+        range(&queues).trim_end_matches(" ms")
+    );
+    if !refused.is_empty() {
+        words.push_str(&format!("; {} item(s) refused, e.g. {}", refused.len(), refused[0]));
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_quality_and_bad_values_are_kept() {
+        let signal: Arc<str> = Arc::from("PlantA/Line1/Filler/Temperature");
+        let t = crate::gateway::opcua::ua_time(1_767_225_600_000);
+        let good = DataValue { value: Some(Variant::Double(71.5)), source_timestamp: Some(t), ..DataValue::default() };
+        let s = sample(&signal, &good, 5);
+        assert_eq!(
+            (s.value, s.quality, s.ts_ms, s.time_source),
+            (Value::F64(71.5), Quality::Good, 1_767_225_600_000, TimeSource::Source)
+        );
+        let uncertain = DataValue { status: Some(StatusCode::UncertainLastUsableValue), ..good.clone() };
+        assert_eq!(sample(&signal, &uncertain, 5).quality, Quality::Uncertain);
+        let bad = DataValue { value: None, status: Some(StatusCode::BadSensorFailure), source_timestamp: None, ..good };
+        let s = sample(&signal, &bad, 5);
+        assert_eq!((s.quality, s.ts_ms, s.time_source), (Quality::Bad, 5, TimeSource::Arrival));
+        assert!(matches!(s.value, Value::Raw(ref r) if r.contains("BadSensorFailure")), "{:?}", s.value);
+        assert_eq!(value(&Variant::UInt64(u64::MAX)), Value::F64(u64::MAX as f64));
+        assert_eq!(value(&Variant::from("Running")), Value::Str(Arc::from("Running")));
+    }
+
+    #[test]
+    fn refusals_say_what_to_do() {
+        let pki = std::path::Path::new("/data/opcua-pki");
+        let text = explain(StatusCode::BadCertificateUntrusted, pki);
+        assert!(text.contains("not trusted") && text.contains("/data/opcua-pki/rejected"), "{text}");
+        assert!(is_refusal(StatusCode::BadIdentityTokenRejected));
+        assert!(!is_refusal(StatusCode::BadCommunicationError));
+    }
+}
