@@ -24,8 +24,8 @@ use opcua::crypto::SecurityPolicy;
 use opcua::types::{
     AttributeId, BrowseDescription, BrowseDirection, BrowseResultMask, DataChangeFilter, DataChangeTrigger, DataValue,
     DeadbandType, ExtensionObject, MessageSecurityMode, MonitoredItemCreateRequest, MonitoringMode,
-    MonitoringParameters, NodeClass, NodeId, ReadValueId, ReferenceTypeId, StatusCode, TimestampsToReturn,
-    UserTokenPolicy, VariableId, Variant,
+    MonitoringParameters, NodeClass, NodeId, ReadValueId, ReferenceTypeId, StatusCode, TimestampsToReturn, VariableId,
+    Variant,
 };
 use tokio::sync::mpsc;
 
@@ -163,7 +163,7 @@ async fn session(config: &OpcUaGateway, ctx: &mut FeedContext) -> End {
         .trust_server_certs(false)
         .session_retry_limit(-1)
         .session_retry_initial(Duration::from_secs(1))
-        .session_retry_max(Duration::from_secs(30))
+        .session_retry_max(Duration::from_secs(10))
         .keep_alive_interval(Duration::from_secs(5))
         .session_timeout(60_000)
         .client();
@@ -190,16 +190,9 @@ async fn session(config: &OpcUaGateway, ctx: &mut FeedContext) -> End {
         (_, true) => MessageSecurityMode::SignAndEncrypt,
         (_, false) => MessageSecurityMode::Sign,
     };
-    let connected = match &identity {
-        IdentityToken::Anonymous => {
-            client
-                .connect_to_matching_endpoint(
-                    (url, security.to_str(), mode, UserTokenPolicy::anonymous()),
-                    identity.clone(),
-                )
-                .await
-        }
-        _ => client.connect_to_matching_endpoint((url, security.to_str(), mode), identity.clone()).await,
+    let connected = match endpoint(&client, url, security, mode, &identity).await {
+        Ok(endpoint) => client.connect_to_endpoint_directly(endpoint, identity.clone()),
+        Err(end) => return end,
     };
     let (session, event_loop) = match connected {
         Ok(pair) => pair,
@@ -242,6 +235,40 @@ async fn session(config: &OpcUaGateway, ctx: &mut FeedContext) -> End {
     driver.abort();
     let _ = tokio::time::timeout(Duration::from_secs(2), session.disconnect()).await;
     end
+}
+
+/// The server's endpoint with this security and a token for this identity, at the configured address: a server
+/// behind a router or a proxy advertises its own host and port, which the client may not reach.
+async fn endpoint(
+    client: &opcua::client::Client,
+    url: &str,
+    security: SecurityPolicy,
+    mode: MessageSecurityMode,
+    identity: &IdentityToken,
+) -> Result<opcua::types::EndpointDescription, End> {
+    use opcua::types::UserTokenType;
+    let pki = client.certificate_store().read().trusted_certs_dir().parent().map(std::path::Path::to_owned);
+    let pki = pki.unwrap_or_default();
+    let endpoints = client.get_server_endpoints_from_url(url).await.map_err(|err| refused(err.status(), &pki))?;
+    let token = match identity {
+        IdentityToken::Anonymous => UserTokenType::Anonymous,
+        _ => UserTokenType::UserName,
+    };
+    let found = endpoints.into_iter().find(|e| {
+        e.security_mode == mode
+            && SecurityPolicy::from_uri(e.security_policy_uri.as_ref()) == security
+            && e.user_identity_tokens.iter().flatten().any(|t| t.token_type == token)
+    });
+    let Some(mut found) = found else {
+        let what = format!(
+            "the server offers no endpoint with security {} ({mode:?}) and {} login",
+            security.to_str(),
+            if token == UserTokenType::Anonymous { "anonymous" } else { "user name" }
+        );
+        return Err(End::Retry(FeedStatus::with_message(FeedState::Error, what)));
+    };
+    found.endpoint_url = url.into();
+    Ok(found)
 }
 
 /// Waits for the session, maps and subscribes, then forwards values and session events.
@@ -287,6 +314,7 @@ async fn run_session(
     let mut tick = tokio::time::interval(BATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch: Vec<Arrived> = Vec::new();
+    let mut times = Times::default();
     loop {
         tokio::select! {
             value = arrived.recv() => match value {
@@ -295,7 +323,8 @@ async fn run_session(
             },
             _ = tick.tick() => {
                 if !batch.is_empty() {
-                    publish(ctx, &config.link.limits, std::mem::take(&mut batch)).await;
+                    let kept = times.keep_new(std::mem::take(&mut batch));
+                    publish(ctx, &config.link.limits, kept, false).await;
                 }
             }
             event = events.recv() => match event {
@@ -308,6 +337,12 @@ async fn run_session(
                 }
                 Some(Ok(SessionPollResult::Reconnected(mode))) => {
                     tracing::info!(gateway = %ctx.gateway, ?mode, "OPC UA session back");
+                    // What the server kept of the gap comes before the values that wait in the queue.
+                    let filled = backfill(session, &mapped, &mut times).await;
+                    if !filled.is_empty() {
+                        tracing::info!(gateway = %ctx.gateway, values = filled.len(), "OPC UA gap filled from the server's history");
+                        publish(ctx, &config.link.limits, filled, true).await;
+                    }
                     ctx.set_status(FeedStatus::with_message(FeedState::Live, format!("{} nodes; {granted}", mapped.len()))).await;
                 }
                 Some(Ok(_)) => {}
@@ -316,7 +351,7 @@ async fn run_session(
             },
             () = ctx.stopped() => {
                 if !batch.is_empty() {
-                    publish(ctx, &config.link.limits, batch).await;
+                    publish(ctx, &config.link.limits, times.keep_new(batch), false).await;
                 }
                 return End::Stopped;
             }
@@ -324,12 +359,98 @@ async fn run_session(
     }
 }
 
-/// Publishes one batch of arrived values as samples (through the feed's limits and counters).
-async fn publish(ctx: &FeedContext, limits: &super::Limits, batch: Vec<Arrived>) {
+/// The newest source time seen per signal, and how far a history backfill covered it.
+#[derive(Default)]
+struct Times {
+    last: HashMap<Arc<str>, i64>,
+    covered: HashMap<Arc<str>, i64>,
+}
+
+impl Times {
+    /// The values not already published by a backfill (a value the server had queued during the gap arrives
+    /// both ways); notes the newest time of each signal.
+    fn keep_new(&mut self, batch: Vec<Arrived>) -> Vec<Arrived> {
+        let mut kept = Vec::with_capacity(batch.len());
+        for (signal, value) in batch {
+            let ts = value.source_timestamp.as_ref().filter(|t| !t.is_null()).map(unix_ms);
+            if let (Some(ts), Some(covered)) = (ts, self.covered.get(&signal))
+                && ts <= *covered
+            {
+                continue;
+            }
+            if let Some(ts) = ts {
+                let last = self.last.entry(Arc::clone(&signal)).or_insert(ts);
+                *last = (*last).max(ts);
+            }
+            kept.push((signal, value));
+        }
+        kept
+    }
+}
+
+/// After a reconnect: each node's raw history since the last value seen of it, up to now, as far as the server
+/// keeps history (a server with none answers with an error per node, and nothing is filled).
+async fn backfill(session: &Session, mapped: &[(NodeId, Arc<str>)], times: &mut Times) -> Vec<Arrived> {
+    use opcua::client::HistoryReadAction;
+    use opcua::types::{ByteString, HistoryData, HistoryReadValueId, ReadRawModifiedDetails};
+    let now = opcua::types::DateTime::now();
+    let mut out = Vec::new();
+    for (node, signal) in mapped {
+        let Some(last) = times.last.get(signal).copied() else { continue };
+        let details = ReadRawModifiedDetails {
+            is_read_modified: false,
+            start_time: crate::gateway::opcua::ua_time(last + 1),
+            end_time: now,
+            num_values_per_node: 1_000,
+            return_bounds: false,
+        };
+        let mut continuation = ByteString::null();
+        loop {
+            let read = HistoryReadValueId {
+                node_id: node.clone(),
+                index_range: Default::default(),
+                data_encoding: Default::default(),
+                continuation_point: continuation.clone(),
+            };
+            let action = HistoryReadAction::ReadRawModifiedDetails(details.clone());
+            let Ok(results) = session.history_read(action, TimestampsToReturn::Both, false, &[read]).await else {
+                break;
+            };
+            let Some(result) = results.into_iter().next() else { break };
+            if !result.status_code.is_good() {
+                break;
+            }
+            let values = result.history_data.inner_as::<HistoryData>().and_then(|h| h.data_values.clone());
+            for value in values.unwrap_or_default() {
+                if let Some(ts) = value.source_timestamp.as_ref().map(unix_ms) {
+                    let covered = times.covered.entry(Arc::clone(signal)).or_insert(ts);
+                    *covered = (*covered).max(ts);
+                    let newest = times.last.entry(Arc::clone(signal)).or_insert(ts);
+                    *newest = (*newest).max(ts);
+                }
+                out.push((Arc::clone(signal), value));
+            }
+            continuation = result.continuation_point;
+            if continuation.is_null() {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Publishes one batch of arrived values as samples (through the feed's limits and counters); `historical` ones
+/// (a backfill) go to history without changing live values.
+async fn publish(ctx: &FeedContext, limits: &super::Limits, batch: Vec<Arrived>, historical: bool) {
+    if batch.is_empty() {
+        return;
+    }
     let now = ctx.clock.now_ms();
-    let samples: Vec<Sample> = batch.iter().map(|(signal, value)| sample(signal, value, now)).collect();
+    let samples: Vec<Sample> =
+        batch.iter().map(|(signal, value)| Sample { historical, ..sample(signal, value, now) }).collect();
     let summary = batch.iter().take(20).map(|(s, v)| format!("{s} = {}\n", describe(v))).collect::<String>();
-    let message = Message::new(now, "subscription", PayloadFormat::OpcUa, &Bytes::from(summary));
+    let topic = if historical { "history read" } else { "subscription" };
+    let message = Message::new(now, topic, PayloadFormat::OpcUa, &Bytes::from(summary));
     ctx.ingest(message, vec![FeedEventBody::Samples(samples)], limits).await;
 }
 
@@ -503,15 +624,21 @@ async fn subscribe(
         .create_subscription(interval, 60, 10, 0, 0, true, callback)
         .await
         .map_err(|e| format!("the subscription was refused: {e}"))?;
-    let filter = if config.deadband > 0.0 {
-        ExtensionObject::from_message(DataChangeFilter {
+    // With no deadband every value counts, also one that repeats the last with a new time (a heartbeat, a count
+    // that did not move): the history then holds every sample the server made.
+    let filter = ExtensionObject::from_message(if config.deadband > 0.0 {
+        DataChangeFilter {
             trigger: DataChangeTrigger::StatusValue,
             deadband_type: DeadbandType::Absolute as u32,
             deadband_value: config.deadband,
-        })
+        }
     } else {
-        ExtensionObject::null()
-    };
+        DataChangeFilter {
+            trigger: DataChangeTrigger::StatusValueTimestamp,
+            deadband_type: DeadbandType::None as u32,
+            deadband_value: 0.0,
+        }
+    });
     let per_call = items_per_call(session).await;
     let (mut granted_ms, mut granted_queue, mut refused) = (Vec::new(), Vec::new(), Vec::new());
     for chunk in mapped.chunks(per_call) {

@@ -262,6 +262,19 @@ fn build_server(
         .map_err(|err| anyhow::anyhow!("the OPC UA server cannot be built: {err}"))
 }
 
+/// Sets the samples' values (which notifies the subscriptions) and keeps them for history.
+fn set(nodes: &SimManager, subscriptions: &opcua::server::SubscriptionCache, ns: u16, samples: &[Sample]) {
+    let changes: Vec<(NodeId, DataValue)> =
+        samples.iter().map(|s| (node_of(ns, s.signal.as_str()), data_value(s))).collect();
+    for (id, value) in &changes {
+        nodes.inner().record(id, value.clone());
+    }
+    let set = changes.iter().map(|(id, value)| (id, None, value.clone()));
+    if let Err(err) = nodes.set_values(subscriptions, set) {
+        tracing::warn!("OPC UA server: values not set: {err}");
+    }
+}
+
 /// Serves the simulator's updates until `shutdown`: the address space is made from the birth, then every sample
 /// is set (which notifies the subscriptions) and kept for history.
 pub async fn serve(
@@ -281,11 +294,14 @@ pub async fn serve(
         }
     };
     let (meta, values) = birth;
+    let initial = values.clone();
     let (server, handle) = build_server(&options, meta, values)?;
     let nodes =
         handle.node_managers().get_of_type::<SimManager>().context("the simulator's node manager is missing")?;
     let ns = nodes.inner().ns;
     let subscriptions = handle.subscriptions().clone();
+    // The birth's values with their own times (the address space stamped them when it was built).
+    set(&nodes, &subscriptions, ns, &initial);
     let running = tokio::spawn(server.run());
     tracing::info!(addr = %options.addr, namespace = NAMESPACE, "OPC UA server");
     loop {
@@ -293,15 +309,7 @@ pub async fn serve(
             update = updates.recv() => match update {
                 Ok(update) => {
                     if let Update::Samples(samples) = update.as_ref() {
-                        let changes: Vec<(NodeId, DataValue)> =
-                            samples.iter().map(|s| (node_of(ns, s.signal.as_str()), data_value(s))).collect();
-                        for (id, value) in &changes {
-                            nodes.inner().record(id, value.clone());
-                        }
-                        let set = changes.iter().map(|(id, value)| (id, None, value.clone()));
-                        if let Err(err) = nodes.set_values(&subscriptions, set) {
-                            tracing::warn!("OPC UA server: values not set: {err}");
-                        }
+                        set(&nodes, &subscriptions, ns, samples);
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!("OPC UA server fell behind: {n} updates lost"),

@@ -16,6 +16,8 @@ use crate::Probe;
 /// The simulator served over OPC UA on a free loopback port; dropped, it stops.
 struct Server {
     addr: std::net::SocketAddr,
+    /// Every sample the simulator made, as the server got it.
+    made: Arc<std::sync::Mutex<Vec<watchfloor::model::Sample>>>,
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     pki: std::path::PathBuf,
@@ -36,6 +38,16 @@ impl Server {
         let pki = dir.join("server-pki");
         let serve = OpcUaServe { addr, pki_dir: pki.clone(), user: user.map(|(u, p)| (u.to_owned(), p.to_owned())) };
         let task = tokio::spawn(watchfloor::gateway::opcua::serve(serve, driver.subscribe(), stop_rx.clone()));
+        let made: Arc<std::sync::Mutex<Vec<watchfloor::model::Sample>>> = Arc::default();
+        let mut updates = driver.subscribe();
+        let keep = Arc::clone(&made);
+        tokio::spawn(async move {
+            while let Ok(update) = updates.recv().await {
+                let (watchfloor::gateway::Update::Samples(samples)
+                | watchfloor::gateway::Update::Birth { values: samples, .. }) = update.as_ref();
+                keep.lock().expect("lock").extend(samples.iter().cloned());
+            }
+        });
         tokio::spawn(driver.run(stop_rx));
         // Listening once the first connection is taken.
         for _ in 0..200 {
@@ -44,7 +56,7 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Self { addr, stop, task, pki }
+        Self { addr, made, stop, task, pki }
     }
 
     async fn stop(self) {
@@ -152,6 +164,92 @@ fn secure_with_a_user_an_untrusted_server_is_an_error_until_trusted() {
             })
             .await;
         assert!(server.pki.join("own").exists(), "the server made its certificate");
+        drop(probe);
+        server.stop().await;
+    });
+}
+
+/// A TCP proxy in front of the server whose line can be cut: open connections closed, new ones refused.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    cut_until: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
+    open: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("proxy");
+        let addr = listener.local_addr().expect("addr");
+        let cut_until: Arc<std::sync::Mutex<Option<tokio::time::Instant>>> = Arc::default();
+        let open: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (cut, conns) = (Arc::clone(&cut_until), Arc::clone(&open));
+        tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                if cut.lock().expect("lock").is_some_and(|t| tokio::time::Instant::now() < t) {
+                    continue;
+                }
+                conns.lock().expect("lock").push(tokio::spawn(async move {
+                    if let Ok(mut up) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    }
+                }));
+            }
+        });
+        Self { addr, cut_until, open }
+    }
+
+    /// Cuts the line for `how_long`.
+    fn cut(&self, how_long: Duration) {
+        *self.cut_until.lock().expect("lock") = Some(tokio::time::Instant::now() + how_long);
+        for c in self.open.lock().expect("lock").drain(..) {
+            c.abort();
+        }
+    }
+}
+
+/// The line to the server cut for 30 s: the feed goes offline, comes back by itself, and fills the gap from the
+/// server's history — every value the simulator made in the meantime arrives, each once.
+#[test]
+fn after_a_30_s_cut_the_gap_is_filled_from_history_with_every_value_once() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let dir = tempfile::tempdir().expect("dir");
+        let server = Server::start(dir.path(), None).await;
+        let proxy = Proxy::start(server.addr).await;
+        let mut config = gateway(&server, dir.path(), OpcUaSecurity::None);
+        config.link.url = url::Url::parse(&format!("opc.tcp://{}/", proxy.addr)).expect("url");
+        let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");
+        let signal = "PlantA/Fleet/VAN-01/Position/Latitude";
+        probe.until("values before the cut", |seen| samples_of(seen, signal).count() >= 3).await;
+        proxy.cut(Duration::from_secs(30));
+        let cut_ms = watchfloor::clock::wall_now_ms();
+        probe.until("offline", |seen| last_status(seen).is_some_and(|(s, _)| s == FeedState::Offline)).await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let back_ms = watchfloor::clock::wall_now_ms();
+        probe.until("values after the cut", |seen| samples_of(seen, signal).any(|s| s.ts_ms > back_ms + 2_000)).await;
+        assert!(
+            samples_of(&probe.seen, signal).any(|s| s.historical && s.ts_ms > cut_ms),
+            "the gap filled from history"
+        );
+        let got: Vec<i64> = samples_of(&probe.seen, signal).map(|s| s.ts_ms).collect();
+        let mut unique = got.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), got.len(), "a value arrived twice");
+        let (first, last) = (unique[0], unique[unique.len() - 1]);
+        let made: Vec<i64> = {
+            let made = server.made.lock().expect("lock");
+            let mut t: Vec<i64> = made
+                .iter()
+                .filter(|s| s.signal.as_str() == signal && (first..=last).contains(&s.ts_ms))
+                .map(|s| s.ts_ms)
+                .collect();
+            t.sort_unstable();
+            t.dedup();
+            t
+        };
+        assert_eq!(unique, made, "every value the simulator made between the first and the last one received");
+        assert!(made.iter().any(|t| (cut_ms..back_ms).contains(t)), "values made during the cut");
         drop(probe);
         server.stop().await;
     });
