@@ -254,3 +254,83 @@ fn after_a_30_s_cut_the_gap_is_filled_from_history_with_every_value_once() {
         server.stop().await;
     });
 }
+
+/// Python with asyncua (a third-party OPC UA stack): `WATCHFLOOR_ASYNCUA_PYTHON`, else the venv `.ci/run` makes in
+/// `target/asyncua-venv`. In CI it must be there; elsewhere the interop test says so and does not run.
+fn asyncua_python() -> Option<std::path::PathBuf> {
+    let python = std::env::var_os("WATCHFLOOR_ASYNCUA_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/asyncua-venv/bin/python"));
+    let works = std::process::Command::new(&python)
+        .args(["-c", "import asyncua"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !works {
+        assert!(std::env::var_os("CI").is_none(), "CI must make the asyncua venv (.ci/run does)");
+        eprintln!("skipped: no python with asyncua at {} (see .ci/run)", python.display());
+        return None;
+    }
+    Some(python)
+}
+
+/// Against python asyncua's server: a folder of a server Watchfloor did not write arrives by browse names, with
+/// integer, text and number values, and a value whose status is Bad kept as a bad sample.
+#[test]
+fn a_third_party_server_python_asyncua_interoperates() {
+    let Some(python) = asyncua_python() else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/opcua/asyncua_server.py");
+    let mut child = std::process::Command::new(python)
+        .arg(script)
+        .arg(port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the asyncua server");
+    let mut ready = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut ready).expect("its first line");
+    assert_eq!(ready.trim(), "ready");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = url::Url::parse(&format!("opc.tcp://127.0.0.1:{port}/interop/")).expect("url");
+        let config = OpcUaGateway {
+            link: Link::new(url),
+            security: OpcUaSecurity::None,
+            encrypt: false,
+            folders: vec!["nsu=urn:test:asyncua;s=Line9".to_owned()],
+            nodes: vec![(
+                "Interop/Temperature".to_owned(),
+                "nsu=urn:test:asyncua;s=Line9.Filler.Temperature".to_owned(),
+            )],
+            sampling_ms: 100.0,
+            queue_size: 10,
+            deadband: 0.0,
+            pki_dir: Some(dir.path().join("client-pki")),
+        };
+        let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");
+        probe
+            .until("every kind of value", |seen| {
+                samples_of(seen, "Line9/Filler/Count").count() >= 3
+                    && samples_of(seen, "Line9/Filler/State").next().is_some()
+                    && samples_of(seen, "Line9/Filler/Pressure").next().is_some()
+                    && samples_of(seen, "Interop/Temperature").next().is_some()
+            })
+            .await;
+        let count = samples_of(&probe.seen, "Line9/Filler/Count").last().expect("a count");
+        assert!(matches!(count.value, watchfloor::model::Value::I64(n) if n > 0), "{count:?}");
+        let state = samples_of(&probe.seen, "Line9/Filler/State").next().expect("a state");
+        assert!(
+            matches!(&state.value, watchfloor::model::Value::Str(s) if s.as_ref() == "Running" || s.as_ref() == "Idle")
+        );
+        let pressure = samples_of(&probe.seen, "Line9/Filler/Pressure").next().expect("a pressure");
+        assert_eq!(pressure.quality, watchfloor::model::Quality::Bad, "{pressure:?}");
+        let temperature = samples_of(&probe.seen, "Interop/Temperature").next().expect("a temperature");
+        assert!(matches!(temperature.value, watchfloor::model::Value::F64(_)));
+        drop(probe);
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}
