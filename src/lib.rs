@@ -6,7 +6,7 @@
 //!
 //! ```text
 //!  gateways ──► feeds/ (tokio tasks) ──► FeedEvent ──┬──► App::logic() ──► LiveState ──► ui/ (reads, sends Command)
-//!  (sim/, MQTT, HTTP)                  bounded       │                                   │ history queries
+//!  (sim/, MQTT, HTTP, OPC UA)          bounded       │                                   │ history queries
 //!                                      channels      └──► store/ writer ──► SQLite ◄── store/ reader ◄─┘ (promises)
 //! ```
 //!
@@ -40,7 +40,8 @@
 //!   [`bench::mqtt`] also runs a private Mosquitto (the end-to-end benchmark and the interop tests use it), and
 //!   [`bench::pgserver`] a private PostgreSQL on loopback (the site database tests).
 //! - [`gateway`] — `watchfloor gateway`: the simulator served as a real gateway (the HTTP gateway feed, Sparkplug B
-//!   edge nodes and Kepware JSON over MQTT), one driver broadcasting to each output.
+//!   edge nodes and Kepware JSON over MQTT, and [`gateway::opcua`], an OPC UA server with history), one driver
+//!   broadcasting to each output.
 //! - [`store`] — the history cache: one writer thread (batched transactions, idempotent inserts, 1 min / 1 h rollups,
 //!   gaps, last values, vehicle fixes, an event journal, geofence crossings, the alarm engine run on every event and
 //!   on a 1 s clock, with its journal, retention and a size cap), migrations, a reader thread
@@ -74,7 +75,9 @@
 //!   and quarantines what is bad and records each message in [`feeds::diag`] (counters, rates, the inspector's last
 //!   messages). Connections: [`feeds::mqtt`] (one rumqttc connection: the Sparkplug B host with STATE, or MQTT
 //!   JSON; reconnect with back-off from [`feeds::link`]) and [`feeds::http`] (the HTTP gateway feed: snapshot, SSE
-//!   with `Last-Event-ID`, backfill); [`feeds::tls`] (rustls with *ring*). Pure decoders: [`feeds::sparkplug`]
+//!   with `Last-Event-ID`, backfill); [`feeds::opcua`] (an OPC UA session on async-opcua: folders by browse
+//!   names and `nsu=` node ids, monitored items in the server's batch size, status codes to quality, reconnect and
+//!   a `HistoryRead` backfill of the gap, refusals in plain words); [`feeds::tls`] (rustls with *ring*). Pure decoders: [`feeds::sparkplug`]
 //!   (prost types of the Tahu payload, the host rules, and [`feeds::sparkplug::edge`], the edge-node encoder),
 //!   [`feeds::mqtt_json`] (Kepware template and flat JSON).
 //! - [`sim`] — the deterministic plant and fleet simulator (seed + caller's clock), and [`sim::SimFeed`] that
@@ -97,7 +100,9 @@
 //!   shift report and recording export with progress; the trend follows the review's range and cursor).
 //!
 //! Outside `src/`: `tests/` (integration tests: the UI on the simulator with `egui_kittest`, the feed on a real
-//! runtime, the MQTT feeds on rumqttd and Mosquitto (restart, TLS), the HTTP feed against its server, the history cache through the binary including a kill -9, the trend view on a real cache, OEE live against the cache recompute and the `report` command, fleet reports and basemaps, alarms through the
+//! runtime, the MQTT feeds on rumqttd and Mosquitto (restart, TLS), the HTTP feed against its server, the OPC UA
+//! feed against the built-in server (secure, an untrusted certificate, a wrong password, a 30 s cut filled from
+//! history) and python asyncua's, the history cache through the binary including a kill -9, the trend view on a real cache, OEE live against the cache recompute and the `report` command, fleet reports and basemaps, alarms through the
 //! writer, the Alarms view and `alarms --kpis`, review (replayed state = live state, the review bar, reports and
 //! exports from the window), recordings, the site database on a real PostgreSQL (idempotent replays, reports equal to a cache's, a newer
 //! schema refused, leader killed and the standby carrying on, consoles sharing alarm state with compare-and-set
@@ -106,7 +111,7 @@
 //! window; the horn played through ALSA into a WAV file and read back; a popped-out view's banner and a layout back
 //! after a restart), the layering (which module may import which), the
 //! smoke test
-//! script), `assets/`, `icons/` (the app icon), `packaging/` (Linux `.desktop` file),
+//! script; `tests/opcua/`, the python asyncua server of the interop test), `assets/`, `icons/` (the app icon), `packaging/` (Linux `.desktop` file),
 //! `assets/sounds/` (the horn's sound per priority and the script that made them), `.ci/run` (what CI runs), `docs/` (benchmarks, the HTTP gateway protocol), `fuzz/` (cargo-fuzz targets for the
 //! payload decoders).
 
