@@ -98,8 +98,18 @@ pub struct GatewayDiag {
     pub last_error: Option<(i64, String)>,
     pub recent: VecDeque<Message>,
     pub quarantine: VecDeque<Message>,
+    /// An OPC UA server certificate the trust list does not hold yet (the Connections view offers *Trust*).
+    pub untrusted: Option<UntrustedCert>,
     seconds: VecDeque<Second>,
     connections: u64,
+}
+
+/// A server certificate kept aside as not trusted: its file, whom it names, its SHA-1 thumbprint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UntrustedCert {
+    pub file: std::path::PathBuf,
+    pub subject: String,
+    pub thumbprint: String,
 }
 
 /// Messages, samples and bytes per second over the last [`RATE_WINDOW_SECS`].
@@ -127,6 +137,7 @@ impl GatewayDiag {
             last_error: None,
             recent: VecDeque::with_capacity(INSPECTOR_LEN),
             quarantine: VecDeque::new(),
+            untrusted: None,
             seconds: VecDeque::with_capacity(RATE_WINDOW_SECS as usize + 2),
             connections: 0,
         }

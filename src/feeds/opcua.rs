@@ -61,15 +61,20 @@ enum End {
     Stopped,
     /// Try again after a pause, with this status shown meanwhile.
     Retry(FeedStatus),
+    /// The server's certificate is not trusted: shown with *Trust* until it is.
+    Untrusted(FeedStatus),
 }
 
 impl Feed for OpcUaFeed {
     async fn run_impl(self, ctx: &mut FeedContext) -> Result<(), Error> {
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30), 17);
         loop {
-            match session(&self.config, ctx).await {
+            let end = session(&self.config, ctx).await;
+            let untrusted = matches!(end, End::Untrusted(_)).then(|| rejected_cert(&pki_dir(&self.config))).flatten();
+            ctx.diag.lock().untrusted = untrusted;
+            match end {
                 End::Stopped => return Ok(()),
-                End::Retry(status) => {
+                End::Retry(status) | End::Untrusted(status) => {
                     if let Some(message) = &status.message {
                         tracing::warn!(gateway = %ctx.gateway, "OPC UA: {message}");
                     }
@@ -148,7 +153,41 @@ fn is_refusal(status: StatusCode) -> bool {
 
 fn refused(status: StatusCode, pki: &std::path::Path) -> End {
     let state = if is_refusal(status) { FeedState::Error } else { FeedState::Offline };
-    End::Retry(FeedStatus::with_message(state, explain(status, pki)))
+    let shown = FeedStatus::with_message(state, explain(status, pki));
+    let code = status.bits() & 0xFFFF_0000;
+    if [StatusCode::BadCertificateUntrusted, StatusCode::BadSecurityChecksFailed].iter().any(|s| s.bits() == code) {
+        End::Untrusted(shown)
+    } else {
+        End::Retry(shown)
+    }
+}
+
+/// The server certificate most recently kept aside in `<pki>/rejected/` (async-opcua names each file
+/// `<subject> [<SHA-1 thumbprint>].der`).
+pub fn rejected_cert(pki: &std::path::Path) -> Option<crate::feeds::diag::UntrustedCert> {
+    let newest = std::fs::read_dir(pki.join("rejected"))
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "der"))
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())?;
+    let file = newest.path();
+    let stem = file.file_stem()?.to_string_lossy().into_owned();
+    let (subject, thumbprint) = match stem.rsplit_once(" [") {
+        Some((subject, rest)) => (subject.to_owned(), rest.trim_end_matches(']').to_owned()),
+        None => (stem.clone(), String::new()),
+    };
+    Some(crate::feeds::diag::UntrustedCert { file, subject, thumbprint })
+}
+
+/// Trusts a kept-aside server certificate: its file moves into `<pki>/trusted/` (the feed connects on its next try).
+pub fn trust(cert: &crate::feeds::diag::UntrustedCert) -> std::io::Result<()> {
+    let pki = cert.file.parent().and_then(std::path::Path::parent).ok_or(std::io::ErrorKind::NotFound)?;
+    let trusted = pki.join("trusted");
+    std::fs::create_dir_all(&trusted)?;
+    let name = cert.file.file_name().ok_or(std::io::ErrorKind::NotFound)?;
+    std::fs::rename(&cert.file, trusted.join(name))?;
+    tracing::warn!(subject = %cert.subject, thumbprint = %cert.thumbprint, "OPC UA server certificate trusted");
+    Ok(())
 }
 
 /// One session: connect, map, subscribe, then pass values on until the session ends or the feed stops.

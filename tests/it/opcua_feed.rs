@@ -142,13 +142,11 @@ fn secure_with_a_user_an_untrusted_server_is_an_error_until_trusted() {
                 last_status(seen).is_some_and(|(s, m)| s == FeedState::Error && m.contains("not trusted"))
             })
             .await;
-        let pki = dir.path().join("client-pki");
-        let rejected: Vec<_> =
-            std::fs::read_dir(pki.join("rejected")).expect("rejected dir").map(|e| e.expect("entry").path()).collect();
-        assert_eq!(rejected.len(), 1, "the server's certificate kept aside");
-        let name = rejected[0].file_name().expect("name").to_owned();
-        std::fs::create_dir_all(pki.join("trusted")).expect("trusted dir");
-        std::fs::rename(&rejected[0], pki.join("trusted").join(name)).expect("trust it");
+        // The Connections view's *Trust* does this: the kept-aside certificate moves into the trust list.
+        let cert = probe.diag.lock().untrusted.clone().expect("the certificate offered for trust");
+        assert!(cert.subject.contains("Watchfloor simulator") && cert.thumbprint.len() == 40, "{cert:?}");
+        watchfloor::feeds::opcua::trust(&cert).expect("trusted");
+        assert!(dir.path().join("client-pki/trusted").join(cert.file.file_name().expect("name")).exists());
         probe
             .until("values over the secure channel", |seen| {
                 samples_of(seen, "PlantA/Line1/Filler/State").next().is_some()
@@ -333,4 +331,35 @@ fn a_third_party_server_python_asyncua_interoperates() {
     });
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// The Connections view shows an untrusted server certificate with its fingerprint; *Trust* moves it into the
+/// trust list and the notice goes.
+#[test]
+fn trust_in_the_connections_view_moves_the_certificate_into_the_trust_list() {
+    use egui_kittest::kittest::Queryable as _;
+    let dir = tempfile::tempdir().expect("dir");
+    let rejected = dir.path().join("pki/rejected");
+    std::fs::create_dir_all(&rejected).expect("dir");
+    let file = rejected.join("CN=PLC 7 [36518c00112233445566778899aabbccddeeff00].der");
+    std::fs::write(&file, b"certificate").expect("file");
+    let diag = watchfloor::feeds::DiagHandle::new("plc7".into(), "opcua", "opc.tcp://plc7:4840/");
+    diag.lock().untrusted = watchfloor::feeds::opcua::rejected_cert(&dir.path().join("pki"));
+    let mut builder = watchfloor::feeds::EventBus::builder();
+    let inbox = builder.live(16);
+    let bus = builder.build();
+    let clock: Arc<dyn watchfloor::clock::Clock> = Arc::new(watchfloor::clock::SystemClock);
+    let parts = watchfloor::app::AppParts { diagnostics: vec![diag.clone()], ..crate::app_parts(inbox, bus, clock) };
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| watchfloor::app::WatchfloorApp::new(cc, parts));
+    harness.state_mut().set_view(watchfloor::app::View::Connections);
+    harness.run_steps(2);
+    harness.get_by_label("Untrusted server certificate");
+    harness.get_by_label("presents CN=PLC 7");
+    harness.get_by_label("SHA-1 36:51:8C:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00");
+    harness.get_by_label("Trust").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("Untrusted server certificate").is_none());
+    assert!(!file.exists() && dir.path().join("pki/trusted").join(file.file_name().expect("name")).exists());
 }

@@ -113,6 +113,9 @@ impl ConnectionsPanel {
         if self.selected.is_none() {
             self.selected = diags.first().map(|d| Arc::clone(&d.lock().name));
         }
+        for d in diags {
+            untrusted_ui(ui, theme, d);
+        }
         let rows = copy_rows(diags, now_ms, self.selected.as_deref());
         ui.heading("Gateways");
         self.table_ui(ui, theme, live, &rows, now_ms);
@@ -329,4 +332,54 @@ fn detail_ui(ui: &mut Ui, theme: &Theme, detail: Option<(&Message, (String, Stri
         ui.label(RichText::new(heading).strong());
         ui.label(RichText::new(raw).monospace().color(theme.text_dim));
     });
+}
+
+/// A server certificate not yet trusted: whom it names and its fingerprint, and *Trust*.
+fn untrusted_ui(ui: &mut Ui, theme: &Theme, diag: &DiagHandle) {
+    let (name, cert) = {
+        let g = diag.lock();
+        (Arc::clone(&g.name), g.untrusted.clone())
+    };
+    let Some(cert) = cert else { return };
+    egui::Frame::new().stroke(egui::Stroke::new(2.0, theme.alarm)).inner_margin(8.0).show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            crate::ui::widgets::status_badge_ui(
+                ui,
+                theme,
+                crate::ui::theme::Severity::Alarm,
+                "Untrusted server certificate",
+            );
+            ui.label(RichText::new(name.as_ref()).strong());
+            ui.label(format!("presents {}", cert.subject));
+            ui.label(RichText::new(format!("SHA-1 {}", fingerprint(&cert.thumbprint))).monospace());
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                RichText::new(
+                    "Trust it only if this fingerprint is the server's (its administrator or its own screen shows it).",
+                )
+                .color(theme.text_dim),
+            );
+            if ui
+                .button("Trust")
+                .on_hover_text("Add this certificate to the trust list; the gateway connects at its next try")
+                .clicked()
+            {
+                match crate::feeds::opcua::trust(&cert) {
+                    Ok(()) => diag.lock().untrusted = None,
+                    Err(err) => {
+                        let now = crate::clock::wall_now_ms();
+                        diag.lock().last_error = Some((now, format!("the certificate could not be trusted: {err}")));
+                    }
+                }
+            }
+        });
+    });
+}
+
+/// A thumbprint as pairs of hex digits: `36:51:8C:…`.
+fn fingerprint(hex: &str) -> String {
+    let upper = hex.to_ascii_uppercase();
+    let pairs: Vec<&str> = upper.as_bytes().chunks(2).filter_map(|c| std::str::from_utf8(c).ok()).collect();
+    pairs.join(":")
 }
