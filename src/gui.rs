@@ -142,6 +142,12 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         config.gateways.clear();
     }
 
+    // OPC UA gateways keep their certificate and trust list in the data dir.
+    for g in &mut config.gateways {
+        if let crate::config::GatewayKind::OpcUa(opcua) = &mut g.kind {
+            opcua.pki_dir.get_or_insert_with(|| data_dir.join("opcua-pki"));
+        }
+    }
     let runtime = io_runtime()?;
 
     let mut bus = EventBus::builder();

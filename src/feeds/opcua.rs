@@ -77,6 +77,7 @@ impl Feed for OpcUaFeed {
                 End::Retry(status) | End::Untrusted(status) => {
                     if let Some(message) = &status.message {
                         tracing::warn!(gateway = %ctx.gateway, "OPC UA: {message}");
+                        ctx.diag.lock().last_error = Some((ctx.clock.now_ms(), message.clone()));
                     }
                     ctx.set_status(status).await;
                     if ctx.sleep_or_stop(backoff.next_delay()).await {
