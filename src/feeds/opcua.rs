@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use opcua::client::{ClientBuilder, DataChangeCallback, IdentityToken, Password, Session, SessionPollResult};
+use opcua::client::{
+    ClientBuilder, DataChangeCallback, IdentityToken, Password, Session, SessionPollResult, SubscriptionActivity,
+};
 use opcua::crypto::SecurityPolicy;
 use opcua::types::{
     AttributeId, BrowseDescription, BrowseDirection, BrowseResultMask, DataChangeFilter, DataChangeTrigger, DataValue,
@@ -39,6 +41,8 @@ use crate::model::{Quality, Sample, SignalId, TimeSource, Value};
 const QUEUE: usize = 100_000;
 /// How often arrived values are published as one batch.
 const BATCH_EVERY: Duration = Duration::from_millis(100);
+/// Publishing intervals without data after which the server sends a keep-alive.
+const KEEP_ALIVE_COUNT: u32 = 10;
 /// Monitored items per `CreateMonitoredItems` call when the server does not say.
 const DEFAULT_ITEMS_PER_CALL: usize = 1_000;
 
@@ -68,8 +72,15 @@ enum End {
 impl Feed for OpcUaFeed {
     async fn run_impl(self, ctx: &mut FeedContext) -> Result<(), Error> {
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30), 17);
+        // Kept across sessions: a new session fills the gap since the last values from the server's history.
+        let mut times = Times::default();
         loop {
-            let end = session(&self.config, ctx).await;
+            let began = std::time::Instant::now();
+            let end = session(&self.config, ctx, &mut times).await;
+            if began.elapsed() > Duration::from_secs(60) {
+                // It ran a while: the next try comes soon again.
+                backoff.reset();
+            }
             let untrusted = matches!(end, End::Untrusted(_)).then(|| rejected_cert(&pki_dir(&self.config))).flatten();
             ctx.diag.lock().untrusted = untrusted;
             match end {
@@ -192,7 +203,7 @@ pub fn trust(cert: &crate::feeds::diag::UntrustedCert) -> std::io::Result<()> {
 }
 
 /// One session: connect, map, subscribe, then pass values on until the session ends or the feed stops.
-async fn session(config: &OpcUaGateway, ctx: &mut FeedContext) -> End {
+async fn session(config: &OpcUaGateway, ctx: &mut FeedContext, times: &mut Times) -> End {
     let pki = pki_dir(config);
     let client = ClientBuilder::new()
         .application_name("Watchfloor")
@@ -241,6 +252,8 @@ async fn session(config: &OpcUaGateway, ctx: &mut FeedContext) -> End {
     // The session's events come through a channel; the loop itself runs on its own task.
     let (events_tx, mut events) = mpsc::channel::<Result<SessionPollResult, StatusCode>>(64);
     let kick = Arc::clone(&session);
+    let publishes = Arc::new(std::sync::atomic::AtomicI64::new(crate::clock::wall_now_ms()));
+    let heard = Arc::clone(&publishes);
     let driver = tokio::spawn(async move {
         let stream = event_loop.enter();
         futures_util::pin_mut!(stream);
@@ -253,6 +266,9 @@ async fn session(config: &OpcUaGateway, ctx: &mut FeedContext) -> End {
                     kick.trigger_publish_now();
                 }
                 first = false;
+            }
+            if let Ok(SessionPollResult::Subscription(SubscriptionActivity::Publish)) = &event {
+                heard.store(crate::clock::wall_now_ms(), std::sync::atomic::Ordering::Relaxed);
             }
             let end = event.is_err();
             let forwarded = matches!(
@@ -270,7 +286,8 @@ async fn session(config: &OpcUaGateway, ctx: &mut FeedContext) -> End {
             }
         }
     });
-    let end = run_session(config, ctx, &session, &mut events, &pki).await;
+    let parts = SessionParts { session: &session, events: &mut events, pki: &pki, publishes: &publishes };
+    let end = run_session(config, ctx, parts, times).await;
     // A session never made has nothing to close (and async-opcua would wait for it): stop its loop first.
     driver.abort();
     let _ = tokio::time::timeout(Duration::from_secs(2), session.disconnect()).await;
@@ -312,13 +329,16 @@ async fn endpoint(
 }
 
 /// Waits for the session, maps and subscribes, then forwards values and session events.
-async fn run_session(
-    config: &OpcUaGateway,
-    ctx: &mut FeedContext,
-    session: &Arc<Session>,
-    events: &mut mpsc::Receiver<Result<SessionPollResult, StatusCode>>,
-    pki: &std::path::Path,
-) -> End {
+/// One session's parts: the session, its events, the PKI directory, when a publish response last came.
+struct SessionParts<'a> {
+    session: &'a Arc<Session>,
+    events: &'a mut mpsc::Receiver<Result<SessionPollResult, StatusCode>>,
+    pki: &'a std::path::Path,
+    publishes: &'a std::sync::atomic::AtomicI64,
+}
+
+async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: SessionParts<'_>, times: &mut Times) -> End {
+    let SessionParts { session, events, pki, publishes } = parts;
     // The first event says whether the session was made.
     loop {
         tokio::select! {
@@ -351,10 +371,22 @@ async fn run_session(
     };
     tracing::info!(gateway = %ctx.gateway, items = mapped.len(), %granted, "OPC UA subscription");
     ctx.set_status(FeedStatus::with_message(FeedState::Live, format!("{} nodes; {granted}", mapped.len()))).await;
+    // A new session after an earlier one: what the server kept of the gap.
+    let filled = backfill(session, &mapped, times).await;
+    if !filled.is_empty() {
+        tracing::info!(gateway = %ctx.gateway, values = filled.len(), "OPC UA gap filled from the server's history");
+        publish(ctx, &config.link.limits, filled, true).await;
+    }
+    // The watchdog: a subscription answers each publishing interval, or with a keep-alive within
+    // `KEEP_ALIVE_COUNT` intervals; twice that and more with no answer is a stall, whatever the status codes say.
+    let interval_ms = config.sampling_ms.max(50.0);
+    let stall_ms = (2.0 * f64::from(KEEP_ALIVE_COUNT) * interval_ms) as i64 + 2_000;
+    publishes.store(crate::clock::wall_now_ms(), std::sync::atomic::Ordering::Relaxed);
+    let mut watchdog = tokio::time::interval(Duration::from_secs(1));
     let mut tick = tokio::time::interval(BATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch: Vec<Arrived> = Vec::new();
-    let mut times = Times::default();
+    let mut connected = true;
     loop {
         tokio::select! {
             value = arrived.recv() => match value {
@@ -369,6 +401,7 @@ async fn run_session(
             }
             event = events.recv() => match event {
                 Some(Ok(SessionPollResult::ConnectionLost(status))) => {
+                    connected = false;
                     ctx.set_status(FeedStatus::with_message(FeedState::Offline, explain(status, pki))).await;
                 }
                 Some(Ok(SessionPollResult::ReconnectFailed(status))) => {
@@ -376,9 +409,11 @@ async fn run_session(
                     ctx.set_status(FeedStatus::with_message(state, explain(status, pki))).await;
                 }
                 Some(Ok(SessionPollResult::Reconnected(mode))) => {
+                    connected = true;
+                    publishes.store(crate::clock::wall_now_ms(), std::sync::atomic::Ordering::Relaxed);
                     tracing::info!(gateway = %ctx.gateway, ?mode, "OPC UA session back");
                     // What the server kept of the gap comes before the values that wait in the queue.
-                    let filled = backfill(session, &mapped, &mut times).await;
+                    let filled = backfill(session, &mapped, times).await;
                     if !filled.is_empty() {
                         tracing::info!(gateway = %ctx.gateway, values = filled.len(), "OPC UA gap filled from the server's history");
                         publish(ctx, &config.link.limits, filled, true).await;
@@ -389,6 +424,20 @@ async fn run_session(
                 Some(Err(status)) => return refused(status, pki),
                 None => return End::Retry(FeedStatus::with_message(FeedState::Offline, "the session ended")),
             },
+            _ = watchdog.tick() => {
+                let silent = crate::clock::wall_now_ms() - publishes.load(std::sync::atomic::Ordering::Relaxed);
+                if connected && silent > stall_ms {
+                    let why = format!(
+                        "no answer from the subscription for {} s (it must answer at least every {} s): subscribing again",
+                        silent / 1000,
+                        (f64::from(KEEP_ALIVE_COUNT) * interval_ms / 1000.0).ceil()
+                    );
+                    if !batch.is_empty() {
+                        publish(ctx, &config.link.limits, times.keep_new(std::mem::take(&mut batch)), false).await;
+                    }
+                    return End::Retry(FeedStatus::with_message(FeedState::Stale, why));
+                }
+            }
             () = ctx.stopped() => {
                 if !batch.is_empty() {
                     publish(ctx, &config.link.limits, times.keep_new(batch), false).await;
@@ -661,7 +710,7 @@ async fn subscribe(
     });
     let interval = Duration::from_secs_f64((config.sampling_ms / 1000.0).max(0.05));
     let id = session
-        .create_subscription(interval, 60, 10, 0, 0, true, callback)
+        .create_subscription(interval, 6 * KEEP_ALIVE_COUNT, KEEP_ALIVE_COUNT, 0, 0, true, callback)
         .await
         .map_err(|e| format!("the subscription was refused: {e}"))?;
     // With no deadband every value counts, also one that repeats the last with a new time (a heartbeat, a count

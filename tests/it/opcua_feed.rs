@@ -167,11 +167,35 @@ fn secure_with_a_user_an_untrusted_server_is_an_error_until_trusted() {
     });
 }
 
-/// A TCP proxy in front of the server whose line can be cut: open connections closed, new ones refused.
+/// A TCP proxy in front of the server whose line can be cut (open connections closed, new ones refused) or
+/// frozen (connections stay open, nothing passes: a silent stall).
 struct Proxy {
     addr: std::net::SocketAddr,
     cut_until: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
+    frozen: Arc<std::sync::atomic::AtomicBool>,
     open: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+/// Copies one way, holding whatever it read while the line is frozen.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    frozen: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while frozen.load(std::sync::atomic::Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
 }
 
 impl Proxy {
@@ -179,21 +203,23 @@ impl Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("proxy");
         let addr = listener.local_addr().expect("addr");
         let cut_until: Arc<std::sync::Mutex<Option<tokio::time::Instant>>> = Arc::default();
+        let frozen: Arc<std::sync::atomic::AtomicBool> = Arc::default();
         let open: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
-        let (cut, conns) = (Arc::clone(&cut_until), Arc::clone(&open));
+        let (cut, conns, freeze) = (Arc::clone(&cut_until), Arc::clone(&open), Arc::clone(&frozen));
         tokio::spawn(async move {
-            while let Ok((mut down, _)) = listener.accept().await {
+            while let Ok((down, _)) = listener.accept().await {
                 if cut.lock().expect("lock").is_some_and(|t| tokio::time::Instant::now() < t) {
                     continue;
                 }
+                let freeze = Arc::clone(&freeze);
                 conns.lock().expect("lock").push(tokio::spawn(async move {
-                    if let Ok(mut up) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
-                    }
+                    let Ok(up) = tokio::net::TcpStream::connect(target).await else { return };
+                    let ((down_r, down_w), (up_r, up_w)) = (down.into_split(), up.into_split());
+                    tokio::join!(pump(down_r, up_w, Arc::clone(&freeze)), pump(up_r, down_w, freeze));
                 }));
             }
         });
-        Self { addr, cut_until, open }
+        Self { addr, cut_until, frozen, open }
     }
 
     /// Cuts the line for `how_long`.
@@ -203,6 +229,54 @@ impl Proxy {
             c.abort();
         }
     }
+
+    /// Freezes every connection, open or new, until thawed; thawing closes them (as a stalled peer is at last given up).
+    fn freeze(&self, on: bool) {
+        self.frozen.store(on, std::sync::atomic::Ordering::Relaxed);
+        if !on {
+            for c in self.open.lock().expect("lock").drain(..) {
+                c.abort();
+            }
+        }
+    }
+}
+
+/// A silent stall: the line stays open but nothing passes (no error, no closed socket). The subscription's
+/// watchdog notices the missing publish answers, says so (stale), subscribes again once the line is back, and
+/// fills the stall from history.
+#[test]
+fn a_silent_stall_is_noticed_and_the_subscription_made_again() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let dir = tempfile::tempdir().expect("dir");
+        let server = Server::start(dir.path(), None).await;
+        let proxy = Proxy::start(server.addr).await;
+        let mut config = gateway(&server, dir.path(), OpcUaSecurity::None);
+        config.link.url = url::Url::parse(&format!("opc.tcp://{}/", proxy.addr)).expect("url");
+        let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");
+        let signal = "PlantA/Fleet/VAN-01/Position/Latitude";
+        probe.until("values before the stall", |seen| samples_of(seen, signal).count() >= 2).await;
+        proxy.freeze(true);
+        let frozen_ms = watchfloor::clock::wall_now_ms();
+        probe
+            .until("the stall noticed", |seen| {
+                last_status(seen)
+                    .is_some_and(|(s, m)| s == FeedState::Stale && m.contains("no answer from the subscription"))
+            })
+            .await;
+        let noticed_ms = watchfloor::clock::wall_now_ms();
+        // 2 × 10 keep-alive intervals of 200 ms, plus 2 s, checked each second.
+        assert!(noticed_ms - frozen_ms < 10_000, "noticed after {} ms", noticed_ms - frozen_ms);
+        proxy.freeze(false);
+        probe
+            .until("live again with the stall filled", |seen| {
+                last_status(seen).is_some_and(|(s, _)| s == FeedState::Live)
+                    && samples_of(seen, signal).any(|s| s.historical && s.ts_ms > frozen_ms)
+            })
+            .await;
+        drop(probe);
+        server.stop().await;
+    });
 }
 
 /// The line to the server cut for 30 s: the feed goes offline, comes back by itself, and fills the gap from the
