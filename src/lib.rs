@@ -77,7 +77,7 @@
 //!   JSON; reconnect with back-off from [`feeds::link`]) and [`feeds::http`] (the HTTP gateway feed: snapshot, SSE
 //!   with `Last-Event-ID`, backfill); [`feeds::opcua`] (an OPC UA session on async-opcua: folders by browse
 //!   names and `nsu=` node ids, monitored items in the server's batch size, status codes to quality, reconnect and
-//!   a `HistoryRead` backfill of the gap, refusals in plain words); [`feeds::tls`] (rustls with *ring*). Pure decoders: [`feeds::sparkplug`]
+//!   a `HistoryRead` backfill of the gap, a watchdog for silent stalls, refusals in plain words); [`feeds::tls`] (rustls with *ring*). Pure decoders: [`feeds::sparkplug`]
 //!   (prost types of the Tahu payload, the host rules, and [`feeds::sparkplug::edge`], the edge-node encoder),
 //!   [`feeds::mqtt_json`] (Kepware template and flat JSON).
 //! - [`sim`] — the deterministic plant and fleet simulator (seed + caller's clock), and [`sim::SimFeed`] that

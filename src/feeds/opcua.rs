@@ -576,6 +576,15 @@ pub fn sample(signal: &Arc<str>, v: &DataValue, arrival_ms: i64) -> Sample {
     Sample { signal: SignalId::from(signal.as_ref()), ts_ms, value, quality, time_source, historical: false }
 }
 
+/// A data value in OPC UA binary encoding, as a sample (what a data change notification carries): `None` when the
+/// bytes are no data value. The fuzz target `opcua_value` feeds it any bytes.
+pub fn decode_sample(signal: &Arc<str>, bytes: &[u8], arrival_ms: i64) -> Option<Sample> {
+    use opcua::types::BinaryDecodable as _;
+    let context = opcua::types::ContextOwned::default();
+    let value = DataValue::decode(&mut std::io::Cursor::new(bytes), &context.context()).ok()?;
+    Some(sample(signal, &value, arrival_ms))
+}
+
 /// An OPC UA variant as a value: numbers as numbers, booleans, text; anything else as its text.
 pub fn value(x: &Variant) -> Value {
     match x {
@@ -807,6 +816,20 @@ mod tests {
         assert!(matches!(s.value, Value::Raw(ref r) if r.contains("BadSensorFailure")), "{:?}", s.value);
         assert_eq!(value(&Variant::UInt64(u64::MAX)), Value::F64(u64::MAX as f64));
         assert_eq!(value(&Variant::from("Running")), Value::Str(Arc::from("Running")));
+    }
+
+    #[test]
+    fn an_encoded_data_value_decodes_and_garbage_does_not() {
+        use opcua::types::BinaryEncodable as _;
+        let signal: Arc<str> = Arc::from("a/b");
+        let value =
+            DataValue { value: Some(Variant::Int32(7)), status: Some(StatusCode::Good), ..DataValue::default() };
+        let context = opcua::types::ContextOwned::default();
+        let mut bytes = Vec::new();
+        value.encode(&mut bytes, &context.context()).expect("encode");
+        let s = decode_sample(&signal, &bytes, 3).expect("a sample");
+        assert_eq!((s.value, s.quality, s.ts_ms), (Value::I64(7), Quality::Good, 3));
+        assert!(decode_sample(&signal, &[0xFF, 0x01], 3).is_none());
     }
 
     #[test]
