@@ -238,6 +238,8 @@ fn build_server(
         .private_key_path("private/private.pem")
         .trust_client_certs(true)
         .discovery_urls(vec![format!("opc.tcp://{}/", options.addr)]);
+    // A whole plant in one subscription (the default allows a thousand items).
+    builder.limits_mut().subscriptions.max_monitored_items_per_sub = 200_000;
     if let Some((name, password)) = &options.user {
         builder = builder.add_user_token(name, ServerUserToken::user_pass(name, password));
         users.push(name.clone());
