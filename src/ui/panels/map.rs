@@ -240,7 +240,8 @@ impl MapPanel {
     pub fn ui(&mut self, ui: &mut Ui, theme: &Theme, live: &LiveState, now_ms: i64, history: Option<&History>) {
         let shift_start = crate::analytics::Period::at(&live.settings.calendar, now_ms).start_ms;
         self.stored.refresh(history, self.selected.as_ref(), shift_start, now_ms);
-        ui.horizontal(|ui| {
+        // Wrapped: in a narrow window (a popped-out map) nothing of the toolbar is cut off.
+        ui.horizontal_wrapped(|ui| {
             if ui.button("Fit fleet").on_hover_text("Zoom and pan to show every vehicle").clicked() {
                 self.fit_pending = true;
                 self.follow = false;
