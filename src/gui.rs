@@ -102,8 +102,11 @@ fn start_annunciator(
         tracing::warn!("{problem}");
         problems.push(problem);
     }
-    let (saved, _) =
+    // Read here so the horn starts with this workstation's mute. A broken file is kept aside by this read, so the
+    // window's own read finds none: the problem is reported from here.
+    let (saved, problem) =
         crate::workstation::layout::Workstation::load(&data_dir.join(crate::workstation::layout::FILE_NAME));
+    problems.extend(problem);
     let horn = crate::analytics::annunciation::Annunciator::new(config.horn.silence_ms, saved.muted);
     let store = store.map(Store::link);
     let site = site.map(crate::store::site::SiteConsole::watch);

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export NO_COLOR=1  # plain log lines to grep
 
-bin=target/release/watchfloor
+bin=${CARGO_TARGET_DIR:-target}/release/watchfloor
 out=target/smoke
 rm -rf "$out"
 mkdir -p "$out/data"

@@ -465,12 +465,12 @@ impl WatchfloorApp {
         }
     }
 
-    fn top_bar_ui(&mut self, ui: &mut Ui, horn: &Annunciation, out: &mut windows::ViewOut) {
+    /// The top bar; `waiting`: the alarms that wait for an acknowledgement (counted on the Alarms tab).
+    fn top_bar_ui(&mut self, ui: &mut Ui, (horn, waiting): (&Annunciation, usize), out: &mut windows::ViewOut) {
         let kiosk = self.windows.kiosk();
         ui.horizontal(|ui| {
             ui.label(RichText::new("Watchfloor").strong().size(17.0).color(self.theme.text_strong));
             ui.separator();
-            let waiting = self.alarms_now().iter().filter(|a| a.state.wants_ack()).count();
             for view in View::ALL {
                 let mut label = match view {
                     View::Alarms if waiting > 0 => format!("Alarms ({waiting})"),
@@ -696,6 +696,18 @@ impl WatchfloorApp {
     }
 }
 
+/// The site the views show, and when: as it was at the review's cursor, else live now.
+fn shown<'a>(
+    review: Option<&'a crate::ui::panels::review::Review>,
+    live: &'a LiveState,
+    clock: &dyn Clock,
+) -> (&'a LiveState, i64) {
+    match review {
+        Some(r) => (&r.live, r.at_ms),
+        None => (live, clock.now_ms()),
+    }
+}
+
 /// Whether a console uses the site's alarm state: read at least once, and judged by a leading recorder (or the
 /// database is away: then as last read). With no recorder leading, nothing judges the site's alarms, so the
 /// window shows and acts on its own.
@@ -849,7 +861,8 @@ impl eframe::App for WatchfloorApp {
             crate::workstation::sound::AudioState::Unavailable(why) => Some(why),
             _ => None,
         };
-        egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui, &horn, &mut out));
+        let waiting = live_alarms.iter().filter(|a| a.state.wants_ack()).count();
+        egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui, (&horn, waiting), &mut out));
         if let Some(review) = &mut self.review {
             review.tick(self.history.as_ref(), &ctx);
             let (theme, tz) = (&self.theme, &self.timezone);
@@ -869,10 +882,7 @@ impl eframe::App for WatchfloorApp {
         let open_connections = egui::Panel::bottom("status_bar")
             .show(ui, |ui| {
                 let site = self.site_status();
-                let (live, now_ms) = match &self.review {
-                    Some(r) => (&r.live, r.at_ms),
-                    None => (&self.live, self.clock.now_ms()),
-                };
+                let (live, now_ms) = shown(self.review.as_ref(), &self.live, self.clock.as_ref());
                 let sources =
                     status_bar::StatusSources { history: &history, site: site.as_ref(), no_sound: no_sound.as_deref() };
                 status_bar::status_bar_ui(ui, &self.theme, live, now_ms, (&self.site_name, &self.timezone), &sources)
@@ -900,10 +910,7 @@ impl eframe::App for WatchfloorApp {
         let main_view = self.settings.view;
         {
             // Every view reads the site either live or, in review, as it was at the cursor.
-            let (live, now_ms) = match &self.review {
-                Some(r) => (&r.live, r.at_ms),
-                None => (&self.live, self.clock.now_ms()),
-            };
+            let (live, now_ms) = shown(self.review.as_ref(), &self.live, self.clock.as_ref());
             let env = windows::ViewEnv {
                 theme: &self.theme,
                 live,

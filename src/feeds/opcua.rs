@@ -120,9 +120,8 @@ fn policy(security: OpcUaSecurity) -> SecurityPolicy {
 
 /// A status code in plain words, with what to do where there is something to do.
 pub fn explain(status: StatusCode, pki: &std::path::Path) -> String {
-    let code = status.bits() & 0xFFFF_0000;
-    let is = |s: StatusCode| code == s.bits();
-    if is(StatusCode::BadCertificateUntrusted) || is(StatusCode::BadSecurityChecksFailed) {
+    let is = |s: StatusCode| is_any(status, &[s]);
+    if is_any(status, UNTRUSTED) {
         format!(
             "the server's certificate is not trusted ({status}); to trust it, move its file from {} to {}",
             pki.join("rejected").display(),
@@ -145,33 +144,36 @@ pub fn explain(status: StatusCode, pki: &std::path::Path) -> String {
     }
 }
 
+/// Whether `status` is one of `codes`, whatever its info bits.
+fn is_any(status: StatusCode, codes: &[StatusCode]) -> bool {
+    let code = status.bits() & 0xFFFF_0000;
+    codes.iter().any(|s| s.bits() == code)
+}
+
+/// The server's certificate is not in the trust list (or was kept aside as rejected).
+const UNTRUSTED: &[StatusCode] = &[StatusCode::BadCertificateUntrusted, StatusCode::BadSecurityChecksFailed];
+
 /// Whether the server refused us for a reason retrying does not fix (trust, credentials, endpoint).
 fn is_refusal(status: StatusCode) -> bool {
-    let code = status.bits() & 0xFFFF_0000;
-    [
-        StatusCode::BadCertificateUntrusted,
-        StatusCode::BadSecurityChecksFailed,
-        StatusCode::BadIdentityTokenRejected,
-        StatusCode::BadIdentityTokenInvalid,
-        StatusCode::BadUserAccessDenied,
-        StatusCode::BadSecurityPolicyRejected,
-        StatusCode::BadCertificateTimeInvalid,
-        StatusCode::BadCertificateHostNameInvalid,
-        StatusCode::BadCertificateUriInvalid,
-    ]
-    .iter()
-    .any(|s| s.bits() == code)
+    is_any(status, UNTRUSTED)
+        || is_any(
+            status,
+            &[
+                StatusCode::BadIdentityTokenRejected,
+                StatusCode::BadIdentityTokenInvalid,
+                StatusCode::BadUserAccessDenied,
+                StatusCode::BadSecurityPolicyRejected,
+                StatusCode::BadCertificateTimeInvalid,
+                StatusCode::BadCertificateHostNameInvalid,
+                StatusCode::BadCertificateUriInvalid,
+            ],
+        )
 }
 
 fn refused(status: StatusCode, pki: &std::path::Path) -> End {
     let state = if is_refusal(status) { FeedState::Error } else { FeedState::Offline };
     let shown = FeedStatus::with_message(state, explain(status, pki));
-    let code = status.bits() & 0xFFFF_0000;
-    if [StatusCode::BadCertificateUntrusted, StatusCode::BadSecurityChecksFailed].iter().any(|s| s.bits() == code) {
-        End::Untrusted(shown)
-    } else {
-        End::Retry(shown)
-    }
+    if is_any(status, UNTRUSTED) { End::Untrusted(shown) } else { End::Retry(shown) }
 }
 
 /// The server certificate most recently kept aside in `<pki>/rejected/` (async-opcua names each file
@@ -241,7 +243,7 @@ async fn session(config: &OpcUaGateway, ctx: &mut FeedContext, times: &mut Times
         (_, true) => MessageSecurityMode::SignAndEncrypt,
         (_, false) => MessageSecurityMode::Sign,
     };
-    let connected = match endpoint(&client, url, security, mode, &identity).await {
+    let connected = match endpoint(&client, url, (security, mode), &identity, &pki).await {
         Ok(endpoint) => client.connect_to_endpoint_directly(endpoint, identity.clone()),
         Err(end) => return end,
     };
@@ -299,14 +301,12 @@ async fn session(config: &OpcUaGateway, ctx: &mut FeedContext, times: &mut Times
 async fn endpoint(
     client: &opcua::client::Client,
     url: &str,
-    security: SecurityPolicy,
-    mode: MessageSecurityMode,
+    (security, mode): (SecurityPolicy, MessageSecurityMode),
     identity: &IdentityToken,
+    pki: &std::path::Path,
 ) -> Result<opcua::types::EndpointDescription, End> {
     use opcua::types::UserTokenType;
-    let pki = client.certificate_store().read().trusted_certs_dir().parent().map(std::path::Path::to_owned);
-    let pki = pki.unwrap_or_default();
-    let endpoints = client.get_server_endpoints_from_url(url).await.map_err(|err| refused(err.status(), &pki))?;
+    let endpoints = client.get_server_endpoints_from_url(url).await.map_err(|err| refused(err.status(), pki))?;
     let token = match identity {
         IdentityToken::Anonymous => UserTokenType::Anonymous,
         _ => UserTokenType::UserName,
@@ -488,7 +488,7 @@ async fn backfill(session: &Session, mapped: &[(NodeId, Arc<str>)], times: &mut 
         let Some(last) = times.last.get(signal).copied() else { continue };
         let details = ReadRawModifiedDetails {
             is_read_modified: false,
-            start_time: crate::gateway::opcua::ua_time(last + 1),
+            start_time: ua_time(last + 1),
             end_time: now,
             num_values_per_node: 1_000,
             return_bounds: false,
@@ -550,9 +550,17 @@ fn describe(v: &DataValue) -> String {
     format!("{value} {} {ts}", v.status())
 }
 
+/// Where the Unix epoch falls on OPC UA's clock (milliseconds since 1601-01-01).
+const UNIX_EPOCH_IN_UA_MS: i64 = 11_644_473_600_000;
+
 /// OPC UA time (100 ns ticks since 1601) as UTC milliseconds.
-fn unix_ms(t: &opcua::types::DateTime) -> i64 {
-    t.checked_ticks() / 10_000 - 11_644_473_600_000
+pub fn unix_ms(t: &opcua::types::DateTime) -> i64 {
+    t.checked_ticks() / 10_000 - UNIX_EPOCH_IN_UA_MS
+}
+
+/// UTC milliseconds as an OPC UA time.
+pub fn ua_time(ms: i64) -> opcua::types::DateTime {
+    opcua::types::DateTime::from(ms.saturating_add(UNIX_EPOCH_IN_UA_MS).saturating_mul(10_000))
 }
 
 /// An arrived value as a sample: its source time (else the server's, else arrival) and quality from its status.
@@ -801,7 +809,7 @@ mod tests {
     #[test]
     fn statuses_map_to_quality_and_bad_values_are_kept() {
         let signal: Arc<str> = Arc::from("PlantA/Line1/Filler/Temperature");
-        let t = crate::gateway::opcua::ua_time(1_767_225_600_000);
+        let t = ua_time(1_767_225_600_000);
         let good = DataValue { value: Some(Variant::Double(71.5)), source_timestamp: Some(t), ..DataValue::default() };
         let s = sample(&signal, &good, 5);
         assert_eq!(

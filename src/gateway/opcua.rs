@@ -24,6 +24,7 @@ use opcua::types::{
 use tokio::sync::{broadcast, watch};
 
 use super::Update;
+use crate::feeds::opcua::ua_time;
 use crate::model::{Quality, Sample, SignalMeta, Value, ValueKind};
 
 /// The namespace of the simulator's nodes.
@@ -138,12 +139,6 @@ impl InMemoryNodeManagerImpl for SimNodes {
         }
         Ok(())
     }
-}
-
-/// UTC milliseconds as an OPC UA time (100 ns ticks since 1601).
-pub fn ua_time(ms: i64) -> DateTime {
-    const UNIX_EPOCH_IN_UA_MS: i64 = 11_644_473_600_000;
-    DateTime::from(ms.saturating_add(UNIX_EPOCH_IN_UA_MS).saturating_mul(10_000))
 }
 
 /// A sample as an OPC UA value: its value, source time and status.

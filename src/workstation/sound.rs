@@ -89,7 +89,8 @@ impl Sounds {
             match Clip::load(path) {
                 Ok(clip) => sounds.0[slot(*priority)] = clip,
                 Err(err) => {
-                    problems.push(format!("alarms.sound.{}: {err}; the built-in sound is used", key(*priority)));
+                    let key = priority.label().to_ascii_lowercase();
+                    problems.push(format!("alarms.sound.{key}: {err}; the built-in sound is used"));
                 }
             }
         }
@@ -103,15 +104,6 @@ impl Sounds {
 
 fn slot(priority: Priority) -> usize {
     Priority::ALL.iter().position(|p| *p == priority).unwrap_or(0)
-}
-
-fn key(priority: Priority) -> &'static str {
-    match priority {
-        Priority::Urgent => "urgent",
-        Priority::High => "high",
-        Priority::Medium => "medium",
-        Priority::Low => "low",
-    }
 }
 
 /// What the stream plays: 0 silence, else 1 + the priority's slot. Written by the annunciator, read per buffer.
