@@ -117,14 +117,17 @@ impl Backend {
 
     /// Routes a command without blocking; a command that cannot be delivered is logged and dropped.
     pub fn send(&self, command: Command) {
+        let deliver = |gateway: &Arc<str>, command: FeedCommand| {
+            self.feeds.iter().find(|f| f.gateway == *gateway).is_some_and(|f| f.send(command))
+        };
         match command {
+            Command::OpcUaAdd { gateway, mapping } => {
+                if !deliver(&gateway, FeedCommand::OpcUaAdd(mapping)) {
+                    tracing::warn!(%gateway, "OPC UA mapping not delivered: no such running gateway, or its queue is full");
+                }
+            }
             Command::InjectFault { gateway, fault } => {
-                let delivered = self
-                    .feeds
-                    .iter()
-                    .find(|f| f.gateway == gateway)
-                    .is_some_and(|f| f.send(FeedCommand::InjectFault(fault)));
-                if !delivered {
+                if !deliver(&gateway, FeedCommand::InjectFault(fault)) {
                     tracing::warn!(%gateway, "fault not delivered: no such running gateway, or its queue is full");
                 }
             }

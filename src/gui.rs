@@ -279,6 +279,14 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         workstation: Some(data_dir.join(crate::workstation::layout::FILE_NAME)),
         kiosk: options.kiosk.clone(),
         annunciator: Some(annunciator),
+        browsing: Some(crate::ui::panels::opcua_browse::Browsing::new(
+            runtime.handle().clone(),
+            config.gateways.iter().filter_map(|g| match &g.kind {
+                crate::config::GatewayKind::OpcUa(o) => Some((std::sync::Arc::from(g.name.as_str()), o.clone())),
+                _ => None,
+            }),
+            options.config.clone(),
+        )),
     };
 
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../icons/watchfloor.png"))

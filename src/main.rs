@@ -193,6 +193,13 @@ enum Command {
         /// Vehicles to simulate.
         #[arg(long, default_value_t = 42, value_parser = clap::value_parser!(u32).range(0..=20_000))]
         vehicles: u32,
+        /// Instead of the simulator, a synthetic load of this many float signals `Load/<n>`, each changing every
+        /// --load-every-ms (what `bench opcua` serves).
+        #[arg(long, value_name = "ITEMS", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        load: Option<u32>,
+        #[arg(long, value_name = "MS", default_value_t = 100, requires = "load",
+              value_parser = clap::value_parser!(u64).range(10..=60_000))]
+        load_every_ms: u64,
         #[command(flatten)]
         demo: DemoArgs,
     },
@@ -224,6 +231,22 @@ enum BenchCommand {
         /// Messages for the end-to-end run (0 skips it).
         #[arg(long, default_value_t = 100_000)]
         e2e_messages: usize,
+    },
+    /// OPC UA: monitored items from the built-in server (a child process) into the live state and the store,
+    /// against a bare async-opcua client subscribing to the same items: values per second, CPU, latency.
+    Opcua {
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+        #[arg(long, default_value_t = 10_000)]
+        items: usize,
+        /// Every item changes and is sampled this often.
+        #[arg(long, default_value_t = 100)]
+        every_ms: u64,
+        /// Measured seconds per run.
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// The alarm engine as the history writer runs it: 10,000 rules against 50,000 samples a second; the share
     /// of one core it takes.
@@ -377,6 +400,8 @@ fn run_command(command: Command) -> anyhow::Result<()> {
             opcua_pki,
             lines,
             vehicles,
+            load,
+            load_every_ms,
             demo,
         } => {
             let opcua = match opcua {
@@ -393,6 +418,10 @@ fn run_command(command: Command) -> anyhow::Result<()> {
                 speed: demo.speed,
                 lines: usize::from(lines),
                 vehicles: vehicles as usize,
+                load: load.map(|items| watchfloor::gateway::Load {
+                    items: items as usize,
+                    every: Duration::from_millis(load_every_ms),
+                }),
             })
         }
         Command::Report { db, from, to, shift, config, format, section } => watchfloor::cli::report(
@@ -415,6 +444,9 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Bench { which: BenchCommand::Oee { format } } => watchfloor::bench::oee(format),
         Command::Bench { which: BenchCommand::Site { format, failover_runs } } => {
             watchfloor::bench::site(format, failover_runs)
+        }
+        Command::Bench { which: BenchCommand::Opcua { format, items, every_ms, secs, runs } } => {
+            watchfloor::bench::opcua(watchfloor::bench::OpcUaBenchOptions { format, items, every_ms, secs, runs })
         }
         Command::Bench { which: BenchCommand::Alarms { format } } => watchfloor::bench::alarms(format),
         Command::Bench { which: BenchCommand::Review { format, hours, lines, vehicles, keep } } => {

@@ -97,6 +97,8 @@ pub struct AppParts {
     pub kiosk: Option<String>,
     /// The horn; `None`: a silent one the window drives itself (tests).
     pub annunciator: Option<AnnunciatorHandle>,
+    /// Browsing the OPC UA gateways' servers from the Connections view; `None`: no *Browse*.
+    pub browsing: Option<crate::ui::panels::opcua_browse::Browsing>,
 }
 
 /// A dropped file being opened: its reader, name, and its review range and what it carries as a recording.
@@ -186,7 +188,7 @@ impl WatchfloorApp {
             restoring,
             first_frame_drawn: false,
             diagnostics: parts.diagnostics,
-            connections: ConnectionsPanel::default(),
+            connections: ConnectionsPanel::with_browsing(parts.browsing),
             plant: crate::ui::panels::oee::PlantPanel::default(),
             map: crate::ui::panels::map::MapPanel::new(parts.site_plan).with_tiles(parts.tiles, parts.pmtiles),
             fleet_table: fleet::FleetTable::default(),

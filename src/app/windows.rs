@@ -426,8 +426,14 @@ pub fn view_ui(ui: &mut Ui, view: View, views: &mut Views<'_>, env: &ViewEnv<'_>
         }
         View::Connections => {
             let panel = &mut *views.connections;
-            egui::CentralPanel::default()
-                .show(ui, |ui| panel.ui(ui, theme, live, env.diagnostics, now_ms, env.timezone));
+            let connections_env = crate::ui::panels::connections::ConnectionsEnv {
+                theme,
+                live,
+                diags: env.diagnostics,
+                now_ms,
+                tz: env.timezone,
+            };
+            egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, &connections_env, &mut out.commands));
         }
     }
 }

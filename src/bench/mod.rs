@@ -4,6 +4,7 @@
 mod alarms;
 pub mod mqtt;
 mod oee;
+mod opcua;
 pub mod pgserver;
 mod review;
 mod site;
@@ -11,6 +12,7 @@ mod ui;
 
 pub use alarms::alarms;
 pub use oee::oee;
+pub use opcua::{OpcUaBenchOptions, opcua};
 pub use review::review;
 pub use site::site;
 pub use ui::{UiBenchOptions, peak_rss_mb, ui};

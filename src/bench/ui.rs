@@ -123,6 +123,7 @@ impl Headless {
             workstation: None,
             kiosk: None,
             annunciator: None,
+            browsing: None,
         };
         let cc = eframe::CreationContext::_new_kittest(ctx.clone());
         let app = WatchfloorApp::new(&cc, parts);

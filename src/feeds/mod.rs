@@ -41,6 +41,8 @@ pub enum Error {
 #[derive(Clone, Debug, PartialEq)]
 pub enum FeedCommand {
     InjectFault(Fault),
+    /// OPC UA: subscribe to this folder or node as well (added from the Connections view's browser).
+    OpcUaAdd(opcua::Mapping),
 }
 
 /// What a feed task is given: where to publish, when to stop, what time it is.

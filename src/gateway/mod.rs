@@ -49,6 +49,92 @@ pub struct GatewayOptions {
     pub speed: f64,
     pub lines: usize,
     pub vehicles: usize,
+    /// A synthetic load instead of the simulator (for `bench opcua`).
+    pub load: Option<Load>,
+}
+
+/// A synthetic load: `items` float signals `Load/<n>`, every one changing every `every`, stamped with the wall
+/// clock when made (so a client can tell how long a value took to reach it).
+#[derive(Clone, Copy, Debug)]
+pub struct Load {
+    pub items: usize,
+    pub every: Duration,
+}
+
+/// The signal ids of a load, in order.
+pub fn load_signals(items: usize) -> Vec<crate::model::SignalId> {
+    (0..items).map(|n| crate::model::SignalId::new(format!("Load/{n:05}"))).collect()
+}
+
+/// Broadcasts a load's birth, then all its values every `every`, until `shutdown` turns true.
+pub struct LoadDriver {
+    load: Load,
+    tx: broadcast::Sender<Arc<Update>>,
+}
+
+impl LoadDriver {
+    pub fn new(load: Load) -> Self {
+        let (tx, _) = broadcast::channel(UPDATE_QUEUE);
+        Self { load, tx }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Update>> {
+        self.tx.subscribe()
+    }
+
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let ids = load_signals(self.load.items);
+        let meta = ids
+            .iter()
+            .map(|id| SignalMeta { id: id.clone(), kind: crate::model::ValueKind::Float, unit: None })
+            .collect();
+        let values_at = |step: u64, ts_ms: i64| -> Vec<Sample> {
+            ids.iter()
+                .enumerate()
+                .map(|(n, id)| {
+                    #[expect(clippy::cast_precision_loss)]
+                    let v = (step as f64 * 0.1 + n as f64).sin() * 100.0;
+                    Sample::new(id.clone(), ts_ms, crate::model::Value::F64(v))
+                })
+                .collect()
+        };
+        let _ = self.tx.send(Arc::new(Update::Birth { meta, values: values_at(0, wall_now_ms()) }));
+        let mut tick = tokio::time::interval(self.load.every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        for step in 1.. {
+            tokio::select! {
+                _ = tick.tick() => {}
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        return;
+                    }
+                }
+            }
+            let _ = self.tx.send(Arc::new(Update::Samples(values_at(step, wall_now_ms()))));
+        }
+    }
+}
+
+/// Where the updates come from.
+enum Source {
+    Sim(Box<Driver>),
+    Load(LoadDriver),
+}
+
+impl Source {
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Update>> {
+        match self {
+            Self::Sim(d) => d.subscribe(),
+            Self::Load(d) => d.subscribe(),
+        }
+    }
+
+    async fn run(self, shutdown: watch::Receiver<bool>) {
+        match self {
+            Self::Sim(d) => d.run(shutdown).await,
+            Self::Load(d) => d.run(shutdown).await,
+        }
+    }
 }
 
 /// Steps a simulator to its clock's "now" and broadcasts what it produced.
@@ -115,7 +201,10 @@ pub fn run(options: &GatewayOptions) -> anyhow::Result<()> {
         config.lines = options.lines;
         config.vehicles = options.vehicles;
         let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(start_ms, options.speed));
-        let driver = Driver::new(config, Arc::clone(&clock));
+        let driver = match options.load {
+            Some(load) => Source::Load(LoadDriver::new(load)),
+            None => Source::Sim(Box::new(Driver::new(config, Arc::clone(&clock)))),
+        };
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut outputs = tokio::task::JoinSet::new();
         if let Some(addr) = options.http {

@@ -233,8 +233,10 @@ fn build_server(
         .private_key_path("private/private.pem")
         .trust_client_certs(true)
         .discovery_urls(vec![format!("opc.tcp://{}/", options.addr)]);
-    // A whole plant in one subscription (the default allows a thousand items).
+    // A whole plant in one subscription (the default allows a thousand items), and room for its changes in one
+    // message (the default is 320 KiB).
     builder.limits_mut().subscriptions.max_monitored_items_per_sub = 200_000;
+    builder = builder.max_message_size(64 * 1024 * 1024).max_chunk_count(4_096).max_array_length(1_000_000);
     if let Some((name, password)) = &options.user {
         builder = builder.add_user_token(name, ServerUserToken::user_pass(name, password));
         users.push(name.clone());

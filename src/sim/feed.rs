@@ -43,7 +43,7 @@ impl Feed for SimFeed {
                     }
                 }
                 Some(command) = ctx.commands.recv() => {
-                    let FeedCommand::InjectFault(fault) = command;
+                    let FeedCommand::InjectFault(fault) = command else { continue };
                     if let Err(reason) = self.sim.inject(&fault) {
                         tracing::warn!(gateway = %ctx.gateway, "fault not injected: {reason}");
                         ctx.publish(FeedEventBody::Rejected { reason }).await;

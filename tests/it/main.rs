@@ -49,6 +49,7 @@ pub fn app_parts(inbox: LiveInbox, bus: EventBus, clock: Arc<dyn Clock>) -> AppP
         workstation: None,
         kiosk: None,
         annunciator: None,
+        browsing: None,
     }
 }
 

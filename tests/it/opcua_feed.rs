@@ -451,3 +451,108 @@ fn trust_in_the_connections_view_moves_the_certificate_into_the_trust_list() {
     assert!(harness.query_by_label("Untrusted server certificate").is_none());
     assert!(!file.exists() && dir.path().join("pki/trusted").join(file.file_name().expect("name")).exists());
 }
+
+/// Runs the harness until `label` shows (the browser answers from the I/O runtime).
+fn wait_for_label(harness: &mut egui_kittest::Harness<'_, watchfloor::app::WatchfloorApp>, label: &str) {
+    use egui_kittest::kittest::Queryable as _;
+    let deadline = std::time::Instant::now() + crate::PROBE_WAIT;
+    while harness.query_all_by_label(label).next().is_none() {
+        assert!(std::time::Instant::now() < deadline, "{label:?} not shown in {:?}", crate::PROBE_WAIT);
+        std::thread::sleep(Duration::from_millis(50));
+        harness.run_steps(1);
+    }
+}
+
+/// The Connections view browses the server folder by folder, shows a variable with its value, data type and
+/// status, and *Add* writes it into the config file, keeping the file's comments; the running feed, told the same,
+/// subscribes to it at once.
+#[test]
+fn browsing_the_server_adds_a_node_to_the_config_and_to_the_running_feed() {
+    use egui_kittest::kittest::Queryable as _;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    let server = rt.block_on(Server::start(dir.path(), None));
+    let fleet = format!("nsu={NAMESPACE};s=PlantA/Fleet/");
+    let mut config = gateway(&server, dir.path(), OpcUaSecurity::None);
+    config.folders = vec![fleet.clone()];
+    let file = dir.path().join("watchfloor.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "# The site's gateways.\n[[gateway]]\nname = \"gw\"   # the line's PLC\nkind = \"opcua\"\nurl = \"{}\"\n\
+             security = \"none\"\nfolders = [\"{fleet}\"]\n",
+            config.link.url
+        ),
+    )
+    .expect("config file");
+
+    let diag = watchfloor::feeds::DiagHandle::new("gw".into(), "opcua", config.link.url.as_str());
+    let browsing = watchfloor::ui::panels::opcua_browse::Browsing::new(
+        rt.handle().clone(),
+        [(Arc::from("gw"), config.clone())],
+        Some(file.clone()),
+    );
+    let mut builder = watchfloor::feeds::EventBus::builder();
+    let inbox = builder.live(16);
+    let bus = builder.build();
+    let clock: Arc<dyn watchfloor::clock::Clock> = Arc::new(watchfloor::clock::SystemClock);
+    let parts = watchfloor::app::AppParts {
+        diagnostics: vec![diag],
+        browsing: Some(browsing),
+        ..crate::app_parts(inbox, bus, clock)
+    };
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size([1400.0, 1000.0])
+        .build_eframe(move |cc| watchfloor::app::WatchfloorApp::new(cc, parts));
+    harness.state_mut().set_view(watchfloor::app::View::Connections);
+    harness.run_steps(2);
+    harness.get_by_label("Browse").click();
+    harness.run_steps(2);
+    for folder in ["PlantA", "Line1", "Filler"] {
+        wait_for_label(&mut harness, folder);
+        harness.get_by_label(folder).click();
+        harness.run_steps(2);
+    }
+    wait_for_label(&mut harness, "State");
+    // The mapped fleet folder says so; the filler's variables show their reading.
+    assert!(harness.query_by_label("mapped").is_some(), "the mapped folder is marked");
+    // The state's row: the "State" label beside an *Add* (the table's column is called State too).
+    let adds: Vec<f32> = harness.query_all_by_label("Add").map(|n| n.rect().center().y).collect();
+    let y = harness
+        .query_all_by_label("State")
+        .map(|n| n.rect().center().y)
+        .find(|y| adds.iter().any(|a| (a - y).abs() < 6.0))
+        .expect("the state's row");
+    let on_row =
+        |label: &str| harness.query_all_by_label_contains(label).any(|n| (n.rect().center().y - y).abs() < 6.0);
+    assert!(on_row("String") && on_row("Good"), "the state's data type and status are shown");
+    let add = harness
+        .query_all_by_label("Add")
+        .find(|n| (n.rect().center().y - y).abs() < 6.0)
+        .expect("Add on the state's row");
+    add.click();
+    harness.run_steps(3);
+    let text = std::fs::read_to_string(&file).expect("config file");
+    let signal = "PlantA/Line1/Filler/State";
+    let node = format!("nsu={NAMESPACE};s={signal}");
+    assert!(text.contains(&format!("\"{signal}\" = \"{node}\"")), "{text}");
+    assert!(text.contains("# the line's PLC") && text.contains("# The site's gateways."), "comments kept: {text}");
+    assert!(harness.query_by_label_contains("Added PlantA/Line1/Filler/State").is_some());
+    // The config still loads, with the node mapped.
+    let loaded = watchfloor::config::Config::load(&file).unwrap_or_else(|err| panic!("{err}"));
+    let watchfloor::config::GatewayKind::OpcUa(g) = &loaded.gateways[0].kind else { panic!("an OPC UA gateway") };
+    assert_eq!(g.nodes, vec![(signal.to_owned(), node.clone())]);
+    drop(harness);
+
+    // The running feed: told to add the node, it subscribes to it as well.
+    rt.block_on(async {
+        let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");
+        probe.until("the fleet", |seen| samples_of(seen, "Fleet/VAN-01/Speed").next().is_some()).await;
+        assert!(samples_of(&probe.seen, signal).next().is_none(), "the filler is not mapped yet");
+        let mapping = watchfloor::feeds::opcua::Mapping::Node { signal: signal.to_owned(), node };
+        assert!(probe._feed.send(watchfloor::feeds::FeedCommand::OpcUaAdd(mapping)));
+        probe.until("the added node", |seen| samples_of(seen, signal).next().is_some()).await;
+        drop(probe);
+        server.stop().await;
+    });
+}

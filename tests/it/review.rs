@@ -143,6 +143,7 @@ fn the_review_bar_steps_through_events_and_goes_back_to_live() {
         workstation: None,
         kiosk: None,
         annunciator: None,
+        browsing: None,
         site_name: demo.site.name.clone(),
         live_settings: LiveSettings {
             calendar: demo.calendar.clone(),

@@ -57,6 +57,7 @@ fn rig_with(dir: &std::path::Path, workstation: Option<std::path::PathBuf>, kios
         workstation,
         kiosk: kiosk.map(str::to_owned),
         annunciator: Some(horn),
+        browsing: None,
         ..crate::app_parts(inbox, bus.clone(), Arc::clone(&clock) as Arc<dyn Clock>)
     };
     let harness = egui_kittest::Harness::builder()

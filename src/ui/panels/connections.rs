@@ -24,6 +24,18 @@ pub enum InspectorTab {
     #[default]
     Messages,
     Quarantine,
+    /// An OPC UA server's address space.
+    Browse,
+}
+
+/// What the view shows from: the theme, live state, each gateway's diagnostics, "now" and the site's time zone.
+#[derive(Clone, Copy)]
+pub struct ConnectionsEnv<'a> {
+    pub theme: &'a Theme,
+    pub live: &'a LiveState,
+    pub diags: &'a [DiagHandle],
+    pub now_ms: i64,
+    pub tz: &'a TimeZone,
 }
 
 /// What the view remembers between frames (not between runs).
@@ -36,6 +48,8 @@ pub struct ConnectionsPanel {
     pub message: Option<(i64, String)>,
     /// That message decoded and as raw text, made once rather than every frame.
     shown: Option<Shown>,
+    /// Browsing OPC UA servers; `None` when the app has no gateways to browse (tests, review).
+    browsing: Option<super::opcua_browse::Browsing>,
 }
 
 struct Shown {
@@ -97,15 +111,12 @@ fn matches(m: &Message, filter: &str) -> bool {
 }
 
 impl ConnectionsPanel {
-    pub fn ui(
-        &mut self,
-        ui: &mut Ui,
-        theme: &Theme,
-        live: &LiveState,
-        diags: &[DiagHandle],
-        now_ms: i64,
-        tz: &TimeZone,
-    ) {
+    pub fn with_browsing(browsing: Option<super::opcua_browse::Browsing>) -> Self {
+        Self { browsing, ..Self::default() }
+    }
+
+    pub fn ui(&mut self, ui: &mut Ui, env: &ConnectionsEnv<'_>, commands: &mut Vec<crate::command::Command>) {
+        let ConnectionsEnv { theme, live, diags, now_ms, tz } = *env;
         if diags.is_empty() {
             ui.label(RichText::new("No gateways are configured.").color(theme.text_dim));
             return;
@@ -121,7 +132,7 @@ impl ConnectionsPanel {
         self.table_ui(ui, theme, live, &rows, now_ms);
         ui.separator();
         if let Some(row) = rows.iter().find(|r| Some(&r.diag.name) == self.selected.as_ref()) {
-            self.inspector_ui(ui, theme, &row.diag, tz);
+            self.inspector_ui(ui, theme, &row.diag, tz, commands);
         }
     }
 
@@ -223,7 +234,18 @@ impl ConnectionsPanel {
             });
     }
 
-    fn inspector_ui(&mut self, ui: &mut Ui, theme: &Theme, d: &GatewayDiag, tz: &TimeZone) {
+    fn inspector_ui(
+        &mut self,
+        ui: &mut Ui,
+        theme: &Theme,
+        d: &GatewayDiag,
+        tz: &TimeZone,
+        commands: &mut Vec<crate::command::Command>,
+    ) {
+        let browsable = self.browsing.as_ref().is_some_and(|b| b.has(&d.name));
+        if !browsable && self.tab == InspectorTab::Browse {
+            self.tab = InspectorTab::Messages;
+        }
         ui.horizontal(|ui| {
             ui.label(RichText::new(format!("Inspector: {}", d.name)).strong());
             ui.separator();
@@ -231,6 +253,13 @@ impl ConnectionsPanel {
             let quarantine = format!("Quarantine ({})", d.quarantine.len());
             ui.selectable_value(&mut self.tab, InspectorTab::Messages, messages);
             ui.selectable_value(&mut self.tab, InspectorTab::Quarantine, quarantine);
+            if browsable {
+                ui.selectable_value(&mut self.tab, InspectorTab::Browse, "Browse")
+                    .on_hover_text("The server's address space: values, data types, status; add nodes to the config");
+            }
+            if self.tab == InspectorTab::Browse {
+                return;
+            }
             ui.separator();
             let label = ui.label("Filter messages");
             ui.add(
@@ -244,6 +273,12 @@ impl ConnectionsPanel {
         let list = match self.tab {
             InspectorTab::Messages => &d.recent,
             InspectorTab::Quarantine => &d.quarantine,
+            InspectorTab::Browse => {
+                if let Some(browsing) = &mut self.browsing {
+                    browsing.ui(ui, theme, &d.name, commands);
+                }
+                return;
+            }
         };
         let shown: Vec<&Message> = list.iter().rev().filter(|m| matches(m, &self.filter)).collect();
         if shown.is_empty() {

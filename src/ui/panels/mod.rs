@@ -6,6 +6,7 @@ pub mod connections;
 pub mod fleet;
 pub mod map;
 pub mod oee;
+pub mod opcua_browse;
 pub mod plant;
 pub mod review;
 pub mod status_bar;

@@ -31,6 +31,8 @@ use opcua::types::{
 };
 use tokio::sync::mpsc;
 
+pub mod browse;
+
 use super::diag::{Message, PayloadFormat};
 use super::{Backoff, Error, Feed, FeedContext};
 use crate::command::{FeedEventBody, FeedState, FeedStatus};
@@ -43,6 +45,9 @@ const QUEUE: usize = 100_000;
 const BATCH_EVERY: Duration = Duration::from_millis(100);
 /// Publishing intervals without data after which the server sends a keep-alive.
 const KEEP_ALIVE_COUNT: u32 = 10;
+/// Values one publish response may carry: about 150 KB of numbers, under the 320 KiB a server's default message
+/// size allows (more: the server says so and the client asks again at once).
+pub const MAX_NOTIFICATIONS_PER_PUBLISH: u32 = 4_000;
 /// Monitored items per `CreateMonitoredItems` call when the server does not say.
 const DEFAULT_ITEMS_PER_CALL: usize = 1_000;
 
@@ -60,9 +65,35 @@ impl OpcUaFeed {
 /// What the subscription's callback hands over: the signal and the value as it came.
 type Arrived = (Arc<str>, DataValue);
 
+/// A folder or a node added to a running feed's mapping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mapping {
+    /// Every variable below, named by browse path from the folder.
+    Folder(String),
+    /// One node as one signal.
+    Node { signal: String, node: String },
+}
+
+impl Mapping {
+    /// Adds it to `config`; false when it was there already.
+    pub fn apply(&self, config: &mut OpcUaGateway) -> bool {
+        match self {
+            Self::Folder(folder) if !config.folders.contains(folder) => config.folders.push(folder.clone()),
+            Self::Node { signal, node } if !config.nodes.iter().any(|(s, n)| s == signal && n == node) => {
+                config.nodes.retain(|(s, _)| s != signal);
+                config.nodes.push((signal.clone(), node.clone()));
+            }
+            _ => return false,
+        }
+        true
+    }
+}
+
 /// How one session ended.
 enum End {
     Stopped,
+    /// The mapping grew: a new session subscribes to it at once.
+    Remap(Mapping),
     /// Try again after a pause, with this status shown meanwhile.
     Retry(FeedStatus),
     /// The server's certificate is not trusted: shown with *Trust* until it is.
@@ -70,7 +101,7 @@ enum End {
 }
 
 impl Feed for OpcUaFeed {
-    async fn run_impl(self, ctx: &mut FeedContext) -> Result<(), Error> {
+    async fn run_impl(mut self, ctx: &mut FeedContext) -> Result<(), Error> {
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30), 17);
         // Kept across sessions: a new session fills the gap since the last values from the server's history.
         let mut times = Times::default();
@@ -85,6 +116,11 @@ impl Feed for OpcUaFeed {
             ctx.diag.lock().untrusted = untrusted;
             match end {
                 End::Stopped => return Ok(()),
+                End::Remap(mapping) => {
+                    if mapping.apply(&mut self.config) {
+                        tracing::info!(gateway = %ctx.gateway, ?mapping, "OPC UA mapping added");
+                    }
+                }
                 End::Retry(status) | End::Untrusted(status) => {
                     if let Some(message) = &status.message {
                         tracing::warn!(gateway = %ctx.gateway, "OPC UA: {message}");
@@ -204,10 +240,19 @@ pub fn trust(cert: &crate::feeds::diag::UntrustedCert) -> std::io::Result<()> {
     Ok(())
 }
 
-/// One session: connect, map, subscribe, then pass values on until the session ends or the feed stops.
-async fn session(config: &OpcUaGateway, ctx: &mut FeedContext, times: &mut Times) -> End {
+/// Room for a plant's worth of values in one message: async-opcua's defaults (1,000 array elements, 320 KiB
+/// messages) cut the session as soon as one publish response carries more than a thousand changes.
+pub fn with_large_messages(builder: ClientBuilder) -> ClientBuilder {
+    builder.max_array_length(1_000_000).max_message_size(256 * 1024 * 1024).max_chunk_count(8_192)
+}
+
+/// A session to the configured server with the configured security and identity (its event loop not yet
+/// polled), or how it failed.
+async fn connect(
+    config: &OpcUaGateway,
+) -> Result<(Arc<Session>, opcua::client::SessionEventLoop<opcua::client::transport::TcpConnector>), End> {
     let pki = pki_dir(config);
-    let client = ClientBuilder::new()
+    let client = with_large_messages(ClientBuilder::new())
         .application_name("Watchfloor")
         .application_uri("urn:watchfloor:client")
         .product_uri("urn:watchfloor:client")
@@ -223,17 +268,17 @@ async fn session(config: &OpcUaGateway, ctx: &mut FeedContext, times: &mut Times
     let mut client = match client {
         Ok(c) => c,
         Err(errors) => {
-            return End::Retry(FeedStatus::with_message(
+            return Err(End::Retry(FeedStatus::with_message(
                 FeedState::Error,
                 format!("the OPC UA client cannot start: {}", errors.join("; ")),
-            ));
+            )));
         }
     };
     let identity = match (&config.link.credentials.username, config.link.credentials.password()) {
         (Some(user), Ok(password)) => {
             IdentityToken::UserName(user.clone(), Password::new(password.unwrap_or_default()))
         }
-        (Some(_), Err(err)) => return End::Retry(FeedStatus::with_message(FeedState::Error, err)),
+        (Some(_), Err(err)) => return Err(End::Retry(FeedStatus::with_message(FeedState::Error, err))),
         (None, _) => IdentityToken::Anonymous,
     };
     let url = config.link.url.as_str();
@@ -243,13 +288,16 @@ async fn session(config: &OpcUaGateway, ctx: &mut FeedContext, times: &mut Times
         (_, true) => MessageSecurityMode::SignAndEncrypt,
         (_, false) => MessageSecurityMode::Sign,
     };
-    let connected = match endpoint(&client, url, (security, mode), &identity, &pki).await {
-        Ok(endpoint) => client.connect_to_endpoint_directly(endpoint, identity.clone()),
-        Err(end) => return end,
-    };
-    let (session, event_loop) = match connected {
+    let endpoint = endpoint(&client, url, (security, mode), &identity, &pki).await?;
+    client.connect_to_endpoint_directly(endpoint, identity).map_err(|err| refused(err.status(), &pki))
+}
+
+/// One session: connect, map, subscribe, then pass values on until the session ends or the feed stops.
+async fn session(config: &OpcUaGateway, ctx: &mut FeedContext, times: &mut Times) -> End {
+    let pki = pki_dir(config);
+    let (session, event_loop) = match connect(config).await {
         Ok(pair) => pair,
-        Err(err) => return refused(err.status(), &pki),
+        Err(end) => return end,
     };
     // The session's events come through a channel; the loop itself runs on its own task.
     let (events_tx, mut events) = mpsc::channel::<Result<SessionPollResult, StatusCode>>(64);
@@ -438,7 +486,27 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
                     return End::Retry(FeedStatus::with_message(FeedState::Stale, why));
                 }
             }
-            () = ctx.stopped() => {
+            command = ctx.commands.recv() => {
+                let end = match command {
+                    Some(super::FeedCommand::OpcUaAdd(mapping)) => {
+                        let mut grown = config.clone();
+                        if !mapping.apply(&mut grown) {
+                            continue;
+                        }
+                        End::Remap(mapping)
+                    }
+                    Some(super::FeedCommand::InjectFault(_)) => continue,
+                    None => End::Stopped,
+                };
+                if !batch.is_empty() {
+                    publish(ctx, &config.link.limits, times.keep_new(std::mem::take(&mut batch)), false).await;
+                }
+                return end;
+            }
+            changed = ctx.shutdown.changed() => {
+                if changed.is_ok() && !*ctx.shutdown.borrow() {
+                    continue;
+                }
                 if !batch.is_empty() {
                     publish(ctx, &config.link.limits, times.keep_new(batch), false).await;
                 }
@@ -581,7 +649,7 @@ pub fn sample(signal: &Arc<str>, v: &DataValue, arrival_ms: i64) -> Sample {
         Some(t) if !t.is_null() => (unix_ms(t), TimeSource::Source),
         _ => (arrival_ms, TimeSource::Arrival),
     };
-    Sample { signal: SignalId::from(signal.as_ref()), ts_ms, value, quality, time_source, historical: false }
+    Sample { signal: SignalId::new(Arc::clone(signal)), ts_ms, value, quality, time_source, historical: false }
 }
 
 /// A data value in OPC UA binary encoding, as a sample (what a data change notification carries): `None` when the
@@ -727,7 +795,15 @@ async fn subscribe(
     });
     let interval = Duration::from_secs_f64((config.sampling_ms / 1000.0).max(0.05));
     let id = session
-        .create_subscription(interval, 6 * KEEP_ALIVE_COUNT, KEEP_ALIVE_COUNT, 0, 0, true, callback)
+        .create_subscription(
+            interval,
+            6 * KEEP_ALIVE_COUNT,
+            KEEP_ALIVE_COUNT,
+            MAX_NOTIFICATIONS_PER_PUBLISH,
+            0,
+            true,
+            callback,
+        )
         .await
         .map_err(|e| format!("the subscription was refused: {e}"))?;
     // With no deadband every value counts, also one that repeats the last with a new time (a heartbeat, a count
