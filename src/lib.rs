@@ -34,9 +34,10 @@
 //!   ends in; planned stops suppress by design); [`analytics::alarm_kpi`] ISA-18.2 KPIs of a journal range (rate per
 //!   10 min, floods, chattering, bad actors, stale alarms); [`analytics::annunciation`] what the horn says from the
 //!   alarm list (the most urgent waiting alarm; silence, broken by a new alarm as urgent; mute).
-//! - [`bench`](mod@bench) — `watchfloor bench store|feeds|oee|alarms|review|site|ui`: the measurements behind
+//! - [`bench`](mod@bench) — `watchfloor bench store|feeds|opcua|oee|alarms|review|site|ui`: the measurements behind
 //!   `docs/benchmarks.md` (`ui` drives the whole app headless on the Fleet and Plant views; `site` the site
-//!   recorder's ingest against a bare COPY, an ack on one console seen on another, and a leader killed);
+//!   recorder's ingest against a bare COPY, an ack on one console seen on another, and a leader killed; `opcua`
+//!   10,000 items from a `gateway --opcua --load` child process against a bare async-opcua client);
 //!   [`bench::mqtt`] also runs a private Mosquitto (the end-to-end benchmark and the interop tests use it), and
 //!   [`bench::pgserver`] a private PostgreSQL on loopback (the site database tests).
 //! - [`gateway`] — `watchfloor gateway`: the simulator served as a real gateway (the HTTP gateway feed, Sparkplug B
@@ -77,7 +78,8 @@
 //!   JSON; reconnect with back-off from [`feeds::link`]) and [`feeds::http`] (the HTTP gateway feed: snapshot, SSE
 //!   with `Last-Event-ID`, backfill); [`feeds::opcua`] (an OPC UA session on async-opcua: folders by browse
 //!   names and `nsu=` node ids, monitored items in the server's batch size, status codes to quality, reconnect and
-//!   a `HistoryRead` backfill of the gap, a watchdog for silent stalls, refusals in plain words); [`feeds::tls`] (rustls with *ring*). Pure decoders: [`feeds::sparkplug`]
+//!   a `HistoryRead` backfill of the gap, a watchdog for silent stalls, refusals in plain words, mappings added while
+//!   it runs; [`feeds::opcua::browse`], the browsing session behind the Connections view's tree); [`feeds::tls`] (rustls with *ring*). Pure decoders: [`feeds::sparkplug`]
 //!   (prost types of the Tahu payload, the host rules, and [`feeds::sparkplug::edge`], the edge-node encoder),
 //!   [`feeds::mqtt_json`] (Kepware template and flat JSON).
 //! - [`sim`] — the deterministic plant and fleet simulator (seed + caller's clock), and [`sim::SimFeed`] that
@@ -95,7 +97,7 @@
 //! - [`logging`] — `tracing` to stderr and a daily file in the data dir.
 //! - [`ui`] — [`ui::theme`] (all colours as named tokens, dark and light), [`ui::widgets`] (status badge, battery
 //!   bar, OEE gauge), [`ui::panels`] (status bar, plant overview tiles, the Plant view's OEE gauges and machine
-//!   detail, fleet table, the fleet map on walkers, trends, connections, the alarm banner, and the Alarms view:
+//!   detail, fleet table, the fleet map on walkers, trends, connections with the OPC UA browser, the alarm banner, and the Alarms view:
 //!   summary, history, KPIs; review mode: the site at a past instant on a timeline, any shift or range, playback,
 //!   shift report and recording export with progress; the trend follows the review's range and cursor).
 //!

@@ -338,9 +338,16 @@ async fn session(config: &OpcUaGateway, ctx: &mut FeedContext, times: &mut Times
     });
     let parts = SessionParts { session: &session, events: &mut events, pki: &pki, publishes: &publishes };
     let end = run_session(config, ctx, parts, times).await;
-    // A session never made has nothing to close (and async-opcua would wait for it): stop its loop first.
-    driver.abort();
-    let _ = tokio::time::timeout(Duration::from_secs(2), session.disconnect()).await;
+    ctx.diag.lock().disconnected(ctx.clock.now_ms(), None);
+    // A healthy session (the mapping grew) closes properly, its loop still running; one never made or broken has
+    // nothing to close (and async-opcua would wait for it): its loop stops first.
+    if matches!(end, End::Remap(_)) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), session.disconnect()).await;
+        driver.abort();
+    } else {
+        driver.abort();
+        let _ = tokio::time::timeout(Duration::from_secs(2), session.disconnect()).await;
+    }
     end
 }
 
@@ -405,6 +412,7 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
             () = ctx.stopped() => return End::Stopped,
         }
     }
+    ctx.diag.lock().connected(ctx.clock.now_ms());
     let mapped = match map_signals(config, session).await {
         Ok(m) if m.is_empty() => {
             return End::Retry(FeedStatus::with_message(FeedState::Error, "none of the configured nodes was found"));
@@ -450,6 +458,7 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
             event = events.recv() => match event {
                 Some(Ok(SessionPollResult::ConnectionLost(status))) => {
                     connected = false;
+                    ctx.diag.lock().disconnected(ctx.clock.now_ms(), Some(explain(status, pki)));
                     ctx.set_status(FeedStatus::with_message(FeedState::Offline, explain(status, pki))).await;
                 }
                 Some(Ok(SessionPollResult::ReconnectFailed(status))) => {
@@ -458,6 +467,7 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
                 }
                 Some(Ok(SessionPollResult::Reconnected(mode))) => {
                     connected = true;
+                    ctx.diag.lock().connected(ctx.clock.now_ms());
                     publishes.store(crate::clock::wall_now_ms(), std::sync::atomic::Ordering::Relaxed);
                     tracing::info!(gateway = %ctx.gateway, ?mode, "OPC UA session back");
                     // What the server kept of the gap comes before the values that wait in the queue.
