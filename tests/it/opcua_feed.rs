@@ -29,6 +29,11 @@ impl Server {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
             probe.local_addr().expect("addr")
         };
+        Self::start_at(dir, user, addr).await
+    }
+
+    /// A server on `addr` with the PKI directory of `dir` (a restart keeps its certificate).
+    async fn start_at(dir: &std::path::Path, user: Option<(&str, &str)>, addr: std::net::SocketAddr) -> Self {
         let start_ms = watchfloor::clock::wall_now_ms() / 1000 * 1000;
         let clock: Arc<dyn watchfloor::clock::Clock> = Arc::new(watchfloor::clock::ScaledClock::new(start_ms, 1.0));
         let mut sim = watchfloor::sim::SimConfig::demo(7, start_ms);
@@ -176,6 +181,37 @@ fn secure_with_a_user_an_untrusted_server_is_an_error_until_trusted() {
             })
             .await;
         assert!(server.pki.join("own").exists(), "the server made its certificate");
+        drop(probe);
+        server.stop().await;
+    });
+}
+
+/// The server restarted mid-stream, its sessions and subscriptions gone: the feed notices, gets a session and a
+/// subscription on the new server by itself, and values flow again, live.
+#[test]
+fn after_a_server_restart_mid_stream_values_flow_again() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let dir = tempfile::tempdir().expect("dir");
+        let server = Server::start(dir.path(), None).await;
+        let addr = server.addr;
+        let mut probe = Probe::start(OpcUaFeed::new(gateway(&server, dir.path(), OpcUaSecurity::None)), "opcua");
+        let signal = "PlantA/Fleet/VAN-01/Position/Latitude";
+        probe.until("values before the restart", |seen| samples_of(seen, signal).count() >= 2).await;
+        server.stop().await;
+        probe
+            .until("the server gone", |seen| last_status(seen).is_some_and(|(s, _)| s != FeedState::Live))
+            .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let restarted_ms = watchfloor::clock::wall_now_ms();
+        let server = Server::start_at(dir.path(), None, addr).await;
+        probe
+            .until("live values from the restarted server", |seen| {
+                samples_of(seen, signal).any(|s| !s.historical && s.ts_ms > restarted_ms + 1_000)
+            })
+            .await;
+        let (state, message) = last_status(&probe.seen).expect("a status");
+        assert_eq!(state, FeedState::Live, "{message}");
         drop(probe);
         server.stop().await;
     });
