@@ -103,16 +103,23 @@ fn last_status(seen: &[Arc<FeedEvent>]) -> Option<(FeedState, String)> {
 }
 
 /// A folder mapped by browse names: the filler's state and count arrive as the simulator's signals, with source
-/// times from the server, while the status says what the server granted.
+/// times from the server, while the status says what the server granted; a node named by its browse path arrives
+/// under the signal it is mapped to.
 #[test]
 fn a_folder_of_the_built_in_server_arrives_as_signals_with_source_times() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("dir");
         let server = Server::start(dir.path(), None).await;
-        let mut probe = Probe::start(OpcUaFeed::new(gateway(&server, dir.path(), OpcUaSecurity::None)), "opcua");
+        let mut config = gateway(&server, dir.path(), OpcUaSecurity::None);
+        // One node by browse path, under a name of its own (the folder would name it by its path).
+        config.nodes = vec![("Filler temperature".to_owned(), "/PlantA/Line1/Filler/Temperature".to_owned())];
+        let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");
         let state = "PlantA/Line1/Filler/State";
         probe.until("the filler's state", |seen| samples_of(seen, state).next().is_some()).await;
+        probe
+            .until("the node mapped by browse path", |seen| samples_of(seen, "Filler temperature").next().is_some())
+            .await;
         // Values keep flowing: samples stamped with at least three distinct source seconds. (Not the filler's
         // count: in a shift's break the line stands still and its count does not change.)
         probe
@@ -199,9 +206,7 @@ fn after_a_server_restart_mid_stream_values_flow_again() {
         let signal = "PlantA/Fleet/VAN-01/Position/Latitude";
         probe.until("values before the restart", |seen| samples_of(seen, signal).count() >= 2).await;
         server.stop().await;
-        probe
-            .until("the server gone", |seen| last_status(seen).is_some_and(|(s, _)| s != FeedState::Live))
-            .await;
+        probe.until("the server gone", |seen| last_status(seen).is_some_and(|(s, _)| s != FeedState::Live)).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let restarted_ms = watchfloor::clock::wall_now_ms();
         let server = Server::start_at(dir.path(), None, addr).await;

@@ -2,7 +2,8 @@
 //! (`Basic256Sha256`, signed and encrypted), the nodes of the config subscribed as monitored items.
 //!
 //! - Mapping: `nodes` names a node per signal (`nsu=<namespace URI>;s=…`, stable across servers that renumber
-//!   their namespaces, or `ns=2;s=…`, `i=…`); `folders` maps every variable under a folder by its browse path from
+//!   their namespaces, or `ns=2;s=…`, `i=…`, or a browse path from the Objects folder, `/Line1/Filler/Temp`);
+//!   `folders` maps every variable under a folder by its browse path from
 //!   the folder (`PlantA/Line1/Filler/State`), browsed with `BrowseNext` as far as the server pages it.
 //! - Subscription: the configured sampling interval, queue size and absolute deadband, created in batches of the
 //!   server's `MaxMonitoredItemsPerCall`; the intervals the server granted are logged and shown in the status.
@@ -691,9 +692,20 @@ pub fn value(x: &Variant) -> Value {
     }
 }
 
-/// A node id of the config: `nsu=<uri>;…` resolved to the server's namespace index, else as OPC UA writes it.
+/// A node id of the config: `nsu=<uri>;…` resolved to the server's namespace index, a browse path from the Objects
+/// folder (`/PlantA/Line1/Filler/State`, browse names in any namespace) followed on the server, else as OPC UA
+/// writes it.
 async fn resolve(session: &Session, text: &str) -> Result<NodeId, String> {
     let text = text.trim();
+    if let Some(path) = text.strip_prefix('/') {
+        let mut node = NodeId::objects_folder_id();
+        for name in path.split('/').filter(|n| !n.is_empty()) {
+            node = child_named(session, &node, name)
+                .await?
+                .ok_or_else(|| format!("{text:?}: the server has no {name:?} there"))?;
+        }
+        return Ok(node);
+    }
     if let Some(rest) = text.strip_prefix("nsu=") {
         let (uri, id) = rest.split_once(';').ok_or_else(|| format!("{text:?}: nsu=<uri>;<id> expected"))?;
         let ns = session
@@ -720,6 +732,39 @@ async fn map_signals(config: &OpcUaGateway, session: &Session) -> Result<Vec<(No
     let mut seen = std::collections::HashSet::new();
     out.retain(|(node, _)| seen.insert(node.clone()));
     Ok(out)
+}
+
+/// The child of `parent` (by hierarchical references) whose browse name is `name`, looking through every page.
+async fn child_named(session: &Session, parent: &NodeId, name: &str) -> Result<Option<NodeId>, String> {
+    let description = BrowseDescription {
+        node_id: parent.clone(),
+        browse_direction: BrowseDirection::Forward,
+        reference_type_id: ReferenceTypeId::HierarchicalReferences.into(),
+        include_subtypes: true,
+        node_class_mask: 0,
+        result_mask: BrowseResultMask::BrowseName as u32,
+    };
+    let mut results = session.browse(&[description], 1_000, None).await.map_err(|e| format!("browse {parent}: {e}"))?;
+    while let Some(result) = results.pop() {
+        if !result.status_code.is_good() {
+            return Err(format!("browse {parent}: {}", result.status_code));
+        }
+        let found = result.references.unwrap_or_default().into_iter().find(|r| r.browse_name.name.as_ref() == name);
+        if let Some(found) = found {
+            if !result.continuation_point.is_null() {
+                let _ = session.browse_next(true, &[result.continuation_point]).await;
+            }
+            return Ok(Some(found.node_id.node_id));
+        }
+        if result.continuation_point.is_null() {
+            break;
+        }
+        results = session
+            .browse_next(false, &[result.continuation_point])
+            .await
+            .map_err(|e| format!("browse {parent}: {e}"))?;
+    }
+    Ok(None)
 }
 
 async fn browse_name(session: &Session, node: &NodeId) -> Result<String, String> {
