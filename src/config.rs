@@ -241,10 +241,12 @@ struct RawGateway {
     folders: Option<Vec<String>>,
     /// OPC UA: signal id → node id.
     nodes: Option<BTreeMap<String, String>>,
-    /// OPC UA: the monitored items' sampling interval, queue size and absolute deadband.
+    /// OPC UA: the monitored items' sampling interval, queue size, absolute deadband, and percent deadband (of
+    /// the node's `EURange`, for the nodes that have one).
     sampling: Option<Spanned<String>>,
     queue_size: Option<Spanned<u32>>,
     deadband: Option<Spanned<f64>>,
+    deadband_percent: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -631,6 +633,9 @@ pub struct OpcUaGateway {
     pub queue_size: u32,
     /// Absolute deadband of numeric items; 0: every change.
     pub deadband: f64,
+    /// Percent of the node's `EURange` a value must move to be reported, for nodes that have an `EURange` (the
+    /// others keep `deadband`); 0: none.
+    pub deadband_percent: f64,
     /// Where the client's certificate and the trust list live (the data dir's `opcua-pki` when `None`).
     pub pki_dir: Option<PathBuf>,
 }
@@ -1296,7 +1301,26 @@ impl Checker<'_> {
             Some(d) => *d.get_ref(),
             None => 0.0,
         };
-        Some(OpcUaGateway { link, security, encrypt, folders, nodes, sampling_ms, queue_size, deadband, pki_dir: None })
+        let deadband_percent = match &g.deadband_percent {
+            Some(d) if !(0.0..=100.0).contains(d.get_ref()) => {
+                self.problem(d.span(), format!("deadband_percent {} must be from 0 to 100", d.get_ref()));
+                return None;
+            }
+            Some(d) => *d.get_ref(),
+            None => 0.0,
+        };
+        Some(OpcUaGateway {
+            link,
+            security,
+            encrypt,
+            folders,
+            nodes,
+            sampling_ms,
+            queue_size,
+            deadband,
+            deadband_percent,
+            pki_dir: None,
+        })
     }
 
     fn horn(&mut self, raw: &RawAlarms) -> Horn {

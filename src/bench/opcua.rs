@@ -356,6 +356,7 @@ fn pipeline(
         sampling_ms: options.every_ms as f64,
         queue_size: 10,
         deadband: 0.0,
+        deadband_percent: 0.0,
         pki_dir: Some(dir.join("feed-pki")),
     });
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

@@ -165,6 +165,20 @@ fn data_value(sample: &Sample) -> DataValue {
     }
 }
 
+/// The engineering range of a simulated number, by its unit (none for positions, times and counts).
+fn eu_range(meta: &SignalMeta) -> Option<(f64, f64)> {
+    if meta.kind != ValueKind::Float {
+        return None;
+    }
+    match meta.unit.as_deref()? {
+        "%" => Some((0.0, 100.0)),
+        "°C" => Some((-40.0, 200.0)),
+        "km/h" => Some((0.0, 130.0)),
+        "V" => Some((0.0, 1_000.0)),
+        _ => None,
+    }
+}
+
 fn data_type(kind: ValueKind) -> DataTypeId {
     match kind {
         ValueKind::Float => DataTypeId::Double,
@@ -210,6 +224,22 @@ fn build(meta: &[SignalMeta], values: &[Sample], context: &ServerContext, space:
             .has_type_definition(VariableTypeId::BaseDataVariableType)
             .organized_by(parent)
             .insert(space);
+        if let Some((low, high)) = eu_range(m) {
+            // The range a percent deadband is taken of, as OPC UA analog items carry it.
+            let range = opcua::types::Range { low, high };
+            VariableBuilder::new(
+                &NodeId::new(ns, format!("{id}#EURange")),
+                QualifiedName::new(0, "EURange"),
+                "EURange",
+            )
+            .data_type(DataTypeId::Range)
+            .value(Variant::from(opcua::types::ExtensionObject::from_message(range)))
+            .access_level(AccessLevel::CURRENT_READ)
+            .user_access_level(AccessLevel::CURRENT_READ)
+            .has_type_definition(VariableTypeId::PropertyType)
+            .property_of(node_of(ns, id))
+            .insert(space);
+        }
     }
     SimNodes { ns, history: opcua::sync::RwLock::default() }
 }

@@ -81,6 +81,7 @@ fn gateway(server: &Server, dir: &std::path::Path, security: OpcUaSecurity) -> O
         sampling_ms: 200.0,
         queue_size: 10,
         deadband: 0.0,
+        deadband_percent: 0.0,
         pki_dir: Some(dir.join("client-pki")),
     }
 }
@@ -188,6 +189,48 @@ fn secure_with_a_user_an_untrusted_server_is_an_error_until_trusted() {
             })
             .await;
         assert!(server.pki.join("own").exists(), "the server made its certificate");
+        drop(probe);
+        server.stop().await;
+    });
+}
+
+/// A percent deadband applies where the node has an `EURange` (speed, 0–130 km/h: a 50 % deadband lets
+/// almost nothing through) and not where it has none (positions keep coming); the status says on how many.
+#[test]
+fn a_percent_deadband_applies_only_to_nodes_with_an_eu_range() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let dir = tempfile::tempdir().expect("dir");
+        let server = Server::start(dir.path(), None).await;
+        let mut config = gateway(&server, dir.path(), OpcUaSecurity::None);
+        config.folders = vec![format!("nsu={NAMESPACE};s=PlantA/Fleet/")];
+        config.deadband_percent = 50.0;
+        let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");
+        let ends = |suffix: &'static str| {
+            move |seen: &[Arc<FeedEvent>]| {
+                seen.iter()
+                    .filter_map(|e| match &e.body {
+                        FeedEventBody::Samples(s) => Some(s),
+                        _ => None,
+                    })
+                    .flatten()
+                    .filter(|s| s.signal.as_str().ends_with(suffix))
+                    .count()
+            }
+        };
+        probe.until("positions coming", |seen| ends("/Position/Latitude")(seen) >= 8).await;
+        let vehicles = 2;
+        let speeds = ends("/Speed")(&probe.seen);
+        assert!((vehicles..=2 * vehicles).contains(&speeds), "{speeds} speeds through a 50 % deadband");
+        let (_, message) = last_status(&probe.seen).expect("a status");
+        assert!(message.contains("deadband 50 % of range on"), "{message}");
+        let of: Vec<usize> = message
+            .split("range on ")
+            .nth(1)
+            .and_then(|m| m.split(" items").next())
+            .map(|m| m.split(" of ").filter_map(|n| n.parse().ok()).collect())
+            .unwrap_or_default();
+        assert!(of.len() == 2 && of[0] > 0 && of[0] < of[1], "{message}");
         drop(probe);
         server.stop().await;
     });
@@ -435,6 +478,7 @@ fn a_third_party_server_python_asyncua_interoperates() {
             sampling_ms: 100.0,
             queue_size: 10,
             deadband: 0.0,
+            deadband_percent: 0.0,
             pki_dir: Some(dir.path().join("client-pki")),
         };
         let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");

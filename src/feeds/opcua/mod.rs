@@ -5,7 +5,8 @@
 //!   their namespaces, or `ns=2;s=…`, `i=…`, or a browse path from the Objects folder, `/Line1/Filler/Temp`);
 //!   `folders` maps every variable under a folder by its browse path from
 //!   the folder (`PlantA/Line1/Filler/State`), browsed with `BrowseNext` as far as the server pages it.
-//! - Subscription: the configured sampling interval, queue size and absolute deadband, created in batches of the
+//! - Subscription: the configured sampling interval, queue size and deadband (absolute, or a percent of the
+//!   `EURange` for the nodes that have one, asked with `TranslateBrowsePaths`), created in batches of the
 //!   server's `MaxMonitoredItemsPerCall`; the intervals the server granted are logged and shown in the status.
 //! - Values: source timestamps (else the server's, else arrival), OPC UA status codes mapped to quality — Bad and
 //!   Uncertain are kept and shown as such, never dropped.
@@ -833,6 +834,43 @@ async fn items_per_call(session: &Session) -> usize {
     }
 }
 
+/// The nodes among `mapped` that have an `EURange` property (asked in batches of `per_call`).
+async fn with_eu_range(
+    session: &Session,
+    mapped: &[(NodeId, Arc<str>)],
+    per_call: usize,
+) -> std::collections::HashSet<NodeId> {
+    use opcua::types::{BrowsePath, QualifiedName, RelativePath, RelativePathElement};
+    let mut out = std::collections::HashSet::new();
+    for chunk in mapped.chunks(per_call) {
+        let paths: Vec<BrowsePath> = chunk
+            .iter()
+            .map(|(node, _)| BrowsePath {
+                starting_node: node.clone(),
+                relative_path: RelativePath {
+                    elements: Some(vec![RelativePathElement {
+                        reference_type_id: ReferenceTypeId::HasProperty.into(),
+                        is_inverse: false,
+                        include_subtypes: true,
+                        target_name: QualifiedName::new(0, "EURange"),
+                    }]),
+                },
+            })
+            .collect();
+        match session.translate_browse_paths_to_node_ids(&paths).await {
+            Ok(results) => {
+                for (result, (node, _)) in results.iter().zip(chunk) {
+                    if result.status_code.is_good() && result.targets.as_ref().is_some_and(|t| !t.is_empty()) {
+                        out.insert(node.clone());
+                    }
+                }
+            }
+            Err(err) => tracing::warn!("OPC UA: which nodes have an EURange could not be asked: {err}"),
+        }
+    }
+    out
+}
+
 /// Creates the subscription and its monitored items in batches; returns what the server granted, in words.
 async fn subscribe(
     config: &OpcUaGateway,
@@ -863,7 +901,7 @@ async fn subscribe(
         .map_err(|e| format!("the subscription was refused: {e}"))?;
     // With no deadband every value counts, also one that repeats the last with a new time (a heartbeat, a count
     // that did not move): the history then holds every sample the server made.
-    let filter = ExtensionObject::from_message(if config.deadband > 0.0 {
+    let absolute = ExtensionObject::from_message(if config.deadband > 0.0 {
         DataChangeFilter {
             trigger: DataChangeTrigger::StatusValue,
             deadband_type: DeadbandType::Absolute as u32,
@@ -877,6 +915,14 @@ async fn subscribe(
         }
     });
     let per_call = items_per_call(session).await;
+    // A percent deadband only where the server knows the range (`EURange`); the other items keep the absolute one.
+    let ranged =
+        if config.deadband_percent > 0.0 { with_eu_range(session, mapped, per_call).await } else { Default::default() };
+    let percent = ExtensionObject::from_message(DataChangeFilter {
+        trigger: DataChangeTrigger::StatusValue,
+        deadband_type: DeadbandType::Percent as u32,
+        deadband_value: config.deadband_percent,
+    });
     let (mut granted_ms, mut granted_queue, mut refused) = (Vec::new(), Vec::new(), Vec::new());
     for chunk in mapped.chunks(per_call) {
         let requests: Vec<MonitoredItemCreateRequest> = chunk
@@ -889,7 +935,7 @@ async fn subscribe(
                     sampling_interval: config.sampling_ms,
                     queue_size: config.queue_size,
                     discard_oldest: true,
-                    filter: filter.clone(),
+                    filter: if ranged.contains(node) { percent.clone() } else { absolute.clone() },
                 },
             })
             .collect();
@@ -927,6 +973,14 @@ async fn subscribe(
         config.sampling_ms,
         range(&queues).trim_end_matches(" ms")
     );
+    if config.deadband_percent > 0.0 {
+        words.push_str(&format!(
+            "; deadband {} % of range on {} of {} items (the rest have no EURange)",
+            config.deadband_percent,
+            ranged.len(),
+            mapped.len()
+        ));
+    }
     if !refused.is_empty() {
         words.push_str(&format!("; {} item(s) refused, e.g. {}", refused.len(), refused[0]));
     }
