@@ -247,6 +247,8 @@ struct RawGateway {
     queue_size: Option<Spanned<u32>>,
     deadband: Option<Spanned<f64>>,
     deadband_percent: Option<Spanned<f64>>,
+    /// OPC UA: an item silent this long is shown stale while the others flow.
+    item_stale_after: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -636,6 +638,9 @@ pub struct OpcUaGateway {
     /// Percent of the node's `EURange` a value must move to be reported, for nodes that have an `EURange` (the
     /// others keep `deadband`); 0: none.
     pub deadband_percent: f64,
+    /// An item with no value for this long is shown stale (its last value, greyed) while the rest flows; `None`:
+    /// items are judged with their gateway only (for servers that report only changes).
+    pub item_stale_after_ms: Option<i64>,
     /// Where the client's certificate and the trust list live (the data dir's `opcua-pki` when `None`).
     pub pki_dir: Option<PathBuf>,
 }
@@ -1319,6 +1324,7 @@ impl Checker<'_> {
             queue_size,
             deadband,
             deadband_percent,
+            item_stale_after_ms: self.millis(g.item_stale_after.as_ref(), "item_stale_after"),
             pki_dir: None,
         })
     }

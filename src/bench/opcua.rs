@@ -357,6 +357,7 @@ fn pipeline(
         queue_size: 10,
         deadband: 0.0,
         deadband_percent: 0.0,
+        item_stale_after_ms: None,
         pki_dir: Some(dir.join("feed-pki")),
     });
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

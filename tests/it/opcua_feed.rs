@@ -82,6 +82,7 @@ fn gateway(server: &Server, dir: &std::path::Path, security: OpcUaSecurity) -> O
         queue_size: 10,
         deadband: 0.0,
         deadband_percent: 0.0,
+        item_stale_after_ms: None,
         pki_dir: Some(dir.join("client-pki")),
     }
 }
@@ -231,6 +232,37 @@ fn a_percent_deadband_applies_only_to_nodes_with_an_eu_range() {
             .map(|m| m.split(" of ").filter_map(|n| n.parse().ok()).collect())
             .unwrap_or_default();
         assert!(of.len() == 2 && of[0] > 0 && of[0] < of[1], "{message}");
+        drop(probe);
+        server.stop().await;
+    });
+}
+
+/// Per item staleness: with `item_stale_after`, an item that has said nothing for that long (the filler's ideal
+/// cycle time, sent once) is marked stale on its own while the gateway stays live.
+#[test]
+fn an_item_silent_for_longer_than_allowed_is_marked_stale_on_its_own() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let dir = tempfile::tempdir().expect("dir");
+        let server = Server::start(dir.path(), None).await;
+        let mut config = gateway(&server, dir.path(), OpcUaSecurity::None);
+        config.folders = vec![format!("nsu={NAMESPACE};s=PlantA/Line1/Filler/")];
+        config.item_stale_after_ms = Some(3_000);
+        let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");
+        let stale_of = |seen: &[Arc<FeedEvent>]| -> Vec<String> {
+            seen.iter()
+                .filter_map(|e| match &e.body {
+                    FeedEventBody::Stale { prefix } => Some(prefix.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        probe
+            .until("the cycle time marked stale", |seen| stale_of(seen).iter().any(|p| p == "Filler/IdealCycleTime"))
+            .await;
+        assert!(samples_of(&probe.seen, "Filler/IdealCycleTime").next().is_some(), "it came once");
+        let (state, message) = last_status(&probe.seen).expect("a status");
+        assert_eq!(state, FeedState::Live, "the gateway stays live: {message}");
         drop(probe);
         server.stop().await;
     });
@@ -479,6 +511,7 @@ fn a_third_party_server_python_asyncua_interoperates() {
             queue_size: 10,
             deadband: 0.0,
             deadband_percent: 0.0,
+            item_stale_after_ms: None,
             pki_dir: Some(dir.path().join("client-pki")),
         };
         let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");

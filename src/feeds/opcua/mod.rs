@@ -9,7 +9,8 @@
 //!   `EURange` for the nodes that have one, asked with `TranslateBrowsePaths`), created in batches of the
 //!   server's `MaxMonitoredItemsPerCall`; the intervals the server granted are logged and shown in the status.
 //! - Values: source timestamps (else the server's, else arrival), OPC UA status codes mapped to quality — Bad and
-//!   Uncertain are kept and shown as such, never dropped.
+//!   Uncertain are kept and shown as such, never dropped. With `item_stale_after`, an item silent that long is
+//!   marked stale on its own.
 //! - Supervision: the session reconnects with back-off and reactivates, transfers or recreates its subscription
 //!   (with a publish kick after a reconnect, which async-opcua 0.19 leaves out); a server certificate not in the
 //!   trust list is an error in plain words saying how to trust it.
@@ -445,6 +446,7 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch: Vec<Arrived> = Vec::new();
     let mut connected = true;
+    let mut items = ItemWatch::new(config.item_stale_after_ms, &mapped, crate::clock::wall_now_ms());
     loop {
         tokio::select! {
             value = arrived.recv() => match value {
@@ -453,6 +455,7 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
             },
             _ = tick.tick() => {
                 if !batch.is_empty() {
+                    items.heard(&batch, crate::clock::wall_now_ms());
                     let kept = times.keep_new(std::mem::take(&mut batch));
                     publish(ctx, &config.link.limits, kept, false).await;
                 }
@@ -485,6 +488,11 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
                 None => return End::Retry(FeedStatus::with_message(FeedState::Offline, "the session ended")),
             },
             _ = watchdog.tick() => {
+                if connected {
+                    for prefix in items.newly_silent(crate::clock::wall_now_ms()) {
+                        ctx.publish(FeedEventBody::Stale { prefix }).await;
+                    }
+                }
                 let silent = crate::clock::wall_now_ms() - publishes.load(std::sync::atomic::Ordering::Relaxed);
                 if connected && silent > stall_ms {
                     let why = format!(
@@ -525,6 +533,49 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
                 return End::Stopped;
             }
         }
+    }
+}
+
+/// Per item staleness (`item_stale_after`): when each signal was last heard, and which are shown stale.
+struct ItemWatch {
+    after_ms: Option<i64>,
+    heard: HashMap<Arc<str>, (i64, bool)>,
+}
+
+impl ItemWatch {
+    fn new(after_ms: Option<i64>, mapped: &[(NodeId, Arc<str>)], now_ms: i64) -> Self {
+        let heard = match after_ms {
+            Some(_) => mapped.iter().map(|(_, s)| (Arc::clone(s), (now_ms, false))).collect(),
+            None => HashMap::new(),
+        };
+        Self { after_ms, heard }
+    }
+
+    fn heard(&mut self, batch: &[Arrived], now_ms: i64) {
+        if self.after_ms.is_none() {
+            return;
+        }
+        for (signal, _) in batch {
+            if let Some(h) = self.heard.get_mut(signal) {
+                *h = (now_ms, false);
+            }
+        }
+    }
+
+    /// The signals silent for longer than allowed and not yet said so (each is then shown stale until it speaks).
+    fn newly_silent(&mut self, now_ms: i64) -> Vec<String> {
+        let Some(after) = self.after_ms else { return Vec::new() };
+        let mut out = Vec::new();
+        for (signal, (at, said)) in &mut self.heard {
+            if !*said && now_ms - *at > after {
+                *said = true;
+                out.push(signal.to_string());
+            }
+        }
+        if !out.is_empty() {
+            tracing::warn!(items = out.len(), first = %out[0], "OPC UA items silent for longer than item_stale_after");
+        }
+        out
     }
 }
 
