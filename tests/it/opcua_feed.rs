@@ -459,6 +459,81 @@ fn after_a_30_s_cut_the_gap_is_filled_from_history_with_every_value_once() {
 
 /// Python with asyncua (a third-party OPC UA stack): `WATCHFLOOR_ASYNCUA_PYTHON`, else the venv `.ci/run` makes in
 /// `target/asyncua-venv`. In CI it must be there; elsewhere the interop test says so and does not run.
+/// The python asyncua server on `port` (with `pki`: also signed and encrypted, its certificate kept there), once it
+/// says it is ready.
+fn asyncua_server(python: &std::path::Path, port: u16, pki: Option<&std::path::Path>) -> std::process::Child {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/opcua/asyncua_server.py");
+    let mut child = std::process::Command::new(python)
+        .arg(script)
+        .arg(port.to_string())
+        .args(pki)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the asyncua server");
+    let mut ready = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut ready).expect("its first line");
+    assert_eq!(ready.trim(), "ready");
+    child
+}
+
+/// The third-party server signed and encrypted (`Basic256Sha256`): its certificate is an error until trusted, then
+/// values flow; killed and started again mid-stream (same port, same certificate), the feed gets a new session by
+/// itself and values flow again.
+#[test]
+fn a_third_party_server_secure_then_restarted_mid_stream() {
+    let Some(python) = asyncua_python() else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("dir");
+    let pki = dir.path().join("asyncua-pki");
+    let mut child = asyncua_server(&python, port, Some(&pki));
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        // By the name its certificate carries: a certificate for another host is refused (tried: "does not name this
+        // server").
+        let url = url::Url::parse(&format!("opc.tcp://localhost:{port}/interop/")).expect("url");
+        let config = OpcUaGateway {
+            link: Link::new(url),
+            security: OpcUaSecurity::Basic256Sha256,
+            encrypt: true,
+            folders: vec!["nsu=urn:test:asyncua;s=Line9".to_owned()],
+            nodes: Vec::new(),
+            sampling_ms: 100.0,
+            queue_size: 10,
+            deadband: 0.0,
+            deadband_percent: 0.0,
+            item_stale_after_ms: None,
+            pki_dir: Some(dir.path().join("client-pki")),
+        };
+        let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");
+        probe
+            .until("an untrusted certificate", |seen| {
+                last_status(seen).is_some_and(|(s, m)| s == FeedState::Error && m.contains("not trusted"))
+            })
+            .await;
+        let cert = probe.diag.lock().untrusted.clone().expect("the certificate offered for trust");
+        assert!(cert.subject.contains("urn:test:asyncua:server") && cert.thumbprint.len() == 40, "{cert:?}");
+        watchfloor::feeds::opcua::trust(&cert).expect("trusted");
+        let count = "Line9/Filler/Count";
+        probe.until("values over the secure channel", |seen| samples_of(seen, count).count() >= 3).await;
+
+        let _ = child.kill();
+        let _ = child.wait();
+        probe.until("the server gone", |seen| last_status(seen).is_some_and(|(s, _)| s != FeedState::Live)).await;
+        let restarted_ms = watchfloor::clock::wall_now_ms();
+        child = asyncua_server(&python, port, Some(&pki));
+        probe
+            .until("values from the restarted server", |seen| {
+                samples_of(seen, count).any(|s| !s.historical && s.ts_ms > restarted_ms + 500)
+            })
+            .await;
+        drop(probe);
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 fn asyncua_python() -> Option<std::path::PathBuf> {
     let python = std::env::var_os("WATCHFLOOR_ASYNCUA_PYTHON")
         .map(std::path::PathBuf::from)
@@ -482,18 +557,7 @@ fn asyncua_python() -> Option<std::path::PathBuf> {
 fn a_third_party_server_python_asyncua_interoperates() {
     let Some(python) = asyncua_python() else { return };
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/opcua/asyncua_server.py");
-    let mut child = std::process::Command::new(python)
-        .arg(script)
-        .arg(port.to_string())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the asyncua server");
-    let mut ready = String::new();
-    let stdout = child.stdout.take().expect("stdout");
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut ready).expect("its first line");
-    assert_eq!(ready.trim(), "ready");
+    let mut child = asyncua_server(&python, port, None);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("dir");

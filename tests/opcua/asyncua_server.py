@@ -1,21 +1,42 @@
 """A third-party OPC UA server for Watchfloor's interop tests (python asyncua), on loopback.
 
-python asyncua_server.py PORT — prints "ready" once it serves opc.tcp://127.0.0.1:PORT/interop/ with, in namespace
-urn:test:asyncua, the folder Line9 holding the object Filler with Temperature (Double), Count (Int64), State
-(String) and Pressure (Double, always BadSensorFailure), changed every 100 ms. Runs until killed.
+python asyncua_server.py PORT [PKI_DIR] — prints "ready" once it serves opc.tcp://127.0.0.1:PORT/interop/ with, in
+namespace urn:test:asyncua, the folder Line9 holding the object Filler with Temperature (Double), Count (Int64),
+State (String) and Pressure (Double, always BadSensorFailure), changed every 100 ms. Runs until killed.
+
+With PKI_DIR it also offers Basic256Sha256 signed and encrypted, with a self-signed certificate made there on first
+start (kept for the next, as a real server keeps its own).
 """
 import asyncio
 import datetime
+import pathlib
 import sys
 
 from asyncua import Server, ua
+from asyncua.crypto.cert_gen import setup_self_signed_certificate
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+APP_URI = "urn:test:asyncua:server"
 
 
-async def main(port: int) -> None:
+async def main(port: int, pki: pathlib.Path | None) -> None:
     server = Server()
     await server.init()
     server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/interop/")
-    server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+    await server.set_application_uri(APP_URI)
+    if pki is None:
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+    else:
+        pki.mkdir(parents=True, exist_ok=True)
+        key, cert = pki / "server-key.pem", pki / "server-cert.der"
+        await setup_self_signed_certificate(
+            key, cert, APP_URI, "localhost", [ExtendedKeyUsageOID.SERVER_AUTH], {"commonName": "asyncua interop", "organizationName": "Watchfloor tests"}
+        )
+        await server.load_certificate(str(cert))
+        await server.load_private_key(str(key))
+        server.set_security_policy(
+            [ua.SecurityPolicyType.NoSecurity, ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt]
+        )
     ns = await server.register_namespace("urn:test:asyncua")
     line = await server.nodes.objects.add_folder(f"ns={ns};s=Line9", f"{ns}:Line9")
     filler = await line.add_object(f"ns={ns};s=Line9.Filler", f"{ns}:Filler")
@@ -44,4 +65,4 @@ async def main(port: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1])))
+    asyncio.run(main(int(sys.argv[1]), pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 else None))
