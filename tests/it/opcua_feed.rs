@@ -87,14 +87,18 @@ fn gateway(server: &Server, dir: &std::path::Path, security: OpcUaSecurity) -> O
     }
 }
 
-fn samples_of<'a>(seen: &'a [Arc<FeedEvent>], signal: &'a str) -> impl Iterator<Item = &'a watchfloor::model::Sample> {
+/// Every sample seen, in order.
+fn all_samples(seen: &[Arc<FeedEvent>]) -> impl Iterator<Item = &watchfloor::model::Sample> {
     seen.iter()
         .filter_map(|e| match &e.body {
             FeedEventBody::Samples(s) => Some(s),
             _ => None,
         })
         .flatten()
-        .filter(move |s| s.signal.as_str() == signal)
+}
+
+fn samples_of<'a>(seen: &'a [Arc<FeedEvent>], signal: &'a str) -> impl Iterator<Item = &'a watchfloor::model::Sample> {
+    all_samples(seen).filter(move |s| s.signal.as_str() == signal)
 }
 
 fn last_status(seen: &[Arc<FeedEvent>]) -> Option<(FeedState, String)> {
@@ -109,11 +113,8 @@ fn last_status(seen: &[Arc<FeedEvent>]) -> Option<(FeedState, String)> {
 /// under the signal it is mapped to.
 #[test]
 fn a_folder_of_the_built_in_server_arrives_as_signals_with_source_times() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let dir = tempfile::tempdir().expect("dir");
-        let server = Server::start(dir.path(), None).await;
-        let mut config = gateway(&server, dir.path(), OpcUaSecurity::None);
+    with_server(None, async |server, dir| {
+        let mut config = gateway(server, dir, OpcUaSecurity::None);
         // One node by browse path, under a name of its own (the folder would name it by its path).
         config.nodes = vec![("Filler temperature".to_owned(), "/PlantA/Line1/Filler/Temperature".to_owned())];
         let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");
@@ -126,14 +127,7 @@ fn a_folder_of_the_built_in_server_arrives_as_signals_with_source_times() {
         // count: in a shift's break the line stands still and its count does not change.)
         probe
             .until("values changing over time", |seen| {
-                let mut times: Vec<i64> = seen
-                    .iter()
-                    .filter_map(|e| match &e.body {
-                        FeedEventBody::Samples(s) => Some(s.iter().map(|s| s.ts_ms / 1_000)),
-                        _ => None,
-                    })
-                    .flatten()
-                    .collect();
+                let mut times: Vec<i64> = all_samples(seen).map(|s| s.ts_ms / 1_000).collect();
                 times.sort_unstable();
                 times.dedup();
                 times.len() >= 3
@@ -147,7 +141,6 @@ fn a_folder_of_the_built_in_server_arrives_as_signals_with_source_times() {
         assert_eq!(state, FeedState::Live, "{message}");
         assert!(message.contains("sampling 200 ms granted"), "{message}");
         drop(probe);
-        server.stop().await;
     });
 }
 
@@ -155,13 +148,10 @@ fn a_folder_of_the_built_in_server_arrives_as_signals_with_source_times() {
 /// to trust it); moved into the trust list, the feed connects and values flow. A wrong password is an error too.
 #[test]
 fn secure_with_a_user_an_untrusted_server_is_an_error_until_trusted() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let dir = tempfile::tempdir().expect("dir");
-        let server = Server::start(dir.path(), Some(("op", "s3cret"))).await;
-        let secret = dir.path().join("password");
+    with_server(Some(("op", "s3cret")), async |server, dir| {
+        let secret = dir.join("password");
         std::fs::write(&secret, "s3cret").expect("password file");
-        let mut config = gateway(&server, dir.path(), OpcUaSecurity::Basic256Sha256);
+        let mut config = gateway(server, dir, OpcUaSecurity::Basic256Sha256);
         config.link.credentials.username = Some("op".to_owned());
         config.link.credentials.password_file = Some(secret.clone());
         let mut probe = Probe::start(OpcUaFeed::new(config.clone()), "opcua");
@@ -174,7 +164,7 @@ fn secure_with_a_user_an_untrusted_server_is_an_error_until_trusted() {
         let cert = probe.diag.lock().untrusted.clone().expect("the certificate offered for trust");
         assert!(cert.subject.contains("Watchfloor simulator") && cert.thumbprint.len() == 40, "{cert:?}");
         watchfloor::feeds::opcua::trust(&cert).expect("trusted");
-        assert!(dir.path().join("client-pki/trusted").join(cert.file.file_name().expect("name")).exists());
+        assert!(dir.join("client-pki/trusted").join(cert.file.file_name().expect("name")).exists());
         probe
             .until("values over the secure channel", |seen| {
                 samples_of(seen, "PlantA/Line1/Filler/State").next().is_some()
@@ -191,7 +181,6 @@ fn secure_with_a_user_an_untrusted_server_is_an_error_until_trusted() {
             .await;
         assert!(server.pki.join("own").exists(), "the server made its certificate");
         drop(probe);
-        server.stop().await;
     });
 }
 
@@ -199,25 +188,13 @@ fn secure_with_a_user_an_untrusted_server_is_an_error_until_trusted() {
 /// almost nothing through) and not where it has none (positions keep coming); the status says on how many.
 #[test]
 fn a_percent_deadband_applies_only_to_nodes_with_an_eu_range() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let dir = tempfile::tempdir().expect("dir");
-        let server = Server::start(dir.path(), None).await;
-        let mut config = gateway(&server, dir.path(), OpcUaSecurity::None);
+    with_server(None, async |server, dir| {
+        let mut config = gateway(server, dir, OpcUaSecurity::None);
         config.folders = vec![format!("nsu={NAMESPACE};s=PlantA/Fleet/")];
         config.deadband_percent = 50.0;
         let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");
         let ends = |suffix: &'static str| {
-            move |seen: &[Arc<FeedEvent>]| {
-                seen.iter()
-                    .filter_map(|e| match &e.body {
-                        FeedEventBody::Samples(s) => Some(s),
-                        _ => None,
-                    })
-                    .flatten()
-                    .filter(|s| s.signal.as_str().ends_with(suffix))
-                    .count()
-            }
+            move |seen: &[Arc<FeedEvent>]| all_samples(seen).filter(|s| s.signal.as_str().ends_with(suffix)).count()
         };
         probe.until("positions coming", |seen| ends("/Position/Latitude")(seen) >= 8).await;
         let vehicles = 2;
@@ -233,7 +210,6 @@ fn a_percent_deadband_applies_only_to_nodes_with_an_eu_range() {
             .unwrap_or_default();
         assert!(of.len() == 2 && of[0] > 0 && of[0] < of[1], "{message}");
         drop(probe);
-        server.stop().await;
     });
 }
 
@@ -241,11 +217,8 @@ fn a_percent_deadband_applies_only_to_nodes_with_an_eu_range() {
 /// cycle time, sent once) is marked stale on its own while the gateway stays live.
 #[test]
 fn an_item_silent_for_longer_than_allowed_is_marked_stale_on_its_own() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let dir = tempfile::tempdir().expect("dir");
-        let server = Server::start(dir.path(), None).await;
-        let mut config = gateway(&server, dir.path(), OpcUaSecurity::None);
+    with_server(None, async |server, dir| {
+        let mut config = gateway(server, dir, OpcUaSecurity::None);
         config.folders = vec![format!("nsu={NAMESPACE};s=PlantA/Line1/Filler/")];
         config.item_stale_after_ms = Some(3_000);
         let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");
@@ -264,7 +237,6 @@ fn an_item_silent_for_longer_than_allowed_is_marked_stale_on_its_own() {
         let (state, message) = last_status(&probe.seen).expect("a status");
         assert_eq!(state, FeedState::Live, "the gateway stays live: {message}");
         drop(probe);
-        server.stop().await;
     });
 }
 
@@ -293,6 +265,17 @@ fn after_a_server_restart_mid_stream_values_flow_again() {
         let (state, message) = last_status(&probe.seen).expect("a status");
         assert_eq!(state, FeedState::Live, "{message}");
         drop(probe);
+        server.stop().await;
+    });
+}
+
+/// Runs `test` against a fresh built-in server (anonymous, or also `user`) in a temporary directory, then stops it.
+fn with_server(user: Option<(&str, &str)>, test: impl AsyncFnOnce(&Server, &std::path::Path)) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let dir = tempfile::tempdir().expect("dir");
+        let server = Server::start(dir.path(), user).await;
+        test(&server, dir.path()).await;
         server.stop().await;
     });
 }
@@ -376,12 +359,9 @@ impl Proxy {
 /// fills the stall from history.
 #[test]
 fn a_silent_stall_is_noticed_and_the_subscription_made_again() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let dir = tempfile::tempdir().expect("dir");
-        let server = Server::start(dir.path(), None).await;
+    with_server(None, async |server, dir| {
         let proxy = Proxy::start(server.addr).await;
-        let mut config = gateway(&server, dir.path(), OpcUaSecurity::None);
+        let mut config = gateway(server, dir, OpcUaSecurity::None);
         config.link.url = url::Url::parse(&format!("opc.tcp://{}/", proxy.addr)).expect("url");
         let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");
         let signal = "PlantA/Fleet/VAN-01/Position/Latitude";
@@ -405,7 +385,6 @@ fn a_silent_stall_is_noticed_and_the_subscription_made_again() {
             })
             .await;
         drop(probe);
-        server.stop().await;
     });
 }
 
@@ -413,12 +392,9 @@ fn a_silent_stall_is_noticed_and_the_subscription_made_again() {
 /// server's history — every value the simulator made in the meantime arrives, each once.
 #[test]
 fn after_a_30_s_cut_the_gap_is_filled_from_history_with_every_value_once() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let dir = tempfile::tempdir().expect("dir");
-        let server = Server::start(dir.path(), None).await;
+    with_server(None, async |server, dir| {
         let proxy = Proxy::start(server.addr).await;
-        let mut config = gateway(&server, dir.path(), OpcUaSecurity::None);
+        let mut config = gateway(server, dir, OpcUaSecurity::None);
         config.link.url = url::Url::parse(&format!("opc.tcp://{}/", proxy.addr)).expect("url");
         let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");
         let signal = "PlantA/Fleet/VAN-01/Position/Latitude";
@@ -453,7 +429,6 @@ fn after_a_30_s_cut_the_gap_is_filled_from_history_with_every_value_once() {
         assert_eq!(unique, made, "every value the simulator made between the first and the last one received");
         assert!(made.iter().any(|t| (cut_ms..back_ms).contains(t)), "values made during the cut");
         drop(probe);
-        server.stop().await;
     });
 }
 
@@ -695,7 +670,7 @@ fn browsing_the_server_adds_a_node_to_the_config_and_to_the_running_feed() {
         harness.get_by_label(folder).click();
         harness.run_steps(2);
     }
-    wait_for_label(&mut harness, "State");
+    wait_for_label(&mut harness, "IdealCycleTime");
     // The mapped fleet folder says so; the filler's variables show their reading.
     assert!(harness.query_by_label("mapped").is_some(), "the mapped folder is marked");
     // The state's row: the "State" label beside an *Add* (the table's column is called State too).
