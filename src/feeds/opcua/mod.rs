@@ -449,9 +449,9 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
     let mut items = ItemWatch::new(config.item_stale_after_ms, &mapped, crate::clock::wall_now_ms());
     loop {
         tokio::select! {
-            value = arrived.recv() => match value {
-                Some(v) => batch.push(v),
-                None => return End::Retry(FeedStatus::with_message(FeedState::Offline, "the subscription ended")),
+            // Everything queued at once: a publish response of thousands of values is one wake, not thousands.
+            n = arrived.recv_many(&mut batch, QUEUE) => if n == 0 {
+                return End::Retry(FeedStatus::with_message(FeedState::Offline, "the subscription ended"));
             },
             _ = tick.tick() => {
                 if !batch.is_empty() {
