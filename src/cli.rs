@@ -452,6 +452,8 @@ pub enum ReportFormat {
     Csv,
     /// A printable document with the gauges and charts drawn.
     Html,
+    /// One Excel workbook: summary, OEE, losses, stops, alarm KPIs, vehicles (numbers with their formats).
+    Xlsx,
 }
 
 /// A part of the report.
@@ -520,6 +522,10 @@ pub fn report(options: &ReportOptions, out: &mut dyn Write) -> anyhow::Result<()
         (ReportFormat::Html, _) => {
             let html = crate::analytics::report_html::render(&report, &title, report.alarms.as_ref());
             out.write_all(html.as_bytes())?;
+        }
+        (ReportFormat::Xlsx, _) => {
+            let bytes = crate::analytics::report_xlsx::render(&report, &title).context("cannot make the workbook")?;
+            out.write_all(&bytes)?;
         }
     }
     Ok(())

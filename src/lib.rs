@@ -24,7 +24,7 @@
 //!   cache (minute rollups for counters), the seed of the live shift at start, and [`analytics::history::ShiftReplay`]
 //!   (a shift's inputs read once with accumulator checkpoints, so review reads the OEE at any instant in
 //!   milliseconds), [`analytics::report`] the report
-//!   per machine, line and site (JSON/CSV) and [`analytics::report_html`] the printable shift report; [`analytics::battery`] time to empty or to full from the state-of-charge slope;
+//!   per machine, line and site (JSON/CSV) and [`analytics::report_html`] the printable shift report and [`analytics::report_xlsx`] the Excel workbook; [`analytics::battery`] time to empty or to full from the state-of-charge slope;
 //!   [`analytics::geofence`] debounced zone crossings and time in zone (the same tracker on the writer thread, in
 //!   the live state and in the report); [`analytics::fleet`] the report's vehicles section from the cache;
 //!   [`analytics::recording`] what the history writers evaluate as they store (the alarm engine, the OEE alarms'

@@ -107,7 +107,8 @@ enum Command {
         /// 06:00, Europe/Helsinki).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// json, csv, or html (a printable document with the gauges and charts drawn).
+        /// json, csv, html (a printable document with the gauges and charts drawn), or xlsx (one Excel workbook;
+        /// redirect it into a file).
         #[arg(long, value_enum, default_value_t = watchfloor::cli::ReportFormat::Json)]
         format: watchfloor::cli::ReportFormat,
         /// Which table the CSV form prints (JSON has both).

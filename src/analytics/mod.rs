@@ -14,6 +14,7 @@ pub mod oee;
 pub mod recording;
 pub mod report;
 pub mod report_html;
+pub mod report_xlsx;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

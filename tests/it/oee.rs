@@ -203,6 +203,26 @@ fn report_command_prints_machines_and_lines() {
         "{vcsv}"
     );
     assert_eq!(vcsv.lines().count(), 43, "a header and 42 vehicles");
+    // The workbook, read back with an independent reader (calamine): the filler's OEE as in the JSON, every vehicle.
+    let xlsx = watchfloor()
+        .args(["report", "--config", config, "--db", db, "--from", &from, "--to", &to, "--format", "xlsx"])
+        .output()
+        .expect("runs");
+    assert!(xlsx.status.success(), "{}", String::from_utf8_lossy(&xlsx.stderr));
+    {
+        use calamine::Reader as _;
+        let mut book: calamine::Xlsx<_> = calamine::Xlsx::new(std::io::Cursor::new(xlsx.stdout)).expect("a workbook");
+        let oee = book.worksheet_range("OEE").expect("the OEE sheet");
+        let row = oee
+            .rows()
+            .find(|r| r.get(1).and_then(calamine::DataType::get_string) == Some("PlantA/Line1/Filler"))
+            .expect("the filler's row");
+        let cell = row.get(7).and_then(calamine::DataType::get_float).expect("its OEE, a number");
+        let json_oee = filler["oee"].as_f64().expect("oee");
+        assert!((cell - json_oee).abs() < 1e-9, "xlsx {cell} ≠ json {json_oee}");
+        let vehicles = book.worksheet_range("Vehicles").expect("the Vehicles sheet");
+        assert_eq!(vehicles.height(), 43, "a header and 42 vehicles");
+    }
     let csv = watchfloor()
         .args(["report", "--config", config, "--db", db, "--from", &from, "--to", &to, "--format", "csv"])
         .output()

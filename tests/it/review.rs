@@ -217,6 +217,17 @@ fn the_review_bar_steps_through_events_and_goes_back_to_live() {
     for section in ["vehicles", "alarms"] {
         assert!(written.with_file_name(format!("{stem}-{section}.csv")).is_file(), "{section} CSV written");
     }
+    // And the workbook, which an independent reader opens with the machines in it.
+    {
+        use calamine::Reader as _;
+        let mut book: calamine::Xlsx<_> =
+            calamine::open_workbook(written.with_extension("xlsx")).expect("the window's workbook");
+        let oee = book.worksheet_range("OEE").expect("its OEE sheet");
+        assert_eq!(
+            oee.rows().filter(|r| r.first().and_then(calamine::DataType::get_string) == Some("machine")).count(),
+            4
+        );
+    }
     // Export recording: a .wfrec of the reviewed range, written with progress on its own thread.
     harness.get_by_label("Export recording").click();
     wait(&mut harness, &|app| app.review().is_some_and(|r| r.export_written.is_some()));

@@ -479,6 +479,11 @@ impl Review {
                 let name = format!("{}-{section}.csv", stem.file_name().unwrap_or_default().to_string_lossy());
                 write(&dir.join(name), &bytes)?;
             }
+            // The workbook, as `watchfloor report --format xlsx` writes it.
+            match crate::analytics::report_xlsx::render(&report, &format!("Report: {title}")) {
+                Ok(bytes) => write(&stem.with_extension("xlsx"), &bytes)?,
+                Err(err) => tracing::warn!("the report's workbook was not made: {err}"),
+            }
             let html_path = stem.with_extension("html");
             write(&html_path, html.as_bytes())?;
             Ok(html_path)
