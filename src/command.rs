@@ -85,5 +85,5 @@ pub enum Command {
     /// Inject a fault into a simulated gateway (demo and tests).
     InjectFault { gateway: Arc<str>, fault: Fault },
     /// Subscribe an OPC UA gateway to a folder or node as well (from the Connections view's browser).
-    OpcUaAdd { gateway: Arc<str>, mapping: crate::feeds::opcua::Mapping },
+    OpcUaAdd { gateway: Arc<str>, mapping: crate::config::OpcUaMapping },
 }

@@ -1585,17 +1585,45 @@ impl TileServer {
     }
 }
 
-/// What the Connections view's browser adds to an OPC UA gateway's mapping.
-#[derive(Clone, Copy, Debug)]
-pub enum MappingEdit<'a> {
-    Folder(&'a str),
-    Node { signal: &'a str, node: &'a str },
+/// A folder or a node added to an OPC UA gateway's mapping (by the Connections view's browser): into the config
+/// file and into the running feed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpcUaMapping {
+    /// Every variable below, named by browse path from the folder.
+    Folder(String),
+    /// One node as one signal.
+    Node { signal: String, node: String },
+}
+
+impl OpcUaMapping {
+    /// Whether `config` does not map it yet.
+    pub fn adds_to(&self, config: &OpcUaGateway) -> bool {
+        match self {
+            Self::Folder(folder) => !config.folders.contains(folder),
+            Self::Node { signal, node } => !config.nodes.iter().any(|(s, n)| s == signal && n == node),
+        }
+    }
+
+    /// Adds it to `config` (a node replaces what its signal was mapped to); false when it was there already.
+    pub fn apply(&self, config: &mut OpcUaGateway) -> bool {
+        if !self.adds_to(config) {
+            return false;
+        }
+        match self {
+            Self::Folder(folder) => config.folders.push(folder.clone()),
+            Self::Node { signal, node } => {
+                config.nodes.retain(|(s, _)| s != signal);
+                config.nodes.push((signal.clone(), node.clone()));
+            }
+        }
+        true
+    }
 }
 
 /// Adds a folder (to `folders`) or a node (`signal = node` in `nodes`) to the OPC UA gateway `gateway` in the config
 /// file at `path`, keeping everything else as written (comments, order, layout); the file is replaced whole, so a
 /// failed write leaves the old one. Returns false when the mapping was there already.
-pub fn add_opcua_mapping(path: &Path, gateway: &str, edit: MappingEdit<'_>) -> Result<bool, String> {
+pub fn add_opcua_mapping(path: &Path, gateway: &str, mapping: &OpcUaMapping) -> Result<bool, String> {
     let text = std::fs::read_to_string(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
     let mut doc: toml_edit::DocumentMut =
         text.parse().map_err(|err| format!("{} is not valid TOML: {err}", path.display()))?;
@@ -1607,28 +1635,28 @@ pub fn add_opcua_mapping(path: &Path, gateway: &str, edit: MappingEdit<'_>) -> R
         .iter_mut()
         .find(|t| t.get("name").and_then(toml_edit::Item::as_str) == Some(gateway))
         .ok_or_else(|| format!("{} has no gateway named {gateway:?}", path.display()))?;
-    let added = match edit {
-        MappingEdit::Folder(folder) => {
+    let added = match mapping {
+        OpcUaMapping::Folder(folder) => {
             let folders = table
                 .entry("folders")
                 .or_insert_with(|| toml_edit::value(toml_edit::Array::new()))
                 .as_array_mut()
                 .ok_or("folders is not a list")?;
-            let had = folders.iter().any(|f| f.as_str() == Some(folder));
+            let had = folders.iter().any(|f| f.as_str() == Some(folder.as_str()));
             if !had {
-                folders.push(folder);
+                folders.push(folder.as_str());
             }
             !had
         }
-        MappingEdit::Node { signal, node } => {
+        OpcUaMapping::Node { signal, node } => {
             let nodes = table
                 .entry("nodes")
                 .or_insert_with(|| toml_edit::value(toml_edit::InlineTable::new()))
                 .as_table_like_mut()
                 .ok_or("nodes is not a table")?;
-            let had = nodes.get(signal).and_then(toml_edit::Item::as_str) == Some(node);
+            let had = nodes.get(signal).and_then(toml_edit::Item::as_str) == Some(node.as_str());
             if !had {
-                nodes.insert(signal, toml_edit::value(node));
+                nodes.insert(signal, toml_edit::value(node.as_str()));
             }
             !had
         }

@@ -42,7 +42,7 @@ pub enum Error {
 pub enum FeedCommand {
     InjectFault(Fault),
     /// OPC UA: subscribe to this folder or node as well (added from the Connections view's browser).
-    OpcUaAdd(opcua::Mapping),
+    OpcUaAdd(crate::config::OpcUaMapping),
 }
 
 /// What a feed task is given: where to publish, when to stop, what time it is.

@@ -706,7 +706,7 @@ fn browsing_the_server_adds_a_node_to_the_config_and_to_the_running_feed() {
         let mut probe = Probe::start(OpcUaFeed::new(config), "opcua");
         probe.until("the fleet", |seen| samples_of(seen, "Fleet/VAN-01/Speed").next().is_some()).await;
         assert!(samples_of(&probe.seen, signal).next().is_none(), "the filler is not mapped yet");
-        let mapping = watchfloor::feeds::opcua::Mapping::Node { signal: signal.to_owned(), node };
+        let mapping = watchfloor::config::OpcUaMapping::Node { signal: signal.to_owned(), node };
         assert!(probe._feed.send(watchfloor::feeds::FeedCommand::OpcUaAdd(mapping)));
         probe.until("the added node", |seen| samples_of(seen, signal).next().is_some()).await;
         drop(probe);

@@ -39,7 +39,7 @@ pub mod browse;
 use super::diag::{Message, PayloadFormat};
 use super::{Backoff, Error, Feed, FeedContext};
 use crate::command::{FeedEventBody, FeedState, FeedStatus};
-use crate::config::{OpcUaGateway, OpcUaSecurity};
+use crate::config::{OpcUaGateway, OpcUaMapping, OpcUaSecurity};
 use crate::model::{Quality, Sample, SignalId, TimeSource, Value};
 
 /// Values waiting between the subscription's callback and the feed.
@@ -68,35 +68,11 @@ impl OpcUaFeed {
 /// What the subscription's callback hands over: the signal and the value as it came.
 type Arrived = (Arc<str>, DataValue);
 
-/// A folder or a node added to a running feed's mapping.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Mapping {
-    /// Every variable below, named by browse path from the folder.
-    Folder(String),
-    /// One node as one signal.
-    Node { signal: String, node: String },
-}
-
-impl Mapping {
-    /// Adds it to `config`; false when it was there already.
-    pub fn apply(&self, config: &mut OpcUaGateway) -> bool {
-        match self {
-            Self::Folder(folder) if !config.folders.contains(folder) => config.folders.push(folder.clone()),
-            Self::Node { signal, node } if !config.nodes.iter().any(|(s, n)| s == signal && n == node) => {
-                config.nodes.retain(|(s, _)| s != signal);
-                config.nodes.push((signal.clone(), node.clone()));
-            }
-            _ => return false,
-        }
-        true
-    }
-}
-
 /// How one session ended.
 enum End {
     Stopped,
     /// The mapping grew: a new session subscribes to it at once.
-    Remap(Mapping),
+    Remap(OpcUaMapping),
     /// Try again after a pause, with this status shown meanwhile.
     Retry(FeedStatus),
     /// The server's certificate is not trusted: shown with *Trust* until it is.
@@ -508,14 +484,9 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
             }
             command = ctx.commands.recv() => {
                 let end = match command {
-                    Some(super::FeedCommand::OpcUaAdd(mapping)) => {
-                        let mut grown = config.clone();
-                        if !mapping.apply(&mut grown) {
-                            continue;
-                        }
-                        End::Remap(mapping)
-                    }
-                    Some(super::FeedCommand::InjectFault(_)) => continue,
+                    Some(super::FeedCommand::OpcUaAdd(mapping)) if mapping.adds_to(config) => End::Remap(mapping),
+                    // Already mapped, or a fault for a simulator.
+                    Some(super::FeedCommand::OpcUaAdd(_) | super::FeedCommand::InjectFault(_)) => continue,
                     None => End::Stopped,
                 };
                 if !batch.is_empty() {

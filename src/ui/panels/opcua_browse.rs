@@ -10,8 +10,7 @@ use std::sync::Arc;
 use egui::{RichText, Ui};
 
 use crate::command::Command;
-use crate::config::{MappingEdit, OpcUaGateway};
-use crate::feeds::opcua::Mapping;
+use crate::config::{OpcUaGateway, OpcUaMapping};
 use crate::feeds::opcua::browse::{self, BrowseItem, Browser, Children, Connection, ItemClass, ROOT};
 use crate::ui::theme::Theme;
 
@@ -92,20 +91,14 @@ impl Browsing {
     }
 
     /// Maps a folder or node: into the config file, into the running feed, into the copy the tree marks with.
-    fn add(&mut self, gateway: &Arc<str>, mapping: Mapping, commands: &mut Vec<Command>) {
+    fn add(&mut self, gateway: &Arc<str>, mapping: OpcUaMapping, commands: &mut Vec<Command>) {
         let what = match &mapping {
-            Mapping::Folder(f) => format!("folder {f}"),
-            Mapping::Node { signal, node } => format!("{signal} ({node})"),
+            OpcUaMapping::Folder(f) => format!("folder {f}"),
+            OpcUaMapping::Node { signal, node } => format!("{signal} ({node})"),
         };
         let saved = match &self.config_file {
-            Some(path) => {
-                let edit = match &mapping {
-                    Mapping::Folder(f) => MappingEdit::Folder(f),
-                    Mapping::Node { signal, node } => MappingEdit::Node { signal, node },
-                };
-                crate::config::add_opcua_mapping(path, gateway, edit)
-                    .map(|_| format!("Added {what} to {}; subscribing now.", path.display()))
-            }
+            Some(path) => crate::config::add_opcua_mapping(path, gateway, &mapping)
+                .map(|_| format!("Added {what} to {}; subscribing now.", path.display())),
             None => Ok(format!(
                 "Subscribed to {what} for this run; not saved: the app runs without a config file (--config)."
             )),
@@ -130,7 +123,7 @@ impl Browsing {
 enum Action {
     Open(String, String),
     More(String, String),
-    Add(Mapping),
+    Add(OpcUaMapping),
 }
 
 /// The children of `node` (at browse path `path`): folders open on click, variables with their reading.
@@ -198,7 +191,7 @@ fn folder_ui(
                 ))
                 .clicked()
             {
-                actions.push(Action::Add(Mapping::Folder(item.node.clone())));
+                actions.push(Action::Add(OpcUaMapping::Folder(item.node.clone())));
             }
         });
     if name_clicked {
@@ -223,7 +216,7 @@ fn variable_ui(ui: &mut Ui, theme: &Theme, item: &BrowseItem, config: &OpcUaGate
         if config.nodes.iter().any(|(_, n)| *n == item.node) {
             ui.label(RichText::new("mapped").color(theme.text_strong));
         } else if ui.small_button("Add").on_hover_text(format!("Map this node as the signal {}", item.path)).clicked() {
-            actions.push(Action::Add(Mapping::Node { signal: item.path.clone(), node: item.node.clone() }));
+            actions.push(Action::Add(OpcUaMapping::Node { signal: item.path.clone(), node: item.node.clone() }));
         }
     });
 }
