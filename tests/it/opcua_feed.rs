@@ -688,7 +688,13 @@ fn browsing_the_server_adds_a_node_to_the_config_and_to_the_running_feed() {
         .find(|n| (n.rect().center().y - y).abs() < 6.0)
         .expect("Add on the state's row");
     add.click();
-    harness.run_steps(3);
+    // The file is written on the I/O runtime; the note says when it is done.
+    let deadline = std::time::Instant::now() + crate::PROBE_WAIT;
+    while harness.query_by_label_contains("Added PlantA/Line1/Filler/State").is_none() {
+        assert!(std::time::Instant::now() < deadline, "no note of the addition");
+        std::thread::sleep(Duration::from_millis(20));
+        harness.run_steps(1);
+    }
     let text = std::fs::read_to_string(&file).expect("config file");
     let signal = "PlantA/Line1/Filler/State";
     let node = format!("nsu={NAMESPACE};s={signal}");

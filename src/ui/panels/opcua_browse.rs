@@ -22,7 +22,12 @@ pub struct Browsing {
     open: HashMap<Arc<str>, Browser>,
     /// The outcome of the last *Add*: (it worked, what happened).
     note: Option<(bool, String)>,
+    /// Additions whose config file write finished on the I/O runtime, waiting for the next frame to subscribe
+    /// them: (gateway, mapping, what the write said).
+    saved: Arc<std::sync::Mutex<Vec<Saved>>>,
 }
+
+type Saved = (Arc<str>, OpcUaMapping, Result<String, String>);
 
 impl Browsing {
     pub fn new(
@@ -30,7 +35,8 @@ impl Browsing {
         gateways: impl IntoIterator<Item = (Arc<str>, OpcUaGateway)>,
         config_file: Option<PathBuf>,
     ) -> Self {
-        Self { runtime, gateways: gateways.into_iter().collect(), config_file, open: HashMap::new(), note: None }
+        let gateways = gateways.into_iter().collect();
+        Self { runtime, gateways, config_file, open: HashMap::new(), note: None, saved: Arc::default() }
     }
 
     /// Whether `gateway` can be browsed (an OPC UA gateway).
@@ -40,6 +46,10 @@ impl Browsing {
 
     /// The tree of `gateway`'s server; the session is made the first time it is shown.
     pub fn ui(&mut self, ui: &mut Ui, theme: &Theme, gateway: &Arc<str>, commands: &mut Vec<Command>) {
+        let saved = std::mem::take(&mut *self.saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        for (gateway, mapping, outcome) in saved {
+            self.added(&gateway, mapping, outcome, commands);
+        }
         let Some(config) = self.gateways.get(gateway) else { return };
         let ctx = ui.ctx().clone();
         if !self.open.contains_key(gateway) {
@@ -86,24 +96,40 @@ impl Browsing {
             }
         }
         for mapping in added {
-            self.add(gateway, mapping, commands);
+            self.add(gateway, mapping, commands, ui.ctx());
         }
     }
 
-    /// Maps a folder or node: into the config file, into the running feed, into the copy the tree marks with.
-    fn add(&mut self, gateway: &Arc<str>, mapping: OpcUaMapping, commands: &mut Vec<Command>) {
+    /// Maps a folder or node: into the config file (written on the I/O runtime, not in the frame), then
+    /// [`Self::added`].
+    fn add(&mut self, gateway: &Arc<str>, mapping: OpcUaMapping, commands: &mut Vec<Command>, ctx: &egui::Context) {
         let what = match &mapping {
             OpcUaMapping::Folder(f) => format!("folder {f}"),
             OpcUaMapping::Node { signal, node } => format!("{signal} ({node})"),
         };
-        let saved = match &self.config_file {
-            Some(path) => crate::config::add_opcua_mapping(path, gateway, &mapping)
-                .map(|_| format!("Added {what} to {}; subscribing now.", path.display())),
-            None => Ok(format!(
-                "Subscribed to {what} for this run; not saved: the app runs without a config file (--config)."
-            )),
+        let Some(path) = self.config_file.clone() else {
+            let note =
+                format!("Subscribed to {what} for this run; not saved: the app runs without a config file (--config).");
+            return self.added(gateway, mapping, Ok(note), commands);
         };
-        match saved {
+        let (gateway, saved, ctx) = (Arc::clone(gateway), Arc::clone(&self.saved), ctx.clone());
+        self.runtime.spawn_blocking(move || {
+            let outcome = crate::config::add_opcua_mapping(&path, &gateway, &mapping)
+                .map(|_| format!("Added {what} to {}; subscribing now.", path.display()));
+            saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((gateway, mapping, outcome));
+            ctx.request_repaint();
+        });
+    }
+
+    /// A mapping saved (or with nothing to save it to): into the running feed and the copy the tree marks with.
+    fn added(
+        &mut self,
+        gateway: &Arc<str>,
+        mapping: OpcUaMapping,
+        outcome: Result<String, String>,
+        commands: &mut Vec<Command>,
+    ) {
+        match outcome {
             Ok(note) => {
                 tracing::info!(%gateway, ?mapping, "OPC UA mapping added from the browser");
                 if let Some(config) = self.gateways.get_mut(gateway) {
