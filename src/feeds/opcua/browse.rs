@@ -10,12 +10,12 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use opcua::client::Session;
 use opcua::types::{
-    AttributeId, BrowseDescription, BrowseDirection, BrowseResultMask, ByteString, DataTypeId, NodeClass, NodeId,
-    ReadValueId, ReferenceDescription, ReferenceTypeId, TimestampsToReturn, VariableId, Variant,
+    AttributeId, BrowseResultMask, ByteString, DataTypeId, NodeClass, NodeId, ReadValueId, ReferenceDescription,
+    TimestampsToReturn, Variant,
 };
 use tokio::sync::mpsc;
 
-use super::{End, connect};
+use super::{End, connect, namespaces, parse_id};
 use crate::config::OpcUaGateway;
 
 /// References asked for per page: a folder with more shows *More* (`BrowseNext`).
@@ -215,22 +215,6 @@ async fn run(
     driver.abort();
 }
 
-/// The server's namespace table (index → URI).
-async fn namespaces(session: &Session) -> Vec<String> {
-    let read = ReadValueId::new_value(NodeId::from(VariableId::Server_NamespaceArray));
-    match session.read(&[read], TimestampsToReturn::Neither, 0.0).await.ok().and_then(|mut v| v.pop()) {
-        Some(dv) => match dv.value {
-            Some(Variant::Array(a)) => a
-                .values
-                .iter()
-                .map(|v| if let Variant::String(s) = v { s.as_ref().to_owned() } else { String::new() })
-                .collect(),
-            _ => Vec::new(),
-        },
-        None => Vec::new(),
-    }
-}
-
 /// A node id as the config writes it: with its namespace URI when it has one.
 pub fn stable_id(node: &NodeId, namespaces: &[String]) -> String {
     match namespaces.get(usize::from(node.namespace)) {
@@ -239,28 +223,11 @@ pub fn stable_id(node: &NodeId, namespaces: &[String]) -> String {
     }
 }
 
-/// A node id from the tree (`nsu=…` resolved through the namespace table).
-fn parse_id(text: &str, namespaces: &[String]) -> Result<NodeId, String> {
-    if let Some(rest) = text.strip_prefix("nsu=") {
-        let (uri, id) = rest.split_once(';').ok_or_else(|| format!("{text:?} is not a node id"))?;
-        let ns = namespaces.iter().position(|u| u == uri).ok_or_else(|| format!("no namespace {uri:?}"))?;
-        return format!("ns={ns};{id}").parse::<NodeId>().map_err(|err| format!("{text:?} is not a node id ({err:?})"));
-    }
-    text.parse::<NodeId>().map_err(|err| format!("{text:?} is not a node id ({err:?})"))
-}
-
 type Page = Result<(Option<Vec<ReferenceDescription>>, ByteString), String>;
 
 async fn first_page(session: &Session, node: &str, namespaces: &[String]) -> Page {
-    let node_id = parse_id(node, namespaces)?;
-    let description = BrowseDescription {
-        node_id,
-        browse_direction: BrowseDirection::Forward,
-        reference_type_id: ReferenceTypeId::HierarchicalReferences.into(),
-        include_subtypes: true,
-        node_class_mask: (NodeClass::Object as u32) | (NodeClass::Variable as u32),
-        result_mask: BrowseResultMask::All as u32,
-    };
+    let classes = (NodeClass::Object as u32) | (NodeClass::Variable as u32);
+    let description = super::children_of(parse_id(node, namespaces)?, classes, BrowseResultMask::All);
     let mut results = session.browse(&[description], PAGE, None).await.map_err(|e| e.to_string())?;
     let result = results.pop().ok_or_else(|| "no answer".to_owned())?;
     if !result.status_code.is_good() {
