@@ -405,13 +405,10 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
         Err(message) => return End::Retry(FeedStatus::with_message(FeedState::Error, message)),
     };
     tracing::info!(gateway = %ctx.gateway, items = mapped.len(), %granted, "OPC UA subscription");
-    ctx.set_status(FeedStatus::with_message(FeedState::Live, format!("{} nodes; {granted}", mapped.len()))).await;
+    let live = FeedStatus::with_message(FeedState::Live, format!("{} nodes; {granted}", mapped.len()));
+    ctx.set_status(live.clone()).await;
     // A new session after an earlier one: what the server kept of the gap.
-    let filled = backfill(session, &mapped, times).await;
-    if !filled.is_empty() {
-        tracing::info!(gateway = %ctx.gateway, values = filled.len(), "OPC UA gap filled from the server's history");
-        publish(ctx, &config.link.limits, filled, true).await;
-    }
+    fill_gap(ctx, config, session, &mapped, times).await;
     // The watchdog: a subscription answers each publishing interval, or with a keep-alive within
     // `KEEP_ALIVE_COUNT` intervals; twice that and more with no answer is a stall, whatever the status codes say.
     let interval_ms = config.sampling_ms.max(50.0);
@@ -430,11 +427,8 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
                 return End::Retry(FeedStatus::with_message(FeedState::Offline, "the subscription ended"));
             },
             _ = tick.tick() => {
-                if !batch.is_empty() {
-                    items.heard(&batch, crate::clock::wall_now_ms());
-                    let kept = times.keep_new(std::mem::take(&mut batch));
-                    publish(ctx, &config.link.limits, kept, false).await;
-                }
+                items.heard(&batch, crate::clock::wall_now_ms());
+                flush(ctx, config, times, &mut batch).await;
             }
             event = events.recv() => match event {
                 Some(Ok(SessionPollResult::ConnectionLost(status))) => {
@@ -452,12 +446,8 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
                     publishes.store(crate::clock::wall_now_ms(), std::sync::atomic::Ordering::Relaxed);
                     tracing::info!(gateway = %ctx.gateway, ?mode, "OPC UA session back");
                     // What the server kept of the gap comes before the values that wait in the queue.
-                    let filled = backfill(session, &mapped, times).await;
-                    if !filled.is_empty() {
-                        tracing::info!(gateway = %ctx.gateway, values = filled.len(), "OPC UA gap filled from the server's history");
-                        publish(ctx, &config.link.limits, filled, true).await;
-                    }
-                    ctx.set_status(FeedStatus::with_message(FeedState::Live, format!("{} nodes; {granted}", mapped.len()))).await;
+                    fill_gap(ctx, config, session, &mapped, times).await;
+                    ctx.set_status(live.clone()).await;
                 }
                 Some(Ok(_)) => {}
                 Some(Err(status)) => return refused(status, pki),
@@ -476,9 +466,7 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
                         silent / 1000,
                         (f64::from(KEEP_ALIVE_COUNT) * interval_ms / 1000.0).ceil()
                     );
-                    if !batch.is_empty() {
-                        publish(ctx, &config.link.limits, times.keep_new(std::mem::take(&mut batch)), false).await;
-                    }
+                    flush(ctx, config, times, &mut batch).await;
                     return End::Retry(FeedStatus::with_message(FeedState::Stale, why));
                 }
             }
@@ -489,21 +477,39 @@ async fn run_session(config: &OpcUaGateway, ctx: &mut FeedContext, parts: Sessio
                     Some(super::FeedCommand::OpcUaAdd(_) | super::FeedCommand::InjectFault(_)) => continue,
                     None => End::Stopped,
                 };
-                if !batch.is_empty() {
-                    publish(ctx, &config.link.limits, times.keep_new(std::mem::take(&mut batch)), false).await;
-                }
+                flush(ctx, config, times, &mut batch).await;
                 return end;
             }
             changed = ctx.shutdown.changed() => {
                 if changed.is_ok() && !*ctx.shutdown.borrow() {
                     continue;
                 }
-                if !batch.is_empty() {
-                    publish(ctx, &config.link.limits, times.keep_new(batch), false).await;
-                }
+                flush(ctx, config, times, &mut batch).await;
                 return End::Stopped;
             }
         }
+    }
+}
+
+/// Publishes the values that arrived (those a backfill did not bring already).
+async fn flush(ctx: &FeedContext, config: &OpcUaGateway, times: &mut Times, batch: &mut Vec<Arrived>) {
+    if !batch.is_empty() {
+        publish(ctx, &config.link.limits, times.keep_new(std::mem::take(batch)), false).await;
+    }
+}
+
+/// Publishes, as history, what the server kept of the gap since the last values.
+async fn fill_gap(
+    ctx: &FeedContext,
+    config: &OpcUaGateway,
+    session: &Session,
+    mapped: &[(NodeId, Arc<str>)],
+    times: &mut Times,
+) {
+    let filled = backfill(session, mapped, times).await;
+    if !filled.is_empty() {
+        tracing::info!(gateway = %ctx.gateway, values = filled.len(), "OPC UA gap filled from the server's history");
+        publish(ctx, &config.link.limits, filled, true).await;
     }
 }
 
