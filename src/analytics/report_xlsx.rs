@@ -41,6 +41,19 @@ enum Cell<'a> {
     Decimal(Option<f64>),
 }
 
+/// One cell with its format; an unknown figure stays empty.
+fn write_cell(ws: &mut Worksheet, f: &Formats, (r, col): (u32, u16), cell: &Cell<'_>) -> Result<(), XlsxError> {
+    match cell {
+        Cell::Text(t) => ws.write_string(r, col, *t).map(|_| ()),
+        Cell::Percent(Some(v)) => ws.write_number_with_format(r, col, *v, &f.percent).map(|_| ()),
+        Cell::Duration(secs) => ws.write_number_with_format(r, col, secs / SECS_PER_DAY, &f.duration).map(|_| ()),
+        #[expect(clippy::cast_precision_loss, reason = "part counts")]
+        Cell::Count(n) => ws.write_number_with_format(r, col, *n as f64, &f.count).map(|_| ()),
+        Cell::Decimal(Some(v)) => ws.write_number_with_format(r, col, *v, &f.decimal).map(|_| ()),
+        Cell::Percent(None) | Cell::Decimal(None) => Ok(()),
+    }
+}
+
 /// A sheet holding one table: the header frozen and filtered, the columns as wide as their titles or `widths`.
 fn table(ws: &mut Worksheet, f: &Formats, headers: &[(&str, f64)], rows: &[Vec<Cell<'_>>]) -> Result<(), XlsxError> {
     for (col, (title, width)) in (0u16..).zip(headers) {
@@ -49,17 +62,7 @@ fn table(ws: &mut Worksheet, f: &Formats, headers: &[(&str, f64)], rows: &[Vec<C
     }
     for (r, row) in (1u32..).zip(rows) {
         for (col, cell) in (0u16..).zip(row) {
-            match cell {
-                Cell::Text(t) => ws.write_string(r, col, *t).map(|_| ())?,
-                Cell::Percent(Some(v)) => ws.write_number_with_format(r, col, *v, &f.percent).map(|_| ())?,
-                Cell::Duration(secs) => {
-                    ws.write_number_with_format(r, col, secs / SECS_PER_DAY, &f.duration).map(|_| ())?;
-                }
-                #[expect(clippy::cast_precision_loss, reason = "part counts")]
-                Cell::Count(n) => ws.write_number_with_format(r, col, *n as f64, &f.count).map(|_| ())?,
-                Cell::Decimal(Some(v)) => ws.write_number_with_format(r, col, *v, &f.decimal).map(|_| ())?,
-                Cell::Percent(None) | Cell::Decimal(None) => {}
-            }
+            write_cell(ws, f, (r, col), cell)?;
         }
     }
     ws.set_freeze_panes(1, 0)?;
@@ -121,13 +124,7 @@ pub fn render(report: &Report, title: &str) -> Result<Vec<u8>, XlsxError> {
     ws.set_column_width(1, 28)?;
     for (r, (key, cell)) in (2u32..).zip(summary) {
         ws.write_string_with_format(r, 0, key, &f.header)?;
-        match cell {
-            Cell::Text(t) => ws.write_string(r, 1, t).map(|_| ())?,
-            Cell::Percent(Some(v)) => ws.write_number_with_format(r, 1, v, &f.percent).map(|_| ())?,
-            #[expect(clippy::cast_precision_loss, reason = "part counts")]
-            Cell::Count(n) => ws.write_number_with_format(r, 1, n as f64, &f.count).map(|_| ())?,
-            _ => {}
-        }
+        write_cell(ws, &f, (r, 1), &cell)?;
     }
 
     let mut oee = vec![oee_cells("site", &report.site, &report.site, "", report.target_oee, &report.figures)];
