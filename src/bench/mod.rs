@@ -68,6 +68,17 @@ pub struct StoreBenchResult {
     pub runs: usize,
 }
 
+/// What the window puts behind a feed: a live inbox, and a history writer on a fresh cache at `path` keeping
+/// everything; the bus to hand the feed.
+fn app_consumers(path: PathBuf) -> anyhow::Result<(crate::feeds::LiveInbox, Store, crate::feeds::EventBus)> {
+    let mut bus = crate::feeds::EventBus::builder();
+    let inbox = bus.live(crate::gui::LIVE_CHANNEL_CAPACITY);
+    let mut options = StoreOptions::new(path);
+    options.retention = Retention::KEEP_ALL;
+    let store = Store::start(options, bus.lossless(crate::gui::STORE_CHANNEL_CAPACITY))?;
+    Ok((inbox, store, bus.build()))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)

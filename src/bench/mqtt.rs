@@ -15,10 +15,9 @@ use crate::clock::{Clock, SystemClock, wall_now_ms};
 use crate::config::{Link, SparkplugGateway};
 use crate::feeds::mqtt::MqttFeed;
 use crate::feeds::sparkplug::edge::EdgeNode;
-use crate::feeds::{DiagHandle, EventBus, spawn_feed};
+use crate::feeds::{DiagHandle, spawn_feed};
 use crate::live::{LiveSettings, LiveState};
 use crate::model::{Sample, SignalId, SignalMeta, Value, ValueKind};
-use crate::store::{Retention, Store, StoreOptions};
 
 /// Where Debian and others install the broker.
 pub fn mosquitto_binary() -> Option<PathBuf> {
@@ -216,12 +215,7 @@ fn pipeline(
     births: &[(String, Vec<u8>)],
     data: &Arc<Vec<(String, Vec<u8>)>>,
 ) -> anyhow::Result<Duration> {
-    let mut bus = EventBus::builder();
-    let mut inbox = bus.live(crate::gui::LIVE_CHANNEL_CAPACITY);
-    let mut options = StoreOptions::new(dir.join(format!("e2e-{run}.sqlite")));
-    options.retention = Retention::KEEP_ALL;
-    let store = Store::start(options, bus.lossless(crate::gui::STORE_CHANNEL_CAPACITY))?;
-    let bus = bus.build();
+    let (mut inbox, store, bus) = super::app_consumers(dir.join(format!("e2e-{run}.sqlite")))?;
     let diag = DiagHandle::new("bench".into(), "sparkplug", "bench");
     let url = url::Url::parse(&format!("mqtt://127.0.0.1:{port}"))?;
     let feed = MqttFeed::sparkplug(SparkplugGateway {

@@ -17,8 +17,8 @@ use anyhow::{Context as _, anyhow};
 use opcua::client::{ClientBuilder, DataChangeCallback, IdentityToken};
 use opcua::crypto::SecurityPolicy;
 use opcua::types::{
-    AttributeId, DataChangeFilter, DataChangeTrigger, DeadbandType, ExtensionObject, MessageSecurityMode,
-    MonitoredItemCreateRequest, MonitoringMode, MonitoringParameters, NodeId, ReadValueId, TimestampsToReturn,
+    AttributeId, MessageSecurityMode, MonitoredItemCreateRequest, MonitoringMode, MonitoringParameters, NodeId,
+    ReadValueId, TimestampsToReturn,
 };
 use serde::Serialize;
 
@@ -27,10 +27,9 @@ use crate::clock::{Clock, SystemClock, wall_now_ms};
 use crate::command::FeedEventBody;
 use crate::config::{Link, OpcUaGateway, OpcUaSecurity};
 use crate::feeds::opcua::{OpcUaFeed, unix_ms};
-use crate::feeds::{DiagHandle, EventBus, spawn_feed};
+use crate::feeds::{DiagHandle, spawn_feed};
 use crate::gateway::opcua::NAMESPACE;
 use crate::live::{LiveSettings, LiveState};
-use crate::store::{Retention, Store, StoreOptions};
 
 /// What `bench opcua` is asked to do.
 #[derive(Clone, Copy, Debug)]
@@ -224,11 +223,7 @@ impl Drop for LoadServer {
 
 /// The same monitoring parameters for both clients: every value (status, value or time changed), queue 10.
 fn item_requests(nodes: &[NodeId], every_ms: u64) -> Vec<MonitoredItemCreateRequest> {
-    let filter = ExtensionObject::from_message(DataChangeFilter {
-        trigger: DataChangeTrigger::StatusValueTimestamp,
-        deadband_type: DeadbandType::None as u32,
-        deadband_value: 0.0,
-    });
+    let filter = crate::feeds::opcua::value_filter(0.0);
     nodes
         .iter()
         .map(|node| MonitoredItemCreateRequest {
@@ -340,12 +335,7 @@ fn pipeline(
     options: OpcUaBenchOptions,
     warm: Duration,
 ) -> anyhow::Result<Window> {
-    let mut bus = EventBus::builder();
-    let mut inbox = bus.live(crate::gui::LIVE_CHANNEL_CAPACITY);
-    let mut store_options = StoreOptions::new(dir.join(format!("opcua-{run}.sqlite")));
-    store_options.retention = Retention::KEEP_ALL;
-    let store = Store::start(store_options, bus.lossless(crate::gui::STORE_CHANNEL_CAPACITY))?;
-    let bus = bus.build();
+    let (mut inbox, store, bus) = super::app_consumers(dir.join(format!("opcua-{run}.sqlite")))?;
     let diag = DiagHandle::new("bench".into(), "opcua", "bench");
     #[expect(clippy::cast_precision_loss)]
     let feed = OpcUaFeed::new(OpcUaGateway {

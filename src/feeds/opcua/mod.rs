@@ -919,6 +919,25 @@ async fn with_eu_range(
     out
 }
 
+/// The data change filter of an absolute `deadband`. With none, every value counts, also one that repeats the
+/// last with a new time (a heartbeat, a count that did not move): the history then holds every sample the server
+/// made.
+pub fn value_filter(deadband: f64) -> ExtensionObject {
+    ExtensionObject::from_message(if deadband > 0.0 {
+        DataChangeFilter {
+            trigger: DataChangeTrigger::StatusValue,
+            deadband_type: DeadbandType::Absolute as u32,
+            deadband_value: deadband,
+        }
+    } else {
+        DataChangeFilter {
+            trigger: DataChangeTrigger::StatusValueTimestamp,
+            deadband_type: DeadbandType::None as u32,
+            deadband_value: 0.0,
+        }
+    })
+}
+
 /// Creates the subscription and its monitored items in batches; returns what the server granted, in words.
 async fn subscribe(
     config: &OpcUaGateway,
@@ -947,21 +966,7 @@ async fn subscribe(
         )
         .await
         .map_err(|e| format!("the subscription was refused: {e}"))?;
-    // With no deadband every value counts, also one that repeats the last with a new time (a heartbeat, a count
-    // that did not move): the history then holds every sample the server made.
-    let absolute = ExtensionObject::from_message(if config.deadband > 0.0 {
-        DataChangeFilter {
-            trigger: DataChangeTrigger::StatusValue,
-            deadband_type: DeadbandType::Absolute as u32,
-            deadband_value: config.deadband,
-        }
-    } else {
-        DataChangeFilter {
-            trigger: DataChangeTrigger::StatusValueTimestamp,
-            deadband_type: DeadbandType::None as u32,
-            deadband_value: 0.0,
-        }
-    });
+    let absolute = value_filter(config.deadband);
     let per_call = items_per_call(session).await;
     // A percent deadband only where the server knows the range (`EURange`); the other items keep the absolute one.
     let ranged =
