@@ -227,8 +227,12 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         },
         _ => None,
     };
-    let history =
-        History::start_with_site(cache_path, site_target.clone()).context("cannot start the history reader")?;
+    let history = match &store {
+        // A cache under review is nobody's to upgrade: an older one is read through an upgraded copy.
+        None => History::start_reviewing(cache_path),
+        Some(_) => History::start_with_site(cache_path, site_target.clone()),
+    }
+    .context("cannot start the history reader")?;
     let bus = bus.build();
     let backend = Backend::start_with_clock(runtime.handle(), &config, &bus, clock);
     let clock = backend.clock();

@@ -382,7 +382,7 @@ impl WatchfloorApp {
     /// Opens a recording (or another cache) dropped onto the window, in review, through its own reader.
     pub fn open_file(&mut self, path: std::path::PathBuf, ctx: &egui::Context) {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        match History::start(path) {
+        match History::start_reviewing(path) {
             Ok(history) => {
                 let ctx = ctx.clone();
                 history.set_waker(Arc::new(move || ctx.request_repaint()));

@@ -308,18 +308,22 @@ pub struct Entry {
     /// The alarm after the change: whether its condition is active and whether it is acknowledged.
     pub active: bool,
     pub acked: bool,
+    /// Shelved until (UTC ms) after the change, so a shelf is put back after a restart.
+    pub shelved_until_ms: Option<i64>,
     pub message: String,
     pub transition: Transition,
 }
 
 /// An alarm's state as its last journal entry left it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Restored {
     pub active: bool,
     pub acked: bool,
     pub limit: Option<Limit>,
-    /// Out of service stays so across a restart (a shelf does not: its time is not journaled).
+    /// Out of service stays so across a restart.
     pub out_of_service: bool,
+    /// Shelved until (UTC ms), and why; a shelf whose time passed while nothing ran ends at the first tick.
+    pub shelved: Option<(i64, String)>,
 }
 
 /// The operator's side of an alarm as a console left it in the site database: the history writer that judges the

@@ -106,6 +106,8 @@ pub trait HistoryRead {
     fn journal_last_at(&self, at_ms: i64) -> HistoryResult<Vec<JournalEntry>>;
     /// The alarms whose condition was active just before `at_ms`.
     fn standing(&self, at_ms: i64) -> HistoryResult<Vec<Standing>>;
+    /// The logbook's notes about any of `[from_ms, to_ms)`, in the order of what they are about.
+    fn notes(&self, from_ms: i64, to_ms: i64) -> HistoryResult<Vec<crate::model::logbook::Note>>;
 }
 
 /// A debounced geofence crossing found in stored positions.

@@ -4,6 +4,7 @@
 pub mod alarm;
 pub mod asset;
 pub mod history;
+pub mod logbook;
 pub mod machine;
 pub mod shift;
 pub mod signal;

@@ -2,7 +2,7 @@
 //! plus what is needed to read it on another laptop, offline — the config text and the site plan (with the
 //! geofences) in the `recording` table. `report`, `query`, `alarms` and the window open it like any cache.
 //!
-//! What is copied: every signal; samples, fixes, events and alarm journal entries in `[from, to)`; the alarm journal's
+//! What is copied: every signal; samples, fixes, events, alarm journal entries and logbook notes in `[from, to)`; the alarm journal's
 //! last entry before `from` per alarm (so the alarms standing when the range begins are known); gaps that overlap
 //! the range; the 1-minute and 1-hour rollups of the minutes and hours the range touches (whole buckets: a rollup at
 //! an edge also counts the values of its bucket just outside the range); each signal's last value in the range.
@@ -38,6 +38,8 @@ pub struct ExportSummary {
     pub fixes: u64,
     pub events: u64,
     pub journal: u64,
+    /// Logbook notes about the range.
+    pub notes: u64,
     pub bytes: u64,
 }
 
@@ -275,6 +277,25 @@ fn copy_cache(
         )
         .map_err(sql)?,
     );
+    // A cache of a schema before the logbook has no notes to copy.
+    let has_logbook: bool = tx
+        .query_row("SELECT count(*) > 0 FROM src.sqlite_schema WHERE type = 'table' AND name = 'logbook'", [], |r| {
+            r.get(0)
+        })
+        .map_err(sql)?;
+    if has_logbook {
+        let notes = super::logbook::COLUMNS;
+        summary.notes = count(
+            tx.execute(
+                &format!(
+                    "INSERT INTO logbook ({notes}) SELECT {notes} FROM src.logbook
+                     WHERE from_ms < ?2 AND coalesce(to_ms, from_ms) >= ?1 ORDER BY written_ms, id"
+                ),
+                params![from_ms, to_ms],
+            )
+            .map_err(sql)?,
+        );
+    }
     progress(steps, steps);
     Ok(summary)
 }

@@ -16,6 +16,7 @@ mod writer;
 
 pub mod export;
 pub mod journal;
+pub mod logbook;
 pub mod query;
 pub mod site;
 
@@ -30,7 +31,7 @@ use crate::model::alarm::{Entry, Restored};
 use crate::model::history::{Evaluator, OperatorAction, ZoneCrossing};
 
 pub use reader::{History, HistoryBackend, HistorySource, Pending, in_snapshot};
-pub use schema::{APPLICATION_ID, migrations, open_reader, open_writer};
+pub use schema::{APPLICATION_ID, migrations, open_live_reader, open_reader, open_writer, schema_version};
 
 /// The cache file's name inside the data dir.
 pub const CACHE_FILE_NAME: &str = "history.sqlite";
@@ -206,6 +207,10 @@ pub struct StoreStatus {
     pub size_bytes: u64,
     /// Every alarm that is not normal, as of the last batch or operator action.
     pub alarms: Arc<Vec<AlarmView>>,
+    /// Logbook notes committed since the writer started (a reader re-reads the logbook when it changes).
+    pub notes_written: u64,
+    /// Logbook notes waiting for the file to take them (disk full, read-only): none are dropped.
+    pub notes_waiting: usize,
 }
 
 pub use crate::model::alarm::AlarmView;
@@ -221,6 +226,8 @@ pub enum StoreCommand {
     Shutdown,
     /// An operator acknowledges, shelves, unshelves or takes alarms out of service; journaled with the user.
     Alarm(OperatorAction),
+    /// A logbook note (or handover) to keep; kept and retried while the file cannot take it.
+    Note(Box<crate::model::logbook::Note>),
     /// Sets `PRAGMA max_page_count` on the writer's connection, to make a full disk in tests.
     #[cfg(test)]
     TestSetMaxPages(i64),

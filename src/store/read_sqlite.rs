@@ -140,4 +140,8 @@ impl HistoryRead for Connection {
     fn standing(&self, at_ms: i64) -> HistoryResult<Vec<Standing>> {
         Ok(journal::standing(self, at_ms)?)
     }
+
+    fn notes(&self, from_ms: i64, to_ms: i64) -> HistoryResult<Vec<crate::model::logbook::Note>> {
+        Ok(super::logbook::notes(self, from_ms, to_ms)?)
+    }
 }

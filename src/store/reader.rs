@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::query::{self, SignalInfo};
-use super::schema::open_reader;
+use super::schema::{open_live_reader, open_reader};
 use super::{Error, Waker};
 use crate::model::Sample;
 
@@ -171,6 +171,20 @@ impl History {
     /// Like [`History::start`]; with a site database, [`History::run_history`] reads it first (a console of a
     /// control room), and this cache while it cannot.
     pub fn start_with_site(path: PathBuf, site: Option<super::site::SiteTarget>) -> Result<Self, std::io::Error> {
+        Self::spawn(path, site, open_live_reader)
+    }
+
+    /// A reader of a file nothing writes (a recording, a cache under review): one of an older schema is read
+    /// through an upgraded copy (see [`super::open_reader`]).
+    pub fn start_reviewing(path: PathBuf) -> Result<Self, std::io::Error> {
+        Self::spawn(path, None, open_reader)
+    }
+
+    fn spawn(
+        path: PathBuf,
+        site: Option<super::site::SiteTarget>,
+        open: fn(&std::path::Path) -> Result<Connection, Error>,
+    ) -> Result<Self, std::io::Error> {
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
         let thread_path = path.clone();
         std::thread::Builder::new().name("wf-store-read".to_owned()).spawn(move || {
@@ -181,7 +195,7 @@ impl History {
                 // A new cache may have replaced the file (moved aside by "Start a new cache"): follow the path.
                 let identity = file_identity(&thread_path);
                 if conn.is_err() || identity != opened {
-                    conn = open_reader(&thread_path);
+                    conn = open(&thread_path);
                     opened = identity;
                 }
                 job(&conn, &mut site);

@@ -138,6 +138,34 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         // 4: what a portable recording (`watchfloor export`) says about itself: its range, where it came from, the
         // config text and the site plan. Empty in a live cache.
         M::up("CREATE TABLE recording (key TEXT PRIMARY KEY, value TEXT NOT NULL);"),
+        // 5: the shift logbook: operators' notes and handovers (`model::logbook`). An entry is never changed or
+        // removed (a correction is a new entry naming the old one's uid), and the triggers hold that for every
+        // writer. `uid` is the same in every store the note is copied to, so a copy is never doubled. A range's
+        // notes are found by `from_ms` (ranges are short against the history).
+        M::up(
+            "CREATE TABLE logbook (
+                id         INTEGER PRIMARY KEY,
+                uid        TEXT NOT NULL UNIQUE,
+                written_ms INTEGER NOT NULL,
+                author     TEXT NOT NULL,
+                from_ms    INTEGER NOT NULL,
+                to_ms      INTEGER,
+                asset      TEXT NOT NULL DEFAULT '',
+                alarm_rule TEXT,
+                alarm_source TEXT,
+                text       TEXT NOT NULL,
+                corrects   TEXT,
+                handover_shift TEXT,
+                taken_over_by  TEXT
+            );
+            CREATE INDEX logbook_by_time ON logbook (from_ms);
+            CREATE TRIGGER logbook_no_update BEFORE UPDATE ON logbook
+                BEGIN SELECT RAISE(ABORT, 'logbook entries are never changed: write a correction'); END;
+            CREATE TRIGGER logbook_no_delete BEFORE DELETE ON logbook
+                BEGIN SELECT RAISE(ABORT, 'logbook entries are never removed: write a correction'); END;",
+        ),
+        // 6: until when a shelved alarm stays shelved, journaled with the shelve, so a shelf survives a restart.
+        M::up("ALTER TABLE alarm_journal ADD COLUMN shelved_until_ms INTEGER;"),
     ])
 });
 
@@ -193,8 +221,20 @@ pub fn open_writer(path: &Path) -> Result<Connection, Error> {
     Ok(conn)
 }
 
-/// Opens an existing cache read-only (queries, `--db`, `query`, `signals`). Never creates or changes the file.
+/// Opens an existing cache or recording read-only (queries, `--db`, `query`, `signals`, review, export). Never
+/// creates or changes the file. One written by an older Watchfloor is read through an upgraded copy (see
+/// [`open_reader_upgraded`]); one written by a newer Watchfloor is refused.
 pub fn open_reader(path: &Path) -> Result<Connection, Error> {
+    open_read_only(path, true)
+}
+
+/// Like [`open_reader`], for a cache a history writer keeps open: an older schema is refused (the writer upgrades
+/// the file itself at open; a copy would freeze what the reader sees).
+pub fn open_live_reader(path: &Path) -> Result<Connection, Error> {
+    open_read_only(path, false)
+}
+
+fn open_read_only(path: &Path, upgrade_older: bool) -> Result<Connection, Error> {
     if !path.exists() {
         return Err(Error::Missing { path: path.to_owned() });
     }
@@ -212,23 +252,67 @@ pub fn open_reader(path: &Path) -> Result<Connection, Error> {
             reason: format!("it was written by a newer Watchfloor (schema {version}, this build knows {known})"),
         });
     }
-    if version < known {
-        return Err(Error::NotACache {
-            path: path.to_owned(),
-            reason: format!("it has an older schema ({version}); open it once for writing to upgrade it"),
-        });
-    }
+    let conn = match version < known {
+        true if upgrade_older => open_reader_upgraded(&conn, path, version)?,
+        true => {
+            return Err(Error::NotACache {
+                path: path.to_owned(),
+                reason: format!("it has an older schema ({version}); open it once for writing to upgrade it"),
+            });
+        }
+        false => conn,
+    };
     // Readers jump between many signals' (signal, ts) pages (review seeks read one per signal): a 64 MiB page cache
     // keeps them in memory instead of SQLite's default 2 MiB.
     conn.pragma_update(None, "cache_size", READER_CACHE_KIB).map_err(|e| classify(e, path))?;
     Ok(conn)
 }
 
+/// A file of an older schema (`version`), read through a copy: `VACUUM INTO` a temporary file (a consistent
+/// snapshot, even of a file another process writes), the migrations run on the copy, and the copy is opened
+/// read-only and unlinked at once (the open connection keeps it; nothing is left behind). The original is never
+/// changed, so a recording on read-only media or one shared with an older build stays as it was.
+pub fn open_reader_upgraded(conn: &Connection, path: &Path, version: i64) -> Result<Connection, Error> {
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    tracing::info!(
+        path = %path.display(),
+        version,
+        latest = MIGRATIONS_LEN,
+        size_mib = size / (1024 * 1024),
+        "reading a file of an older schema through an upgraded copy"
+    );
+    let copy =
+        tempfile::Builder::new().prefix("watchfloor-upgraded-").suffix(".sqlite").tempfile().map_err(|e| {
+            Error::NotWritable { path: std::env::temp_dir(), reason: format!("no room for a copy: {e}") }
+        })?;
+    let upgrade = |why: String| Error::Migration { path: path.to_owned(), reason: why };
+    conn.execute("VACUUM INTO ?1", [copy.path().to_string_lossy()])
+        .map_err(|e| upgrade(format!("cannot copy it to {} to upgrade: {e}", copy.path().display())))?;
+    let mut writable = Connection::open(copy.path()).map_err(|e| upgrade(e.to_string()))?;
+    // A rollback journal, so the read-only connection below needs no `-shm` file beside the copy.
+    writable.pragma_update(None, "journal_mode", "DELETE").map_err(|e| upgrade(e.to_string()))?;
+    MIGRATIONS.to_latest(&mut writable).map_err(|e| upgrade(e.to_string()))?;
+    drop(writable);
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let upgraded = Connection::open_with_flags(copy.path(), flags).map_err(|e| classify(e, copy.path()))?;
+    // Reading the schema makes SQLite hold the file before its name goes.
+    upgraded
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0))
+        .map_err(|e| classify(e, path))?;
+    drop(copy);
+    Ok(upgraded)
+}
+
 /// A reader's page cache, KiB as SQLite's negative `cache_size` takes it.
 const READER_CACHE_KIB: i64 = -64 * 1024;
 
 /// Number of migrations in this build.
-const MIGRATIONS_LEN: usize = 4;
+const MIGRATIONS_LEN: usize = 6;
+
+/// The cache schema this build writes (`PRAGMA user_version`).
+pub fn schema_version() -> usize {
+    MIGRATIONS_LEN
+}
 
 /// Returns whether the file is new (no tables yet); refuses SQLite files that belong to someone else.
 fn check_ours(conn: &Connection, path: &Path) -> Result<bool, Error> {

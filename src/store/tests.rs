@@ -532,6 +532,7 @@ impl crate::model::history::Evaluator for AboveHundred {
                 limit: Some(crate::model::alarm::Limit::Hi),
                 active: true,
                 acked: false,
+                shelved_until_ms: None,
                 message: String::new(),
                 transition: Transition {
                     ts_ms: s.ts_ms,

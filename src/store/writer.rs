@@ -127,6 +127,8 @@ struct Writer {
     evaluator: Box<dyn Evaluator>,
     /// Alarm transitions not yet in the journal (written with the next batch that commits).
     unjournaled: Vec<AlarmEntry>,
+    /// Logbook notes not yet in the file, oldest first.
+    unwritten_notes: Vec<crate::model::logbook::Note>,
 }
 
 /// Runs until the event channel closes (every feed and the bus are gone), then commits what it holds.
@@ -160,6 +162,7 @@ pub fn run(
         prune_cursor: 0,
         evaluator,
         unjournaled: Vec::new(),
+        unwritten_notes: Vec::new(),
     };
     writer.open();
     writer.publish_alarms();
@@ -200,6 +203,10 @@ pub fn run(
                         writer.flush(&mut pending);
                         writer.start_new_cache();
                     }
+                    Some(StoreCommand::Note(note)) => {
+                        writer.unwritten_notes.push(*note);
+                        writer.write_notes();
+                    }
                     Some(StoreCommand::Alarm(action)) => {
                         let mut entries = Vec::new();
                         writer.evaluator.operator(&action, writer.options.clock.now_ms(), &mut entries);
@@ -230,6 +237,33 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 impl Writer {
+    /// Writes the waiting logbook notes in one transaction; on failure they wait for the next batch that commits.
+    fn write_notes(&mut self) {
+        if self.unwritten_notes.is_empty() {
+            return;
+        }
+        if let Some(conn) = self.conn.as_mut() {
+            let result = conn.transaction().and_then(|tx| {
+                for note in &self.unwritten_notes {
+                    if !super::logbook::insert(&tx, note)? {
+                        tracing::debug!(uid = note.uid, "history: the note was already in the logbook");
+                    }
+                }
+                tx.commit()
+            });
+            match result {
+                Ok(()) => {
+                    self.status.notes_written += self.unwritten_notes.len() as u64;
+                    tracing::info!(notes = self.unwritten_notes.len(), "history: logbook written");
+                    self.unwritten_notes.clear();
+                }
+                Err(err) => tracing::error!("history: cannot write the logbook yet (kept, retried): {err}"),
+            }
+        }
+        self.status.notes_waiting = self.unwritten_notes.len();
+        self.publish(true);
+    }
+
     /// Journals operator actions in their own transaction, and shows the alarms' new states.
     fn journal(&mut self, entries: &[AlarmEntry]) {
         self.unjournaled.extend_from_slice(entries);
@@ -316,6 +350,17 @@ impl Writer {
     }
 
     fn close(&mut self) {
+        self.write_notes();
+        for note in &self.unwritten_notes {
+            // The file never took it: the log keeps it whole, so it can be written again by hand.
+            tracing::error!(
+                uid = note.uid,
+                author = note.author,
+                at = note.from_ms,
+                text = note.text,
+                "history: a logbook note was not stored"
+            );
+        }
         if let Some(conn) = self.conn.take() {
             // Folds the WAL back into the file so it is one self-contained file at rest.
             if let Err(err) = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE") {
@@ -434,6 +479,7 @@ impl Writer {
                 }
                 self.maybe_prune();
                 self.status.size_bytes = self.size_bytes().unwrap_or(self.status.size_bytes);
+                self.write_notes();
                 self.publish(false);
                 self.publish_alarms();
             }
@@ -524,17 +570,21 @@ fn open_gaps_after_downtime(conn: &Connection) {
 /// replayed older data is not judged again).
 fn restore_alarms(conn: &Connection, alarms: &mut dyn Evaluator) -> rusqlite::Result<()> {
     let mut last = conn.prepare(
-        "SELECT j.rule, j.source, j.asset, j.active, j.acked, j.lim, j.state FROM alarm_journal j
+        "SELECT j.rule, j.source, j.asset, j.active, j.acked, j.lim, j.state, j.shelved_until_ms, j.comment
+         FROM alarm_journal j
          JOIN (SELECT rule, source, max(id) AS id FROM alarm_journal GROUP BY rule, source) m ON m.id = j.id",
     )?;
     let rows: Vec<(String, String, String, Restored)> = last
         .query_map([], |r| {
             let (limit, state): (Option<String>, String) = (r.get(5)?, r.get(6)?);
+            let (until, comment): (Option<i64>, String) = (r.get(7)?, r.get(8)?);
             let restored = Restored {
                 active: r.get(3)?,
                 acked: r.get(4)?,
                 limit: limit.as_deref().and_then(Limit::parse),
                 out_of_service: state == AlarmState::OutOfService.label(),
+                // The shelve's own entry says why; a later entry while shelved ("active") does not.
+                shelved: until.map(|u| (u, if state == AlarmState::Shelved.label() { comment } else { String::new() })),
             };
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, restored))
         })?
@@ -593,8 +643,9 @@ pub(crate) fn evaluate(
 fn journal_alarms(tx: &Transaction<'_>, entries: &[AlarmEntry]) -> rusqlite::Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT OR IGNORE INTO alarm_journal
-             (ts_ms, rule, source, priority, from_state, state, user, comment, value, active, acked, lim, asset, message)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             (ts_ms, rule, source, priority, from_state, state, user, comment, value, active, acked, lim, asset, message,
+              shelved_until_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?;
     for e in entries {
         let t = &e.transition;
@@ -613,6 +664,7 @@ fn journal_alarms(tx: &Transaction<'_>, entries: &[AlarmEntry]) -> rusqlite::Res
             e.limit.map(Limit::label),
             e.asset,
             e.message,
+            e.shelved_until_ms,
         ])?;
     }
     Ok(())

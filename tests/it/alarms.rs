@@ -542,3 +542,81 @@ fn out_of_service_is_journaled_and_survives_a_restart() {
         .expect("journaled");
     assert_eq!((user.as_str(), comment.as_str()), ("tech", "probe replaced"));
 }
+
+#[test]
+fn a_shelf_survives_a_restart_and_ends_on_time() {
+    use watchfloor::clock::ManualClock;
+    use watchfloor::model::alarm::AlarmState;
+    use watchfloor::store::StoreCommand;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("shelf.sqlite");
+    let gw: Arc<str> = Arc::from("gw");
+    let low = |t: i64| {
+        let s = Sample::new(SignalId::new(SOC), t, Value::F64(10.0));
+        Arc::new(FeedEvent::new(Arc::clone(&gw), t, FeedEventBody::Samples(vec![s])))
+    };
+    let clock = Arc::new(ManualClock::new(START_MS + 10_000));
+    let start = || {
+        let (tx, rx) = mpsc::channel(64);
+        let mut options = StoreOptions::new(&path);
+        options.evaluator = watchfloor::analytics::recording::SiteEvaluator::boxed(rules(), Default::default(), None);
+        options.clock = Arc::clone(&clock) as Arc<dyn watchfloor::clock::Clock>;
+        (tx, Store::start(options, rx).expect("writer"))
+    };
+    let (tx, store) = start();
+    for t in [START_MS, START_MS + 10_000] {
+        tx.blocking_send(low(t)).expect("send");
+    }
+    let status = store.flush_blocking().expect("flushed");
+    assert_eq!(status.alarms.first().map(|a| a.state), Some(AlarmState::Unacknowledged));
+    let shelf_ms = 3_600_000;
+    assert!(store.send(StoreCommand::Alarm(OperatorAction::Shelve {
+        indices: vec![status.alarms[0].index],
+        for_ms: shelf_ms,
+        user: "ana".into(),
+        reason: "charger being replaced".into(),
+    })));
+    let status = store.flush_blocking().expect("flushed");
+    let until = START_MS + 10_000 + shelf_ms;
+    assert_eq!(status.alarms.first().and_then(|a| a.shelved_until_ms), Some(until));
+    drop(tx);
+    store.finish();
+
+    // Restarted half an hour later: still shelved, until the same time.
+    clock.set(START_MS + 10_000 + shelf_ms / 2);
+    let (tx, store) = start();
+    tx.blocking_send(low(START_MS + 20_000)).expect("send");
+    let status = store.flush_blocking().expect("flushed");
+    let alarm = status.alarms.first().expect("the alarm is listed");
+    assert_eq!((alarm.state, alarm.shelved_until_ms), (AlarmState::Shelved, Some(until)), "{status:?}");
+    // The shelf's time comes: the writer's clock ends it and journals that.
+    clock.set(until + 1_000);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let status = store.flush_blocking().expect("flushed");
+        if status.alarms.first().is_some_and(|a| a.state != AlarmState::Shelved) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the shelf did not end: {status:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    drop(tx);
+    store.finish();
+    let rows: Vec<(String, Option<i64>)> = open_reader(&path)
+        .expect("reader")
+        .prepare("SELECT state, shelved_until_ms FROM alarm_journal ORDER BY id")
+        .expect("sql")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(
+        rows,
+        vec![
+            ("Unacknowledged".to_owned(), None),
+            ("Shelved".to_owned(), Some(until)),
+            ("Unacknowledged".to_owned(), None),
+        ],
+        "shelved once, not again at the restart, and unshelved when the time came"
+    );
+}

@@ -2,6 +2,7 @@
 
 mod alarms;
 mod cli;
+mod compat;
 mod connections;
 mod feed;
 mod fleet;

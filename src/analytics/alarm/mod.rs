@@ -179,11 +179,12 @@ impl Engine {
     ) -> bool {
         let Some(i) = self.find(rule, source, asset) else { return false };
         let r = self.instances[i].rule;
-        let Restored { active, acked, limit, out_of_service } = state;
+        let Restored { active, acked, limit, out_of_service, shelved } = state;
         let x = &mut self.instances[i];
         x.alarm.active = active;
         x.alarm.acked = acked;
         x.alarm.out_of_service = out_of_service;
+        x.alarm.shelved = shelved;
         x.check.restore(if active { limit } else { None }, last);
         if active && matches!(self.rules[r].condition, Condition::NodeDeath) {
             self.dead.push(i);
@@ -233,6 +234,7 @@ impl Engine {
             limit: x.check.level(),
             active: x.alarm.active,
             acked: x.alarm.acked,
+            shelved_until_ms: x.alarm.shelved.as_ref().map(|(until, _)| *until),
             message: self.message(i),
             transition,
         }

@@ -238,7 +238,7 @@ fn zone_and_oee_alarms() {
 fn a_silence_alarm_restored_before_the_clock_ticks_counts_its_silence_from_the_first_tick() {
     let mut engine = Engine::new(Defaults { vehicle_stale_ms: 30_000, ..Defaults::default() }.rules());
     let lat = "Fleet/AGV-01/Position/Latitude";
-    let state = Restored { active: false, acked: true, limit: None, out_of_service: false };
+    let state = Restored { active: false, acked: true, limit: None, out_of_service: false, shelved: None };
     assert!(engine.restore("Vehicle not reporting", lat, "Fleet/AGV-01", state, None));
     let mut out = Vec::new();
     // The first tick of a recorder taking the lead: no overflow, and not stale at once.
@@ -254,8 +254,8 @@ fn a_restored_alarm_ignores_replayed_data_and_picks_up_new_values() {
     let sig = "PlantA/Line1/Filler/Temperature";
     let rules = vec![limit_rule("Filler overtemp", sig, Limits { hi: Some(85.0), ..Limits::default() })];
     let mut engine = Engine::new(rules.clone());
-    let state = Restored { active: true, acked: false, limit: Some(Limit::Hi), out_of_service: false };
-    assert!(engine.restore("Filler overtemp", sig, "PlantA/Line1/Filler", state, Some((10_000, 90.0))));
+    let state = Restored { active: true, acked: false, limit: Some(Limit::Hi), out_of_service: false, shelved: None };
+    assert!(engine.restore("Filler overtemp", sig, "PlantA/Line1/Filler", state.clone(), Some((10_000, 90.0))));
     assert!(!engine.restore("Gone", sig, "x", state, None), "a rule no longer configured");
     let mut out = Vec::new();
     engine.sample(&sample(sig, 5_000, Value::F64(90.0)), 20_000, &mut out);

@@ -10,7 +10,7 @@ use rusqlite::types::Value as SqlValue;
 use crate::store::export::{ExportError, ExportSummary, HOUR_MS, Progress};
 
 /// The range's rows from the site database into the recording's transaction (the rows the cache export copies:
-/// every signal, samples, fixes, events and journal entries in the range, each alarm's last entry before it, the
+/// every signal, samples, fixes, events, journal entries and logbook notes in the range, each alarm's last entry before it, the
 /// gaps and the whole rollup buckets it touches).
 pub(crate) fn copy_site(
     client: &mut postgres::Client,
@@ -77,6 +77,14 @@ pub(crate) fn copy_site(
             "INSERT OR IGNORE INTO alarm_journal ({columns})
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
         ),
+    )?;
+    let notes = crate::store::logbook::COLUMNS;
+    summary.notes = copy(
+        &format!(
+            "SELECT {notes} FROM logbook WHERE from_ms < $2 AND coalesce(to_ms, from_ms) >= $1 ORDER BY written_ms, id"
+        ),
+        &[&from_ms, &to_ms],
+        &format!("INSERT OR IGNORE INTO logbook ({notes}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
     )?;
     progress(steps, steps);
     Ok(summary)

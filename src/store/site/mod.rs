@@ -651,6 +651,27 @@ impl HistoryRead for PgHistory {
             })
             .collect())
     }
+
+    fn notes(&self, from_ms: i64, to_ms: i64) -> HistoryResult<Vec<crate::model::logbook::Note>> {
+        let rows = self.query(
+            "SELECT uid, written_ms, author, from_ms, to_ms, asset, alarm_rule, alarm_source, text, corrects,
+                    handover_shift, taken_over_by
+             FROM logbook WHERE from_ms < $2 AND coalesce(to_ms, from_ms) >= $1 ORDER BY from_ms, written_ms, id",
+            &[&from_ms, &to_ms],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                crate::store::logbook::note_from(
+                    (r.get(0), r.get(1), r.get(2)),
+                    (r.get(3), r.get(4)),
+                    (r.get(5), r.get(6), r.get(7)),
+                    (r.get(8), r.get(9)),
+                    (r.get(10), r.get(11)),
+                )
+            })
+            .collect())
+    }
 }
 
 impl PgHistory {

@@ -170,6 +170,34 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         beat_ms   bigint NOT NULL
     );",
     ),
+    (
+        4,
+        "the shift logbook shared by every console, never changed once written",
+        // The same entries as the cache's `logbook` (`model::logbook`): a console writes its notes here as well as
+        // in its cache, by `uid`, so a note sent again after a reconnect goes in once. Corrections are new rows;
+        // the trigger refuses changes and deletions from anyone.
+        "CREATE TABLE logbook (
+        id         bigserial PRIMARY KEY,
+        uid        text NOT NULL UNIQUE,
+        written_ms bigint NOT NULL,
+        author     text NOT NULL,
+        from_ms    bigint NOT NULL,
+        to_ms      bigint,
+        asset      text NOT NULL DEFAULT '',
+        alarm_rule text,
+        alarm_source text,
+        text       text NOT NULL,
+        corrects   text,
+        handover_shift text,
+        taken_over_by  text,
+        console    text NOT NULL DEFAULT ''
+    );
+    CREATE INDEX logbook_by_time ON logbook (from_ms);
+    CREATE FUNCTION logbook_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'logbook entries are never changed or removed: write a correction'; END $$;
+    CREATE TRIGGER logbook_immutable BEFORE UPDATE OR DELETE ON logbook
+        FOR EACH ROW EXECUTE FUNCTION logbook_immutable();",
+    ),
 ];
 
 /// The newest schema this build knows.

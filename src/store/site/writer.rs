@@ -1133,6 +1133,7 @@ async fn restore_alarms(client: &Client, evaluator: &mut dyn Evaluator) -> Resul
                 acked: a.alarm.acked,
                 limit: a.limit,
                 out_of_service: a.alarm.out_of_service,
+                shelved: a.alarm.shelved.clone(),
             };
             let seen = latest.get(&a.source).copied();
             evaluator.restore(&a.rule, &a.source, &a.asset, restored, seen);
@@ -1167,6 +1168,8 @@ async fn restore_alarms(client: &Client, evaluator: &mut dyn Evaluator) -> Resul
             acked: r.get(4),
             limit: limit.as_deref().and_then(Limit::parse),
             out_of_service: state == AlarmState::OutOfService.label(),
+            // The site keeps shelves in `alarm_state` (read above when it has rows).
+            shelved: None,
         };
         let seen = match (r.get::<_, Option<i64>>(7), r.get::<_, Option<f64>>(8)) {
             (Some(ts), Some(v)) => Some((ts, v)),
@@ -1235,7 +1238,7 @@ fn save_spilled(cache: &std::path::Path, ranges: &[(i64, i64)]) {
 
 /// The cache's samples in `[from, to)`, as one event per gateway.
 fn read_cache(cache: &std::path::Path, (from, to): (i64, i64)) -> Result<Vec<Arc<FeedEvent>>, crate::store::Error> {
-    let conn = crate::store::open_reader(cache)?;
+    let conn = crate::store::open_live_reader(cache)?;
     let sql = |source| crate::store::Error::Sqlite { path: cache.to_owned(), source };
     let mut stmt = conn
         .prepare_cached(
