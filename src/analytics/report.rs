@@ -132,6 +132,8 @@ pub struct Report {
     /// The alarm KPIs of the range (filled by `watchfloor report`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alarms: Option<super::alarm_kpi::Kpis>,
+    /// The logbook's notes and handovers about the range, in the order of what they are about.
+    pub notes: Vec<crate::model::logbook::Note>,
 }
 
 /// One machine's row from its OEE and stops.
@@ -227,6 +229,7 @@ pub fn full(
         return Ok(None);
     }
     report.alarms = Some(super::alarm_kpi::kpis(history, from_ms, to_ms)?);
+    report.notes = history.notes(from_ms, to_ms)?;
     step(of_all, of_all);
     Ok(Some(report))
 }
@@ -276,6 +279,7 @@ pub fn from_rows(
         lines,
         vehicles: Vec::new(),
         alarms: None,
+        notes: Vec::new(),
     }
 }
 

@@ -251,11 +251,50 @@ pub fn render(report: &Report, title: &str, kpis: Option<&Kpis>) -> String {
             v.geofence_events.len()
         );
     }
+    h.push_str("</table></section>");
+    notes_html(&mut h, &report.notes);
     h.push_str(
-        "</table></section><p class=\"note\">Made by Watchfloor from the history cache; the same figures as \
+        "<p class=\"note\">Made by Watchfloor from the history cache; the same figures as \
                 `watchfloor report --format json`.</p></body></html>\n",
     );
     h
+}
+
+/// The logbook section: each note with its time (UTC), subject, author and text; a corrected note struck through
+/// with who corrected it, a handover with who took over.
+fn notes_html(h: &mut String, notes: &[crate::model::logbook::Note]) {
+    use crate::model::time::rfc3339;
+    if notes.is_empty() {
+        h.push_str("<section><h2>Logbook</h2><p class=\"note\">No notes about this range.</p></section>");
+        return;
+    }
+    let corrected = crate::model::logbook::corrected_by(notes);
+    h.push_str(
+        "<section><h2>Logbook</h2><table><tr><th>About (UTC)</th><th>Subject</th><th>Author</th><th>Note</th>\
+         <th>Written (UTC)</th></tr>",
+    );
+    for n in notes {
+        let when = match n.to_ms {
+            Some(to) => format!("{} – {}", rfc3339(n.from_ms), rfc3339(to)),
+            None => rfc3339(n.from_ms),
+        };
+        let mut text = esc(&n.text);
+        if let Some(handover) = &n.handover {
+            text = format!("<b>Handover of {}</b> to {}. {text}", esc(&handover.shift), esc(&handover.taken_over_by));
+        }
+        if let Some(by) = corrected.get(n.uid.as_str()) {
+            text = format!("<s>{text}</s> <i>(corrected by {} at {})</i>", esc(&by.author), rfc3339(by.written_ms));
+        }
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{text}</td><td>{}</td></tr>",
+            esc(&when),
+            esc(&n.subject.label()),
+            esc(&n.author),
+            rfc3339(n.written_ms)
+        );
+    }
+    h.push_str("</table></section>");
 }
 
 #[cfg(test)]
@@ -274,6 +313,7 @@ mod tests {
             lines: Vec::new(),
             vehicles: Vec::new(),
             alarms: None,
+            notes: Vec::new(),
         };
         let html = render(&report, "Shift A", Some(&Kpis { per_10_min: vec![1, 12, 3], ..Kpis::default() }));
         assert!(html.contains("Plant &lt;A&gt;"));

@@ -1,5 +1,5 @@
 //! The report as one Excel workbook (`rust_xlsxwriter`): a summary, then OEE per site, line and machine, the six
-//! big losses, stop causes, alarm KPIs and vehicles, each sheet a table with a frozen, filtered header. Numbers stay
+//! big losses, stop causes, alarm KPIs, vehicles and the logbook's notes, each sheet a table with a frozen, filtered header. Numbers stay
 //! numbers, with real formats: fractions as percent, durations as `[h]:mm:ss` (Excel's days), counts as integers.
 
 use rust_xlsxwriter::{Format, FormatAlign, Workbook, Worksheet, XlsxError};
@@ -8,6 +8,9 @@ use super::report::{Figures, Report};
 
 const SECS_PER_DAY: f64 = 86_400.0;
 
+/// 1970-01-01 as an Excel serial date.
+const EXCEL_EPOCH_DAYS: f64 = 25_569.0;
+
 /// The cell formats of the workbook.
 struct Formats {
     header: Format,
@@ -15,6 +18,7 @@ struct Formats {
     duration: Format,
     count: Format,
     decimal: Format,
+    time: Format,
     title: Format,
 }
 
@@ -26,6 +30,7 @@ impl Formats {
             duration: Format::new().set_num_format("[h]:mm:ss"),
             count: Format::new().set_num_format("#,##0"),
             decimal: Format::new().set_num_format("#,##0.0"),
+            time: Format::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
             title: Format::new().set_bold().set_font_size(14),
         }
     }
@@ -39,6 +44,8 @@ enum Cell<'a> {
     Duration(f64),
     Count(i64),
     Decimal(Option<f64>),
+    /// A time, UTC ms, as an Excel date and time.
+    Time(Option<i64>),
 }
 
 /// One cell with its format; an unknown figure stays empty.
@@ -50,7 +57,12 @@ fn write_cell(ws: &mut Worksheet, f: &Formats, (r, col): (u32, u16), cell: &Cell
         #[expect(clippy::cast_precision_loss, reason = "part counts")]
         Cell::Count(n) => ws.write_number_with_format(r, col, *n as f64, &f.count).map(|_| ()),
         Cell::Decimal(Some(v)) => ws.write_number_with_format(r, col, *v, &f.decimal).map(|_| ()),
-        Cell::Percent(None) | Cell::Decimal(None) => Ok(()),
+        // Excel's serial date: days since 1899-12-30.
+        #[expect(clippy::cast_precision_loss, reason = "milliseconds of this era fit a double exactly")]
+        Cell::Time(Some(ms)) => {
+            ws.write_number_with_format(r, col, *ms as f64 / 86_400_000.0 + EXCEL_EPOCH_DAYS, &f.time).map(|_| ())
+        }
+        Cell::Percent(None) | Cell::Decimal(None) | Cell::Time(None) => Ok(()),
     }
 }
 
@@ -261,6 +273,44 @@ pub fn render(report: &Report, title: &str) -> Result<Vec<u8>, XlsxError> {
         ],
         &vehicles,
     )?;
+    let corrected = crate::model::logbook::corrected_by(&report.notes);
+    let subjects: Vec<String> = report.notes.iter().map(|n| n.subject.label()).collect();
+    let notes: Vec<Vec<Cell<'_>>> = report
+        .notes
+        .iter()
+        .zip(&subjects)
+        .map(|(n, subject)| {
+            let handover = n.handover.as_ref();
+            vec![
+                Cell::Time(Some(n.from_ms)),
+                Cell::Time(n.to_ms),
+                Cell::Text(subject),
+                Cell::Text(&n.author),
+                Cell::Text(&n.text),
+                Cell::Text(handover.map_or("", |h| h.shift.as_str())),
+                Cell::Text(handover.map_or("", |h| h.taken_over_by.as_str())),
+                Cell::Text(corrected.get(n.uid.as_str()).map_or("", |by| by.text.as_str())),
+                Cell::Time(Some(n.written_ms)),
+            ]
+        })
+        .collect();
+    let ws = wb.add_worksheet().set_name("Notes")?;
+    table(
+        ws,
+        &f,
+        &[
+            ("From (UTC)", 18.0),
+            ("To (UTC)", 18.0),
+            ("Subject", 28.0),
+            ("Author", 14.0),
+            ("Note", 60.0),
+            ("Handover of", 18.0),
+            ("Taken over by", 14.0),
+            ("Corrected to", 40.0),
+            ("Written (UTC)", 18.0),
+        ],
+        &notes,
+    )?;
     wb.save_to_buffer()
 }
 
@@ -305,14 +355,27 @@ mod tests {
             lines: Vec::new(),
             vehicles: Vec::new(),
             alarms: None,
+            notes: notes(),
         }
+    }
+
+    /// A note about the filler's jam, corrected by a second one.
+    fn notes() -> Vec<crate::model::logbook::Note> {
+        use crate::model::logbook::{Note, Subject};
+        // 2026-12-05 08:00:00 UTC.
+        let at = 1_796_457_600_000;
+        let mut first = Note::new("c-1-a".into(), at + 60_000, "ana", at, "Filler jammed");
+        first.subject = Subject::Asset { asset: "PlantA/Line1/Filler".into() };
+        let mut fix = Note::new("c-2-b".into(), at + 120_000, "ana", at, "Capper jammed, not the filler");
+        fix.corrects = Some("c-1-a".into());
+        vec![first, fix]
     }
 
     #[test]
     fn the_workbook_reads_back_with_numbers_as_numbers() {
         let bytes = render(&report(), "Shift report").expect("workbook");
         let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).expect("an xlsx an independent reader opens");
-        assert_eq!(book.sheet_names(), ["Summary", "OEE", "Losses", "Stops", "Alarms", "Vehicles"]);
+        assert_eq!(book.sheet_names(), ["Summary", "OEE", "Losses", "Stops", "Alarms", "Vehicles", "Notes"]);
         let oee = book.worksheet_range("OEE").expect("OEE sheet");
         assert_eq!(oee.get_value((0, 7)), Some(&Data::String("OEE".into())));
         assert_eq!(oee.get_value((2, 1)), Some(&Data::String("PlantA/Line1/Filler".into())));
@@ -323,5 +386,15 @@ mod tests {
         let stops = book.worksheet_range("Stops").expect("Stops sheet");
         assert_eq!(stops.get_value((1, 1)), Some(&Data::String("jam".into())));
         assert!(duration(stops.get_value((1, 3)), 12.5 * 60.0 / 86_400.0), "{:?}", stops.get_value((1, 3)));
+        let notes = book.worksheet_range("Notes").expect("Notes sheet");
+        let time = notes.get_value((1, 0));
+        assert!(
+            // 2026-12-05 08:00 is Excel's day 46,361 and a third.
+            matches!(time, Some(Data::DateTime(d)) if !d.is_duration() && (d.as_f64() - (46_361.0 + 1.0 / 3.0)).abs() < 1e-6),
+            "a date and time: {time:?}"
+        );
+        assert_eq!(notes.get_value((1, 2)), Some(&Data::String("Filler".into())));
+        assert_eq!(notes.get_value((1, 7)), Some(&Data::String("Capper jammed, not the filler".into())), "corrected");
+        assert_eq!(notes.get_value((2, 1)), Some(&Data::Empty), "an instant has no end");
     }
 }
