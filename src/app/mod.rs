@@ -130,6 +130,9 @@ pub struct WatchfloorApp {
     map: crate::ui::panels::map::MapPanel,
     fleet_table: fleet::FleetTable,
     alarms: crate::ui::panels::alarm_list::AlarmsPanel,
+    logbook: crate::ui::panels::logbook::LogbookPanel,
+    /// This workstation's name: the logbook's note ids.
+    console: String,
     /// The site at a past instant, when reviewing.
     review: Option<crate::ui::panels::review::Review>,
     reports_dir: Option<std::path::PathBuf>,
@@ -193,6 +196,8 @@ impl WatchfloorApp {
             map: crate::ui::panels::map::MapPanel::new(parts.site_plan).with_tiles(parts.tiles, parts.pmtiles),
             fleet_table: fleet::FleetTable::default(),
             alarms: crate::ui::panels::alarm_list::AlarmsPanel::default(),
+            logbook: crate::ui::panels::logbook::LogbookPanel::default(),
+            console: crate::store::site::console_name(),
             opening: None,
             review: None,
             reports_dir: parts.reports_dir,
@@ -593,10 +598,32 @@ impl WatchfloorApp {
         });
     }
 
+    /// Hands logbook notes to the history writer (which keeps them until the file takes them) and, on a console,
+    /// to the site database.
+    fn write_notes(&mut self, notes: Vec<crate::model::logbook::Note>) {
+        for note in notes {
+            tracing::info!(uid = note.uid, author = note.author, "logbook: note written");
+            if let Some(site) = &self.site
+                && !site.send_note(note.clone())
+            {
+                self.problems.push("The note did not go to the site database: its queue is full".to_owned());
+            }
+            let sent = self.store.as_ref().is_some_and(|s| s.send(StoreCommand::Note(Box::new(note))));
+            if !sent {
+                self.problems.push("The note was not stored: the history writer is busy or gone".to_owned());
+            }
+        }
+    }
+
     /// Carries out what the windows asked for this frame: feed commands, alarm actions, the horn, the keys.
     fn act(&mut self, ctx: &egui::Context, out: windows::ViewOut, live_alarms: &[AlarmView], shown: &[AlarmView]) {
         let reviewing = self.review.is_some();
         self.send(out.commands);
+        self.write_notes(out.logbook.notes);
+        if let Some(taker) = out.logbook.operator {
+            tracing::info!(from = self.operator, to = taker, "shift handed over");
+            self.operator = taker;
+        }
         let mut actions = out.alarm_actions;
         if let (Some(t), Some(review)) = (out.seek, self.review.as_mut()) {
             review.seek(t);
@@ -933,6 +960,9 @@ impl eframe::App for WatchfloorApp {
                 horn: &horn,
                 horn_now_ms: self.annunciator.now_ms(),
                 kiosk: self.windows.kiosk(),
+                notes_written: self.store.as_ref().map_or(0, |s| s.status().notes_written),
+                notes_writable: self.store.is_some(),
+                console: &self.console,
             };
             let mut views = windows::Views {
                 plant: &mut self.plant,
@@ -941,6 +971,7 @@ impl eframe::App for WatchfloorApp {
                 alarms: &mut self.alarms,
                 trend: &mut self.settings.trend,
                 connections: &mut self.connections,
+                logbook: &mut self.logbook,
             };
             windows::banner_ui(ui, "alarms", &env, &mut out);
             if self.windows.is_popped(main_view) {

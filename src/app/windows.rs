@@ -327,6 +327,7 @@ pub struct Views<'a> {
     pub alarms: &'a mut crate::ui::panels::alarm_list::AlarmsPanel,
     pub trend: &'a mut crate::ui::panels::trend::TrendPanel,
     pub connections: &'a mut crate::ui::panels::connections::ConnectionsPanel,
+    pub logbook: &'a mut crate::ui::panels::logbook::LogbookPanel,
 }
 
 /// What every view reads this frame.
@@ -346,6 +347,12 @@ pub struct ViewEnv<'a> {
     /// The annunciator's clock now (for the silence's time left).
     pub horn_now_ms: i64,
     pub kiosk: bool,
+    /// The history writer's count of stored logbook notes.
+    pub notes_written: u64,
+    /// Logbook notes can be written (a history writer, live).
+    pub notes_writable: bool,
+    /// This workstation's name (the logbook's note ids).
+    pub console: &'a str,
 }
 
 /// What the views and windows asked for this frame.
@@ -359,6 +366,8 @@ pub struct ViewOut {
     pub keys: Shortcuts,
     /// A popped-out view to put back into the main window.
     pub bring_back: Option<View>,
+    /// Logbook notes written this frame, and who took over at a handover.
+    pub logbook: crate::ui::panels::logbook::LogbookOut,
 }
 
 /// Draws one view into `ui` (its side panels and central panel).
@@ -434,6 +443,25 @@ pub fn view_ui(ui: &mut Ui, view: View, views: &mut Views<'_>, env: &ViewEnv<'_>
                 tz: env.timezone,
             };
             egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, &connections_env, &mut out.commands));
+        }
+        View::Logbook => {
+            let logbook_env = crate::ui::panels::logbook::LogbookEnv {
+                theme,
+                live,
+                alarms: env.alarms,
+                now_ms: env.cursor.map_or(now_ms, |c| c.at_ms),
+                operator: env.operator,
+                timezone: env.timezone,
+                calendar: live.oee.calendar(),
+                history: env.history,
+                notes_written: env.notes_written,
+                writable: env.notes_writable && !env.reviewing,
+                console: env.console,
+            };
+            let panel = &mut *views.logbook;
+            let asked = egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, &logbook_env)).inner;
+            out.logbook.notes.extend(asked.notes);
+            out.logbook.operator = asked.operator.or(out.logbook.operator.take());
         }
     }
 }

@@ -5,10 +5,10 @@
 //! its `uid`, which stays the same in every store the note is copied to: the cache, the site database, a
 //! recording). A handover is a note too: written by the outgoing operator at shift change, naming who took over.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a note is about, besides its time.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Subject {
     /// The shift or the site as a whole.
@@ -45,7 +45,7 @@ fn short(path: &str) -> &str {
 }
 
 /// A shift handed over: which shift, and who took it over.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Handover {
     /// The shift handed over, as the calendar names it (`2026-12-05 Morning`).
     pub shift: String,
@@ -53,7 +53,7 @@ pub struct Handover {
 }
 
 /// One logbook entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     /// Unique in every store (`<console>-<written ms>-<random>`), so a copy is recognised and never doubled.
     pub uid: String,

@@ -87,11 +87,12 @@ pub enum View {
     Alarms,
     Trends,
     Connections,
+    Logbook,
 }
 
 impl View {
-    pub const ALL: [Self; 6] =
-        [Self::Overview, Self::Plant, Self::Fleet, Self::Alarms, Self::Trends, Self::Connections];
+    pub const ALL: [Self; 7] =
+        [Self::Overview, Self::Plant, Self::Fleet, Self::Alarms, Self::Trends, Self::Logbook, Self::Connections];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -101,6 +102,7 @@ impl View {
             Self::Alarms => "Alarms",
             Self::Trends => "Trends",
             Self::Connections => "Connections",
+            Self::Logbook => "Logbook",
         }
     }
 }

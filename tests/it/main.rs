@@ -8,6 +8,7 @@ mod feed;
 mod fleet;
 mod http_feed;
 mod layering;
+mod logbook;
 mod mqtt_feed;
 mod oee;
 mod opcua_feed;

@@ -220,9 +220,14 @@ pub async fn write_states(
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ActionKind {
     Acknowledge,
-    Shelve { until_ms: i64, reason: String },
+    Shelve {
+        until_ms: i64,
+        reason: String,
+    },
     Unshelve,
     OutOfService(bool),
+    /// A logbook note: not about one alarm's state, but queued, kept and retried the same way.
+    Note(Box<crate::model::logbook::Note>),
 }
 
 impl ActionKind {
@@ -233,6 +238,7 @@ impl ActionKind {
             Self::Unshelve => "Unshelve",
             Self::OutOfService(true) => "Out of service",
             Self::OutOfService(false) => "Return to service",
+            Self::Note(_) => "Note",
         }
     }
 }
@@ -265,6 +271,8 @@ pub enum Outcome {
     Refused(String),
     /// The same action (by id) was applied before: nothing changed.
     Replayed,
+    /// A logbook note went in.
+    Written,
 }
 
 impl Outcome {
@@ -273,12 +281,56 @@ impl Outcome {
             Self::Done { from, to } => format!("done: {} → {}", from.label(), to.label()),
             Self::Refused(why) => format!("refused: {why}"),
             Self::Replayed => "replayed".to_owned(),
+            Self::Written => "written".to_owned(),
         }
     }
 }
 
+/// Writes a logbook note into the site's logbook, once by its uid.
+async fn write_note(
+    client: &tokio_postgres::Client,
+    note: &crate::model::logbook::Note,
+    console: &str,
+) -> Result<Outcome, SiteError> {
+    use crate::model::logbook::Subject;
+    let (rule, source) = match &note.subject {
+        Subject::Alarm { rule, source, .. } => (Some(rule.as_str()), Some(source.as_str())),
+        Subject::General | Subject::Asset { .. } => (None, None),
+    };
+    let (shift, taken_over_by) = match &note.handover {
+        Some(h) => (Some(h.shift.as_str()), Some(h.taken_over_by.as_str())),
+        None => (None, None),
+    };
+    let inserted = client
+        .execute(
+            "INSERT INTO logbook (uid, written_ms, author, from_ms, to_ms, asset, alarm_rule, alarm_source, text,
+                 corrects, handover_shift, taken_over_by, console)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (uid) DO NOTHING",
+            &[
+                &note.uid,
+                &note.written_ms,
+                &note.author,
+                &note.from_ms,
+                &note.to_ms,
+                &note.subject.asset(),
+                &rule,
+                &source,
+                &note.text,
+                &note.corrects,
+                &shift,
+                &taken_over_by,
+                &console,
+            ],
+        )
+        .await?;
+    Ok(if inserted > 0 { Outcome::Written } else { Outcome::Replayed })
+}
+
 /// Applies `action` as one compare-and-set transaction (see the module docs).
 pub async fn apply_action(client: &mut tokio_postgres::Client, action: &SiteAction) -> Result<Outcome, SiteError> {
+    if let ActionKind::Note(note) = &action.kind {
+        return write_note(client, note, &action.console).await;
+    }
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ALARM_LOCK]).await?;
     let fresh = tx
@@ -327,6 +379,8 @@ pub async fn apply_action(client: &mut tokio_postgres::Client, action: &SiteActi
             ActionKind::OutOfService(out) => {
                 Ok(a.set_out_of_service(action.at_ms, *out, &action.user, &action.comment))
             }
+            // Written above, before any alarm is looked at.
+            ActionKind::Note(_) => Err("a note is not an alarm action".to_owned()),
         };
         (from, t.and_then(|t| t.ok_or_else(|| format!("nothing to do: it is {}", from.label()))))
     };

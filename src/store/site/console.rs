@@ -167,6 +167,21 @@ impl SiteConsole {
     pub fn send(&self, action: SiteAction) -> bool {
         self.actions.try_send(action).is_ok()
     }
+
+    /// Queues a logbook note for the site's logbook, kept and retried like an action (by the note's uid).
+    pub fn send_note(&self, note: crate::model::logbook::Note) -> bool {
+        self.send(SiteAction {
+            id: format!("note:{}", note.uid),
+            rule: String::new(),
+            source: String::new(),
+            occurrence_ms: None,
+            user: note.author.clone(),
+            console: self.console.clone(),
+            comment: String::new(),
+            at_ms: note.written_ms,
+            kind: crate::store::site::alarms::ActionKind::Note(Box::new(note)),
+        })
+    }
 }
 
 /// This machine's name, for the journal's console column.

@@ -4,6 +4,7 @@ pub mod alarm_list;
 pub mod alarms;
 pub mod connections;
 pub mod fleet;
+pub mod logbook;
 pub mod map;
 pub mod oee;
 pub mod opcua_browse;
