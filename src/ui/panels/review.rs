@@ -66,6 +66,8 @@ pub struct Site {
 struct Timeline {
     markers: Vec<(i64, Priority)>,
     down: Vec<(String, i64, i64)>,
+    /// The logbook's notes about the range.
+    notes: Vec<crate::model::logbook::Note>,
 }
 
 /// Choosing what to review: a shift of the calendar inside the data, or any range typed in.
@@ -594,10 +596,12 @@ impl Review {
         if self.timeline_loading.is_none() && !self.timeline_read {
             let (from, to) = (self.from_ms, self.to_ms);
             self.timeline_loading = history.run_backend(move |conn| {
+                let history_error = |source| crate::store::Error::History { path: "history".into(), source };
                 Ok(Timeline {
                     markers: crate::analytics::alarm_kpi::activations(conn.as_history(), from, to)
-                        .map_err(|source| crate::store::Error::History { path: "history".into(), source })?,
+                        .map_err(history_error)?,
                     down: conn.down_spans(from, to)?,
+                    notes: conn.as_history().notes(from, to).map_err(history_error)?,
                 })
             });
         }
@@ -631,10 +635,11 @@ impl Review {
         }
     }
 
-    /// Every event the timeline knows, in time order: alarm activations and downtime starts and ends.
+    /// Every event the timeline knows, in time order: alarm activations, downtime starts and ends, and notes.
     fn events(&self) -> Vec<i64> {
         let mut out: Vec<i64> = self.timeline.markers.iter().map(|(t, _)| *t).collect();
         out.extend(self.timeline.down.iter().flat_map(|(_, a, b)| [*a, *b]));
+        out.extend(self.timeline.notes.iter().map(|n| n.from_ms.max(self.from_ms)));
         out.sort_unstable();
         out.dedup();
         out
@@ -851,6 +856,16 @@ impl Review {
             let colour = crate::ui::panels::alarms::priority_colour(theme, *p);
             painter.line_segment([pos2(x, rect.top() + 2.0), pos2(x, rect.center().y)], Stroke::new(1.5, colour));
         }
+        // Notes: a small flag on the top edge at what each is about (a range's span underlined).
+        for note in &self.timeline.notes {
+            let (a, b) = (x_of(note.from_ms.max(self.from_ms)), x_of(note.end_ms().min(self.to_ms)));
+            if b > a + 1.0 {
+                painter
+                    .line_segment([pos2(a, rect.top() + 1.0), pos2(b, rect.top() + 1.0)], Stroke::new(2.0, theme.text));
+            }
+            let flag = [pos2(a, rect.top()), pos2(a + 7.0, rect.top() + 4.0), pos2(a, rect.top() + 8.0)];
+            painter.add(egui::Shape::convex_polygon(flag.to_vec(), theme.text_strong, Stroke::NONE));
+        }
         let x = x_of(self.at_ms);
         painter.line_segment([pos2(x, rect.top()), pos2(x, rect.bottom())], Stroke::new(2.0, theme.text_strong));
         painter.text(
@@ -879,7 +894,21 @@ impl Review {
             let f = f64::from(((p.x - rect.left()) / rect.width()).clamp(0.0, 1.0));
             #[expect(clippy::cast_possible_truncation, clippy::cast_precision_loss, reason = "a time on the bar")]
             let t = self.from_ms + (f * span as f64) as i64;
-            response.on_hover_text(format!("{} — click or drag to go there", stamp(t, "%H:%M:%S")));
+            // The notes about the hovered moment (within 4 px), with who wrote them.
+            let near = 4.0 * span as f64 / f64::from(rect.width().max(1.0));
+            let notes: Vec<String> = self
+                .timeline
+                .notes
+                .iter()
+                .filter(|n| (n.from_ms as f64 - near..=n.end_ms() as f64 + near).contains(&(t as f64)))
+                .map(|n| format!("Note by {} at {}: {}", n.author, stamp(n.from_ms, "%H:%M"), n.text))
+                .collect();
+            let mut tip = format!("{} — click or drag to go there", stamp(t, "%H:%M:%S"));
+            for note in notes {
+                tip.push('\n');
+                tip.push_str(&note);
+            }
+            response.on_hover_text(tip);
         }
     }
 }

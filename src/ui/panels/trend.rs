@@ -303,7 +303,17 @@ struct Runtime {
     hover_ms: Option<i64>,
     /// In review, the range and cursor: following "live" then means showing the reviewed range.
     review: Option<ReviewCursor>,
+    /// The logbook's notes about the range read last (wider than the window, so panning needs no new read).
+    notes: Vec<crate::model::logbook::Note>,
+    notes_read: Option<((i64, i64), std::time::Instant)>,
+    notes_loading: Option<(i64, i64, NotesRead)>,
 }
+
+/// A read of the logbook on the reader thread.
+type NotesRead = Pending<(Vec<crate::model::logbook::Note>, crate::store::HistorySource)>;
+
+/// Notes are read again this often, as others may write them.
+const NOTES_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The signals that can be trended: the cache's list merged with the live view's.
 #[derive(Default)]
@@ -556,6 +566,7 @@ impl TrendPanel {
         egui::Panel::bottom("trend_pens").resizable(false).show(ui, |ui| {
             remove = self.pen_table_ui(ui, env, &scales);
         });
+        self.load_notes(history, window);
         let outcome = self.plot_ui(ui, env, window, &scales, divisions);
         self.apply_plot_outcome(&outcome, window, ui, time);
         if let Some(signal) = remove {
@@ -897,6 +908,38 @@ impl TrendPanel {
             .or_else(|| self.rt.catalog.entries.get(&pen.signal).and_then(|e| e.unit.as_deref()))
     }
 
+    /// Reads the notes about the window and a window's width either side, when the window left what was read or
+    /// [`NOTES_EVERY`] has passed.
+    fn load_notes(&mut self, history: &History, window: (i64, i64)) {
+        if let Some((from, to, pending)) = &mut self.rt.notes_loading {
+            match pending.poll() {
+                Some(Ok((notes, _))) => {
+                    self.rt.notes = notes;
+                    self.rt.notes_read = Some(((*from, *to), std::time::Instant::now()));
+                    self.rt.notes_loading = None;
+                }
+                Some(Err(err)) => {
+                    tracing::warn!("trend: the logbook cannot be read: {err}");
+                    self.rt.notes_read = Some(((*from, *to), std::time::Instant::now()));
+                    self.rt.notes_loading = None;
+                }
+                None => return,
+            }
+        }
+        let covered = self
+            .rt
+            .notes_read
+            .is_some_and(|((from, to), at)| from <= window.0 && window.1 <= to && at.elapsed() < NOTES_EVERY);
+        if covered {
+            return;
+        }
+        let width = window.1 - window.0;
+        let (from, to) = (window.0 - width, window.1 + width);
+        if let Some(p) = history.run_history(move |h| h.notes(from, to)) {
+            self.rt.notes_loading = Some((from, to, p));
+        }
+    }
+
     /// The chart: gaps, min–max bands and mean lines of every pen, one y axis per pen, site time on x.
     fn plot_ui(
         &self,
@@ -949,6 +992,8 @@ impl TrendPanel {
         let interpolate = self.interpolate;
         let now_ms = env.now_ms;
         let cursor = env.review.map(|r| r.at_ms);
+        let notes: Vec<&crate::model::logbook::Note> =
+            self.rt.notes.iter().filter(|n| n.overlaps(window.0, window.1)).collect();
         let response = Plot::new("trend_plot")
             .allow_drag(Vec2b::new(true, false))
             .allow_zoom(Vec2b::new(true, false))
@@ -997,6 +1042,32 @@ impl TrendPanel {
                 if let Some(at) = cursor {
                     plot_ui.vline(
                         egui_plot::VLine::new("Review cursor", x_of(at)).stroke(Stroke::new(2.0, theme.attention)),
+                    );
+                }
+                // The logbook: a dashed line at each note (a range shaded), its author and first words at the top.
+                for note in &notes {
+                    let at = note.from_ms.max(window.0);
+                    if let Some(to) = note.to_ms.filter(|to| *to > note.from_ms) {
+                        plot_ui.span(
+                            Span::new(format!("note by {}", note.author), x_of(at)..=x_of(to.min(window.1)))
+                                .fill(theme.text_dim.gamma_multiply(0.08))
+                                .border(Stroke::NONE),
+                        );
+                    }
+                    plot_ui.vline(
+                        egui_plot::VLine::new(format!("note by {}", note.author), x_of(at))
+                            .stroke(Stroke::new(1.0, theme.text))
+                            .style(LineStyle::dashed_loose()),
+                    );
+                    let words: String = note.text.chars().take(48).collect();
+                    let more = if note.text.chars().count() > 48 { "…" } else { "" };
+                    plot_ui.text(
+                        egui_plot::Text::new(
+                            "note",
+                            egui_plot::PlotPoint::new(x_of(at), Y_MAX - (Y_MAX - Y_MIN) * 0.05),
+                            RichText::new(format!(" {}: {words}{more}", note.author)).size(11.0).color(theme.text),
+                        )
+                        .anchor(egui::Align2::LEFT_TOP),
                     );
                 }
             });
