@@ -49,7 +49,9 @@
 //!   whose results come back as [`store::Pending`], and the query functions (decimation with min/max per bucket,
 //!   tier choice, time-weighted mean, gaps and interpolation for display, every signal's value at an instant);
 //!   each reader job runs in one read transaction ([`store::in_snapshot`]); [`store::journal`] reads the alarm
-//!   journal (entries of a range, alarms standing at a time, KPIs); [`store::export`] writes portable recordings
+//!   journal (entries of a range, alarms standing at a time, KPIs); [`store::logbook`] writes and reads the
+//!   logbook (never changed or removed, triggers hold it); a file of an older schema is read through an upgraded
+//!   copy ([`store::open_reader`]), a writer upgrades it in place; [`store::export`] writes portable recordings
 //!   (`.wfrec`: the same schema plus the config and site plan, from a cache or the site database);
 //!   [`store::site`] the site database on PostgreSQL (the recorder's writer: binary COPY, idempotent inserts, day
 //!   partitions, versioned migrations, leader and standby on an advisory lock, what overflows its buffer left to
@@ -89,7 +91,8 @@
 //!   the site database answer and analytics reads through, and the writers' [`model::history::Evaluator`]), the
 //!   shift calendar (shifts, breaks, scheduled windows of a range, DST), [`model::time`] (RFC 3339), the site plan
 //!   (`GeoJSON` buildings, roads, zones, chargers), and [`model::alarm`]: the ISA-18.2 lifecycle of one alarm
-//!   (acknowledge, shelve, suppress, out of service), each change a journal entry.
+//!   (acknowledge, shelve, suppress, out of service), each change a journal entry; [`model::logbook`]: the shift
+//!   logbook's notes and handovers (immutable, corrections as new notes, one `uid` in every store).
 //! - [`live`] — [`live::LiveState`]: latest values, machines and vehicles folded from their metrics, gateways, and
 //!   the OEE tracker fed with every machine value.
 //! - [`config`] — the TOML config, validated into typed settings with located error messages.
@@ -98,7 +101,7 @@
 //! - [`ui`] — [`ui::theme`] (all colours as named tokens, dark and light), [`ui::widgets`] (status badge, battery
 //!   bar, OEE gauge), [`ui::panels`] (status bar, plant overview tiles, the Plant view's OEE gauges and machine
 //!   detail, fleet table, the fleet map on walkers, trends, connections with the OPC UA browser, the alarm banner, and the Alarms view:
-//!   summary, history, KPIs; review mode: the site at a past instant on a timeline, any shift or range, playback,
+//!   summary, history, KPIs; the Logbook view: notes, corrections and the handover with what is standing; review mode: the site at a past instant on a timeline, any shift or range, playback,
 //!   shift report and recording export with progress; the trend follows the review's range and cursor).
 //!
 //! Outside `src/`: `tests/` (integration tests: the UI on the simulator with `egui_kittest`, the feed on a real

@@ -223,7 +223,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, Error> {
 
 /// Opens an existing cache or recording read-only (queries, `--db`, `query`, `signals`, review, export). Never
 /// creates or changes the file. One written by an older Watchfloor is read through an upgraded copy (see
-/// [`open_reader_upgraded`]); one written by a newer Watchfloor is refused.
+/// `open_reader_upgraded`); one written by a newer Watchfloor is refused.
 pub fn open_reader(path: &Path) -> Result<Connection, Error> {
     open_read_only(path, true)
 }
@@ -272,7 +272,7 @@ fn open_read_only(path: &Path, upgrade_older: bool) -> Result<Connection, Error>
 /// snapshot, even of a file another process writes), the migrations run on the copy, and the copy is opened
 /// read-only and unlinked at once (the open connection keeps it; nothing is left behind). The original is never
 /// changed, so a recording on read-only media or one shared with an older build stays as it was.
-pub fn open_reader_upgraded(conn: &Connection, path: &Path, version: i64) -> Result<Connection, Error> {
+fn open_reader_upgraded(conn: &Connection, path: &Path, version: i64) -> Result<Connection, Error> {
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     tracing::info!(
         path = %path.display(),

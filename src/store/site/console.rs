@@ -45,7 +45,7 @@ pub struct ConsoleStatus {
 }
 
 impl ConsoleStatus {
-    /// The last action's refusal, said for 15 s after it came: "Acknowledge of <rule> on <source> refused: why".
+    /// The last action's refusal, said for 15 s after it came: `Acknowledge of <rule> on <source> refused: why`.
     pub fn recent_refusal(&self, now_ms: i64) -> Option<String> {
         match &self.last_outcome {
             Some((action, Outcome::Refused(why), at)) if now_ms - at < 15_000 => {
