@@ -926,3 +926,38 @@ fn a_console_reviews_the_site_database_as_it_would_a_cache_of_the_same_data() {
     assert!(down_site.iter().any(|(m, ..)| m.contains("Filler")), "{down_site:?}");
     assert_eq!(down_site, down_cache);
 }
+
+#[test]
+fn a_consoles_notes_go_to_the_site_logbook_once_and_are_never_changed() {
+    if !postgres_installed() {
+        return;
+    }
+    use watchfloor::model::logbook::{Note, Subject};
+    use watchfloor::store::site::SiteConsole;
+    use watchfloor::store::site::alarms::Outcome;
+    let db = "site_logbook";
+    let url = server().create_database(db).expect("database");
+    // The recorder makes the schema; consoles only use it.
+    write_site(&url, &sim_events(SimConfig { lines: 1, vehicles: 1, ..SimConfig::demo(5, START_MS) }, 1, &[]));
+    let console = SiteConsole::start(SiteTarget::plain(&url), "console-a").expect("console");
+    let mut note = Note::new("console-a-1-x".into(), START_MS + 60_000, "ana", START_MS + 30_000, "Capper jammed");
+    note.subject = Subject::Asset { asset: "PlantA/Line1/Capper".into() };
+    note.to_ms = Some(START_MS + 45_000);
+    assert!(console.send_note(note.clone()));
+    let written = |s: &watchfloor::store::site::ConsoleStatus, outcome: &Outcome| {
+        s.last_outcome.as_ref().is_some_and(|(a, o, _)| a.id == "note:console-a-1-x" && o == outcome)
+    };
+    wait_console(&console, "the note is written", |s| written(s, &Outcome::Written));
+    // Sent again (a queue replayed after a reconnect): the same uid goes in once.
+    let again = Note { written_ms: START_MS + 61_000, ..note.clone() };
+    assert!(console.send_note(again));
+    wait_console(&console, "the copy is recognised", |s| written(s, &Outcome::Replayed));
+    let site = PgHistory::open(&SiteTarget::plain(&url)).expect("site");
+    assert_eq!(site.notes(START_MS, START_MS + 3_600_000).expect("notes"), vec![note]);
+    assert_eq!(count(db, "SELECT count(*) FROM logbook WHERE console = 'console-a'"), 1);
+    let refused = server().psql(db, "UPDATE logbook SET text = 'nothing happened'").expect_err("no changes");
+    assert!(format!("{refused:#}").contains("never changed"), "{refused:#}");
+    let refused = server().psql(db, "DELETE FROM logbook").expect_err("no deletions");
+    assert!(format!("{refused:#}").contains("never changed or removed"), "{refused:#}");
+    assert_eq!(count(db, "SELECT count(*) FROM logbook WHERE text = 'Capper jammed'"), 1);
+}
