@@ -343,7 +343,11 @@ fn failover(db: &str, gateway: &[&str], gateway_toml: &str, port: u16) {
     // The standby is connected when it holds the stream too (its own cache fills).
     let b_cache = dir.path().join("b.sqlite");
     wait_for("the standby receiving", Duration::from_secs(30), &|| {
-        b_cache.exists() && !cache_keys(&b_cache).is_empty()
+        // The file appears before its tables do: until then it holds nothing.
+        b_cache.exists()
+            && rusqlite::Connection::open_with_flags(&b_cache, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .and_then(|c| c.query_row("SELECT EXISTS (SELECT 1 FROM sample)", [], |r| r.get::<_, bool>(0)))
+                .unwrap_or(false)
     });
     std::thread::sleep(Duration::from_secs(2));
     leader.kill().expect("kill -9 the leader");

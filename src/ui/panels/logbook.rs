@@ -210,10 +210,18 @@ impl LogbookPanel {
                     }
                 });
             }
-            egui::ComboBox::new("note_subject", "")
-                .selected_text(self.subject.label())
-                .width(260.0)
-                .show_ui(ui, |ui| subject_choices_ui(ui, &mut self.subject, env));
+            match &self.correcting {
+                // A correction is about what the note it corrects is about.
+                Some(old) => {
+                    ui.label(old.subject.label());
+                }
+                None => {
+                    egui::ComboBox::new("note_subject", "")
+                        .selected_text(self.subject.label())
+                        .width(260.0)
+                        .show_ui(ui, |ui| subject_choices_ui(ui, &mut self.subject, env));
+                }
+            }
         });
         let edit = egui::TextEdit::multiline(&mut self.draft)
             .hint_text("What happened, what was done, what the next shift should know")
@@ -331,18 +339,19 @@ impl LogbookPanel {
         self.list_ui(ui, env, true);
         section_ui(ui, theme, "Standing alarms", summary.standing.len());
         for a in &summary.standing {
-            let since = a.active_since_ms.map(|t| crate::ui::fmt_ago(env.now_ms, t)).unwrap_or_default();
-            ui.label(format!("{} · {} · {} · {} {since}", a.priority.label(), a.state.label(), a.rule, a.source));
+            let since = a.active_since_ms.map(|t| format!(" · since {}", crate::ui::fmt_ago(env.now_ms, t)));
+            let what = format!("{} · {} · {} · {}", a.priority.label(), a.state.label(), a.rule, a.asset);
+            ui.label(format!("{what}{}", since.unwrap_or_default()));
         }
         section_ui(ui, theme, "Shelved", summary.shelved.len());
         for a in &summary.shelved {
             let until =
                 a.shelved_until_ms.map(|t| crate::ui::fmt_local(t, env.timezone, "until %H:%M")).unwrap_or_default();
-            ui.label(format!("{} · {} {until}", a.rule, a.source));
+            ui.label(format!("{} · {} {until}", a.rule, a.asset));
         }
         section_ui(ui, theme, "Out of service", summary.out_of_service.len());
         for a in &summary.out_of_service {
-            ui.label(format!("{} · {}", a.rule, a.source));
+            ui.label(format!("{} · {}", a.rule, a.asset));
         }
         section_ui(ui, theme, "Down machines", summary.down.len());
         for (name, why) in &summary.down {
@@ -431,6 +440,8 @@ impl<'a> HandoverSummary<'a> {
                 AlarmState::Normal | AlarmState::Suppressed => {}
             }
         }
+        // The most urgent first, then the oldest.
+        s.standing.sort_by_key(|a| (a.priority, a.active_since_ms));
         for m in env.live.machines() {
             let why = match m.state {
                 _ if m.stale => Some("no data".to_owned()),
