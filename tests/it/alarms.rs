@@ -493,23 +493,32 @@ fn the_kpis_find_a_flood_a_chattering_alarm_and_the_bad_actors() {
 }
 
 /// Out of service (maintenance) is journaled with the user and the reason, and survives a restart.
+/// AGV-01's state of charge at 10 % at `t` (below the rule's low limit).
+fn low_soc(t: i64) -> Arc<FeedEvent> {
+    let s = Sample::new(SignalId::new(SOC), t, Value::F64(10.0));
+    Arc::new(FeedEvent::new(Arc::from("gw"), t, FeedEventBody::Samples(vec![s])))
+}
+
+/// A writer with the rules on `path`, on `clock`, and the sender of its events.
+fn start_writer(
+    path: &std::path::Path,
+    clock: Arc<dyn watchfloor::clock::Clock>,
+) -> (mpsc::Sender<Arc<FeedEvent>>, Store) {
+    let (tx, rx) = mpsc::channel(64);
+    let mut options = StoreOptions::new(path);
+    options.evaluator = watchfloor::analytics::recording::SiteEvaluator::boxed(rules(), Default::default(), None);
+    options.clock = clock;
+    (tx, Store::start(options, rx).expect("writer"))
+}
+
 #[test]
 fn out_of_service_is_journaled_and_survives_a_restart() {
     use watchfloor::model::alarm::AlarmState;
     use watchfloor::store::StoreCommand;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("oos.sqlite");
-    let gw: Arc<str> = Arc::from("gw");
-    let low = |t: i64| {
-        let s = Sample::new(SignalId::new(SOC), t, Value::F64(10.0));
-        Arc::new(FeedEvent::new(Arc::clone(&gw), t, FeedEventBody::Samples(vec![s])))
-    };
-    let start = || {
-        let (tx, rx) = mpsc::channel(64);
-        let mut options = StoreOptions::new(&path);
-        options.evaluator = watchfloor::analytics::recording::SiteEvaluator::boxed(rules(), Default::default(), None);
-        (tx, Store::start(options, rx).expect("writer"))
-    };
+    let low = low_soc;
+    let start = || start_writer(&path, Arc::new(watchfloor::clock::SystemClock));
     let (tx, store) = start();
     for t in [START_MS, START_MS + 10_000] {
         tx.blocking_send(low(t)).expect("send");
@@ -550,19 +559,9 @@ fn a_shelf_survives_a_restart_and_ends_on_time() {
     use watchfloor::store::StoreCommand;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("shelf.sqlite");
-    let gw: Arc<str> = Arc::from("gw");
-    let low = |t: i64| {
-        let s = Sample::new(SignalId::new(SOC), t, Value::F64(10.0));
-        Arc::new(FeedEvent::new(Arc::clone(&gw), t, FeedEventBody::Samples(vec![s])))
-    };
+    let low = low_soc;
     let clock = Arc::new(ManualClock::new(START_MS + 10_000));
-    let start = || {
-        let (tx, rx) = mpsc::channel(64);
-        let mut options = StoreOptions::new(&path);
-        options.evaluator = watchfloor::analytics::recording::SiteEvaluator::boxed(rules(), Default::default(), None);
-        options.clock = Arc::clone(&clock) as Arc<dyn watchfloor::clock::Clock>;
-        (tx, Store::start(options, rx).expect("writer"))
-    };
+    let start = || start_writer(&path, Arc::clone(&clock) as Arc<dyn watchfloor::clock::Clock>);
     let (tx, store) = start();
     for t in [START_MS, START_MS + 10_000] {
         tx.blocking_send(low(t)).expect("send");
