@@ -97,6 +97,14 @@ fn a_note_is_written_corrected_and_the_shift_handed_over() {
     let operator: Vec<Option<String>> = harness.query_all_by_label("Operator").map(|n| n.value()).collect();
     assert!(operator.contains(&Some("ben".to_owned())), "who took over acts from now on: {operator:?}");
 
+    // The shift before has no notes; back to this one, its notes again.
+    click(&mut harness, "Notes");
+    click(&mut harness, "Earlier shift");
+    wait_for(&mut harness, "No notes in this shift yet");
+    assert!(harness.query_by_label_contains("(now)").is_none(), "an earlier shift is not now");
+    click(&mut harness, "Later shift");
+    wait_for(&mut harness, "Handover to ben");
+
     let status = store.flush_blocking().expect("flushed");
     assert_eq!(status.notes_written, 3);
     drop(harness);

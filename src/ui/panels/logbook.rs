@@ -110,20 +110,35 @@ pub struct LogbookPanel {
     taken_over_by: String,
     handover_text: String,
     problem: Option<String>,
+    /// How many shifts back the list shows (0: the shift now).
+    earlier: u32,
 }
 
 impl LogbookPanel {
     pub fn ui(&mut self, ui: &mut Ui, env: &LogbookEnv<'_>) -> LogbookOut {
         let shift = env.calendar.shift_at(env.now_ms);
-        let range = shift.as_ref().map_or((env.now_ms - 8 * 3_600_000, env.now_ms + 1), |s| (s.start_ms, s.end_ms));
+        if self.tab == LogbookTab::Handover {
+            // A handover is of the shift now.
+            self.earlier = 0;
+        }
+        let (range, shown) = shown_range(env, shift.as_ref(), self.earlier);
         self.load(env, range);
         let mut out = LogbookOut::default();
         ui.horizontal(|ui| {
             ui.selectable_value(&mut self.tab, LogbookTab::Notes, "Notes");
             ui.selectable_value(&mut self.tab, LogbookTab::Handover, "Handover");
             ui.separator();
-            let name = shift.as_ref().map_or_else(|| "No shift".to_owned(), |s| shift_label(s, env.timezone));
-            ui.label(RichText::new(name).strong());
+            if self.tab == LogbookTab::Notes {
+                if ui.button("Earlier shift").on_hover_text("Read the notes of the shift before").clicked() {
+                    self.earlier += 1;
+                }
+                if ui.add_enabled(self.earlier > 0, egui::Button::new("Later shift")).clicked() {
+                    self.earlier -= 1;
+                }
+            }
+            let name = shown.as_ref().map_or_else(|| "No shift".to_owned(), |s| shift_label(s, env.timezone));
+            let now = if self.earlier == 0 { " (now)" } else { "" };
+            ui.label(RichText::new(format!("{name}{now}")).strong());
             if let Some(problem) = &self.problem {
                 ui.label(RichText::new(problem).color(env.theme.alarm));
             }
@@ -512,6 +527,19 @@ fn subject_choices_ui(ui: &mut Ui, subject: &mut Subject, env: &LogbookEnv<'_>) 
         let choice = Subject::Asset { asset: v.id.to_string() };
         ui.selectable_value(subject, choice, v.path.vehicle.as_str());
     }
+}
+
+/// The range the list shows, `earlier` shifts before the one at now (8 h steps where the calendar has no shift),
+/// and that shift.
+fn shown_range(env: &LogbookEnv<'_>, now: Option<&ShiftInstance>, earlier: u32) -> ((i64, i64), Option<ShiftInstance>) {
+    const HOURS_8: i64 = 8 * 3_600_000;
+    let mut range = now.map_or((env.now_ms - HOURS_8, env.now_ms + 1), |s| (s.start_ms, s.end_ms));
+    let mut shift = now.cloned();
+    for _ in 0..earlier {
+        shift = env.calendar.shift_at(range.0 - 1);
+        range = shift.as_ref().map_or((range.0 - HOURS_8, range.0), |s| (s.start_ms, s.end_ms));
+    }
+    (range, shift)
 }
 
 /// A note's time in site time: `09:10` or `09:10–09:40`.
