@@ -31,7 +31,7 @@ fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
-/// A site recorder with a config it cannot record with stops at once with EX_CONFIG (78), which its systemd unit does
+/// A site recorder with a config it cannot record with stops at once with `EX_CONFIG` (78), which its systemd unit does
 /// not restart on; with no gateway it records nothing rather than falling back to the demo.
 #[test]
 fn record_refuses_a_config_without_gateways_or_with_mistakes() {
