@@ -28,12 +28,32 @@ pub struct RecordOptions {
     pub demo: SimGateway,
 }
 
+/// `record` was given a config it cannot record with: missing, with mistakes, or with no gateway. `main` exits with
+/// status [`ConfigError::EXIT_STATUS`] for it, so that the recorder's service does not restart until the file is
+/// fixed (a site recorder with no gateway would record nothing; it must not fall back to the demo either).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    /// `EX_CONFIG` of BSD's sysexits.h; `RestartPreventExitStatus=` in packaging/debian/watchfloor-recorder.service.
+    pub const EXIT_STATUS: u8 = 78;
+}
+
 /// Records every configured gateway into `db` with no window, until the duration is over or the process is
 /// asked to stop; everything received is committed before it returns.
 pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
     let (config, problems) = load_config(options.config.as_deref(), options.demo.clone());
     if !problems.is_empty() {
-        bail!("{}", problems.join("\n"));
+        return Err(ConfigError(problems.join("\n")).into());
+    }
+    if let (Some(path), true) = (&options.config, config.gateways.is_empty()) {
+        return Err(ConfigError(format!(
+            "{} has no [[gateway]]: there is nothing to record; add the site's gateways (README, \"Connecting real \
+             gateways\")",
+            path.display()
+        ))
+        .into());
     }
     let runtime = io_runtime()?;
     let mut bus = EventBus::builder();

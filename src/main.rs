@@ -371,7 +371,11 @@ fn main() -> ExitCode {
         }
         Err(err) => {
             eprintln!("watchfloor: {err:#}");
-            ExitCode::FAILURE
+            if err.downcast_ref::<watchfloor::cli::ConfigError>().is_some() {
+                ExitCode::from(watchfloor::cli::ConfigError::EXIT_STATUS)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -3,12 +3,13 @@
 # Fails if the process dies, if the screenshot is blank, if the demo does not change between two screenshots, if no
 # log file is written, if the idle window spins the CPU, if SIGTERM does not close it cleanly, or if the history cache
 # it recorded is unreadable. Screenshots are left in target/smoke/.
+# WATCHFLOOR_BIN tests another binary (CI: the one the .deb installed) and SMOKE_DIR puts its files elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NO_COLOR=1  # plain log lines to grep
 
-bin=${CARGO_TARGET_DIR:-target}/release/watchfloor
-out=target/smoke
+bin=${WATCHFLOOR_BIN:-${CARGO_TARGET_DIR:-target}/release/watchfloor}
+out=${SMOKE_DIR:-target/smoke}
 rm -rf "$out"
 mkdir -p "$out/data"
 

@@ -31,6 +31,26 @@ fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
+/// A site recorder with a config it cannot record with stops at once with `EX_CONFIG` (78), which its systemd unit does
+/// not restart on; with no gateway it records nothing rather than falling back to the demo.
+#[test]
+fn record_refuses_a_config_without_gateways_or_with_mistakes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("site.sqlite");
+    let no_gateway = dir.path().join("site.toml");
+    std::fs::write(&no_gateway, "[site]\nname = \"Plant A\"\ntimezone = \"Europe/Helsinki\"\n").expect("write");
+    let missing = dir.path().join("missing.toml");
+    for (config, says) in [(&no_gateway, "nothing to record"), (&missing, "cannot read the config file")] {
+        let out =
+            watchfloor().args(["record", "--duration", "5s", "--config"]).arg(config).arg("--db").arg(&db).output();
+        let out = out.expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+    assert!(!db.exists(), "nothing recorded");
+}
+
 #[test]
 fn record_then_list_and_query_the_cache() {
     let dir = tempfile::tempdir().expect("temp dir");
