@@ -98,11 +98,12 @@
 //! - [`config`] — the TOML config, validated into typed settings with located error messages.
 //! - [`clock`] — injectable clocks: wall, scaled (simulation speed), manual (tests).
 //! - [`logging`] — `tracing` to stderr and a daily file in the data dir.
-//! - [`ui`] — [`ui::theme`] (all colours as named tokens, dark and light), [`ui::widgets`] (status badge, battery
-//!   bar, OEE gauge), [`ui::panels`] (status bar, plant overview tiles, the Plant view's OEE gauges and machine
-//!   detail, fleet table, the fleet map on walkers, trends, connections with the OPC UA browser, the alarm banner, and the Alarms view:
-//!   summary, history, KPIs; the Logbook view: notes, corrections and the handover with what is standing; review mode: the site at a past instant on a timeline, any shift or range, playback,
-//!   shift report and recording export with progress; the trend follows the review's range and cursor).
+//! - [`ui`] — [`ui::theme`] (all colours as named tokens, dark and light), [`ui::widgets`] (status badge, battery bar,
+//!   OEE gauge), [`ui::panels`] (status bar, plant overview tiles, the Plant view's OEE gauges and machine detail,
+//!   fleet table, the fleet map on walkers, trends, connections with the OPC UA browser, the alarm banner, and the
+//!   Alarms view: summary, history, KPIs; the Logbook view: notes, corrections and the handover with what is standing;
+//!   review mode: the site at a past instant on a timeline, any shift or range, playback, shift report and recording
+//!   export with progress; the trend follows the review's range and cursor).
 //!
 //! Outside `src/`: `tests/` (integration tests: the UI on the simulator with `egui_kittest`, the feed on a real
 //! runtime, the MQTT feeds on rumqttd and Mosquitto (restart, TLS), the HTTP feed against its server, the OPC UA

@@ -1,6 +1,7 @@
-//! The report as one Excel workbook (`rust_xlsxwriter`): a summary, then OEE per site, line and machine, the six
-//! big losses, stop causes, alarm KPIs, vehicles and the logbook's notes, each sheet a table with a frozen, filtered header. Numbers stay
-//! numbers, with real formats: fractions as percent, durations as `[h]:mm:ss` (Excel's days), counts as integers.
+//! The report as one Excel workbook (`rust_xlsxwriter`): a summary, then OEE per site, line and machine, the six big
+//! losses, stop causes, alarm KPIs, vehicles and the logbook's notes, each sheet a table with a frozen, filtered
+//! header. Numbers stay numbers, with real formats: fractions as percent, durations as `[h]:mm:ss` (Excel's days),
+//! counts as integers.
 
 use rust_xlsxwriter::{Format, FormatAlign, Workbook, Worksheet, XlsxError};
 

@@ -2,11 +2,11 @@
 //! plus what is needed to read it on another laptop, offline — the config text and the site plan (with the
 //! geofences) in the `recording` table. `report`, `query`, `alarms` and the window open it like any cache.
 //!
-//! What is copied: every signal; samples, fixes, events, alarm journal entries and logbook notes in `[from, to)`; the alarm journal's
-//! last entry before `from` per alarm (so the alarms standing when the range begins are known); gaps that overlap
-//! the range; the 1-minute and 1-hour rollups of the minutes and hours the range touches (whole buckets: a rollup at
-//! an edge also counts the values of its bucket just outside the range); each signal's last value in the range.
-//! The file is written as `<out>.part` and renamed when complete, so a cancelled or failed export never leaves a
+//! What is copied: every signal; samples, fixes, events, alarm journal entries and logbook notes in `[from, to)`; the
+//! alarm journal's last entry before `from` per alarm (so the alarms standing when the range begins are known); gaps
+//! that overlap the range; the 1-minute and 1-hour rollups of the minutes and hours the range touches (whole buckets: a
+//! rollup at an edge also counts the values of its bucket just outside the range); each signal's last value in the
+//! range. The file is written as `<out>.part` and renamed when complete, so a cancelled or failed export never leaves a
 //! file that looks like a recording.
 
 use std::path::{Path, PathBuf};
