@@ -8,6 +8,7 @@ mod fleet;
 mod http_feed;
 mod layering;
 mod mqtt_feed;
+mod notify;
 mod oee;
 mod opcua_feed;
 mod recording;
