@@ -76,7 +76,8 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
     );
     let store = Store::start(store_options, events).context("cannot start the history writer")?;
     let started = Instant::now();
-    let scheduled = start_scheduled(&config, options, &clock, runtime.handle())?;
+    let leads = site.as_ref().map(crate::store::site::SiteWriter::watch);
+    let scheduled = start_scheduled(&config, options, &clock, runtime.handle(), leads)?;
     let backend = Backend::start_with_clock(runtime.handle(), &config, &bus, clock);
     drop(bus);
     let gateways: Vec<&str> = config.gateways.iter().map(|g| g.name.as_str()).collect();
@@ -138,6 +139,7 @@ fn start_scheduled(
     options: &RecordOptions,
     clock: &Arc<dyn crate::clock::Clock>,
     runtime: &tokio::runtime::Handle,
+    leads: Option<tokio::sync::watch::Receiver<crate::store::site::SiteStatus>>,
 ) -> anyhow::Result<Scheduled> {
     use crate::scheduled::HistorySource;
     if config.reports.is_none() && config.notify.is_none() {
@@ -185,7 +187,7 @@ fn start_scheduled(
             let channels = notify.webhooks.len() + notify.emails.len();
             tracing::info!(channels, journal = %source.name(), "notifications");
             Some(
-                crate::scheduled::notifier::NotifierThread::start(notifier_options, source, runtime.clone())
+                crate::scheduled::notifier::NotifierThread::start(notifier_options, source, runtime.clone(), leads)
                     .context("cannot start the notifier")?,
             )
         }

@@ -192,7 +192,7 @@ pub async fn email(mail: &Email, site: &str, key: &str, due: &Due) -> Outcome {
 }
 
 /// A stable 64-bit hash (FNV-1a) of the key, for the Message-ID.
-fn fnv1a(text: &str) -> u64 {
+pub(super) fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 

@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rand::Rng as _;
-
 use super::deliver::{self, Outcome};
 use super::outbox::{self, Counts, Outbox, Pending};
 use super::policy::{Due, Policy, PolicySettings, Stage, backoff_ms};
@@ -204,7 +202,7 @@ impl Notifier {
                 tracing::info!(attempts = p.attempts + 1, "notification sent: {what}");
             }
             Outcome::Retry(err) if now_ms - p.created_ms < GIVE_UP_AFTER_MS => {
-                let next_ms = now_ms + backoff_ms(p.attempts + 1, rand::rng().random::<f64>());
+                let next_ms = now_ms + backoff_ms(p.attempts + 1, jitter(&p.key, now_ms));
                 self.outbox.retry(p.id, next_ms, &err)?;
                 tracing::warn!(
                     attempts = p.attempts + 1,
@@ -255,6 +253,15 @@ fn wants(audience: &Audience, due: &Due) -> bool {
     stage_ok && (due.gateway_loss || priority <= audience.min_priority)
 }
 
+/// A number in 0..1 that differs between rows and attempts, so deliveries that failed together do not retry
+/// together.
+fn jitter(key: &str, now_ms: i64) -> f64 {
+    let mixed = deliver::fnv1a(key) ^ u64::from_ne_bytes(now_ms.to_ne_bytes()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    #[expect(clippy::cast_precision_loss, reason = "53 bits of a hash as a fraction")]
+    let fraction = (mixed >> 11) as f64 / (1_u64 << 53) as f64;
+    fraction
+}
+
 /// The notifier's thread: opens the history when it can, one pass a second, until stopped.
 pub struct NotifierThread {
     stop: Arc<AtomicBool>,
@@ -262,10 +269,14 @@ pub struct NotifierThread {
 }
 
 impl NotifierThread {
+    /// With `leads` (the site writer's status), it passes only while this recorder leads the site: a standby's
+    /// notifier waits, so a site with two recorders sends each notification once (and should a takeover send one
+    /// again, it carries the same idempotency key and Message-ID).
     pub fn start(
         options: NotifierOptions,
         source: HistorySource,
         runtime: tokio::runtime::Handle,
+        leads: Option<tokio::sync::watch::Receiver<crate::store::site::SiteStatus>>,
     ) -> Result<Self, Error> {
         let mut notifier = Notifier::open(options)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -277,6 +288,15 @@ impl NotifierThread {
                 let mut last_problem = String::new();
                 let mut passes: u64 = 0;
                 loop {
+                    let leading =
+                        leads.as_ref().is_none_or(|w| w.borrow().role == crate::store::site::SiteRole::Leader);
+                    if !leading {
+                        note_problem(&mut last_problem, "not leading the site: the leader sends".to_owned());
+                        if sleep_unless(&flag, Duration::from_secs(1)) {
+                            break;
+                        }
+                        continue;
+                    }
                     if history.is_none() {
                         match source.open() {
                             Ok(h) => history = Some(h),

@@ -146,8 +146,9 @@ impl ReportThread {
             let mut files = 0;
             loop {
                 let now_ms = clock.now_ms();
-                let due = shifts_due(&ctx.calendar, now_ms, ctx.reports.after_ms, ctx.reports.catch_up);
-                for shift in due.iter().filter(|s| !no_data.contains(&s.start_ms)) {
+                let mut due = shifts_due(&ctx.calendar, now_ms, ctx.reports.after_ms, ctx.reports.catch_up);
+                due.retain(|s| !no_data.contains(&s.start_ms));
+                for shift in &due {
                     if history.is_none() {
                         match source.open() {
                             Ok(h) => history = Some(h),
@@ -203,8 +204,9 @@ impl Drop for ReportThread {
 
 /// Logs a problem once while it lasts.
 fn note(failing: &mut HashSet<String>, problem: String) {
-    if failing.insert(problem.clone()) {
+    if !failing.contains(&problem) {
         tracing::warn!("reports: {problem}");
+        failing.insert(problem);
     }
 }
 
