@@ -354,3 +354,49 @@ fn note_problem(last: &mut String, problem: String) {
         *last = problem;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audience(min_priority: Priority, escalation: bool) -> Audience {
+        Audience { name: "x".into(), min_priority, escalation, timeout_ms: 1_000 }
+    }
+
+    fn due(priority: Priority, stage: Stage, gateway_loss: bool) -> Due {
+        Due {
+            rule: "r".into(),
+            source: "s".into(),
+            asset: "a".into(),
+            priority: priority.label().into(),
+            state: "Unacknowledged".into(),
+            message: String::new(),
+            value: None,
+            limit: None,
+            occurred_ms: 0,
+            stage,
+            gateway_loss,
+        }
+    }
+
+    #[test]
+    fn a_channel_takes_its_stage_and_its_priorities_and_every_gateway_loss() {
+        let ops = audience(Priority::High, false);
+        assert!(wants(&ops, &due(Priority::Urgent, Stage::First, false)));
+        assert!(wants(&ops, &due(Priority::High, Stage::First, false)));
+        assert!(!wants(&ops, &due(Priority::Medium, Stage::First, false)));
+        assert!(wants(&ops, &due(Priority::Low, Stage::First, true)), "a gateway's loss, whatever its priority");
+        assert!(!wants(&ops, &due(Priority::Urgent, Stage::Escalation, false)), "not an escalation recipient");
+        let lead = audience(Priority::Medium, true);
+        assert!(wants(&lead, &due(Priority::Medium, Stage::Escalation, false)));
+        assert!(!wants(&lead, &due(Priority::Urgent, Stage::First, false)));
+    }
+
+    #[test]
+    fn jitter_stays_in_its_band_and_varies() {
+        let a = jitter("hook|r|s|0|first", 1_000);
+        let b = jitter("hook|r|s|0|first", 2_000);
+        assert!((0.0..1.0).contains(&a) && (0.0..1.0).contains(&b));
+        assert!((a - b).abs() > f64::EPSILON);
+    }
+}

@@ -246,7 +246,10 @@ impl Outbox {
                         count(*) FILTER (WHERE status = 'failed')
                  FROM outbox",
                 [],
-                |r| Ok(Counts { queued: r.get(0)?, retrying: r.get(1)?, sent: r.get(2)?, failed: r.get(3)? }),
+                |r| {
+                    let n = |i: usize| r.get::<_, i64>(i).map(|n| u64::try_from(n).unwrap_or_default());
+                    Ok(Counts { queued: n(0)?, retrying: n(1)?, sent: n(2)?, failed: n(3)? })
+                },
             )
             .map_err(|e| self.sqlite(e))
     }
