@@ -91,7 +91,10 @@ pub fn write_shift(history: &dyn HistoryRead, ctx: &ReportContext, shift: &Shift
         crate::analytics::report::full(history, &ctx.assets, &ctx.calendar, &ctx.site, &ctx.fleet, range, &mut step)
             .map_err(|e| format!("cannot read the history: {e}"))?
             .ok_or_else(|| "the report was stopped".to_owned())?;
-    if report.figures.planned_secs <= 0.0 && report.figures.total_count == 0 && report.vehicles.is_empty() {
+    // Machines known from other shifts are listed with the whole shift as no data; vehicles with no readings.
+    let machines_ran = report.figures.planned_secs > 0.0 || report.figures.total_count > 0;
+    let vehicles_seen = report.vehicles.iter().any(|v| v.min_soc_percent.is_some() || v.distance_km > 0.0);
+    if !machines_ran && !vehicles_seen {
         return Ok(Written::NoData);
     }
     let title = format!("Shift report: {} {}", id.rsplit_once('-').map_or(id.as_str(), |(d, _)| d), shift.name);

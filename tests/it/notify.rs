@@ -44,6 +44,8 @@ impl Plant {
         let mut options = StoreOptions::new(&cache);
         options.evaluator = watchfloor::analytics::recording::SiteEvaluator::boxed(rules, Default::default(), None);
         let store = Store::start(options, rx).expect("writer");
+        // The cache exists, migrated, once the writer answers.
+        store.flush_blocking().expect("flushed");
         let outbox = watchfloor::scheduled::outbox::path_for(&cache);
         Self { _dir: dir, cache, outbox, store, tx }
     }
