@@ -321,7 +321,8 @@ impl Checker<'_> {
             if let Some(after) = entry.escalate_after_ms
                 && after <= entry.delay_ms
             {
-                let span = stage.escalate_after.as_ref().or(stage.delay.as_ref()).map(Spanned::span).unwrap_or_default();
+                let span =
+                    stage.escalate_after.as_ref().or(stage.delay.as_ref()).map(Spanned::span).unwrap_or_default();
                 self.problem(
                     span,
                     format!(
@@ -444,8 +445,7 @@ impl Checker<'_> {
             self.problem(e.server.span(), "notify.email: give password_env or password_file, not both".to_owned());
         }
         let name = e.name.clone().unwrap_or_else(|| format!("email {}", to.join(",")));
-        let audience =
-            self.audience(name, e.min_priority.as_ref(), e.escalation, e.timeout.as_ref(), "notify.email");
+        let audience = self.audience(name, e.min_priority.as_ref(), e.escalation, e.timeout.as_ref(), "notify.email");
         Some(Email {
             audience,
             server,
@@ -472,7 +472,12 @@ mod tests {
     }
 
     fn messages(text: &str) -> Vec<String> {
-        parse(text).expect_err("mistakes").problems.into_iter().map(|p| format!("{:?}: {}", p.line, p.message)).collect()
+        parse(text)
+            .expect_err("mistakes")
+            .problems
+            .into_iter()
+            .map(|p| format!("{:?}: {}", p.line, p.message))
+            .collect()
     }
 
     #[test]

@@ -217,7 +217,10 @@ mod tests {
         };
         assert_eq!(subject(&due), "[HIGH] Filler temperature high — Line1/Filler");
         let text = body("Plant A", &due);
-        assert!(text.contains("Message:   85 above HI 80") && text.contains("Since:     1970-01-01T00:00:00"), "{text}");
+        assert!(
+            text.contains("Message:   85 above HI 80") && text.contains("Since:     1970-01-01T00:00:00"),
+            "{text}"
+        );
         let escalated = Due { stage: Stage::Escalation, ..due };
         assert!(subject(&escalated).starts_with("[HIGH] Escalation: Filler temperature high"));
         assert_ne!(fnv1a("a|b"), fnv1a("a|c"));

@@ -194,7 +194,8 @@ impl Notifier {
     }
 
     fn record(&mut self, p: &Pending, outcome: Outcome, now_ms: i64) -> Result<(), Error> {
-        let what = format!("{} {} on {} ({}) to {}", p.due.stage.label(), p.due.rule, p.due.source, p.due.priority, p.channel);
+        let what =
+            format!("{} {} on {} ({}) to {}", p.due.stage.label(), p.due.rule, p.due.source, p.due.priority, p.channel);
         match outcome {
             Outcome::Delivered => {
                 self.outbox.sent(p.id, now_ms)?;
@@ -300,7 +301,9 @@ impl NotifierThread {
                     if history.is_none() {
                         match source.open() {
                             Ok(h) => history = Some(h),
-                            Err(err) => note_problem(&mut last_problem, format!("cannot read {}: {err}", source.name())),
+                            Err(err) => {
+                                note_problem(&mut last_problem, format!("cannot read {}: {err}", source.name()));
+                            }
                         }
                     }
                     if let Some(h) = &history {
@@ -315,7 +318,7 @@ impl NotifierThread {
                             }
                         }
                     }
-                    if passes % 3_600 == 0 {
+                    if passes.is_multiple_of(3_600) {
                         match notifier.prune() {
                             Ok(n) if n > 0 => tracing::info!("{n} old notifications pruned from the outbox"),
                             Ok(_) => {}

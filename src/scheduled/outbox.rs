@@ -99,8 +99,7 @@ impl Outbox {
         let id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(sqlite)?;
         let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sqlite)?;
         if id == 0 && version == 0 {
-            let tables: i64 =
-                conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(sqlite)?;
+            let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(sqlite)?;
             if tables > 0 {
                 return Err(Error::Foreign { path: path.to_owned() });
             }

@@ -97,7 +97,10 @@ impl Policy {
             if self.open.get(&key).is_some_and(|o| o.first_id == e.id) {
                 return;
             }
-            self.open.insert(key, Occurrence { first_id: e.id, entry: e.clone(), first_done: false, escalation_done: false });
+            self.open.insert(
+                key,
+                Occurrence { first_id: e.id, entry: e.clone(), first_done: false, escalation_done: false },
+            );
             return;
         }
         match e.to {
@@ -189,11 +192,7 @@ mod tests {
     fn settings() -> PolicySettings {
         let mut stages = crate::config::Notify::default_stages();
         stages.insert(Priority::High, Stages { delay_ms: MIN, escalate_after_ms: Some(10 * MIN) });
-        PolicySettings {
-            stages,
-            gateway_rules: HashSet::from(["Gateway offline".to_owned()]),
-            gateway_loss: true,
-        }
+        PolicySettings { stages, gateway_rules: HashSet::from(["Gateway offline".to_owned()]), gateway_loss: true }
     }
 
     fn entry(id: i64, ts_ms: i64, from: S, to: S) -> JournalEntry {
@@ -306,5 +305,4 @@ mod tests {
         assert_eq!(backoff_ms(1, 1.0), 6_000);
         assert!((480_000..=720_000).contains(&backoff_ms(12, 0.9)));
     }
-
 }

@@ -17,8 +17,8 @@ use super::{HistorySource, sleep_unless};
 use crate::analytics::fleet::FleetParams;
 use crate::clock::Clock;
 use crate::config::{ReportFile, Reports};
-use crate::model::history::HistoryRead;
 use crate::model::asset::AssetModel;
+use crate::model::history::HistoryRead;
 use crate::model::{ShiftCalendar, ShiftInstance};
 
 /// What the shift reports are made from.
@@ -101,7 +101,9 @@ pub fn write_shift(history: &dyn HistoryRead, ctx: &ReportContext, shift: &Shift
     let mut written = Vec::new();
     for format in missing {
         let bytes = match format {
-            ReportFile::Html => crate::analytics::report_html::render(&report, &title, report.alarms.as_ref()).into_bytes(),
+            ReportFile::Html => {
+                crate::analytics::report_html::render(&report, &title, report.alarms.as_ref()).into_bytes()
+            }
             ReportFile::Xlsx => crate::analytics::report_xlsx::render(&report, &title)
                 .map_err(|e| format!("cannot make the workbook: {e}"))?,
             ReportFile::Json => serde_json::to_vec_pretty(&report).map_err(|e| format!("cannot make the JSON: {e}"))?,

@@ -262,8 +262,10 @@ fn the_delay_spares_an_acknowledged_alarm_and_the_escalation_an_acknowledged_one
     assert!(delivered(&received).is_empty(), "within the delay");
     pass(START_MS + 33 * MIN);
     pass(START_MS + 42 * MIN);
-    let got: Vec<(String, String)> =
-        delivered(&received).iter().map(|(p, _, b)| (p.clone(), b["stage"].as_str().unwrap_or("").to_owned())).collect();
+    let got: Vec<(String, String)> = delivered(&received)
+        .iter()
+        .map(|(p, _, b)| (p.clone(), b["stage"].as_str().unwrap_or("").to_owned()))
+        .collect();
     assert_eq!(got, [("/ops".to_owned(), "first".to_owned()), ("/lead".to_owned(), "escalation".to_owned())]);
 
     // Once more, acknowledged after the first notification: no escalation, and nothing repeated.
@@ -410,7 +412,8 @@ fn the_recorder_writes_the_shift_report_at_a_shift_end() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    let stems: std::collections::BTreeSet<&str> = names.iter().filter_map(|n| n.rsplit_once('.').map(|x| x.0)).collect();
+    let stems: std::collections::BTreeSet<&str> =
+        names.iter().filter_map(|n| n.rsplit_once('.').map(|x| x.0)).collect();
     assert!(!stems.is_empty(), "no report in {names:?}\n{stderr}");
     for stem in &stems {
         for ext in ["html", "xlsx", "json"] {
