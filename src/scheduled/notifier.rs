@@ -288,6 +288,7 @@ impl NotifierThread {
                 let mut history: Option<Box<dyn HistoryRead + Send>> = None;
                 let mut last_problem = String::new();
                 let mut passes: u64 = 0;
+                let mut logged = NotifyStatus::default();
                 loop {
                     let leading =
                         leads.as_ref().is_none_or(|w| w.borrow().role == crate::store::site::SiteRole::Leader);
@@ -317,6 +318,17 @@ impl NotifierThread {
                                 }
                             }
                         }
+                    }
+                    let now = notifier.status();
+                    if now != logged {
+                        tracing::info!(
+                            queued = now.queued,
+                            sent = now.sent,
+                            retrying = now.retrying + now.waiting,
+                            failed = now.failed,
+                            "notifications"
+                        );
+                        logged = now;
                     }
                     if passes.is_multiple_of(3_600) {
                         match notifier.prune() {
