@@ -76,6 +76,10 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
     );
     let store = Store::start(store_options, events).context("cannot start the history writer")?;
     let started = Instant::now();
+    if config.reports.is_some() || config.notify.is_some() {
+        // The cache exists, migrated, once the writer answers: the scheduled work reads it from the start.
+        let _ = store.flush_blocking();
+    }
     let leads = site.as_ref().map(crate::store::site::SiteWriter::watch);
     let scheduled = start_scheduled(&config, options, &clock, runtime.handle(), leads)?;
     let backend = Backend::start_with_clock(runtime.handle(), &config, &bus, clock);

@@ -381,10 +381,15 @@ fn decoded_subject(raw: &str) -> String {
 }
 
 /// `watchfloor record` over a sped-up simulator with hour-long shifts: a shift ends while it records, and its
-/// report is in the folder as HTML, a workbook and JSON, with the same OEE in the workbook as in the JSON.
+/// report is in the folder as HTML, a workbook and JSON, with the same OEE in the workbook as in the JSON. Its
+/// alarms (one per vehicle, standing all along) reach a local webhook once each, also across a second run.
 #[test]
-fn the_recorder_writes_the_shift_report_at_a_shift_end() {
+fn the_recorder_writes_the_shift_report_at_a_shift_end_and_sends_its_alarms() {
     use calamine::Reader as _;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = loopback();
+    let port = listener.local_addr().expect("addr").port();
+    let received = webhook_server(&rt, listener, 0);
     let dir = tempfile::tempdir().expect("temp dir");
     let reports = dir.path().join("reports");
     std::fs::create_dir(&reports).expect("folder");
@@ -392,6 +397,10 @@ fn the_recorder_writes_the_shift_report_at_a_shift_end() {
         "[site]\nname = \"Plant A\"\ntimezone = \"UTC\"\n\n[[gateway]]\nname = \"demo\"\nkind = \"sim\"\nseed = 7\n\
          speed = 1000\nlines = 1\nvehicles = 2\n\n[reports]\nfolder = \"reports\"\nafter = \"1m\"\n\n",
     );
+    config.push_str(&format!(
+        "[alarms]\ndefaults = false\n\n[[alarm]]\nname = \"Battery seen\"\nsignal = \"PlantA/Fleet/*/Battery/SoC\"\nlo = 200.0\npriority = \"high\"\n\n\
+         [notify]\nhigh = {{ delay = \"0s\" }}\n[[notify.webhook]]\nurl = \"http://127.0.0.1:{port}/hook\"\n\n"
+    ));
     for hour in 0..24 {
         config.push_str(&format!("[[shift]]\nname = \"H{hour:02}\"\nstart = \"{hour:02}:00\"\nduration = \"1h\"\n\n"));
     }
@@ -407,6 +416,16 @@ fn the_recorder_writes_the_shift_report_at_a_shift_end() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("shift report file(s) written"), "the summary says so: {stderr}");
+    assert!(stderr.contains("notifications: 2 queued, 2 sent, 0 retrying, 0 failed"), "{stderr}");
+    let sources = |r: &Shared| -> Vec<String> {
+        let mut s: Vec<String> =
+            delivered(r).iter().map(|(_, _, b)| b["source"].as_str().unwrap_or("").to_owned()).collect();
+        s.sort();
+        s
+    };
+    let first = sources(&received);
+    assert_eq!(first.len(), 2, "one per vehicle: {first:?}");
+    assert!(first[0] != first[1] && first.iter().all(|s| s.ends_with("/Battery/SoC")), "{first:?}");
     let mut names: Vec<String> = std::fs::read_dir(&reports)
         .expect("list")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -445,4 +464,5 @@ fn the_recorder_writes_the_shift_report_at_a_shift_end() {
         .expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read(reports.join(format!("{stem}.json"))).expect("read"), before);
+    assert_eq!(sources(&received), first, "the standing alarms are not sent again");
 }
