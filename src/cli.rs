@@ -186,6 +186,7 @@ fn start_scheduled(
                 gateway_rules,
                 outbox: crate::scheduled::outbox::path_for(&options.db),
                 journal: source.name(),
+                overlap_ids: if matches!(source, HistorySource::Site(_)) { 200 } else { 0 },
                 clock: Arc::clone(clock),
             };
             let channels = notify.webhooks.len() + notify.emails.len();

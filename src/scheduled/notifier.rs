@@ -47,6 +47,11 @@ pub struct NotifierOptions {
     pub outbox: PathBuf,
     /// Whose journal is followed (its name keys the cursor).
     pub journal: String,
+    /// How many ids before its place each pass reads again. A site database's ids come from a sequence that
+    /// concurrent writers (the leader, the consoles) take in one order and commit in another, so an entry may appear
+    /// behind one already read; read again, in id order, each alarm's entries give the same occurrences and the
+    /// outbox drops what is already there. 0 for the cache, which has one writer.
+    pub overlap_ids: i64,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -111,11 +116,13 @@ impl Notifier {
             Some(p) => p,
             None => self.first_position(history, now_ms)?,
         };
+        let mut after = (position - self.options.overlap_ids).max(0);
         loop {
-            let batch = history.journal_after(position, BATCH)?;
+            let batch = history.journal_after(after, BATCH)?;
             for e in &batch {
                 self.policy.apply(e);
                 position = position.max(e.id);
+                after = e.id;
             }
             if batch.len() < BATCH {
                 break;

@@ -65,7 +65,8 @@ impl Plant {
         self.store.flush_blocking().expect("flushed");
     }
 
-    fn notifier(&self, config: &str, clock: &Arc<ManualClock>, journal: &str) -> Notifier {
+    /// A notifier on this cache's journal; `overlap_ids` as for a site database (read again each pass).
+    fn notifier(&self, config: &str, clock: &Arc<ManualClock>, journal: &str, overlap_ids: i64) -> Notifier {
         let config = watchfloor::config::Config::parse(config, std::path::Path::new("notify.toml")).expect("config");
         let clock: Arc<dyn Clock> = Arc::clone(clock) as Arc<dyn Clock>;
         Notifier::open(NotifierOptions {
@@ -74,6 +75,7 @@ impl Plant {
             gateway_rules: HashSet::new(),
             outbox: self.outbox.clone(),
             journal: journal.into(),
+            overlap_ids,
             clock,
         })
         .expect("notifier")
@@ -155,7 +157,7 @@ fn an_alarm_reaches_a_webhook_exactly_once_after_two_503s() {
     let port = listener.local_addr().expect("addr").port();
     let received = webhook_server(&rt, listener, 2);
     let clock = Arc::new(ManualClock::new(START_MS));
-    let mut notifier = plant.notifier(&hook_config(port, ""), &clock, "cache");
+    let mut notifier = plant.notifier(&hook_config(port, ""), &clock, "cache", 0);
 
     plant.temp(START_MS, 91.5);
     let history = open_reader(&plant.cache).expect("reader");
@@ -207,7 +209,7 @@ fn a_pending_delivery_survives_a_restart_and_goes_out_once() {
     plant.temp(START_MS, 95.0);
     let history = open_reader(&plant.cache).expect("reader");
     {
-        let mut notifier = plant.notifier(&hook_config(port, ""), &clock, "cache");
+        let mut notifier = plant.notifier(&hook_config(port, ""), &clock, "cache", 0);
         assert_eq!(notifier.read_journal(&history).expect("read"), 1);
         assert_eq!(notifier.deliver(rt.handle()).expect("deliver"), 0, "connection refused");
         assert_eq!(notifier.status().retrying, 1);
@@ -215,13 +217,13 @@ fn a_pending_delivery_survives_a_restart_and_goes_out_once() {
     // Started again with the server up: the same journal gives nothing new, the pending row goes out.
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("the same port");
     let received = webhook_server(&rt, listener, 0);
-    let mut notifier = plant.notifier(&hook_config(port, ""), &clock, "cache");
+    let mut notifier = plant.notifier(&hook_config(port, ""), &clock, "cache", 0);
     assert_eq!(notifier.read_journal(&history).expect("read"), 0);
     clock.set(START_MS + 3 * MIN);
     assert_eq!(notifier.deliver(rt.handle()).expect("deliver"), 1);
     // A notifier that lost its place (another journal name: a fresh cursor) reads the same entries again:
     // nothing is queued twice.
-    let mut lost = plant.notifier(&hook_config(port, ""), &clock, "cache, read again");
+    let mut lost = plant.notifier(&hook_config(port, ""), &clock, "cache, read again", 0);
     assert_eq!(lost.read_journal(&history).expect("read"), 0);
     assert_eq!(lost.deliver(rt.handle()).expect("deliver"), 0);
     assert_eq!(delivered(&received).len(), 1);
@@ -240,7 +242,8 @@ fn the_delay_spares_an_acknowledged_alarm_and_the_escalation_an_acknowledged_one
          min_priority = \"medium\"\n"
     );
     let clock = Arc::new(ManualClock::new(START_MS));
-    let mut notifier = plant.notifier(&hook_config(port, &lead), &clock, "cache");
+    // Each pass reads the last 50 entries again, as on a site database: nothing is sent twice for it.
+    let mut notifier = plant.notifier(&hook_config(port, &lead), &clock, "cache", 50);
     let history = open_reader(&plant.cache).expect("reader");
     let mut pass = |at_ms: i64| {
         clock.set(at_ms);
@@ -335,7 +338,7 @@ fn an_alarm_reaches_a_local_mailbox_exactly_once() {
          from = \"Watchfloor <watchfloor@plant.example>\"\nto = [\"shift-lead@plant.example\"]\n"
     );
     let clock = Arc::new(ManualClock::new(START_MS + 5_000));
-    let mut notifier = plant.notifier(&config, &clock, "cache");
+    let mut notifier = plant.notifier(&config, &clock, "cache", 0);
     plant.temp(START_MS, 88.0);
     let history = open_reader(&plant.cache).expect("reader");
     assert_eq!(notifier.read_journal(&history).expect("read"), 1);
