@@ -96,6 +96,12 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
     );
     let store = Store::start(store_options, events).context("cannot start the history writer")?;
     let started = Instant::now();
+    if config.reports.is_some() || config.notify.is_some() {
+        // The cache exists, migrated, once the writer answers: the scheduled work reads it from the start.
+        let _ = store.flush_blocking();
+    }
+    let leads = site.as_ref().map(crate::store::site::SiteWriter::watch);
+    let scheduled = start_scheduled(&config, options, &clock, runtime.handle(), leads)?;
     let backend = Backend::start_with_clock(runtime.handle(), &config, &bus, clock);
     drop(bus);
     let gateways: Vec<&str> = config.gateways.iter().map(|g| g.name.as_str()).collect();
@@ -105,6 +111,8 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
         backend.shutdown().await;
         stop
     });
+    // The notifier delivers on the runtime: stopped before it.
+    let (notify_status, report_files) = scheduled.finish();
     runtime.shutdown_timeout(Duration::from_secs(2));
     if let Some(site) = site {
         let s = site.finish();
@@ -114,8 +122,15 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
         );
     }
     let status = store.finish();
+    let mut scheduled_summary = String::new();
+    if let Some(files) = report_files {
+        scheduled_summary.push_str(&format!("; {files} shift report file(s) written"));
+    }
+    if let Some(n) = notify_status {
+        scheduled_summary.push_str(&format!("; notifications: {n}"));
+    }
     eprintln!(
-        "recorded {} samples ({} duplicates skipped, {} not stored) into {} in {:.1} s; stopped by {reason}",
+        "recorded {} samples ({} duplicates skipped, {} not stored) into {} in {:.1} s{scheduled_summary}; stopped by {reason}",
         status.stored_samples,
         status.duplicate_samples,
         status.lost_samples,
@@ -126,6 +141,84 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
         bail!("{message}");
     }
     Ok(status)
+}
+
+/// The recorder's scheduled work, when configured: shift reports and notifications.
+struct Scheduled {
+    reports: Option<crate::scheduled::reports::ReportThread>,
+    notifier: Option<crate::scheduled::notifier::NotifierThread>,
+}
+
+impl Scheduled {
+    /// Stops both; what the notifier counted and how many report files were written (`None`: not configured).
+    fn finish(self) -> (Option<crate::scheduled::notifier::NotifyStatus>, Option<usize>) {
+        (self.notifier.map(|n| n.finish()), self.reports.map(|r| r.finish()))
+    }
+}
+
+/// Starts `[reports]` and `[notify]`, reading the site database when there is one (its journal has the consoles'
+/// acknowledgements; its history is what every console reports from), else the cache being recorded.
+fn start_scheduled(
+    config: &crate::config::Config,
+    options: &RecordOptions,
+    clock: &Arc<dyn crate::clock::Clock>,
+    runtime: &tokio::runtime::Handle,
+    leads: Option<tokio::sync::watch::Receiver<crate::store::site::SiteStatus>>,
+) -> anyhow::Result<Scheduled> {
+    use crate::scheduled::HistorySource;
+    if config.reports.is_none() && config.notify.is_none() {
+        return Ok(Scheduled { reports: None, notifier: None });
+    }
+    let source = match &config.site_db {
+        Some(db) => HistorySource::Site(site_target(db, None)?),
+        None => HistorySource::Cache(options.db.clone()),
+    };
+    let reports = match &config.reports {
+        Some(reports) => {
+            let (geofences, _) = config.geofences();
+            let ctx = crate::scheduled::reports::ReportContext {
+                reports: reports.clone(),
+                site: config.site.name.clone(),
+                assets: config.assets.clone(),
+                calendar: config.calendar.clone(),
+                fleet: crate::analytics::fleet::FleetParams { geofences, stale_after_ms: config.stale_after_ms },
+            };
+            tracing::info!(folder = %reports.folder.display(), from = %source.name(), "shift reports");
+            let tick = Duration::from_secs(2);
+            Some(
+                crate::scheduled::reports::ReportThread::start(ctx, source.clone(), Arc::clone(clock), tick)
+                    .context("cannot start the reports thread")?,
+            )
+        }
+        None => None,
+    };
+    let notifier = match &config.notify {
+        Some(notify) => {
+            let gateway_rules = config
+                .alarm_rules(&config.site_plan.load().0)
+                .into_iter()
+                .filter(|r| matches!(r.watch, crate::analytics::alarm::Watch::Gateway(_)))
+                .map(|r| r.name)
+                .collect();
+            let notifier_options = crate::scheduled::notifier::NotifierOptions {
+                notify: notify.clone(),
+                site: config.site.name.clone(),
+                gateway_rules,
+                outbox: crate::scheduled::outbox::path_for(&options.db),
+                journal: source.name(),
+                overlap_ids: if matches!(source, HistorySource::Site(_)) { 200 } else { 0 },
+                clock: Arc::clone(clock),
+            };
+            let channels = notify.webhooks.len() + notify.emails.len();
+            tracing::info!(channels, journal = %source.name(), "notifications");
+            Some(
+                crate::scheduled::notifier::NotifierThread::start(notifier_options, source, runtime.clone(), leads)
+                    .context("cannot start the notifier")?,
+            )
+        }
+        None => None,
+    };
+    Ok(Scheduled { reports, notifier })
 }
 
 /// A `--db`: a cache file or recording, or the site database (`postgres://…`).

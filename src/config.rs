@@ -18,6 +18,9 @@ use crate::model::shift::{BreakDef, ShiftDef};
 use crate::model::{BatteryThresholds, ShiftCalendar, VehicleKind};
 use crate::store::Retention;
 
+mod scheduled;
+pub use scheduled::{Audience, Email, Notify, ReportFile, Reports, SmtpTls, Stages, Webhook};
+
 /// The fastest a simulated gateway may run.
 pub const MAX_SIM_SPEED: f64 = 1_000.0;
 
@@ -73,6 +76,8 @@ struct RawConfig {
     map: RawMap,
     alarm: Vec<RawAlarm>,
     alarms: RawAlarms,
+    reports: Option<scheduled::RawReports>,
+    notify: Option<scheduled::RawNotify>,
 }
 
 #[derive(Deserialize, Default)]
@@ -299,6 +304,10 @@ pub struct Config {
     pub alarm_defaults: crate::analytics::alarm::Defaults,
     /// The workstation's horn (`[alarms] silence`, `[alarms.sound]`).
     pub horn: Horn,
+    /// The headless recorder's shift reports (`[reports]`), if any.
+    pub reports: Option<Reports>,
+    /// The headless recorder's alarm notifications (`[notify]`), if any.
+    pub notify: Option<Notify>,
 }
 
 /// The alarm horn's settings.
@@ -683,6 +692,8 @@ impl Config {
             alarms: Vec::new(),
             alarm_defaults: crate::analytics::alarm::Defaults::default(),
             horn: Horn::default(),
+            reports: None,
+            notify: None,
         }
     }
 
@@ -1183,6 +1194,8 @@ impl Checker<'_> {
             alarms: self.alarms(&raw.alarm),
             alarm_defaults: self.alarm_defaults(&raw.alarms),
             horn: self.horn(&raw.alarms),
+            reports: raw.reports.as_ref().and_then(|r| self.reports(r)),
+            notify: raw.notify.as_ref().map(|n| self.notify(n)),
         }
     }
 

@@ -18,6 +18,13 @@
 //! - [`cli`] — the headless commands: record gateways into a cache, print a signal's history as CSV/JSON, list
 //!   signals, print the report of a range or a shift (JSON, CSV, printable HTML), list the alarm journal or its
 //!   KPIs, export a range as a portable recording.
+//! - [`scheduled`] — what `record` does on a schedule (`[reports]`, `[notify]`), reading the site database when
+//!   there is one, else the cache: [`scheduled::reports`] the shift report (HTML, XLSX, JSON) written into a folder
+//!   at each shift end (temp file and rename, never over an existing file, catch-up at start);
+//!   [`scheduled::notifier`] follows the alarm journal by id and sends what [`scheduled::policy`] says is due (a
+//!   delay and an escalation per priority, nothing while acknowledged; pure) through [`scheduled::outbox`] (its own
+//!   SQLite file: idempotency keys, back-off with jitter, the journal cursor) over [`scheduled::deliver`] (webhook
+//!   JSON POST, SMTP mail with `lettre`). Used by [`cli`] only.
 //! - [`analytics`] — OEE (DOMAIN §3): [`analytics::oee`] the pure engine (one accumulator per machine and range:
 //!   times, counts, six big losses, stops, state timeline, hourly figures), [`analytics::OeeTracker`] the live shift
 //!   (O(1) per input, carried over at shift changes), [`analytics::history`] the recompute of any range from the
@@ -113,11 +120,14 @@
 //! exports from the window), recordings, the site database on a real PostgreSQL (idempotent replays, reports equal to a cache's, a newer
 //! schema refused, leader killed and the standby carrying on, consoles sharing alarm state with compare-and-set
 //! actions and an offline queue, two windows where an ack in one shows in the other, exports, a recorder away from
-//! the database writing from its cache later), the workstation (the horn's silence, priority, keys and mute in the
+//! the database writing from its cache later), scheduled work (an alarm to a local webhook after two 503s and to
+//! python aiosmtpd's mailbox exactly once, a restart with a delivery pending, delay and escalation, the shift
+//! report written by `record` at a shift end and read back with calamine), the workstation (the horn's silence, priority, keys and mute in the
 //! window; the horn played through ALSA into a WAV file and read back; a popped-out view's banner and a layout back
 //! after a restart), the layering (which module may import which), the
 //! smoke test
-//! script; `tests/opcua/`, the python asyncua server of the interop test), `assets/`, `icons/` (the app icon), `packaging/` (Linux `.desktop` file),
+//! script; `tests/opcua/`, the python asyncua server of the interop test; `tests/notify/`, the aiosmtpd SMTP server
+//! of the mail test), `assets/`, `icons/` (the app icon), `packaging/` (Linux `.desktop` file),
 //! `assets/sounds/` (the horn's sound per priority and the script that made them), `.ci/run` (what CI runs), `docs/` (benchmarks, the HTTP gateway protocol), `fuzz/` (cargo-fuzz targets for the
 //! payload decoders).
 
@@ -135,6 +145,7 @@ pub mod gui;
 pub mod live;
 pub mod logging;
 pub mod model;
+pub mod scheduled;
 pub mod sim;
 pub mod store;
 pub mod ui;

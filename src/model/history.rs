@@ -102,6 +102,10 @@ pub trait HistoryRead {
     fn last_fix_before(&self, vehicle: &str, ts_ms: i64) -> HistoryResult<Option<i64>>;
     /// Alarm journal entries with `from_ms <= ts < to_ms` in time order; at most `limit` (the newest when cut).
     fn journal(&self, from_ms: i64, to_ms: i64, limit: usize) -> HistoryResult<Vec<JournalEntry>>;
+    /// Journal entries stored after entry `after_id`, in the order they were stored (by id); at most `limit`. What
+    /// follows the journal as it grows (the recorder's notifier) reads this: ids grow as entries are stored, while
+    /// times may come late (a backfill's alarm carries its samples' time).
+    fn journal_after(&self, after_id: i64, limit: usize) -> HistoryResult<Vec<JournalEntry>>;
     /// Each alarm's last journal entry at or before `at_ms`, in time order.
     fn journal_last_at(&self, at_ms: i64) -> HistoryResult<Vec<JournalEntry>>;
     /// The alarms whose condition was active just before `at_ms`.

@@ -46,6 +46,14 @@ pub fn entries(conn: &Connection, from_ms: i64, to_ms: i64, limit: usize) -> rus
     stmt.query_map(params![from_ms, to_ms, limit], entry)?.collect()
 }
 
+/// Entries stored after entry `after_id`, by id; at most `limit`.
+pub fn after(conn: &Connection, after_id: i64, limit: usize) -> rusqlite::Result<Vec<JournalEntry>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM alarm_journal WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
+    stmt.query_map(params![after_id, limit], entry)?.collect()
+}
+
 /// The alarms whose condition was active at `at_ms`, with when it last came.
 pub fn standing(conn: &Connection, at_ms: i64) -> rusqlite::Result<Vec<Standing>> {
     let mut stmt = conn.prepare_cached(

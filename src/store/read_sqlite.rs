@@ -133,6 +133,10 @@ impl HistoryRead for Connection {
         Ok(journal::entries(self, from_ms, to_ms, limit)?)
     }
 
+    fn journal_after(&self, after_id: i64, limit: usize) -> HistoryResult<Vec<JournalEntry>> {
+        Ok(journal::after(self, after_id, limit)?)
+    }
+
     fn journal_last_at(&self, at_ms: i64) -> HistoryResult<Vec<JournalEntry>> {
         Ok(journal::last_at(self, at_ms)?)
     }

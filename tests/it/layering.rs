@@ -54,6 +54,7 @@ fn model_depends_on_nothing_above_it() {
             "crate::config",
             "crate::cli",
             "crate::ui",
+            "crate::scheduled",
             "rusqlite",
             "egui",
             "tokio",
@@ -73,6 +74,7 @@ fn analytics_reads_history_through_the_seam_only() {
             "crate::config",
             "crate::cli",
             "crate::ui",
+            "crate::scheduled",
             "rusqlite",
             "postgres",
             "egui",
@@ -84,7 +86,10 @@ fn analytics_reads_history_through_the_seam_only() {
 
 #[test]
 fn the_store_does_not_import_analytics() {
-    let found = reaching("store", &["crate::analytics", "crate::config", "crate::cli", "crate::ui", "crate::live"]);
+    let found = reaching(
+        "store",
+        &["crate::analytics", "crate::config", "crate::cli", "crate::ui", "crate::live", "crate::scheduled"],
+    );
     assert!(found.is_empty(), "store/ reaches up:\n{}", found.join("\n"));
 }
 
@@ -98,4 +103,16 @@ fn the_config_does_not_import_the_ui() {
 fn the_workstation_does_not_import_the_app() {
     let found = reaching("workstation", &["crate::app", "crate::cli", "crate::gui"]);
     assert!(found.is_empty(), "workstation/ reaches up:\n{}", found.join("\n"));
+}
+
+/// The recorder's scheduled work (reports, notifications) is I/O on top of the store: only `cli` starts it, and
+/// nothing it builds on imports it back.
+#[test]
+fn the_scheduled_work_is_used_by_the_cli_only() {
+    for part in ["feeds", "live", "config.rs", "app", "ui", "gui.rs", "workstation"] {
+        let found = reaching(part, &["crate::scheduled"]);
+        assert!(found.is_empty(), "{part} imports the scheduled work:\n{}", found.join("\n"));
+    }
+    let found = reaching("scheduled", &["crate::cli", "crate::ui", "crate::app", "crate::gui", "crate::live", "egui"]);
+    assert!(found.is_empty(), "scheduled/ reaches up:\n{}", found.join("\n"));
 }

@@ -10,6 +10,7 @@ mod http_feed;
 mod layering;
 mod logbook;
 mod mqtt_feed;
+mod notify;
 mod oee;
 mod opcua_feed;
 mod recording;

@@ -616,6 +616,11 @@ impl HistoryRead for PgHistory {
         Ok(self.query(&sql, &[&from_ms, &to_ms, &limit_of(limit)])?.iter().map(journal_of).collect())
     }
 
+    fn journal_after(&self, after_id: i64, limit: usize) -> HistoryResult<Vec<JournalEntry>> {
+        let sql = format!("SELECT {JOURNAL_COLUMNS} FROM alarm_journal WHERE id > $1 ORDER BY id LIMIT $2");
+        Ok(self.query(&sql, &[&after_id, &limit_of(limit)])?.iter().map(journal_of).collect())
+    }
+
     fn journal_last_at(&self, at_ms: i64) -> HistoryResult<Vec<JournalEntry>> {
         let sql = format!(
             "SELECT {JOURNAL_COLUMNS} FROM alarm_journal WHERE id IN (
