@@ -3,8 +3,8 @@
 //! `<shift id>.html`, `.xlsx` and `.json` (the shift id is the day it starts in site time and its name:
 //! `2026-11-20-A`). Each file is written to a temporary file in the folder and renamed, so a reader never sees half a
 //! report; an existing file is never written again. At start the most recent `catch_up` shifts whose files are
-//! missing are written, skipping shifts with no data. A failure (folder missing, disk full, history unreadable) is
-//! logged and tried again at the next tick; the recorder goes on.
+//! missing are written, skipping shifts with no data; the folder is made if missing. A failure (a folder that cannot
+//! be made, disk full, history unreadable) is logged and tried again at the next tick; the recorder goes on.
 
 use std::collections::HashSet;
 use std::io::Write as _;
@@ -115,9 +115,11 @@ pub fn write_shift(history: &dyn HistoryRead, ctx: &ReportContext, shift: &Shift
     Ok(Written::Files(written))
 }
 
-/// Writes `bytes` to a temporary file beside `path` and renames it into place, unless `path` exists by then.
+/// Writes `bytes` to a temporary file beside `path` and renames it into place, unless `path` exists by then. The
+/// folder is made if it is missing.
 fn write_new(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let folder = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(folder).map_err(|e| format!("cannot make the folder {}: {e}", folder.display()))?;
     let mut file = tempfile::Builder::new()
         .prefix(".wf-report-")
         .tempfile_in(folder)
@@ -250,6 +252,7 @@ mod tests {
         assert_eq!(std::fs::read(&path).expect("read"), b"first");
         let left: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
         assert_eq!(left.len(), 1, "no temporary file left behind");
-        assert!(write_new(&dir.path().join("missing/x.json"), b"x").is_err(), "a missing folder is an error");
+        write_new(&dir.path().join("new/x.json"), b"x").expect("a missing folder is made");
+        assert!(write_new(&path.join("x.json"), b"x").is_err(), "a folder that cannot be made is an error");
     }
 }
