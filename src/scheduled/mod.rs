@@ -40,16 +40,48 @@ impl HistorySource {
         }
     }
 
-    /// Opens a reader (blocking).
+    /// Opens a reader (blocking). The cache is the recorder's own, which its writer upgrades: a live reader, so a
+    /// cache still being created or upgraded is an error to try again, never a frozen upgraded copy.
     pub fn open(&self) -> Result<Box<dyn HistoryRead + Send>, String> {
         match self {
-            Self::Cache(path) => crate::store::open_reader(path)
+            Self::Cache(path) => crate::store::open_live_reader(path)
                 .map(|c| Box::new(c) as Box<dyn HistoryRead + Send>)
                 .map_err(|e| e.to_string()),
             Self::Site(target) => crate::store::site::PgHistory::open(target)
                 .map(|h| Box::new(h) as Box<dyn HistoryRead + Send>)
                 .map_err(|e| e.to_string()),
         }
+    }
+}
+
+/// A named thread that runs until it is told to stop (or dropped), and what it returns when it ends.
+pub struct Worker<T> {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<T>>,
+}
+
+impl<T: Default + Send + 'static> Worker<T> {
+    /// Runs `work` on a thread called `name`; `work` is given the flag that says it should stop.
+    fn spawn(
+        name: &str,
+        work: impl FnOnce(&std::sync::atomic::AtomicBool) -> T + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::Builder::new().name(name.to_owned()).spawn(move || work(&flag))?;
+        Ok(Self { stop, thread: Some(thread) })
+    }
+
+    /// Stops the thread after its current round and waits for it; what it returned (the default if it panicked).
+    pub fn finish(mut self) -> T {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
+    }
+}
+
+impl<T> Drop for Worker<T> {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -6,7 +6,6 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::deliver::{self, Outcome};
@@ -270,11 +269,8 @@ fn jitter(key: &str, now_ms: i64) -> f64 {
     fraction
 }
 
-/// The notifier's thread: opens the history when it can, one pass a second, until stopped.
-pub struct NotifierThread {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<NotifyStatus>>,
-}
+/// The notifier's thread: opens the history when it can, one pass a second, until stopped; its counts at the end.
+pub struct NotifierThread(super::Worker<NotifyStatus>);
 
 impl NotifierThread {
     /// With `leads` (the site writer's status), it passes only while this recorder leads the site: a standby's
@@ -287,85 +283,73 @@ impl NotifierThread {
         leads: Option<tokio::sync::watch::Receiver<crate::store::site::SiteStatus>>,
     ) -> Result<Self, Error> {
         let mut notifier = Notifier::open(options)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("wf-notify".to_owned())
-            .spawn(move || {
-                let mut history: Option<Box<dyn HistoryRead + Send>> = None;
-                let mut last_problem = String::new();
-                let mut passes: u64 = 0;
-                let mut logged = NotifyStatus::default();
-                loop {
-                    let leading =
-                        leads.as_ref().is_none_or(|w| w.borrow().role == crate::store::site::SiteRole::Leader);
-                    if !leading {
-                        note_problem(&mut last_problem, "not leading the site: the leader sends".to_owned());
-                        if sleep_unless(&flag, Duration::from_secs(1)) {
-                            break;
-                        }
-                        continue;
-                    }
-                    if history.is_none() {
-                        match source.open() {
-                            Ok(h) => history = Some(h),
-                            Err(err) => {
-                                note_problem(&mut last_problem, format!("cannot read {}: {err}", source.name()));
-                            }
-                        }
-                    }
-                    if let Some(h) = &history {
-                        match notifier.pass(h.as_ref(), &runtime) {
-                            Ok(()) => last_problem.clear(),
-                            Err(err) => {
-                                note_problem(&mut last_problem, err.to_string());
-                                // Reopened at the next pass: a site database may have gone away.
-                                if matches!(err, Error::Journal(_)) {
-                                    history = None;
-                                }
-                            }
-                        }
-                    }
-                    let now = notifier.status();
-                    if now != logged {
-                        tracing::info!(
-                            queued = now.queued,
-                            sent = now.sent,
-                            retrying = now.retrying + now.waiting,
-                            failed = now.failed,
-                            "notifications"
-                        );
-                        logged = now;
-                    }
-                    if passes.is_multiple_of(3_600) {
-                        match notifier.prune() {
-                            Ok(n) if n > 0 => tracing::info!("{n} old notifications pruned from the outbox"),
-                            Ok(_) => {}
-                            Err(err) => tracing::warn!("cannot prune the outbox: {err}"),
-                        }
-                    }
-                    passes += 1;
-                    if sleep_unless(&flag, Duration::from_secs(1)) {
+        let worker = super::Worker::spawn("wf-notify", move |flag| {
+            let mut history: Option<Box<dyn HistoryRead + Send>> = None;
+            let mut last_problem = String::new();
+            let mut passes: u64 = 0;
+            let mut logged = NotifyStatus::default();
+            loop {
+                let leading = leads.as_ref().is_none_or(|w| w.borrow().role == crate::store::site::SiteRole::Leader);
+                if !leading {
+                    note_problem(&mut last_problem, "not leading the site: the leader sends".to_owned());
+                    if sleep_unless(flag, Duration::from_secs(1)) {
                         break;
                     }
+                    continue;
                 }
-                let _ = notifier.refresh_counts();
-                notifier.status()
-            })
-            .map_err(|e| Error::Setup(format!("cannot start the notifier thread: {e}")))?;
-        Ok(Self { stop, thread: Some(thread) })
+                if history.is_none() {
+                    match source.open() {
+                        Ok(h) => history = Some(h),
+                        Err(err) => {
+                            note_problem(&mut last_problem, format!("cannot read {}: {err}", source.name()));
+                        }
+                    }
+                }
+                if let Some(h) = &history {
+                    match notifier.pass(h.as_ref(), &runtime) {
+                        Ok(()) => last_problem.clear(),
+                        Err(err) => {
+                            note_problem(&mut last_problem, err.to_string());
+                            // Reopened at the next pass: a site database may have gone away.
+                            if matches!(err, Error::Journal(_)) {
+                                history = None;
+                            }
+                        }
+                    }
+                }
+                let now = notifier.status();
+                if now != logged {
+                    tracing::info!(
+                        queued = now.queued,
+                        sent = now.sent,
+                        retrying = now.retrying + now.waiting,
+                        failed = now.failed,
+                        "notifications"
+                    );
+                    logged = now;
+                }
+                if passes.is_multiple_of(3_600) {
+                    match notifier.prune() {
+                        Ok(n) if n > 0 => tracing::info!("{n} old notifications pruned from the outbox"),
+                        Ok(_) => {}
+                        Err(err) => tracing::warn!("cannot prune the outbox: {err}"),
+                    }
+                }
+                passes += 1;
+                if sleep_unless(flag, Duration::from_secs(1)) {
+                    break;
+                }
+            }
+            let _ = notifier.refresh_counts();
+            notifier.status()
+        })
+        .map_err(|e| Error::Setup(format!("cannot start the notifier thread: {e}")))?;
+        Ok(Self(worker))
     }
 
     /// Stops the thread after its current pass; what it counted.
-    pub fn finish(mut self) -> NotifyStatus {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
-    }
-}
-
-impl Drop for NotifierThread {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+    pub fn finish(self) -> NotifyStatus {
+        self.0.finish()
     }
 }
 

@@ -10,7 +10,6 @@ use std::collections::HashSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::{HistorySource, sleep_unless};
@@ -131,11 +130,8 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// The reports' thread (`wf-reports`): a look every `tick`, until stopped.
-pub struct ReportThread {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<usize>>,
-}
+/// The reports' thread (`wf-reports`): a look every `tick`, until stopped; how many files it wrote.
+pub struct ReportThread(super::Worker<usize>);
 
 impl ReportThread {
     pub fn start(
@@ -144,9 +140,7 @@ impl ReportThread {
         clock: Arc<dyn Clock>,
         tick: Duration,
     ) -> std::io::Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::Builder::new().name("wf-reports".to_owned()).spawn(move || {
+        let worker = super::Worker::spawn("wf-reports", move |flag| {
             let mut history: Option<Box<dyn HistoryRead + Send>> = None;
             let mut no_data: HashSet<i64> = HashSet::new();
             let mut failing: HashSet<String> = HashSet::new();
@@ -187,25 +181,18 @@ impl ReportThread {
                         }
                     }
                 }
-                if sleep_unless(&flag, tick) {
+                if sleep_unless(flag, tick) {
                     break;
                 }
             }
             files
         })?;
-        Ok(Self { stop, thread: Some(thread) })
+        Ok(Self(worker))
     }
 
     /// Stops the thread after its current look; how many files it wrote.
-    pub fn finish(mut self) -> usize {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
-    }
-}
-
-impl Drop for ReportThread {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+    pub fn finish(self) -> usize {
+        self.0.finish()
     }
 }
 
