@@ -59,6 +59,20 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
     let mut bus = EventBus::builder();
     let events = bus.lossless(STORE_CHANNEL_CAPACITY);
     let clock = Backend::clock_for(&config);
+    // The site plan is read once: the alarm rules and the geofences of every writer and the notifier come from it.
+    let (site_plan, plan_note) = config.site_plan.load();
+    let rules = config.alarm_rules(&site_plan);
+    let (geofences, fence_notes) = config.geofences_on(&site_plan);
+    for note in plan_note.into_iter().chain(fence_notes) {
+        tracing::warn!("{note}");
+    }
+    let evaluator = || {
+        crate::analytics::recording::SiteEvaluator::boxed(
+            rules.clone(),
+            geofences.clone(),
+            Some((config.calendar.clone(), Arc::new(config.assets.clone()))),
+        )
+    };
     // The site database, when configured, is a second lossless consumer with its own alarm evaluation (only the
     // leader's is journaled there); the local cache stays the offline copy.
     let site = match &config.site_db {
@@ -69,12 +83,7 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
             site_options.clock = Arc::clone(&clock);
             // What overflows the buffer while the database is away is read back from this recorder's cache.
             site_options.cache = Some(options.db.clone());
-            let (geofences, _) = config.geofences();
-            site_options.evaluator = crate::analytics::recording::SiteEvaluator::boxed(
-                config.alarm_rules(&config.site_plan.load().0),
-                geofences,
-                Some((config.calendar.clone(), Arc::new(config.assets.clone()))),
-            );
+            site_options.evaluator = evaluator();
             let writer = crate::store::site::SiteWriter::start(site_options, bus.lossless(STORE_CHANNEL_CAPACITY))
                 .context("cannot start the site writer")?;
             Some(writer)
@@ -85,15 +94,7 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
     let mut store_options = StoreOptions::new(&options.db);
     store_options.retention = config.history;
     store_options.clock = Arc::clone(&clock);
-    let (geofences, notes) = config.geofences();
-    for note in notes {
-        tracing::warn!("{note}");
-    }
-    store_options.evaluator = crate::analytics::recording::SiteEvaluator::boxed(
-        config.alarm_rules(&config.site_plan.load().0),
-        geofences,
-        Some((config.calendar.clone(), Arc::new(config.assets.clone()))),
-    );
+    store_options.evaluator = evaluator();
     let store = Store::start(store_options, events).context("cannot start the history writer")?;
     let started = Instant::now();
     if config.reports.is_some() || config.notify.is_some() {
@@ -101,7 +102,7 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
         let _ = store.flush_blocking();
     }
     let leads = site.as_ref().map(crate::store::site::SiteWriter::watch);
-    let scheduled = start_scheduled(&config, options, &clock, runtime.handle(), leads)?;
+    let scheduled = start_scheduled(&config, options, (&rules, &geofences), &clock, runtime.handle(), leads)?;
     let backend = Backend::start_with_clock(runtime.handle(), &config, &bus, clock);
     drop(bus);
     let gateways: Vec<&str> = config.gateways.iter().map(|g| g.name.as_str()).collect();
@@ -161,6 +162,7 @@ impl Scheduled {
 fn start_scheduled(
     config: &crate::config::Config,
     options: &RecordOptions,
+    (rules, geofences): (&[crate::analytics::alarm::Rule], &crate::analytics::geofence::Geofences),
     clock: &Arc<dyn crate::clock::Clock>,
     runtime: &tokio::runtime::Handle,
     leads: Option<tokio::sync::watch::Receiver<crate::store::site::SiteStatus>>,
@@ -175,7 +177,7 @@ fn start_scheduled(
     };
     let reports = match &config.reports {
         Some(reports) => {
-            let (geofences, _) = config.geofences();
+            let geofences = geofences.clone();
             let ctx = crate::scheduled::reports::ReportContext {
                 reports: reports.clone(),
                 site: config.site.name.clone(),
@@ -194,11 +196,10 @@ fn start_scheduled(
     };
     let notifier = match &config.notify {
         Some(notify) => {
-            let gateway_rules = config
-                .alarm_rules(&config.site_plan.load().0)
-                .into_iter()
+            let gateway_rules = rules
+                .iter()
                 .filter(|r| matches!(r.watch, crate::analytics::alarm::Watch::Gateway(_)))
-                .map(|r| r.name)
+                .map(|r| r.name.clone())
                 .collect();
             let notifier_options = crate::scheduled::notifier::NotifierOptions {
                 notify: notify.clone(),
