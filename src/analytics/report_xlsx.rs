@@ -3,14 +3,11 @@
 //! header. Numbers stay numbers, with real formats: fractions as percent, durations as `[h]:mm:ss` (Excel's days),
 //! counts as integers.
 
-use rust_xlsxwriter::{Format, FormatAlign, Workbook, Worksheet, XlsxError};
+use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, Workbook, Worksheet, XlsxError};
 
 use super::report::{Figures, Report};
 
 const SECS_PER_DAY: f64 = 86_400.0;
-
-/// 1970-01-01 as an Excel serial date.
-const EXCEL_EPOCH_DAYS: f64 = 25_569.0;
 
 /// The cell formats of the workbook.
 struct Formats {
@@ -58,10 +55,9 @@ fn write_cell(ws: &mut Worksheet, f: &Formats, (r, col): (u32, u16), cell: &Cell
         #[expect(clippy::cast_precision_loss, reason = "part counts")]
         Cell::Count(n) => ws.write_number_with_format(r, col, *n as f64, &f.count).map(|_| ()),
         Cell::Decimal(Some(v)) => ws.write_number_with_format(r, col, *v, &f.decimal).map(|_| ()),
-        // Excel's serial date: days since 1899-12-30.
-        #[expect(clippy::cast_precision_loss, reason = "milliseconds of this era fit a double exactly")]
         Cell::Time(Some(ms)) => {
-            ws.write_number_with_format(r, col, *ms as f64 / 86_400_000.0 + EXCEL_EPOCH_DAYS, &f.time).map(|_| ())
+            let at = ExcelDateTime::from_timestamp(ms.div_euclid(1_000))?;
+            ws.write_datetime_with_format(r, col, &at, &f.time).map(|_| ())
         }
         Cell::Percent(None) | Cell::Decimal(None) | Cell::Time(None) => Ok(()),
     }
