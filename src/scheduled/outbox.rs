@@ -51,10 +51,10 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
 pub enum Error {
     #[error("the outbox {path}: {source}")]
     Sqlite { path: PathBuf, source: rusqlite::Error },
-    #[error("the outbox {path} cannot be migrated: {reason}")]
-    Migration { path: PathBuf, reason: String },
-    #[error("{path} is not a Watchfloor outbox; it is left as it is")]
-    Foreign { path: PathBuf },
+    #[error("the outbox: {0}")]
+    Store(crate::store::Error),
+    #[error("{path} is not a Watchfloor outbox; it is left as it is ({reason})")]
+    Foreign { path: PathBuf, reason: String },
 }
 
 /// Where the outbox of the cache `db` lives: `history.sqlite` → `history-outbox.sqlite`, beside it.
@@ -93,25 +93,11 @@ pub struct Outbox {
 impl Outbox {
     /// Opens (creating if needed) the outbox at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Self, Error> {
-        let sqlite = |source| Error::Sqlite { path: path.to_owned(), source };
-        let mut conn = Connection::open(path).map_err(sqlite)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;
-        let id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(sqlite)?;
-        let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sqlite)?;
-        if id == 0 && version == 0 {
-            let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(sqlite)?;
-            if tables > 0 {
-                return Err(Error::Foreign { path: path.to_owned() });
-            }
-            conn.pragma_update(None, "application_id", APPLICATION_ID).map_err(sqlite)?;
-        } else if id != APPLICATION_ID {
-            return Err(Error::Foreign { path: path.to_owned() });
-        }
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
-        MIGRATIONS
-            .to_latest(&mut conn)
-            .map_err(|e| Error::Migration { path: path.to_owned(), reason: e.to_string() })?;
+        // Opened, checked and migrated as the cache is, under the outbox's own application id.
+        let conn = crate::store::open_owned(path, APPLICATION_ID, &MIGRATIONS).map_err(|e| match e {
+            crate::store::Error::NotACache { .. } => Error::Foreign { path: path.to_owned(), reason: e.to_string() },
+            other => Error::Store(other),
+        })?;
         Ok(Self { conn, path: path.to_owned() })
     }
 

@@ -31,7 +31,7 @@ use crate::model::alarm::{Entry, Restored};
 use crate::model::history::{Evaluator, OperatorAction, ZoneCrossing};
 
 pub use reader::{History, HistoryBackend, HistorySource, Pending, in_snapshot};
-pub use schema::{APPLICATION_ID, migrations, open_live_reader, open_reader, open_writer, schema_version};
+pub use schema::{APPLICATION_ID, migrations, open_live_reader, open_owned, open_reader, open_writer, schema_version};
 
 /// The cache file's name inside the data dir.
 pub const CACHE_FILE_NAME: &str = "history.sqlite";

@@ -201,23 +201,30 @@ pub fn classify(err: rusqlite::Error, path: &Path) -> Error {
 
 /// Opens (creating if needed) a cache for writing: checks it is ours, sets pragmas, migrates.
 pub fn open_writer(path: &Path) -> Result<Connection, Error> {
+    open_owned(path, APPLICATION_ID, &MIGRATIONS)
+}
+
+/// Opens (creating if needed) an SQLite file of ours for writing: one whose `PRAGMA application_id` is
+/// `application_id` (a new file gets it; any other is refused and left alone), in WAL mode, migrated with
+/// `migrations`. The cache, and the recorder's notification outbox beside it.
+pub fn open_owned(path: &Path, application_id: i32, migrations: &Migrations<'_>) -> Result<Connection, Error> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags).map_err(|e| classify(e, path))?;
     if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
         return Err(Error::NotWritable { path: path.to_owned(), reason: "the file is read-only".to_owned() });
     }
-    let fresh = check_ours(&conn, path)?;
+    let fresh = check_ours(&conn, path, application_id)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| classify(e, path))?;
     if fresh {
         // Only possible before the first table exists: freed pages can then be returned to the file system after
         // retention deletes (see `incremental_vacuum` in the writer).
         conn.pragma_update(None, "auto_vacuum", "INCREMENTAL").map_err(|e| classify(e, path))?;
-        conn.pragma_update(None, "application_id", APPLICATION_ID).map_err(|e| classify(e, path))?;
+        conn.pragma_update(None, "application_id", application_id).map_err(|e| classify(e, path))?;
     }
     conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| classify(e, path))?;
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| classify(e, path))?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| classify(e, path))?;
-    MIGRATIONS.to_latest(&mut conn).map_err(|e| Error::Migration { path: path.to_owned(), reason: e.to_string() })?;
+    migrations.to_latest(&mut conn).map_err(|e| Error::Migration { path: path.to_owned(), reason: e.to_string() })?;
     Ok(conn)
 }
 
@@ -241,7 +248,7 @@ fn open_read_only(path: &Path, upgrade_older: bool) -> Result<Connection, Error>
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(e, path))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| classify(e, path))?;
-    if check_ours(&conn, path)? {
+    if check_ours(&conn, path, APPLICATION_ID)? {
         return Err(Error::NotACache { path: path.to_owned(), reason: "the file is empty".to_owned() });
     }
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| classify(e, path))?;
@@ -315,7 +322,7 @@ pub fn schema_version() -> usize {
 }
 
 /// Returns whether the file is new (no tables yet); refuses SQLite files that belong to someone else.
-fn check_ours(conn: &Connection, path: &Path) -> Result<bool, Error> {
+fn check_ours(conn: &Connection, path: &Path, application_id: i32) -> Result<bool, Error> {
     // Reading the schema is the first thing that touches the file's pages: a non-database fails here.
     let tables: i64 =
         conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).map_err(|e| classify(e, path))?;
@@ -323,7 +330,7 @@ fn check_ours(conn: &Connection, path: &Path) -> Result<bool, Error> {
     if tables == 0 && app_id == 0 {
         return Ok(true);
     }
-    if app_id != APPLICATION_ID {
+    if app_id != application_id {
         return Err(Error::NotACache {
             path: path.to_owned(),
             reason: format!("it is an SQLite database of another application (application_id {app_id:#x})"),
