@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 
 use crate::clock::{Clock, ScaledClock, SystemClock, wall_now_ms};
-use crate::command::Command;
 use crate::config::{Config, GatewayKind};
+use crate::feeds::Command;
 use crate::feeds::http::HttpFeed;
 use crate::feeds::mqtt::MqttFeed;
 use crate::feeds::{DiagHandle, EventBus, FeedCommand, FeedHandle, spawn_feed};

@@ -12,8 +12,8 @@ use crate::backend::Backend;
 use crate::clock::wall_now_ms;
 use crate::config::SimGateway;
 use crate::feeds::EventBus;
-use crate::gui::{STORE_CHANNEL_CAPACITY, io_runtime, load_config};
 use crate::model::{Quality, Value};
+use crate::startup::{STORE_CHANNEL_CAPACITY, io_runtime, load_config, recording_plan, site_target, wait_for_stop};
 use crate::store::query::{self, Bucket, StoredSample};
 use crate::store::{Store, StoreOptions, StoreStatus, open_reader};
 
@@ -245,56 +245,6 @@ impl Db {
             Self::File(conn) => conn,
             Self::Site(pg) => pg.as_ref(),
         }
-    }
-}
-
-/// The site database as the writer and readers reach it: the password (the config's, else `fallback_password`)
-/// and TLS as `sslmode` says (the system's roots, or the configured CA).
-pub fn site_target(
-    db: &crate::config::SiteDb,
-    fallback_password: Option<String>,
-) -> anyhow::Result<crate::store::site::SiteTarget> {
-    use crate::config::SslMode;
-    use crate::store::site::{SiteTarget, SiteTls};
-    let password = db.password().map_err(|e| anyhow!(e))?.or(fallback_password);
-    let files = crate::config::TlsFiles { ca_file: db.ca_file.clone(), cert_file: None, key_file: None };
-    let tls = match db.sslmode {
-        SslMode::Disable => SiteTls::Disable,
-        SslMode::Prefer => match crate::feeds::tls::client_config(&files) {
-            Ok(config) => SiteTls::Prefer(config),
-            // No roots to check a server with: plain, as libpq's `prefer` ends up without a usable certificate.
-            Err(_) => SiteTls::Disable,
-        },
-        SslMode::Require => {
-            SiteTls::Require(crate::feeds::tls::client_config(&files).map_err(|e| anyhow!("site_db TLS: {e}"))?)
-        }
-    };
-    Ok(SiteTarget { url: db.url.clone(), password, tls })
-}
-
-/// Resolves when the duration is over (if any), on Ctrl-C or on SIGTERM, saying which.
-pub(crate) async fn wait_for_stop(duration: Option<Duration>) -> &'static str {
-    let timer = async {
-        match duration {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = timer => "the duration",
-        _ = tokio::signal::ctrl_c() => "Ctrl-C",
-        () = term => "SIGTERM",
     }
 }
 
@@ -761,18 +711,4 @@ pub fn find_shift(calendar: &crate::model::ShiftCalendar, text: &str) -> anyhow:
         let names: Vec<&str> = calendar.shifts.iter().map(|s| s.name.as_str()).collect();
         format!("no shift {:?} in the calendar (shifts: {})", name.trim(), names.join(", "))
     })
-}
-
-/// The site plan and the geofence file's polygons (as zones) as one `GeoJSON` text, for a recording.
-pub fn recording_plan(config: &crate::config::Config) -> String {
-    use crate::model::siteplan::PlanKind;
-    let (mut plan, _) = config.site_plan.load();
-    if let Some(path) = &config.geofence_file {
-        let (fences, _) = crate::config::SitePlanSource::File(path.clone()).load();
-        plan.features.extend(fences.features.into_iter().map(|mut f| {
-            f.kind = PlanKind::Zone;
-            f
-        }));
-    }
-    plan.to_geojson()
 }

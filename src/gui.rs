@@ -10,12 +10,8 @@ use crate::backend::Backend;
 use crate::config::{Config, SimGateway};
 use crate::feeds::EventBus;
 use crate::live::LiveSettings;
+use crate::startup::{LIVE_CHANNEL_CAPACITY, STORE_CHANNEL_CAPACITY, io_runtime, load_config, resolve_data_dir};
 use crate::store::{CACHE_FILE_NAME, History, Store, StoreOptions};
-
-/// Events the live view buffers before it starts coalescing (each event is a batch of samples).
-pub const LIVE_CHANNEL_CAPACITY: usize = 1_024;
-/// Events the history writer buffers before feeds wait for it.
-pub const STORE_CHANNEL_CAPACITY: usize = 4_096;
 
 /// What the GUI is started with (from the command line).
 #[derive(Clone, Debug)]
@@ -30,47 +26,6 @@ pub struct GuiOptions {
     pub operator: Option<String>,
     /// `--kiosk LAYOUT`: fullscreen on a saved layout, not to be closed from the window.
     pub kiosk: Option<String>,
-}
-
-/// The tokio runtime for feeds and other I/O: two named worker threads (the UI and the store have their own).
-pub fn io_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("wf-io")
-        .enable_all()
-        .build()
-        .context("cannot start the I/O runtime")
-}
-
-/// The data directory: `--data-dir`, else the platform's (e.g. `~/.local/share/watchfloor`).
-pub fn resolve_data_dir(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    let dir = match explicit {
-        Some(dir) => dir,
-        None => directories::ProjectDirs::from("", "", "watchfloor")
-            .map(|d| d.data_dir().to_owned())
-            .ok_or_else(|| anyhow!("no home directory to keep data in; pass --data-dir DIR"))?,
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-    Ok(dir)
-}
-
-/// Loads the config, or the demo when there is none. A config with mistakes is not fatal: the window opens with
-/// no gateways and lists the problems (they are logged too).
-pub fn load_config(path: Option<&std::path::Path>, demo: SimGateway) -> (Config, Vec<String>) {
-    let Some(path) = path else {
-        return (Config::demo(demo), Vec::new());
-    };
-    match Config::load(path) {
-        Ok(config) => (config, Vec::new()),
-        Err(err) => {
-            tracing::error!("config not used:\n{err}");
-            let mut config = Config::demo(demo);
-            config.gateways.clear();
-            let mut problems: Vec<String> = err.to_string().lines().map(str::to_owned).collect();
-            problems.push("No gateway was started. Fix the config and restart Watchfloor.".to_owned());
-            (config, problems)
-        }
-    }
 }
 
 /// What a recording carries, if `db` is one.
@@ -206,7 +161,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     let recording_info =
         options.db.as_deref().and_then(recording_of).unwrap_or_else(|| crate::store::export::RecordingInfo {
             config: options.config.as_deref().and_then(|p| std::fs::read_to_string(p).ok()),
-            site_plan: Some(crate::cli::recording_plan(&config)),
+            site_plan: Some(crate::startup::recording_plan(&config)),
             ..Default::default()
         });
     let recording_info =
@@ -216,7 +171,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     // With a site database, the window is a control-room console: alarm state and the alarm journal come from the
     // site (this cache stays the offline copy).
     let site_target = match (&config.site_db, &options.db) {
-        (Some(db), None) => match crate::cli::site_target(db, None) {
+        (Some(db), None) => match crate::startup::site_target(db, None) {
             Ok(target) => Some(target),
             Err(err) => {
                 let problem = format!("[site_db]: {err:#}; alarms are this window's own");
@@ -309,7 +264,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     let (ctx_tx, ctx_rx) = tokio::sync::oneshot::channel::<egui::Context>();
     runtime.spawn(async move {
         let Ok(ctx) = ctx_rx.await else { return };
-        let signal = crate::cli::wait_for_stop(None).await;
+        let signal = crate::startup::wait_for_stop(None).await;
         tracing::info!("{signal}: closing the window");
         crate::app::request_stop();
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
@@ -335,35 +290,4 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         tracing::info!(stored = status.stored_samples, lost = status.lost_samples, "history closed");
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_config_with_mistakes_starts_no_gateway_and_lists_the_problems() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("bad.toml");
-        std::fs::write(&path, "[[gateway]]\nname = \"x\"\nkind = \"sim\"\nspeed = 0\n").expect("write");
-        let (config, problems) = load_config(Some(&path), SimGateway::default());
-        assert!(config.gateways.is_empty());
-        assert!(problems[0].ends_with("bad.toml:4:9: speed = 0 is out of range; expected 1 to 1000"), "{problems:?}");
-        assert!(problems.last().is_some_and(|p| p.contains("No gateway was started")));
-    }
-
-    #[test]
-    fn a_missing_config_file_is_a_problem_not_a_crash() {
-        let (config, problems) =
-            load_config(Some(std::path::Path::new("/nonexistent/watchfloor.toml")), SimGateway::default());
-        assert!(config.gateways.is_empty());
-        assert!(problems[0].contains("cannot read the config file"), "{problems:?}");
-    }
-
-    #[test]
-    fn no_config_is_the_demo() {
-        let (config, problems) = load_config(None, SimGateway::default());
-        assert_eq!(config.gateways.len(), 1);
-        assert!(problems.is_empty());
-    }
 }

@@ -326,7 +326,7 @@ fn opcua_serve(
     use anyhow::Context as _;
     let pki_dir = match pki {
         Some(dir) => dir,
-        None => watchfloor::gui::resolve_data_dir(None)?.join("opcua-server-pki"),
+        None => watchfloor::startup::resolve_data_dir(None)?.join("opcua-server-pki"),
     };
     let user = match (user, password_env) {
         (Some(name), Some(var)) => {

@@ -445,8 +445,7 @@ pub fn write_csv(k: &Kpis, out: &mut dyn std::io::Write) -> csv::Result<()> {
 mod tests {
     use super::*;
 
-    const MINUTE_MS: i64 = 60_000;
-    const HOUR_MS: i64 = 3_600_000;
+    use crate::model::time::{HOUR_MS, MINUTE_MS};
 
     fn row(id: i64, ts_ms: i64, rule: &str, from: AlarmState, to: AlarmState, comment: &str) -> JournalRow {
         JournalRow {

@@ -15,7 +15,7 @@ use crate::model::history::{HistoryRead, HistoryResult, Rollup, StoredSample};
 use crate::model::machine::metric as mm;
 use crate::model::{MachineState, ShiftCalendar, SignalId, Value, ValueKind};
 
-const MINUTE_MS: i64 = 60_000;
+use crate::model::time::MINUTE_MS;
 
 const ENGINE_METRICS: [&str; 6] =
     [mm::STATE, mm::REASON, mm::COUNT_TOTAL, mm::COUNT_GOOD, mm::COUNT_REJECT, mm::IDEAL_CYCLE_TIME];

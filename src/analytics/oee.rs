@@ -19,7 +19,7 @@
 
 use crate::model::MachineState;
 
-pub const HOUR_MS: i64 = 3_600_000;
+pub use crate::model::time::HOUR_MS;
 
 pub use crate::model::asset::MachineParams;
 

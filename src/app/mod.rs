@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::analytics::annunciation::Annunciation;
 use crate::backend::Backend;
 use crate::clock::Clock;
-use crate::command::Command;
+use crate::feeds::Command;
 use crate::feeds::{DiagHandle, EventBus, LiveInbox};
 use crate::live::{LiveSettings, LiveState};
 use crate::store::AlarmView;

@@ -10,7 +10,7 @@ use egui::{Key, KeyboardShortcut, Modifiers, RichText, Ui, ViewportBuilder, View
 
 use super::View;
 use crate::analytics::annunciation::Annunciation;
-use crate::command::Command;
+use crate::feeds::Command;
 use crate::feeds::DiagHandle;
 use crate::live::LiveState;
 use crate::store::{AlarmView, History, StoreCommand};

@@ -27,7 +27,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::cli::Format;
-use crate::command::{FeedEvent, FeedEventBody};
+use crate::model::{FeedEvent, FeedEventBody};
 use crate::model::{Sample, SignalId, Value};
 use crate::store::{History, Retention, Store, StoreOptions, StoreState, open_writer, query};
 
@@ -72,10 +72,10 @@ pub struct StoreBenchResult {
 /// everything; the bus to hand the feed.
 fn app_consumers(path: PathBuf) -> anyhow::Result<(crate::feeds::LiveInbox, Store, crate::feeds::EventBus)> {
     let mut bus = crate::feeds::EventBus::builder();
-    let inbox = bus.live(crate::gui::LIVE_CHANNEL_CAPACITY);
+    let inbox = bus.live(crate::startup::LIVE_CHANNEL_CAPACITY);
     let mut options = StoreOptions::new(path);
     options.retention = Retention::KEEP_ALL;
-    let store = Store::start(options, bus.lossless(crate::gui::STORE_CHANNEL_CAPACITY))?;
+    let store = Store::start(options, bus.lossless(crate::startup::STORE_CHANNEL_CAPACITY))?;
     Ok((inbox, store, bus.build()))
 }
 

@@ -270,7 +270,7 @@ fn pipeline(
 /// Runs the end-to-end comparison `runs` times and reports medians.
 pub fn e2e(messages: usize, runs: usize) -> anyhow::Result<E2eResult> {
     let broker = Mosquitto::start(None)?;
-    let runtime = crate::gui::io_runtime()?;
+    let runtime = crate::startup::io_runtime()?;
     let dir = tempfile::tempdir()?;
     let (births, data) = workload(messages);
     let data = Arc::new(data);

@@ -24,12 +24,12 @@ use serde::Serialize;
 
 use crate::cli::Format;
 use crate::clock::{Clock, SystemClock, wall_now_ms};
-use crate::command::FeedEventBody;
 use crate::config::{Link, OpcUaGateway, OpcUaSecurity};
 use crate::feeds::opcua::{OpcUaFeed, unix_ms};
 use crate::feeds::{DiagHandle, spawn_feed};
 use crate::gateway::opcua::NAMESPACE;
 use crate::live::{LiveSettings, LiveState};
+use crate::model::FeedEventBody;
 
 /// What `bench opcua` is asked to do.
 #[derive(Clone, Copy, Debug)]
@@ -413,7 +413,7 @@ fn pipeline(
 pub fn opcua(options: OpcUaBenchOptions) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let server = LoadServer::start(dir.path(), options.items, options.every_ms)?;
-    let runtime = crate::gui::io_runtime()?;
+    let runtime = crate::startup::io_runtime()?;
     let warm = Duration::from_secs(3);
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for run in 0..options.runs {

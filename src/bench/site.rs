@@ -25,8 +25,8 @@ use tokio_postgres::types::Type;
 use super::pgserver::PgServer;
 use super::{median, ms, print_result};
 use crate::cli::Format;
-use crate::command::{FeedEvent, FeedEventBody};
 use crate::model::alarm::AlarmState;
+use crate::model::{FeedEvent, FeedEventBody};
 use crate::store::site::alarms::ActionKind;
 use crate::store::site::{SiteConsole, SiteOptions, SiteRole, SiteTarget, SiteWriter};
 

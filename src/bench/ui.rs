@@ -14,9 +14,9 @@ use serde::Serialize;
 use crate::app::{AppParts, View, WatchfloorApp};
 use crate::cli::Format;
 use crate::clock::{Clock as _, ManualClock};
-use crate::command::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
 use crate::feeds::EventBus;
 use crate::live::LiveSettings;
+use crate::model::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
 use crate::sim::{SimConfig, Simulator};
 
 /// 2026-11-20T06:05:00Z: inside the morning shift.

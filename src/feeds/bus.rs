@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::command::{FeedEvent, FeedEventBody};
+use crate::model::{FeedEvent, FeedEventBody};
 use crate::model::{Sample, SignalId};
 
 /// Called after each delivery to the live consumer, e.g. to ask egui for a repaint.
@@ -236,8 +236,8 @@ impl Overflow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::{FeedState, FeedStatus};
     use crate::model::Value;
+    use crate::model::{FeedState, FeedStatus};
 
     fn samples(gw: &str, ts: i64, values: &[(&str, f64)]) -> FeedEvent {
         let batch = values.iter().map(|(id, v)| Sample::new(SignalId::from(*id), ts, Value::F64(*v))).collect();

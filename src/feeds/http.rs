@@ -14,9 +14,16 @@ use serde_json::value::RawValue;
 use super::diag::{Message, PayloadFormat};
 use super::link::{Backoff, HEALTHY_AFTER};
 use super::{Error, Feed, FeedContext};
-use crate::command::{FeedEventBody, FeedState, FeedStatus};
-use crate::config::HttpGateway;
+use crate::model::{FeedEventBody, FeedState, FeedStatus};
 use crate::model::{Quality, Sample, SignalId, SignalMeta, TimeSource, Value, ValueKind};
+
+use crate::feeds::link::Link;
+
+/// The Watchfloor HTTP gateway feed (docs/gateway-http.md).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpGateway {
+    pub link: Link,
+}
 
 /// Three missed keep-alives (the gateway sends one at least every 15 s) and the stream is reopened.
 pub const STREAM_SILENCE: Duration = Duration::from_secs(45);

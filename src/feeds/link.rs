@@ -1,4 +1,5 @@
-//! What every network feed shares: the limits a message and its samples must keep, reconnect back-off, and the
+//! What every network feed shares: how to reach its gateway (URL, TLS files, credentials from the environment or
+//! files), the limits a message and its samples must keep, reconnect back-off, and the
 //! watchdog that tells a quiet link from a live one.
 
 use std::time::Duration;
@@ -6,7 +7,88 @@ use std::time::Duration;
 use rand::Rng as _;
 use rand::SeedableRng as _;
 
+use std::path::{Path, PathBuf};
+
 use crate::model::Sample;
+
+/// How to reach a network gateway and what to accept from it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    /// `mqtt://`, `mqtts://`, `http://` or `https://`; credentials are never part of it.
+    pub url: url::Url,
+    pub tls: TlsFiles,
+    pub credentials: Credentials,
+    /// The link shows as stale when nothing arrived for this long.
+    pub stale_after_ms: i64,
+    pub limits: Limits,
+}
+
+impl Link {
+    pub fn new(url: url::Url) -> Self {
+        Self {
+            url,
+            tls: TlsFiles::default(),
+            credentials: Credentials::default(),
+            stale_after_ms: DEFAULT_LINK_STALE_AFTER_MS,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Whether the scheme asks for TLS (`mqtts`, `https`).
+    pub fn uses_tls(&self) -> bool {
+        matches!(self.url.scheme(), "mqtts" | "https")
+    }
+}
+
+/// The link is stale after this long without a message, unless the gateway sets `stale_after`.
+pub const DEFAULT_LINK_STALE_AFTER_MS: i64 = 60_000;
+
+/// PEM files for TLS: a CA to trust instead of the system roots, and a client certificate for mutual TLS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+}
+
+/// Where secrets come from: environment variables or files, never the config itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+impl Credentials {
+    /// The MQTT password, read now; `Ok(None)` when none is configured.
+    pub fn password(&self) -> Result<Option<String>, String> {
+        read_secret(self.password_env.as_deref(), self.password_file.as_deref(), "password")
+    }
+
+    /// The HTTP bearer token, read now; `Ok(None)` when none is configured.
+    pub fn token(&self) -> Result<Option<String>, String> {
+        read_secret(self.token_env.as_deref(), self.token_file.as_deref(), "token")
+    }
+}
+
+pub fn read_secret(env: Option<&str>, file: Option<&Path>, what: &str) -> Result<Option<String>, String> {
+    if let Some(var) = env {
+        return match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
+            _ => Err(format!("the {what} environment variable {var} is not set")),
+        };
+    }
+    if let Some(path) = file {
+        return match std::fs::read_to_string(path) {
+            Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
+            Ok(_) => Err(format!("the {what} file {} is empty", path.display())),
+            Err(err) => Err(format!("cannot read the {what} file {}: {err}", path.display())),
+        };
+    }
+    Ok(None)
+}
 
 /// Limits on what a gateway may send (per-gateway config, these defaults otherwise).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -25,8 +25,17 @@ pub use diag::{DiagHandle, GatewayDiag, Message, PayloadFormat};
 pub use link::{Backoff, Limits};
 
 use crate::clock::Clock;
-use crate::command::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
-use crate::sim::Fault;
+use crate::model::Fault;
+use crate::model::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
+
+/// A request from the UI to one gateway's feed. Sending never blocks the UI; results come back as events.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Inject a fault into a simulated gateway (demo and tests).
+    InjectFault { gateway: Arc<str>, fault: Fault },
+    /// Subscribe an OPC UA gateway to a folder or node as well (from the Connections view's browser).
+    OpcUaAdd { gateway: Arc<str>, mapping: crate::feeds::opcua::settings::OpcUaMapping },
+}
 
 /// Why a feed stopped.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +51,7 @@ pub enum Error {
 pub enum FeedCommand {
     InjectFault(Fault),
     /// OPC UA: subscribe to this folder or node as well (added from the Connections view's browser).
-    OpcUaAdd(crate::config::OpcUaMapping),
+    OpcUaAdd(crate::feeds::opcua::settings::OpcUaMapping),
 }
 
 /// What a feed task is given: where to publish, when to stop, what time it is.

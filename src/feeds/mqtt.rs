@@ -15,8 +15,53 @@ use super::diag::{Message, PayloadFormat};
 use super::link::{Backoff, HEALTHY_AFTER, Limits};
 use super::sparkplug::{self, Host, NAMESPACE};
 use super::{Error, Feed, FeedContext, mqtt_json};
-use crate::command::{FeedEventBody, FeedState, FeedStatus};
-use crate::config::{JsonFormat, Link, MqttJsonGateway, SparkplugGateway};
+use crate::feeds::link::Link;
+use crate::model::{FeedEventBody, FeedState, FeedStatus};
+
+/// A Sparkplug B 3.0 host application on an MQTT broker.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SparkplugGateway {
+    pub link: Link,
+    /// Only this Sparkplug group.
+    pub group: Option<String>,
+    /// The host id for the STATE topic and the MQTT client id.
+    pub host_id: String,
+}
+
+/// Which JSON shape an MQTT JSON gateway sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonFormat {
+    /// `{"timestamp": .., "values": [{"id", "v", "q", "t"}]}`; ids are the tag ids.
+    Kepware,
+    /// One value per topic; the id is the topic (or its mapping).
+    Flat,
+}
+
+/// MQTT with JSON payloads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MqttJsonGateway {
+    pub link: Link,
+    pub topics: Vec<String>,
+    pub format: JsonFormat,
+    /// Topic → signal id for flat payloads; a key ending in `/#` maps a subtree to an id prefix.
+    pub map: Vec<(String, String)>,
+}
+
+impl MqttJsonGateway {
+    /// The signal id for a flat payload on `topic`.
+    pub fn signal_for_topic<'a>(&'a self, topic: &'a str) -> std::borrow::Cow<'a, str> {
+        for (from, to) in &self.map {
+            if let Some(base) = from.strip_suffix('#') {
+                if let Some(rest) = topic.strip_prefix(base) {
+                    return std::borrow::Cow::Owned(format!("{to}{rest}"));
+                }
+            } else if from == topic {
+                return std::borrow::Cow::Borrowed(to.as_str());
+            }
+        }
+        std::borrow::Cow::Borrowed(topic)
+    }
+}
 
 /// MQTT keep-alive: a dead broker is noticed within about 1.5 times this.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);

@@ -7,7 +7,7 @@ use rustls::ClientConfig;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::TlsFiles;
+use crate::feeds::link::TlsFiles;
 
 /// Makes *ring* the process's TLS provider (once; later calls do nothing).
 pub fn install_provider() {

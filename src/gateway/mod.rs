@@ -194,7 +194,7 @@ pub fn run(options: &GatewayOptions) -> anyhow::Result<()> {
         anyhow::bail!("--json publishes over MQTT: pass --mqtt URL too");
     }
     crate::feeds::tls::install_provider();
-    let runtime = crate::gui::io_runtime()?;
+    let runtime = crate::startup::io_runtime()?;
     runtime.block_on(async {
         let start_ms = wall_now_ms() / 1000 * 1000;
         let mut config = SimConfig::demo(options.seed, start_ms);
@@ -230,7 +230,7 @@ pub fn run(options: &GatewayOptions) -> anyhow::Result<()> {
         }
         let driver_task = tokio::spawn(driver.run(stop_rx));
         let reason = tokio::select! {
-            reason = crate::cli::wait_for_stop(None) => reason.to_string(),
+            reason = crate::startup::wait_for_stop(None) => reason.to_string(),
             Some(result) = outputs.join_next() => match result {
                 Ok(Ok(())) => "an output ended".to_owned(),
                 Ok(Err(err)) => return Err(err),

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use crate::analytics::OeeTracker;
 use crate::analytics::geofence::{Geofences, VehicleZones};
 use crate::analytics::history::input_of;
-use crate::command::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
 use crate::model::asset::AssetModel;
 use crate::model::machine::metric as mm;
 use crate::model::vehicle::{MOVING_MIN_SPEED_KMH, metric as vm};
@@ -18,13 +17,14 @@ use crate::model::{
     BatteryThresholds, Fix, MachinePath, MachineState, Sample, ShiftCalendar, SignalId, SignalMeta, Value, VehicleKind,
     VehiclePath, VehicleStatus,
 };
+use crate::model::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
 
 /// How far back the parts rate looks.
-pub const RATE_WINDOW_MS: i64 = 60_000;
+pub const RATE_WINDOW_MS: i64 = crate::model::time::MINUTE_MS;
 /// How many recent fixes a vehicle keeps for its trail.
 pub const TRAIL_LEN: usize = 600;
 /// How far back a vehicle keeps state-of-charge readings (for time to empty), and how close they may be.
-pub const SOC_HISTORY_MS: i64 = 15 * 60_000;
+pub const SOC_HISTORY_MS: i64 = 15 * crate::model::time::MINUTE_MS;
 const SOC_SPACING_MS: i64 = 10_000;
 /// Rejected-message reasons kept per gateway.
 const RECENT_REJECTS: usize = 50;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::command::FeedStatus;
+use crate::model::FeedStatus;
 use crate::model::Quality;
 
 const T0: i64 = 1_795_158_000_000;

@@ -326,6 +326,33 @@ pub struct Restored {
     pub shelved: Option<(i64, String)>,
 }
 
+/// One journal entry's columns, as both history stores keep them: the last one of an alarm is where a restart
+/// puts it back.
+pub struct JournalColumns {
+    pub active: bool,
+    pub acked: bool,
+    pub limit: Option<String>,
+    pub state: String,
+    pub shelved_until_ms: Option<i64>,
+    pub comment: String,
+}
+
+impl Restored {
+    /// The alarm as its last journal entry left it.
+    pub fn from_journal(last: JournalColumns) -> Self {
+        Self {
+            active: last.active,
+            acked: last.acked,
+            limit: last.limit.as_deref().and_then(Limit::parse),
+            out_of_service: last.state == AlarmState::OutOfService.label(),
+            // The shelve's own entry says why; a later entry while shelved ("active") does not.
+            shelved: last.shelved_until_ms.map(|until| {
+                (until, if last.state == AlarmState::Shelved.label() { last.comment } else { String::new() })
+            }),
+        }
+    }
+}
+
 /// The operator's side of an alarm as a console left it in the site database: the history writer that judges the
 /// conditions takes it over without journaling it again (the console did).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -3,6 +3,8 @@
 
 pub mod alarm;
 pub mod asset;
+pub mod event;
+pub mod fault;
 pub mod history;
 pub mod logbook;
 pub mod machine;
@@ -13,6 +15,8 @@ pub mod time;
 pub mod vehicle;
 
 pub use asset::{MachinePath, VehiclePath};
+pub use event::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
+pub use fault::Fault;
 pub use machine::MachineState;
 pub use shift::{ShiftCalendar, ShiftInstance};
 pub use signal::{Quality, Sample, SignalId, SignalMeta, TimeSource, Value, ValueKind};

@@ -1,4 +1,10 @@
-//! Time formatting shared by the reports, the CLI and the logs (UTC milliseconds in, text out).
+//! Time as the whole code base counts it — UTC milliseconds in an `i64` — the one home of its constants, and its
+//! formatting for the reports, the CLI and the logs.
+
+pub const SECOND_MS: i64 = 1_000;
+pub const MINUTE_MS: i64 = 60 * SECOND_MS;
+pub const HOUR_MS: i64 = 60 * MINUTE_MS;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// A UTC instant as RFC 3339 with milliseconds (`2026-11-20T06:00:00.000Z`); the raw number if out of range.
 pub fn rfc3339(ts_ms: i64) -> String {

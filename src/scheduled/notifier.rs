@@ -22,7 +22,7 @@ const BATCH: usize = 500;
 /// Deliveries attempted per pass.
 const DELIVERIES_PER_PASS: usize = 50;
 /// A notification still failing this long after it was queued is given up.
-const GIVE_UP_AFTER_MS: i64 = 24 * 3_600_000;
+const GIVE_UP_AFTER_MS: i64 = crate::model::time::DAY_MS;
 
 /// The notifier failed (its outbox or the journal could not be read).
 #[derive(Debug, thiserror::Error)]

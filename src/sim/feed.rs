@@ -4,8 +4,23 @@
 use std::time::Duration;
 
 use super::{SimConfig, Simulator};
-use crate::command::{FeedEventBody, FeedState, FeedStatus};
 use crate::feeds::{Error, Feed, FeedCommand, FeedContext, Message, PayloadFormat};
+use crate::model::{FeedEventBody, FeedState, FeedStatus};
+
+/// A built-in simulator served as a gateway.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimGateway {
+    pub seed: u64,
+    pub speed: f64,
+    pub lines: usize,
+    pub vehicles: usize,
+}
+
+impl Default for SimGateway {
+    fn default() -> Self {
+        Self { seed: 42, speed: 1.0, lines: 3, vehicles: 42 }
+    }
+}
 
 /// How often the feed wakes to step the model (wall time). Samples keep their one-second source timestamps.
 const WAKE_EVERY: Duration = Duration::from_millis(250);

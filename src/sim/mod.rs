@@ -10,7 +10,9 @@ mod fleet;
 pub mod geo;
 mod plant;
 
-pub use feed::SimFeed;
+/// The faults the simulator takes (defined with the domain types: a feed command carries them).
+pub use crate::model::Fault;
+pub use feed::{SimFeed, SimGateway};
 pub use geo::Bounds;
 
 use crate::model::{MachineState, Sample, ShiftCalendar, ShiftInstance, SignalMeta, VehicleKind};
@@ -52,20 +54,6 @@ impl SimConfig {
             reset_counts_at_shift_start: true,
         }
     }
-}
-
-/// Faults to inject, for tests and demos. Targets are named by prefix (`PlantA/Line1/Filler`) or by their last
-/// segment (`Filler`, `AGV-03`).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Fault {
-    /// An unplanned stop of `secs` with a reason code.
-    StopMachine { machine: String, secs: u32, reason: String },
-    /// The vehicle keeps going but sends nothing for `secs`.
-    CutComms { vehicle: String, secs: u32 },
-    /// The battery drops to `soc_percent` at once.
-    DrainBattery { vehicle: String, soc_percent: f64 },
-    /// The machine's part counters go back to zero.
-    ResetCounters { machine: String },
 }
 
 pub struct Simulator {

@@ -5,7 +5,7 @@ use crate::model::Value;
 
 /// 2026-11-20 07:00 UTC = 09:00 in Helsinki, an hour into shift A, break at 10:00 local.
 const START_MS: i64 = 1_795_158_000_000;
-const HOUR_MS: i64 = 3_600_000;
+use crate::model::time::HOUR_MS;
 
 fn run(seed: u64, until_ms: i64, step_ms: i64) -> Vec<Sample> {
     let mut sim = Simulator::new(SimConfig::demo(seed, START_MS));

@@ -65,14 +65,27 @@ pub enum ExportError {
     },
 }
 
-pub(crate) const HOUR_MS: i64 = 3_600_000;
+pub(crate) use crate::model::time::HOUR_MS;
 
 /// Where a recording's rows come from.
 pub enum Source<'a> {
     /// A cache file (or another recording).
     Cache(&'a Path),
-    /// The site database (`export --db postgres://…`).
-    Site(&'a mut postgres::Client),
+    /// The site database (`export --db postgres://…`; `store::site::export` implements [`RowSource`] for it).
+    Site(&'a mut dyn RowSource),
+}
+
+/// A database other than a cache file that a recording's rows can be copied from: the rows the cache export
+/// copies, into the recording's transaction.
+pub trait RowSource {
+    fn copy_into(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        part: &Path,
+        range: (i64, i64),
+        progress: Progress<'_>,
+        cancel: &AtomicBool,
+    ) -> Result<ExportSummary, ExportError>;
 }
 
 /// Copies `[from_ms, to_ms)` of the cache at `db` into a new recording at `out`.
@@ -151,7 +164,7 @@ fn write(
     let tx = conn.transaction().map_err(sql)?;
     let summary = match source {
         Source::Cache(_) => copy_cache(&tx, part, range, progress, cancel)?,
-        Source::Site(client) => super::site::export::copy_site(client, &tx, part, range, progress, cancel)?,
+        Source::Site(rows) => rows.copy_into(&tx, part, range, progress, cancel)?,
     };
     let (from_ms, to_ms) = range;
     // The last value in the range (SQLite takes the other columns from the row with the max).

@@ -11,6 +11,8 @@
 
 mod read_sqlite;
 mod reader;
+pub mod recorder;
+pub mod rollup;
 mod schema;
 mod writer;
 
@@ -26,7 +28,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::command::FeedEvent;
+use crate::model::FeedEvent;
 use crate::model::alarm::{Entry, Restored};
 use crate::model::history::{Evaluator, OperatorAction, ZoneCrossing};
 

@@ -6,8 +6,7 @@ use super::writer::kind_name;
 use crate::model::history::{HistoryRead, HistoryResult};
 use crate::model::{Quality, Sample, SignalId, TimeSource, Value, ValueKind};
 
-const MINUTE_MS: i64 = 60_000;
-const HOUR_MS: i64 = 3_600_000;
+use crate::model::time::{HOUR_MS, MINUTE_MS};
 
 /// A stored signal.
 #[derive(Clone, Debug, PartialEq, Eq)]

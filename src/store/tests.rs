@@ -5,9 +5,10 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::command::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
+use crate::model::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
 use crate::model::{Quality, Sample, SignalId, SignalMeta, Value, ValueKind};
 use crate::store::query::{self, Gap, Tier};
+use crate::store::rollup::Agg;
 use crate::store::{Retention, Store, StoreOptions, StoreState, open_reader};
 
 const T0: i64 = 1_795_158_000_000;

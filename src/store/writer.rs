@@ -9,17 +9,17 @@ use std::time::Instant;
 use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, watch};
 
+use super::recorder::{self, Batching, Order, Pending, Sink, evaluate};
+use super::rollup::{self, Buckets, Dialect};
 use super::schema::{classify, open_writer};
 use super::{AlarmView, Error, StoreCommand, StoreOptions, StoreState, StoreStatus, Waker, now_ms};
-use crate::command::{FeedEvent, FeedEventBody, FeedState};
-use crate::model::alarm::{AlarmState, Entry as AlarmEntry, Limit, Restored};
+use crate::model::alarm::{Entry as AlarmEntry, JournalColumns, Limit, Restored};
 use crate::model::history::{Evaluator, ZoneCrossing};
 use crate::model::vehicle::metric;
+use crate::model::{FeedEvent, FeedEventBody, FeedState};
 use crate::model::{Quality, Sample, Value, ValueKind};
 
-const MINUTE_MS: i64 = 60_000;
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 86_400_000;
+use crate::model::time::{DAY_MS, MINUTE_MS};
 
 pub fn quality_code(q: Quality) -> i64 {
     match q {
@@ -51,63 +51,9 @@ pub(crate) fn columns(value: &Value) -> (Option<f64>, Option<&str>) {
     }
 }
 
-/// Statistics of the samples of one signal in one rollup bucket.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Agg {
-    min: f64,
-    max: f64,
-    sum: f64,
-    count: i64,
-    first_ms: i64,
-    first: f64,
-    last_ms: i64,
-    last: f64,
-}
-
-impl Agg {
-    fn one(ts_ms: i64, v: f64) -> Self {
-        Self { min: v, max: v, sum: v, count: 1, first_ms: ts_ms, first: v, last_ms: ts_ms, last: v }
-    }
-
-    fn merge(&mut self, o: &Self) {
-        self.min = self.min.min(o.min);
-        self.max = self.max.max(o.max);
-        self.sum += o.sum;
-        self.count += o.count;
-        if o.first_ms < self.first_ms {
-            self.first_ms = o.first_ms;
-            self.first = o.first;
-        }
-        if o.last_ms >= self.last_ms {
-            self.last_ms = o.last_ms;
-            self.last = o.last;
-        }
-    }
-}
-
-fn bucket_start(ts_ms: i64, width_ms: i64) -> i64 {
-    ts_ms.div_euclid(width_ms) * width_ms
-}
-
 #[derive(Clone, Copy)]
 struct SignalRow {
     id: i64,
-}
-
-struct Pending {
-    events: Vec<Arc<FeedEvent>>,
-    samples: usize,
-    since: Option<Instant>,
-}
-
-impl Pending {
-    fn push(&mut self, event: Arc<FeedEvent>) {
-        if let FeedEventBody::Samples(s) = &event.body {
-            self.samples += s.len();
-        }
-        self.since.get_or_insert_with(Instant::now);
-        self.events.push(event);
-    }
 }
 
 struct Writer {
@@ -134,8 +80,8 @@ struct Writer {
 /// Runs until the event channel closes (every feed and the bus are gone), then commits what it holds.
 pub fn run(
     mut options: StoreOptions,
-    mut events: mpsc::Receiver<Arc<FeedEvent>>,
-    mut commands: mpsc::Receiver<StoreCommand>,
+    events: mpsc::Receiver<Arc<FeedEvent>>,
+    commands: mpsc::Receiver<StoreCommand>,
     status_tx: watch::Sender<StoreStatus>,
     waker: Arc<OnceLock<Waker>>,
 ) {
@@ -164,75 +110,78 @@ pub fn run(
         unjournaled: Vec::new(),
         unwritten_notes: Vec::new(),
     };
-    writer.open();
-    writer.publish_alarms();
-    let mut pending = Pending { events: Vec::new(), samples: 0, since: None };
-    runtime.block_on(async {
-        let mut events_open = true;
-        // The clock completes delays, finds silent signals and ends shelves even when nothing arrives.
-        let mut clock = tokio::time::interval(std::time::Duration::from_secs(1));
-        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        while events_open {
-            let deadline = pending.since.map(|t| tokio::time::Instant::from_std(t + writer.options.flush_max_age));
-            tokio::select! {
-                event = events.recv() => match event {
-                    Some(event) => {
-                        pending.push(event);
-                        if pending.samples >= writer.options.flush_max_samples {
-                            writer.flush(&mut pending);
-                        }
-                    }
-                    None => events_open = false,
-                },
-                command = commands.recv(), if !commands.is_closed() => match command {
-                    Some(StoreCommand::Flush(reply)) => {
-                        // Everything already queued counts as "received so far".
-                        while let Ok(event) = events.try_recv() {
-                            pending.push(event);
-                        }
-                        writer.flush(&mut pending);
-                        let _ = reply.send(writer.status.clone());
-                    }
-                    Some(StoreCommand::Shutdown) => {
-                        while let Ok(event) = events.try_recv() {
-                            pending.push(event);
-                        }
-                        events_open = false;
-                    }
-                    Some(StoreCommand::StartNewCache) => {
-                        writer.flush(&mut pending);
-                        writer.start_new_cache();
-                    }
-                    Some(StoreCommand::Note(note)) => {
-                        writer.unwritten_notes.push(*note);
-                        writer.write_notes();
-                    }
-                    Some(StoreCommand::Alarm(action)) => {
-                        let mut entries = Vec::new();
-                        writer.evaluator.operator(&action, writer.options.clock.now_ms(), &mut entries);
-                        writer.journal(&entries);
-                    }
-                    #[cfg(test)]
-                    Some(StoreCommand::TestSetMaxPages(pages)) => {
-                        if let Some(conn) = &writer.conn {
-                            let _ = conn.pragma_update(None, "max_page_count", pages);
-                        }
-                    }
-                    None => {}
-                },
-                () = sleep_until(deadline) => writer.flush(&mut pending),
-                _ = clock.tick() => writer.tick_alarms(),
-            }
-        }
-    });
-    writer.flush(&mut pending);
-    writer.close();
+    runtime.block_on(recorder::run(&mut writer, events, commands));
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
+/// The cache as the recorder's sink.
+impl Sink for Writer {
+    type Command = StoreCommand;
+    type Status = StoreStatus;
+    const STOPS_WITHOUT_COMMANDS: bool = false;
+
+    fn batching(&self) -> Batching {
+        Batching {
+            flush_max_samples: self.options.flush_max_samples,
+            flush_max_age: self.options.flush_max_age,
+            // The clock completes delays, finds silent signals and ends shelves even when nothing arrives.
+            tick_every: std::time::Duration::from_secs(1),
+        }
+    }
+
+    fn order(command: StoreCommand) -> Order<StoreCommand, StoreStatus> {
+        match command {
+            StoreCommand::Flush(reply) => Order::Flush(reply),
+            StoreCommand::Shutdown => Order::Shutdown,
+            other => Order::Own(other),
+        }
+    }
+
+    fn status(&self) -> StoreStatus {
+        self.status.clone()
+    }
+
+    async fn start(&mut self) {
+        self.open();
+        self.publish_alarms();
+    }
+
+    async fn flush(&mut self, batch: Pending) {
+        self.write_pending(batch);
+    }
+
+    async fn tick(&mut self) {
+        self.tick_alarms();
+    }
+
+    async fn command(&mut self, command: StoreCommand, pending: &mut Pending) {
+        match command {
+            StoreCommand::StartNewCache => {
+                self.write_pending(pending.take());
+                self.start_new_cache();
+            }
+            StoreCommand::Note(note) => {
+                self.unwritten_notes.push(*note);
+                self.write_notes();
+            }
+            StoreCommand::Alarm(action) => {
+                let mut entries = Vec::new();
+                self.evaluator.operator(&action, self.options.clock.now_ms(), &mut entries);
+                self.journal(&entries);
+            }
+            #[cfg(test)]
+            StoreCommand::TestSetMaxPages(pages) => {
+                if let Some(conn) = &self.conn {
+                    let _ = conn.pragma_update(None, "max_page_count", pages);
+                }
+            }
+            // Answered by the loop itself.
+            StoreCommand::Flush(_) | StoreCommand::Shutdown => {}
+        }
+    }
+
+    async fn finish(&mut self, rest: Pending) {
+        self.write_pending(rest);
+        self.close();
     }
 }
 
@@ -438,13 +387,11 @@ impl Writer {
         u64::try_from((pages - free) * size).ok()
     }
 
-    fn flush(&mut self, pending: &mut Pending) {
+    fn write_pending(&mut self, pending: Pending) {
         if pending.events.is_empty() {
             return;
         }
-        let events = std::mem::take(&mut pending.events);
-        let samples = std::mem::take(&mut pending.samples);
-        pending.since = None;
+        let Pending { events, samples, .. } = pending;
         // Alarms are judged on every batch, whether or not the file can take it: a full disk does not silence
         // them. Their journal entries wait (bounded) until a batch commits.
         evaluate(&events, self.evaluator.as_mut(), self.options.clock.now_ms(), &mut self.unjournaled);
@@ -513,7 +460,7 @@ impl Writer {
             return Err(Error::NotWritable { path, reason: "not open".to_owned() });
         };
         let tx = conn.transaction().map_err(|e| classify(e, &path))?;
-        let mut batch = Batch::default();
+        let mut batch = Batch::new();
         batch_events(&tx, events, &mut self.signals, &mut self.by_gateway, &mut self.open_gaps, &mut batch)
             .map_err(|e| classify(e, &path))?;
         store_crossings(&tx, &batch.fixes, self.evaluator.as_mut(), &mut self.unjournaled)
@@ -576,16 +523,14 @@ fn restore_alarms(conn: &Connection, alarms: &mut dyn Evaluator) -> rusqlite::Re
     )?;
     let rows: Vec<(String, String, String, Restored)> = last
         .query_map([], |r| {
-            let (limit, state): (Option<String>, String) = (r.get(5)?, r.get(6)?);
-            let (until, comment): (Option<i64>, String) = (r.get(7)?, r.get(8)?);
-            let restored = Restored {
+            let restored = Restored::from_journal(JournalColumns {
                 active: r.get(3)?,
                 acked: r.get(4)?,
-                limit: limit.as_deref().and_then(Limit::parse),
-                out_of_service: state == AlarmState::OutOfService.label(),
-                // The shelve's own entry says why; a later entry while shelved ("active") does not.
-                shelved: until.map(|u| (u, if state == AlarmState::Shelved.label() { comment } else { String::new() })),
-            };
+                limit: r.get(5)?,
+                state: r.get(6)?,
+                shelved_until_ms: r.get(7)?,
+                comment: r.get(8)?,
+            });
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, restored))
         })?
         .collect::<Result<_, _>>()?;
@@ -598,45 +543,6 @@ fn restore_alarms(conn: &Connection, alarms: &mut dyn Evaluator) -> rusqlite::Re
         alarms.restore(&rule, &source, &asset, restored, seen);
     }
     Ok(())
-}
-
-/// Journal entries kept while the file cannot take them; beyond this the oldest go (and are logged).
-const MAX_UNJOURNALED: usize = 10_000;
-
-/// Feeds the batch's good values, gateway changes and node deaths to the evaluator and lets the clock run; the
-/// transitions go to `entries` for the journal.
-pub(crate) fn evaluate(
-    events: &[Arc<FeedEvent>],
-    evaluator: &mut dyn Evaluator,
-    now_ms: i64,
-    entries: &mut Vec<AlarmEntry>,
-) {
-    for event in events {
-        match &event.body {
-            FeedEventBody::Samples(samples) => {
-                for s in samples.iter().filter(|s| s.quality != Quality::Bad) {
-                    evaluator.sample(s, event.received_ms, entries);
-                }
-            }
-            FeedEventBody::Status(status) => match status.state {
-                FeedState::Offline | FeedState::Error => {
-                    evaluator.gateway(&event.gateway, true, event.received_ms, entries);
-                }
-                FeedState::Live | FeedState::Stale => {
-                    evaluator.gateway(&event.gateway, false, event.received_ms, entries);
-                }
-                FeedState::Connecting => {}
-            },
-            FeedEventBody::Stale { prefix } => evaluator.node_death(prefix, event.received_ms, entries),
-            FeedEventBody::Birth(_) | FeedEventBody::Rejected { .. } => {}
-        }
-    }
-    evaluator.tick(now_ms, entries);
-    if entries.len() > MAX_UNJOURNALED {
-        let dropped = entries.len() - MAX_UNJOURNALED;
-        tracing::error!(dropped, "history: the alarm journal cannot be written; the oldest entries are dropped");
-        entries.drain(..dropped);
-    }
 }
 
 /// Writes journal entries (a replayed one is already there and is skipped).
@@ -704,10 +610,10 @@ struct BatchCounts {
 }
 
 /// What a batch derives from its samples, written after them in the same transaction.
-#[derive(Default)]
 struct Batch {
     counts: BatchCounts,
-    rollup_1m: HashMap<(i64, i64), Agg>,
+    /// The minute buckets of the values it inserted (the hours are made from them).
+    rollup_1m: Buckets,
     latest: HashMap<i64, LatestRow>,
     /// Earliest sample per signal with an open gap, which closes that gap.
     gap_closers: HashMap<i64, i64>,
@@ -822,16 +728,22 @@ fn batch_events(
 }
 
 impl Batch {
+    fn new() -> Self {
+        Self {
+            counts: BatchCounts::default(),
+            rollup_1m: Buckets::new(MINUTE_MS),
+            latest: HashMap::new(),
+            gap_closers: HashMap::new(),
+            fixes: HashMap::new(),
+        }
+    }
+
     fn add(&mut self, id: i64, sample: &Sample, num: Option<f64>, quality: i64, open_gaps: &HashSet<i64>) {
         // Bad values are kept raw and shown as bad, but do not enter the statistics.
         if let Some(v) = num
             && sample.quality != Quality::Bad
         {
-            let agg = Agg::one(sample.ts_ms, v);
-            self.rollup_1m
-                .entry((id, bucket_start(sample.ts_ms, MINUTE_MS)))
-                .and_modify(|a| a.merge(&agg))
-                .or_insert(agg);
+            self.rollup_1m.add(id, sample.ts_ms, v);
         }
         if !sample.historical {
             let newer = self.latest.get(&id).is_none_or(|l| sample.ts_ms >= l.ts_ms);
@@ -857,34 +769,16 @@ impl Batch {
     }
 
     fn write_derived(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
-        let mut hourly: HashMap<(i64, i64), Agg> = HashMap::new();
-        for (table, width) in [("rollup_1m", MINUTE_MS), ("rollup_1h", HOUR_MS)] {
+        for (table, buckets) in self.rollup_1m.tiers() {
             let mut upsert = tx.prepare_cached(&format!(
-                "INSERT INTO {table} (signal, start_ms, min_value, max_value, sum_value, count, first_ms,
-                     first_value, last_ms, last_value)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT (signal, start_ms) DO UPDATE SET
-                     min_value = min(min_value, excluded.min_value),
-                     max_value = max(max_value, excluded.max_value),
-                     sum_value = sum_value + excluded.sum_value,
-                     count = count + excluded.count,
-                     first_value = CASE WHEN excluded.first_ms < first_ms THEN excluded.first_value
-                         ELSE first_value END,
-                     first_ms = min(first_ms, excluded.first_ms),
-                     last_value = CASE WHEN excluded.last_ms >= last_ms THEN excluded.last_value
-                         ELSE last_value END,
-                     last_ms = max(last_ms, excluded.last_ms)"
+                "INSERT INTO {table} ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) {}",
+                rollup::COLUMNS,
+                rollup::merge_on_conflict(Dialect::Sqlite, table)
             ))?;
-            let source = if width == MINUTE_MS { &self.rollup_1m } else { &hourly };
-            for (&(id, start), a) in source {
+            for (&(id, start), a) in &buckets.by_key {
                 upsert.execute(params![
                     id, start, a.min, a.max, a.sum, a.count, a.first_ms, a.first, a.last_ms, a.last
                 ])?;
-            }
-            if width == MINUTE_MS {
-                for (&(id, start), a) in &self.rollup_1m {
-                    hourly.entry((id, bucket_start(start, HOUR_MS))).and_modify(|h| h.merge(a)).or_insert(*a);
-                }
             }
         }
         let mut latest = tx.prepare_cached(

@@ -1,5 +1,5 @@
 //! Everything drawn: the theme, widgets, and the panels of each view. Drawing functions take `ui`, end in `_ui`,
-//! read [`crate::live::LiveState`] and return [`crate::command::Command`]s; they never block.
+//! read [`crate::live::LiveState`] and return [`crate::feeds::Command`]s; they never block.
 
 pub mod panels;
 pub mod theme;
@@ -8,7 +8,6 @@ pub mod widgets;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use serde::{Deserialize, Serialize};
 
 /// `12345` → `12 345` (thin grouping that reads at a distance and in any locale).
 pub fn fmt_count(n: i64) -> String {
@@ -59,6 +58,9 @@ pub fn fmt_duration_secs(secs: i64) -> String {
     }
 }
 
+/// The views (defined with the workstation's layouts, which name them).
+pub use crate::workstation::layout::View;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,35 +76,5 @@ mod tests {
         assert_eq!(fmt_duration_secs(4_800), "1 h 20 min");
         let tz = TimeZone::get("Europe/Helsinki").expect("bundled");
         assert_eq!(fmt_site_clock(1_795_158_000_000, &tz), "Fri 20 Nov 09:00:00 EET");
-    }
-}
-
-/// The views: tabs of the main window, or each in a window of its own.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum View {
-    #[default]
-    Overview,
-    Plant,
-    Fleet,
-    Alarms,
-    Trends,
-    Connections,
-    Logbook,
-}
-
-impl View {
-    pub const ALL: [Self; 7] =
-        [Self::Overview, Self::Plant, Self::Fleet, Self::Alarms, Self::Trends, Self::Logbook, Self::Connections];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Overview => "Overview",
-            Self::Plant => "Plant",
-            Self::Fleet => "Fleet",
-            Self::Alarms => "Alarms",
-            Self::Trends => "Trends",
-            Self::Connections => "Connections",
-            Self::Logbook => "Logbook",
-        }
     }
 }

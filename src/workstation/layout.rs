@@ -7,7 +7,35 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::ui::View;
+/// The views: tabs of the main window, or each in a window of its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum View {
+    #[default]
+    Overview,
+    Plant,
+    Fleet,
+    Alarms,
+    Trends,
+    Connections,
+    Logbook,
+}
+
+impl View {
+    pub const ALL: [Self; 7] =
+        [Self::Overview, Self::Plant, Self::Fleet, Self::Alarms, Self::Trends, Self::Logbook, Self::Connections];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Overview => "Overview",
+            Self::Plant => "Plant",
+            Self::Fleet => "Fleet",
+            Self::Alarms => "Alarms",
+            Self::Trends => "Trends",
+            Self::Connections => "Connections",
+            Self::Logbook => "Logbook",
+        }
+    }
+}
 
 /// One window of a layout. Positions and sizes in points (egui's logical pixels), on the virtual desktop.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

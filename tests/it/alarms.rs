@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use watchfloor::analytics::alarm::{Condition, Limits, Rule, Watch};
-use watchfloor::command::{FeedEvent, FeedEventBody};
 use watchfloor::model::alarm::Priority;
 use watchfloor::model::history::OperatorAction;
+use watchfloor::model::{FeedEvent, FeedEventBody};
 use watchfloor::model::{Sample, SignalId, Value};
 use watchfloor::sim::{Fault, SimConfig, Simulator};
 use watchfloor::store::{Store, StoreOptions, open_reader};
@@ -363,7 +363,7 @@ fn default_rules_raise_from_the_asset_model_and_suppress_in_a_planned_stop() {
     ];
     // Gateway status is stamped with arrival time: the gateway went offline 40 s ago.
     let offline_ms = watchfloor::clock::wall_now_ms() - 40_000;
-    let offline = watchfloor::command::FeedStatus::new(watchfloor::command::FeedState::Offline);
+    let offline = watchfloor::model::FeedStatus::new(watchfloor::model::FeedState::Offline);
     let mut events = events;
     events.push(ev(offline_ms, FeedEventBody::Status(offline)));
     let run = |events: &[Arc<FeedEvent>]| {

@@ -8,8 +8,8 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use watchfloor::app::{View, WatchfloorApp};
 use watchfloor::clock::{Clock as _, ManualClock};
-use watchfloor::command::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
 use watchfloor::feeds::{DiagHandle, EventBus, Message, PayloadFormat};
+use watchfloor::model::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
 
 use crate::START_MS;
 

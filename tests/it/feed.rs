@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use watchfloor::backend::Backend;
-use watchfloor::command::{Command, FeedEvent, FeedEventBody, FeedState};
 use watchfloor::config::{Config, SimGateway};
+use watchfloor::feeds::Command;
 use watchfloor::feeds::EventBus;
 use watchfloor::model::Value;
+use watchfloor::model::{FeedEvent, FeedEventBody, FeedState};
 use watchfloor::sim::Fault;
 
 /// Receives until `done` says so, or fails after `limit` of wall time.

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use watchfloor::analytics::fleet::{self, FleetParams};
 use watchfloor::analytics::geofence::{DEFAULT_DEBOUNCE_MS, Geofences};
-use watchfloor::command::{FeedEvent, FeedEventBody};
 use watchfloor::model::Value;
 use watchfloor::model::siteplan::SitePlan;
+use watchfloor::model::{FeedEvent, FeedEventBody};
 use watchfloor::sim::{Fault, SimConfig, Simulator};
 use watchfloor::store::{Store, StoreOptions, open_reader};
 

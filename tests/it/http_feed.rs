@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 use watchfloor::clock::wall_now_ms;
-use watchfloor::command::{FeedEvent, FeedEventBody, FeedState};
 use watchfloor::config::{HttpGateway, Link};
 use watchfloor::feeds::http::HttpFeed;
 use watchfloor::gateway::Update;
 use watchfloor::gateway::http::{Hub, serve_hub};
+use watchfloor::model::{FeedEvent, FeedEventBody, FeedState};
 use watchfloor::model::{Sample, SignalId, SignalMeta, Value, ValueKind};
 
 const SIGNALS: usize = 5;

@@ -59,8 +59,8 @@ pub fn app_parts(inbox: LiveInbox, bus: EventBus, clock: Arc<dyn Clock>) -> AppP
 /// A feed under test, spawned on the current tokio runtime with a lossless consumer, and what it published.
 pub struct Probe {
     _feed: watchfloor::feeds::FeedHandle,
-    events: tokio::sync::mpsc::Receiver<Arc<watchfloor::command::FeedEvent>>,
-    pub seen: Vec<Arc<watchfloor::command::FeedEvent>>,
+    events: tokio::sync::mpsc::Receiver<Arc<watchfloor::model::FeedEvent>>,
+    pub seen: Vec<Arc<watchfloor::model::FeedEvent>>,
     pub diag: watchfloor::feeds::DiagHandle,
 }
 
@@ -80,7 +80,7 @@ impl Probe {
     }
 
     /// Waits until `done` holds for what has been seen so far; fails after [`PROBE_WAIT`].
-    pub async fn until(&mut self, what: &str, mut done: impl FnMut(&[Arc<watchfloor::command::FeedEvent>]) -> bool) {
+    pub async fn until(&mut self, what: &str, mut done: impl FnMut(&[Arc<watchfloor::model::FeedEvent>]) -> bool) {
         let deadline = tokio::time::Instant::now() + PROBE_WAIT;
         while !done(&self.seen) {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
@@ -122,8 +122,8 @@ pub fn sim_events(
     sim: watchfloor::sim::SimConfig,
     minutes: i64,
     faults: &[(i64, watchfloor::sim::Fault)],
-) -> Vec<Arc<watchfloor::command::FeedEvent>> {
-    use watchfloor::command::{FeedEvent, FeedEventBody};
+) -> Vec<Arc<watchfloor::model::FeedEvent>> {
+    use watchfloor::model::{FeedEvent, FeedEventBody};
     let mut sim = watchfloor::sim::Simulator::new(sim);
     let gw: Arc<str> = Arc::from("demo");
     let event = |t: i64, body| Arc::new(FeedEvent::new(gw.clone(), t, body));

@@ -14,11 +14,11 @@ use rumqttc::{AsyncClient, Event, EventLoop, Incoming, MqttOptions, QoS};
 use tokio::sync::mpsc;
 use watchfloor::bench::mqtt::{Mosquitto, mosquitto_binary};
 use watchfloor::clock::Clock;
-use watchfloor::command::{FeedEvent, FeedEventBody, FeedState};
 use watchfloor::config::{JsonFormat, Link, MqttJsonGateway, SparkplugGateway};
 use watchfloor::feeds::mqtt::MqttFeed;
 use watchfloor::feeds::sparkplug::edge::EdgeNode;
 use watchfloor::feeds::sparkplug::proto::{MetricValue, Payload};
+use watchfloor::model::{FeedEvent, FeedEventBody, FeedState};
 use watchfloor::model::{Quality, Sample, SignalId, SignalMeta, Value, ValueKind};
 
 use crate::PROBE_WAIT as WAIT;

@@ -10,11 +10,11 @@ use tokio::sync::mpsc;
 use watchfloor::analytics::report;
 use watchfloor::app::WatchfloorApp;
 use watchfloor::clock::ManualClock;
-use watchfloor::command::{FeedEvent, FeedEventBody};
 use watchfloor::feeds::EventBus;
 use watchfloor::live::{LiveSettings, LiveState};
 use watchfloor::model::ShiftCalendar;
 use watchfloor::model::asset::AssetModel;
+use watchfloor::model::{FeedEvent, FeedEventBody};
 use watchfloor::sim::{Fault, SimConfig, Simulator};
 use watchfloor::store::{Store, StoreOptions, open_reader};
 

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use watchfloor::command::{FeedEvent, FeedEventBody, FeedState};
 use watchfloor::config::{Link, OpcUaGateway, OpcUaSecurity};
 use watchfloor::feeds::opcua::OpcUaFeed;
 use watchfloor::gateway::opcua::{NAMESPACE, OpcUaServe};
 use watchfloor::model::TimeSource;
+use watchfloor::model::{FeedEvent, FeedEventBody, FeedState};
 
 use crate::Probe;
 

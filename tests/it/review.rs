@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use watchfloor::analytics::MachineOee;
-use watchfloor::command::{FeedEvent, FeedEventBody};
 use watchfloor::live::{LiveSettings, LiveState};
+use watchfloor::model::{FeedEvent, FeedEventBody};
 use watchfloor::sim::{Fault, SimConfig, Simulator};
 use watchfloor::store::{Store, StoreOptions, open_reader};
 use watchfloor::ui::panels::review::{Replays, Review, load_frame};

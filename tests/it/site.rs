@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use watchfloor::bench::pgserver::PgServer;
-use watchfloor::command::{FeedEvent, FeedEventBody};
 use watchfloor::model::history::HistoryRead;
+use watchfloor::model::{FeedEvent, FeedEventBody};
 use watchfloor::sim::{Fault, SimConfig};
 use watchfloor::store::site::{PgHistory, SiteOptions, SiteRole, SiteTarget, SiteWriter};
 use watchfloor::store::{Store, StoreOptions};

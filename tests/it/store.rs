@@ -12,8 +12,8 @@ use egui_kittest::kittest::Queryable as _;
 use tokio::sync::mpsc;
 use watchfloor::app::{AppParts, WatchfloorApp};
 use watchfloor::clock::ManualClock;
-use watchfloor::command::{FeedEvent, FeedEventBody};
 use watchfloor::feeds::EventBus;
+use watchfloor::model::{FeedEvent, FeedEventBody};
 use watchfloor::sim::{SimConfig, Simulator};
 use watchfloor::store::{History, Store, StoreOptions};
 

@@ -10,8 +10,8 @@ use egui_kittest::kittest::Queryable as _;
 use tokio::sync::mpsc;
 use watchfloor::app::{AppParts, WatchfloorApp};
 use watchfloor::clock::ManualClock;
-use watchfloor::command::{FeedEvent, FeedEventBody};
 use watchfloor::feeds::EventBus;
+use watchfloor::model::{FeedEvent, FeedEventBody};
 use watchfloor::model::{Sample, SignalId, SignalMeta, Value, ValueKind};
 use watchfloor::store::{History, Retention, Store, StoreOptions};
 

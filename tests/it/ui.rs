@@ -6,9 +6,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use watchfloor::app::{AppParts, View, WatchfloorApp};
 use watchfloor::clock::{Clock as _, ManualClock};
-use watchfloor::command::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
 use watchfloor::feeds::EventBus;
 use watchfloor::model::VehicleStatus;
+use watchfloor::model::{FeedEvent, FeedEventBody, FeedState, FeedStatus};
 use watchfloor::sim::{Fault, SimConfig, Simulator};
 use watchfloor::ui::theme::ThemeChoice;
 

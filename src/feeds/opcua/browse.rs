@@ -15,8 +15,8 @@ use opcua::types::{
 };
 use tokio::sync::mpsc;
 
+use super::settings::OpcUaGateway;
 use super::{End, connect, namespaces, parse_id};
-use crate::config::OpcUaGateway;
 
 /// References asked for per page: a folder with more shows *More* (`BrowseNext`).
 pub const PAGE: u32 = 200;

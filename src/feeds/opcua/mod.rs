@@ -35,12 +35,13 @@ use opcua::types::{
 use tokio::sync::mpsc;
 
 pub mod browse;
+pub mod settings;
 
 use super::diag::{Message, PayloadFormat};
 use super::{Backoff, Error, Feed, FeedContext};
-use crate::command::{FeedEventBody, FeedState, FeedStatus};
-use crate::config::{OpcUaGateway, OpcUaMapping, OpcUaSecurity};
+use crate::model::{FeedEventBody, FeedState, FeedStatus};
 use crate::model::{Quality, Sample, SignalId, TimeSource, Value};
+pub use settings::{OpcUaGateway, OpcUaMapping, OpcUaSecurity};
 
 /// Values waiting between the subscription's callback and the feed.
 const QUEUE: usize = 100_000;

@@ -247,7 +247,7 @@ fn value_metric(alias: u64, datatype: u32, sample: &Sample) -> proto::Metric {
 mod tests {
     use super::super::{Host, Topic, parse_topic};
     use super::*;
-    use crate::command::FeedEventBody;
+    use crate::model::FeedEventBody;
 
     fn meta(id: &str, kind: ValueKind) -> SignalMeta {
         SignalMeta { id: SignalId::from(id), kind, unit: None }

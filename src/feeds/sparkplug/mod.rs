@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use prost::Message as _;
 
-use crate::command::FeedEventBody;
+use crate::model::FeedEventBody;
 use crate::model::{Quality, Sample, SignalId, SignalMeta, TimeSource, Value, ValueKind};
 use proto::{MetricValue, Payload, PropertyValueKind, datatype as dt};
 

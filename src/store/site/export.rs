@@ -7,12 +7,25 @@ use std::sync::atomic::AtomicBool;
 use postgres::types::{ToSql, Type};
 use rusqlite::types::Value as SqlValue;
 
-use crate::store::export::{ExportError, ExportSummary, HOUR_MS, Progress};
+use crate::store::export::{ExportError, ExportSummary, HOUR_MS, Progress, RowSource};
+
+impl RowSource for postgres::Client {
+    fn copy_into(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        part: &Path,
+        range: (i64, i64),
+        progress: Progress<'_>,
+        cancel: &AtomicBool,
+    ) -> Result<ExportSummary, ExportError> {
+        copy_site(self, tx, part, range, progress, cancel)
+    }
+}
 
 /// The range's rows from the site database into the recording's transaction (the rows the cache export copies:
 /// every signal, samples, fixes, events, journal entries and logbook notes in the range, each alarm's last entry before it, the
 /// gaps and the whole rollup buckets it touches).
-pub(crate) fn copy_site(
+fn copy_site(
     client: &mut postgres::Client,
     tx: &rusqlite::Transaction<'_>,
     part: &Path,

@@ -23,7 +23,7 @@ use tokio_postgres::Client;
 pub use console::{ConsoleStatus, SiteConsole, console_name};
 pub use writer::SiteOptions;
 
-use crate::command::FeedEvent;
+use crate::model::FeedEvent;
 use crate::model::ValueKind;
 use crate::model::alarm::{AlarmState, JournalEntry, Priority};
 use crate::model::history::{

@@ -208,7 +208,7 @@ pub fn latest_version() -> i32 {
 /// The tables partitioned by day, with their time column.
 pub const PARTITIONED: [&str; 4] = ["sample", "rollup_1m", "fix", "event"];
 
-pub const DAY_MS: i64 = 86_400_000;
+pub use crate::model::time::DAY_MS;
 
 /// The name of `table`'s partition for day `day` (days since 1970-01-01 UTC): `sample_20261203`.
 pub fn partition_name(table: &str, day: i64) -> String {

@@ -18,13 +18,16 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Transaction};
 
-use super::schema::{self, DAY_MS};
+use super::schema;
 use super::{SiteError, SiteRole, SiteStatus, SiteTarget, alarms, lock_key};
-use crate::command::{FeedEvent, FeedEventBody, FeedState};
 use crate::model::ValueKind;
-use crate::model::alarm::{AlarmState, Entry as AlarmEntry, Limit, Restored};
+use crate::model::alarm::{Entry as AlarmEntry, JournalColumns, Limit, Restored};
 use crate::model::history::{Evaluator, ZoneCrossing};
+use crate::model::time::{DAY_MS, MINUTE_MS};
 use crate::model::vehicle::metric;
+use crate::model::{FeedEvent, FeedEventBody, FeedState};
+use crate::store::recorder::{self, Batching, Order, Pending, Sink, evaluate};
+use crate::store::rollup::{self, Dialect};
 
 /// How the site writer batches, buffers and takes over.
 pub struct SiteOptions {
@@ -106,8 +109,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 pub(super) async fn run(
     options: SiteOptions,
-    mut events: mpsc::Receiver<Arc<FeedEvent>>,
-    mut commands: mpsc::Receiver<SiteCommand>,
+    events: mpsc::Receiver<Arc<FeedEvent>>,
+    commands: mpsc::Receiver<SiteCommand>,
     status_tx: watch::Sender<SiteStatus>,
 ) {
     let key = lock_key(&options.site);
@@ -130,95 +133,78 @@ pub(super) async fn run(
         spilled: Vec::new(),
         last_beat: None,
     };
-    w.spilled = w.options.cache.as_deref().map(load_spilled).unwrap_or_default();
-    if !w.spilled.is_empty() {
-        tracing::info!(
-            ranges = w.spilled.len(),
-            "site database: ranges from an earlier run still to write from the cache"
-        );
+    recorder::run(&mut w, events, commands).await;
+}
+
+/// The site database as the recorder's sink.
+impl Sink for Writer {
+    type Command = SiteCommand;
+    type Status = SiteStatus;
+    const STOPS_WITHOUT_COMMANDS: bool = true;
+
+    fn batching(&self) -> Batching {
+        Batching {
+            flush_max_samples: self.options.flush_max_samples,
+            flush_max_age: self.options.flush_max_age,
+            tick_every: Duration::from_millis(500),
+        }
     }
-    w.tick().await;
-    let mut pending: Vec<Arc<FeedEvent>> = Vec::new();
-    let mut pending_samples = 0;
-    let mut since: Option<Instant> = None;
-    let mut clock = tokio::time::interval(Duration::from_millis(500));
-    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut open = true;
-    while open {
-        let deadline = since.map(|t| tokio::time::Instant::from_std(t + w.options.flush_max_age));
-        tokio::select! {
-            event = events.recv() => match event {
-                Some(event) => {
-                    pending_samples += samples_in(&event);
-                    since.get_or_insert_with(Instant::now);
-                    pending.push(event);
-                    if pending_samples >= w.options.flush_max_samples {
-                        w.flush(std::mem::take(&mut pending), std::mem::take(&mut pending_samples)).await;
-                        since = None;
-                    }
-                }
-                None => open = false,
-            },
-            command = commands.recv() => match command {
-                Some(SiteCommand::Flush(reply)) => {
-                    while let Ok(event) = events.try_recv() {
-                        pending_samples += samples_in(&event);
-                        pending.push(event);
-                    }
-                    w.flush(std::mem::take(&mut pending), std::mem::take(&mut pending_samples)).await;
-                    since = None;
-                    let _ = reply.send(w.status.clone());
-                }
-                Some(SiteCommand::Shutdown) | None => {
-                    while let Ok(event) = events.try_recv() {
-                        pending_samples += samples_in(&event);
-                        pending.push(event);
-                    }
-                    open = false;
-                }
-            },
-            () = sleep_until(deadline) => {
-                w.flush(std::mem::take(&mut pending), std::mem::take(&mut pending_samples)).await;
-                since = None;
+
+    fn order(command: SiteCommand) -> Order<SiteCommand, SiteStatus> {
+        match command {
+            SiteCommand::Flush(reply) => Order::Flush(reply),
+            SiteCommand::Shutdown => Order::Shutdown,
+        }
+    }
+
+    fn status(&self) -> SiteStatus {
+        self.status.clone()
+    }
+
+    async fn start(&mut self) {
+        self.spilled = self.options.cache.as_deref().map(load_spilled).unwrap_or_default();
+        if !self.spilled.is_empty() {
+            tracing::info!(
+                ranges = self.spilled.len(),
+                "site database: ranges from an earlier run still to write from the cache"
+            );
+        }
+        self.tick().await;
+    }
+
+    async fn flush(&mut self, batch: Pending) {
+        self.queue_and_write(batch.events, batch.samples).await;
+    }
+
+    async fn tick(&mut self) {
+        self.tick().await;
+    }
+
+    async fn command(&mut self, _: SiteCommand, _: &mut Pending) {}
+
+    async fn finish(&mut self, rest: Pending) {
+        self.queue_and_write(rest.events, rest.samples).await;
+        // What could not be written is in the cache (the recorder's store commits it as it stops): the next run
+        // writes it from there.
+        if self.status.role != SiteRole::Standby && self.options.cache.is_some() {
+            while let Some(gone) = self.queue.pop_front() {
+                self.spill(&gone);
             }
-            _ = clock.tick() => w.tick().await,
         }
-    }
-    w.flush(pending, pending_samples).await;
-    // What could not be written is in the cache (the recorder's store commits it as it stops): the next run
-    // writes it from there.
-    if w.status.role != SiteRole::Standby && w.options.cache.is_some() {
-        while let Some(gone) = w.queue.pop_front() {
-            w.spill(&gone);
+        if self.status.role == SiteRole::Leader
+            && let Some(client) = &self.client
+            && let Err(err) = alarms::resign(client, &self.options.site, &leader_name()).await
+        {
+            tracing::debug!("site database: the heartbeat row stays until it is stale: {err}");
         }
-    }
-    if w.status.role == SiteRole::Leader
-        && let Some(client) = &w.client
-        && let Err(err) = alarms::resign(client, &w.options.site, &leader_name()).await
-    {
-        tracing::debug!("site database: the heartbeat row stays until it is stale: {err}");
-    }
-    w.status.role = SiteRole::Stopped;
-    w.publish();
-    tracing::info!(
-        stored = w.status.stored_samples,
-        duplicates = w.status.duplicate_samples,
-        unwritten = w.status.buffered_samples,
-        "site writer stopped"
-    );
-}
-
-fn samples_in(event: &FeedEvent) -> usize {
-    match &event.body {
-        FeedEventBody::Samples(s) => s.len(),
-        _ => 0,
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
+        self.status.role = SiteRole::Stopped;
+        self.publish();
+        tracing::info!(
+            stored = self.status.stored_samples,
+            duplicates = self.status.duplicate_samples,
+            unwritten = self.status.buffered_samples,
+            "site writer stopped"
+        );
     }
 }
 
@@ -242,7 +228,7 @@ impl Writer {
     }
 
     /// Queues a batch and writes what it can.
-    async fn flush(&mut self, events: Vec<Arc<FeedEvent>>, samples: usize) {
+    async fn queue_and_write(&mut self, events: Vec<Arc<FeedEvent>>, samples: usize) {
         if !events.is_empty() {
             self.queue.push_back(Queued { events, samples, at: Instant::now(), evaluated: false });
         }
@@ -480,7 +466,7 @@ impl Writer {
                 }
                 let Some(front) = self.queue.front_mut() else { break };
                 front.evaluated = true;
-                crate::store::writer::evaluate(
+                evaluate(
                     &front.events,
                     self.options.evaluator.as_mut(),
                     self.options.clock.now_ms(),
@@ -726,9 +712,8 @@ async fn write_rows(
         let stored: i64 = match copy_new_samples(&tx, &rows.samples).await {
             Ok(()) => {
                 tx.batch_execute("RELEASE SAVEPOINT wf_new_rows").await?;
-                for (table, width_ms) in [("rollup_1m", 60_000), ("rollup_1h", 3_600_000)] {
-                    let buckets = Buckets::of(&rows.samples, width_ms);
-                    tx.execute(&merge_buckets_sql(table), &buckets.params()).await?;
+                for (table, tier) in gather(&rows.samples, MINUTE_MS).tiers() {
+                    tx.execute(&merge_buckets_sql(table), &Buckets::columns(&tier).params()).await?;
                 }
                 i64::try_from(rows.samples.len()).unwrap_or(i64::MAX)
             }
@@ -904,10 +889,21 @@ static INSERT_SAMPLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
             SELECT signal, ts_ms, num FROM ins WHERE num IS NOT NULL AND quality < 2
         ), m AS ({}), h AS ({})
         SELECT count(*) FROM ins",
-        merge_rollup("rollup_1m", 60_000),
-        merge_rollup("rollup_1h", 3_600_000)
+        merge_rollup(rollup::TIERS[0].0, rollup::TIERS[0].1),
+        merge_rollup(rollup::TIERS[1].0, rollup::TIERS[1].1)
     )
 });
+
+/// A batch's good values (numbers that are not bad) in buckets `width_ms` wide.
+fn gather(samples: &[SampleRow], width_ms: i64) -> rollup::Buckets {
+    let mut gathered = rollup::Buckets::new(width_ms);
+    for (id, ts, num, _, quality, _) in samples {
+        if let (Some(v), true) = (num, *quality < 2) {
+            gathered.add(*id, *ts, *v);
+        }
+    }
+    gathered
+}
 
 /// A batch's good values gathered into rollup buckets (the same figures the SQL merge computes).
 #[derive(Default)]
@@ -925,37 +921,25 @@ struct Buckets {
 }
 
 impl Buckets {
+    /// The batch's good values in buckets `width_ms` wide, as columns.
+    #[cfg(test)]
     fn of(samples: &[SampleRow], width_ms: i64) -> Self {
-        // (min, max, sum, count, first_ms, first, last_ms, last)
-        type Agg = (f64, f64, f64, i64, i64, f64, i64, f64);
-        let mut by: std::collections::BTreeMap<(i64, i64), Agg> = std::collections::BTreeMap::new();
-        for (id, ts, num, _, quality, _) in samples {
-            let (Some(v), true) = (num, *quality < 2) else { continue };
-            let start = ts - ts.rem_euclid(width_ms);
-            let a = by.entry((*id, start)).or_insert((*v, *v, 0.0, 0, *ts, *v, *ts, *v));
-            a.0 = a.0.min(*v);
-            a.1 = a.1.max(*v);
-            a.2 += v;
-            a.3 += 1;
-            if *ts < a.4 {
-                (a.4, a.5) = (*ts, *v);
-            }
-            if *ts >= a.6 {
-                (a.6, a.7) = (*ts, *v);
-            }
-        }
+        Self::columns(&gather(samples, width_ms))
+    }
+
+    fn columns(gathered: &rollup::Buckets) -> Self {
         let mut b = Self::default();
-        for ((signal, start), (min, max, sum, count, first_ms, first, last_ms, last)) in by {
+        for (&(signal, start), a) in &gathered.by_key {
             b.signal.push(signal);
             b.start.push(start);
-            b.min.push(min);
-            b.max.push(max);
-            b.sum.push(sum);
-            b.count.push(count);
-            b.first_ms.push(first_ms);
-            b.first.push(first);
-            b.last_ms.push(last_ms);
-            b.last.push(last);
+            b.min.push(a.min);
+            b.max.push(a.max);
+            b.sum.push(a.sum);
+            b.count.push(a.count);
+            b.first_ms.push(a.first_ms);
+            b.first.push(a.first);
+            b.last_ms.push(a.last_ms);
+            b.last.push(a.last);
         }
         b
     }
@@ -979,24 +963,14 @@ impl Buckets {
 /// Merges [`Buckets`] (as arrays) into `table`, as [`merge_rollup`] merges rows.
 fn merge_buckets_sql(table: &str) -> String {
     format!(
-        "INSERT INTO {table} AS r (signal, start_ms, min_value, max_value, sum_value, count, first_ms, first_value,
-            last_ms, last_value)
+        "INSERT INTO {table} AS r ({})
         SELECT * FROM unnest($1::int8[], $2::int8[], $3::float8[], $4::float8[], $5::float8[], $6::int8[],
             $7::int8[], $8::float8[], $9::int8[], $10::float8[])
-        {MERGE_ON_CONFLICT}"
+        {}",
+        rollup::COLUMNS,
+        rollup::merge_on_conflict(Dialect::Postgres, "r")
     )
 }
-
-/// How a bucket already stored takes in new values of the same bucket.
-const MERGE_ON_CONFLICT: &str = "ON CONFLICT (signal, start_ms) DO UPDATE SET
-            min_value = least(r.min_value, excluded.min_value),
-            max_value = greatest(r.max_value, excluded.max_value),
-            sum_value = r.sum_value + excluded.sum_value,
-            count = r.count + excluded.count,
-            first_value = CASE WHEN excluded.first_ms < r.first_ms THEN excluded.first_value ELSE r.first_value END,
-            first_ms = least(r.first_ms, excluded.first_ms),
-            last_value = CASE WHEN excluded.last_ms >= r.last_ms THEN excluded.last_value ELSE r.last_value END,
-            last_ms = greatest(r.last_ms, excluded.last_ms)";
 
 /// COPYs a batch's samples straight into `sample`; fails on the first one already stored.
 async fn copy_new_samples(tx: &Transaction<'_>, samples: &[SampleRow]) -> Result<(), tokio_postgres::Error> {
@@ -1013,12 +987,13 @@ async fn copy_new_samples(tx: &Transaction<'_>, samples: &[SampleRow]) -> Result
 /// Merges the `good` rows into `table`'s buckets `width_ms` wide (as the cache's writer merges its rollups).
 fn merge_rollup(table: &str, width_ms: i64) -> String {
     format!(
-        "INSERT INTO {table} AS r (signal, start_ms, min_value, max_value, sum_value, count, first_ms, first_value,
-            last_ms, last_value)
+        "INSERT INTO {table} AS r ({})
         SELECT signal, ts_ms - (((ts_ms % {width_ms}) + {width_ms}) % {width_ms}), min(num), max(num), sum(num),
             count(*), min(ts_ms), (array_agg(num ORDER BY ts_ms))[1], max(ts_ms), (array_agg(num ORDER BY ts_ms DESC))[1]
         FROM good GROUP BY 1, 2
-        {MERGE_ON_CONFLICT}"
+        {}",
+        rollup::COLUMNS,
+        rollup::merge_on_conflict(Dialect::Postgres, "r")
     )
 }
 
@@ -1162,15 +1137,15 @@ async fn restore_alarms(client: &Client, evaluator: &mut dyn Evaluator) -> Resul
         )
         .await?;
     for r in rows {
-        let (limit, state): (Option<String>, String) = (r.get(5), r.get(6));
-        let restored = Restored {
+        let restored = Restored::from_journal(JournalColumns {
             active: r.get(3),
             acked: r.get(4),
-            limit: limit.as_deref().and_then(Limit::parse),
-            out_of_service: state == AlarmState::OutOfService.label(),
+            limit: r.get(5),
+            state: r.get(6),
             // The site keeps shelves in `alarm_state` (read above when it has rows).
-            shelved: None,
-        };
+            shelved_until_ms: None,
+            comment: String::new(),
+        });
         let seen = match (r.get::<_, Option<i64>>(7), r.get::<_, Option<f64>>(8)) {
             (Some(ts), Some(v)) => Some((ts, v)),
             _ => None,

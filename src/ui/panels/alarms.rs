@@ -13,7 +13,7 @@ use crate::ui::theme::Theme;
 /// How many alarms the banner lists; the rest are counted.
 const SHOWN: usize = 3;
 /// How long *Shelve 1 h* hides an alarm.
-const SHELVE_MS: i64 = 3_600_000;
+const SHELVE_MS: i64 = crate::model::time::HOUR_MS;
 
 /// A priority's colour (with its mark's shape and its name, never colour alone).
 pub fn priority_colour(theme: &Theme, p: Priority) -> Color32 {

@@ -7,10 +7,10 @@ use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 use jiff::tz::TimeZone;
 
-use crate::command::FeedState;
 use crate::feeds::diag::{GatewayDiag, Message, Rates};
 use crate::feeds::{DiagHandle, inspect};
 use crate::live::LiveState;
+use crate::model::FeedState;
 use crate::ui::panels::status_bar::feed_severity;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::status_badge_ui;
@@ -115,7 +115,7 @@ impl ConnectionsPanel {
         Self { browsing, ..Self::default() }
     }
 
-    pub fn ui(&mut self, ui: &mut Ui, env: &ConnectionsEnv<'_>, commands: &mut Vec<crate::command::Command>) {
+    pub fn ui(&mut self, ui: &mut Ui, env: &ConnectionsEnv<'_>, commands: &mut Vec<crate::feeds::Command>) {
         let ConnectionsEnv { theme, live, diags, now_ms, tz } = *env;
         if diags.is_empty() {
             ui.label(RichText::new("No gateways are configured.").color(theme.text_dim));
@@ -240,7 +240,7 @@ impl ConnectionsPanel {
         theme: &Theme,
         d: &GatewayDiag,
         tz: &TimeZone,
-        commands: &mut Vec<crate::command::Command>,
+        commands: &mut Vec<crate::feeds::Command>,
     ) {
         let browsable = self.browsing.as_ref().is_some_and(|b| b.has(&d.name));
         if !browsable && self.tab == InspectorTab::Browse {

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 
-use crate::command::Command;
+use crate::feeds::Command;
 use crate::live::{LiveState, VehicleLive};
+use crate::model::Fault;
 use crate::model::asset::natural_cmp;
 use crate::model::vehicle::BatteryLevel;
 use crate::model::{VehicleKind, VehicleStatus};
-use crate::sim::Fault;
 use crate::ui::fmt_ago;
 use crate::ui::theme::{Severity, Theme};
 use crate::ui::widgets::{battery_bar_ui, status_badge_ui};
@@ -340,8 +340,8 @@ fn vehicle_demo_menu(response: &egui::Response, v: &VehicleLive, commands: &mut 
 mod tests {
     use super::*;
     use crate::analytics::geofence::{Geofence, Geofences};
-    use crate::command::{FeedEvent, FeedEventBody};
     use crate::live::LiveSettings;
+    use crate::model::{FeedEvent, FeedEventBody};
     use crate::model::{Sample, SignalId, Value};
 
     /// Two vans, one parked in the depot zone for a minute, one outside it.

@@ -46,7 +46,7 @@ pub struct MapPanel {
 }
 
 /// How far back the trail from the cache reaches.
-const STORED_TRAIL_MS: i64 = 30 * 60_000;
+const STORED_TRAIL_MS: i64 = 30 * crate::model::time::MINUTE_MS;
 /// How often the selected vehicle's stored trail and battery trend are read again.
 const STORED_REFRESH_MS: i64 = 30_000;
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use egui::{RichText, Ui};
 
-use crate::command::Command;
 use crate::config::{OpcUaGateway, OpcUaMapping};
+use crate::feeds::Command;
 use crate::feeds::opcua::browse::{self, BrowseItem, Browser, Children, Connection, ItemClass, ROOT};
 use crate::ui::theme::Theme;
 

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use egui::{Align, Layout, RichText, Sense, Stroke, StrokeKind, Ui, Vec2, pos2};
 
-use crate::command::Command;
+use crate::feeds::Command;
 use crate::live::{LiveState, MachineLive};
+use crate::model::Fault;
 use crate::model::MachineState;
-use crate::sim::Fault;
 use crate::ui::theme::{Severity, Theme};
 use crate::ui::widgets::status_badge_ui;
 use crate::ui::{fmt_count, fmt_duration_secs};

@@ -27,7 +27,7 @@ use crate::store::{AlarmView, History, HistoryBackend, Pending, query};
 use crate::ui::theme::Theme;
 
 /// How far back a value may be to count as the value at `t`.
-const LOOKBACK_MS: i64 = 24 * 3_600_000;
+const LOOKBACK_MS: i64 = crate::model::time::DAY_MS;
 /// Playback speeds offered.
 pub const SPEEDS: [f64; 4] = [1.0, 10.0, 60.0, 600.0];
 

@@ -4,8 +4,8 @@
 use egui::{RichText, Ui};
 use jiff::tz::TimeZone;
 
-use crate::command::FeedState;
 use crate::live::LiveState;
+use crate::model::FeedState;
 use crate::store::{StoreState, StoreStatus};
 use crate::ui::theme::{Severity, Theme};
 use crate::ui::widgets::status_badge_ui;

@@ -1,13 +1,11 @@
-//! What crosses the channels: [`FeedEvent`] from gateways to every consumer (live state, history store), and
-//! [`Command`] from the UI to the backend.
+//! What crosses the channels from gateways to every consumer (live state, history writers): [`FeedEvent`].
 //!
-//! A feed publishes each event once on the [`crate::feeds::EventBus`]; every consumer gets its own copy. The live
-//! view may coalesce when it falls behind; the store (a later consumer) never drops.
+//! A feed publishes each event once on the bus (`feeds::EventBus`); every consumer gets its own copy. The live
+//! view may coalesce when it falls behind; the history writers never drop.
 
 use std::sync::Arc;
 
 use crate::model::{Sample, SignalMeta};
-use crate::sim::Fault;
 
 /// One thing a gateway told us, stamped with the gateway's name and the time it arrived.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,13 +75,4 @@ impl FeedEvent {
     pub fn new(gateway: Arc<str>, received_ms: i64, body: FeedEventBody) -> Self {
         Self { gateway, received_ms, body }
     }
-}
-
-/// A request from the UI to the backend. Sending never blocks the UI; results come back as events.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Command {
-    /// Inject a fault into a simulated gateway (demo and tests).
-    InjectFault { gateway: Arc<str>, fault: Fault },
-    /// Subscribe an OPC UA gateway to a folder or node as well (from the Connections view's browser).
-    OpcUaAdd { gateway: Arc<str>, mapping: crate::config::OpcUaMapping },
 }
