@@ -73,6 +73,10 @@ fn start_annunciator(
         .context("cannot start the alarm horn")
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the window's start-up in the order it must happen; the steps share what the earlier ones made"
+)]
 pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     let data_dir = resolve_data_dir(options.data_dir)?;
     let (_log_guard, log_problem) = crate::logging::init(&data_dir);

@@ -112,6 +112,10 @@ fn loss_cells<'a>(level: &'a str, id: &'a str, f: &Figures) -> Vec<Cell<'a>> {
 }
 
 /// The workbook's bytes.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one sheet after another, each a few lines; split, each part would take the whole workbook and its formats"
+)]
 pub fn render(report: &Report, title: &str) -> Result<Vec<u8>, XlsxError> {
     let f = Formats::new();
     let mut wb = Workbook::new();

@@ -25,7 +25,10 @@ use crate::ui::panels::{fleet, status_bar};
 use crate::ui::theme::{Theme, ThemeChoice};
 use crate::workstation::annunciator::AnnunciatorHandle;
 
+mod desk;
 pub mod windows;
+
+pub use desk::{Desk, alarms_of, site_in_use};
 
 /// How long one `logic()` may spend applying events before it lets the frame be drawn.
 pub const DRAIN_BUDGET: Duration = Duration::from_millis(8);
@@ -48,6 +51,9 @@ fn stop_requested() -> bool {
 pub static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 pub use crate::ui::View;
+mod review;
+mod top_bar;
+use review::*;
 
 /// What is kept between runs (eframe persistence; window size and position are kept by eframe itself).
 #[derive(Default, Serialize, Deserialize)]
@@ -101,9 +107,6 @@ pub struct AppParts {
     pub browsing: Option<crate::ui::panels::opcua_browse::Browsing>,
 }
 
-/// A dropped file being opened: its reader, name, and its review range and what it carries as a recording.
-type Opening = (History, String, Pending<(Option<(i64, i64, bool)>, Option<crate::store::export::RecordingInfo>)>);
-
 type Seed = std::collections::BTreeMap<Arc<str>, crate::analytics::Accumulator>;
 
 pub struct WatchfloorApp {
@@ -118,7 +121,8 @@ pub struct WatchfloorApp {
     theme: Theme,
     problems: Vec<String>,
     history: Option<History>,
-    store: Option<StoreLink>,
+    /// Where alarm actions and notes go; the alarms followed.
+    desk: desk::Desk,
     /// The last values from the cache, requested at start.
     restoring: Option<Pending<Vec<(String, crate::model::Sample)>>>,
     /// The shift so far, rebuilt from the cache at start: (shift, read up to, accumulators).
@@ -141,8 +145,6 @@ pub struct WatchfloorApp {
     opening: Option<Opening>,
     /// Who acts on alarms from this window: chosen at start (`--operator`, the toolbar), default the OS user.
     operator: String,
-    /// The site database's alarms, when this window is a control-room console (`[site_db]`).
-    site: Option<crate::store::site::SiteConsole>,
     /// The workstation's alarm horn.
     annunciator: AnnunciatorHandle,
     /// Popped-out windows, layouts, kiosk mode.
@@ -187,7 +189,7 @@ impl WatchfloorApp {
             theme,
             problems,
             history: parts.history,
-            store: parts.store,
+            desk: desk::Desk { store: parts.store, site: None },
             restoring,
             first_frame_drawn: false,
             diagnostics: parts.diagnostics,
@@ -203,7 +205,6 @@ impl WatchfloorApp {
             reports_dir: parts.reports_dir,
             recordings: parts.recordings,
             operator: parts.operator.filter(|o| !o.trim().is_empty()).unwrap_or_else(os_user),
-            site: None,
             annunciator,
             windows,
             placed: false,
@@ -221,120 +222,8 @@ impl WatchfloorApp {
     pub fn with_site(mut self, site: crate::store::site::SiteConsole, ctx: &egui::Context) -> Self {
         let ctx = ctx.clone();
         site.set_waker(Arc::new(move || ctx.request_repaint()));
-        self.site = Some(site);
+        self.desk.site = Some(site);
         self
-    }
-
-    /// The site database's alarms as this console last read them, if it is one.
-    pub fn site_status(&self) -> Option<crate::store::site::ConsoleStatus> {
-        self.site.as_ref().map(crate::store::site::SiteConsole::status)
-    }
-
-    /// The site's alarm state when this console uses it (see [`site_in_use`]).
-    fn site_alarms(&self) -> Option<crate::store::site::ConsoleStatus> {
-        self.site_status().filter(site_in_use)
-    }
-
-    /// The alarms shown now: the site's when this is a console that has read them, else this window's own.
-    fn alarms_now(&self) -> Arc<Vec<crate::store::AlarmView>> {
-        let Some(status) = self.site_alarms() else { return alarms_of(None, self.store.as_ref()) };
-        if status.pending.is_empty() {
-            return status.alarms;
-        }
-        // An action waiting for the site database is shown on its alarm.
-        let mut alarms = (*status.alarms).clone();
-        for a in &mut alarms {
-            let waiting: Vec<&str> = status
-                .pending
-                .iter()
-                .filter(|p| p.rule == a.rule && p.source == a.source)
-                .map(|p| p.kind.label())
-                .collect();
-            if !waiting.is_empty() {
-                a.message = format!("{} · {} pending", a.message, waiting.join(", "));
-            }
-        }
-        Arc::new(alarms)
-    }
-
-    /// Sends the operator's alarm actions: to the site database on a console, else to the history writer. In
-    /// review they are not taken (they are for the present).
-    fn send_alarm_actions(&self, reviewing: bool, shown: &[crate::store::AlarmView], actions: Vec<StoreCommand>) {
-        use crate::model::history::OperatorAction;
-        use crate::store::site::alarms::ActionKind;
-        let Some(site) = self.site.as_ref().filter(|_| !reviewing && self.site_alarms().is_some()) else {
-            send_alarm_actions(self.store.as_ref(), reviewing, actions);
-            return;
-        };
-        let now = self.clock.now_ms();
-        for action in actions {
-            let StoreCommand::Alarm(op) = action else { continue };
-            let (kind, indices, user, comment) = match op {
-                OperatorAction::Acknowledge { indices, user, comment } => {
-                    (ActionKind::Acknowledge, indices, user, comment)
-                }
-                OperatorAction::Shelve { indices, for_ms, user, reason } => {
-                    (ActionKind::Shelve { until_ms: now + for_ms, reason }, indices, user, String::new())
-                }
-                OperatorAction::Unshelve { indices, user } => (ActionKind::Unshelve, indices, user, String::new()),
-                OperatorAction::OutOfService { indices, out, user, comment } => {
-                    (ActionKind::OutOfService(out), indices, user, comment)
-                }
-            };
-            for view in indices.iter().filter_map(|i| shown.iter().find(|v| v.index == *i)) {
-                if !site.send(site.action(kind.clone(), view, &user, &comment, now)) {
-                    tracing::warn!("alarm action not taken: the site alarm queue is full");
-                }
-            }
-        }
-    }
-
-    /// A strip under the top bar while the site database is away, actions wait, or one was just refused.
-    fn site_strip_ui(&self, ui: &mut Ui, status: &crate::store::site::ConsoleStatus) {
-        use crate::ui::theme::Severity;
-        let refused = status.recent_refusal(crate::clock::wall_now_ms());
-        ui.horizontal_wrapped(|ui| {
-            if status.connected && status.leader.is_none() {
-                crate::ui::widgets::status_badge_ui(ui, &self.theme, Severity::Attention, "No recorder leads the site");
-                ui.label("Nothing judges the site's alarms: this console shows and acts on its own.");
-            } else if status.connected {
-                crate::ui::widgets::status_badge_ui(ui, &self.theme, Severity::Normal, "Site database");
-            } else {
-                let (severity, badge) = if status.error {
-                    (Severity::Alarm, "Site database refused")
-                } else {
-                    (Severity::Attention, "Site database unreachable")
-                };
-                crate::ui::widgets::status_badge_ui(ui, &self.theme, severity, badge);
-                let since = status
-                    .lost_since_ms
-                    .map(|t| format!("lost {}", crate::ui::fmt_ago(crate::clock::wall_now_ms(), t)))
-                    .unwrap_or_default();
-                let what = if status.loaded {
-                    "Showing the alarms as last read; actions are queued."
-                } else {
-                    "Showing this console's own alarms; actions are queued."
-                };
-                ui.label(RichText::new(since).strong());
-                ui.label(what);
-                ui.label(
-                    RichText::new(status.message.as_deref().unwrap_or("not connected")).color(self.theme.text_dim),
-                );
-            }
-            if !status.pending.is_empty() {
-                ui.label(
-                    RichText::new(format!(
-                        "{} action(s) pending, applied when the site database is back",
-                        status.pending.len()
-                    ))
-                    .strong()
-                    .color(self.theme.attention),
-                );
-            }
-            if let Some(text) = refused {
-                ui.label(RichText::new(text).color(self.theme.alarm));
-            }
-        });
     }
 
     /// Treat these gateways as simulators (their tiles offer fault injection). For tests without a backend.
@@ -355,79 +244,6 @@ impl WatchfloorApp {
         &self.fleet_table
     }
 
-    /// The review, when one is open.
-    pub fn review(&self) -> Option<&crate::ui::panels::review::Review> {
-        self.review.as_ref()
-    }
-
-    /// Leaves the review: every view shows the present again (*Back to live*).
-    pub fn back_to_live(&mut self) {
-        self.review = None;
-    }
-
-    /// Opens a review of `[from, to]` at `at` (the *Review* button does this for the current shift).
-    pub fn start_review(&mut self, range: (i64, i64), at_ms: i64, title: String) {
-        self.review = Some(self.new_review(range, at_ms, title));
-    }
-
-    fn new_review(&self, range: (i64, i64), at_ms: i64, title: String) -> crate::ui::panels::review::Review {
-        let mut review = crate::ui::panels::review::Review::new(self.live.settings.clone(), range, at_ms, title);
-        if let Some(dir) = &self.reports_dir {
-            review = review.with_reports(dir.clone(), self.site_name.clone());
-        }
-        if let Some((dir, info)) = &self.recordings {
-            review = review.with_export(dir.clone(), info.clone());
-        }
-        if let Some(site) = &self.site {
-            review = review.with_site(site.target().clone());
-        }
-        review
-    }
-
-    /// Opens a recording (or another cache) dropped onto the window, in review, through its own reader.
-    pub fn open_file(&mut self, path: std::path::PathBuf, ctx: &egui::Context) {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        match History::start_reviewing(path) {
-            Ok(history) => {
-                let ctx = ctx.clone();
-                history.set_waker(Arc::new(move || ctx.request_repaint()));
-                let extent = history.run(|conn| {
-                    let sql = crate::store::query::sqlite_error(conn);
-                    let extent = crate::store::export::review_extent(conn).map_err(sql)?;
-                    let info =
-                        crate::store::export::recording_info(conn).map_err(crate::store::query::sqlite_error(conn))?;
-                    Ok((extent, info))
-                });
-                if let Some(extent) = extent {
-                    self.opening = Some((history, name, extent));
-                }
-            }
-            Err(err) => self.problems.push(format!("{name} cannot be opened: {err}")),
-        }
-    }
-
-    /// Finishes opening a dropped file once its range is known.
-    fn poll_opening(&mut self) {
-        let Some((_, _, pending)) = &mut self.opening else { return };
-        let Some(result) = pending.poll() else { return };
-        let Some((history, name, _)) = self.opening.take() else { return };
-        match result {
-            Ok((Some((from, to, recording)), info)) => {
-                let title = format!("{} {name}", if recording { "Recording" } else { "Cache" });
-                let mut review = self.new_review((from, to), from, title).with_source(history.clone());
-                if let Some((dir, own)) = &self.recordings {
-                    // A part of a dropped recording carries its config and plan; of a dropped cache, this window's.
-                    let source = history.path().display().to_string();
-                    let info = RecordingInfo { source, ..info.unwrap_or_else(|| own.clone()) };
-                    review = review.with_export(dir.clone(), info);
-                }
-                self.review = Some(review);
-            }
-            Ok((None, _)) => self.problems.push(format!("{name} holds no data to review")),
-            Err(err) => self.problems.push(format!("{name} cannot be opened: {err}")),
-        }
-    }
-
     /// Switches the view, as the tabs do (the UI benchmark drives the app without clicks).
     pub fn set_view(&mut self, view: View) {
         self.settings.view = view;
@@ -436,31 +252,6 @@ impl WatchfloorApp {
     /// Whether the last values from the cache are still being read.
     pub fn restoring(&self) -> bool {
         self.restoring.is_some()
-    }
-
-    /// A banner when the history cache is not storing: why, and what the user can do.
-    fn history_problem_ui(&self, ui: &mut Ui, store: &StoreLink, status: &StoreStatus) {
-        alarm_banner_ui(ui, &self.theme, |ui| {
-            ui.horizontal_wrapped(|ui| {
-                crate::ui::widgets::status_badge_ui(
-                    ui,
-                    &self.theme,
-                    crate::ui::theme::Severity::Alarm,
-                    "History not stored",
-                );
-                ui.label(status.message.as_deref().unwrap_or("The history cache cannot be written."));
-                ui.label(format!("Live values go on; {} samples not stored.", status.lost_samples));
-                if status.state == StoreState::Refused
-                    && ui
-                        .button("Start a new cache")
-                        .on_hover_text("The old file is kept next to the new one, renamed with a time stamp")
-                        .clicked()
-                    && !store.send(StoreCommand::StartNewCache)
-                {
-                    tracing::warn!("history writer busy; try again");
-                }
-            });
-        });
     }
 
     fn send(&self, commands: Vec<Command>) {
@@ -472,154 +263,11 @@ impl WatchfloorApp {
         }
     }
 
-    /// The top bar; `waiting`: the alarms that wait for an acknowledgement (counted on the Alarms tab).
-    fn top_bar_ui(&mut self, ui: &mut Ui, (horn, waiting): (&Annunciation, usize), out: &mut windows::ViewOut) {
-        let kiosk = self.windows.kiosk();
-        ui.horizontal(|ui| {
-            ui.label(RichText::new("Watchfloor").strong().size(17.0).color(self.theme.text_strong));
-            ui.separator();
-            for view in View::ALL {
-                let mut label = match view {
-                    View::Alarms if waiting > 0 => format!("Alarms ({waiting})"),
-                    _ => view.label().to_owned(),
-                };
-                if let Some(window) = self.windows.popped.iter().find(|p| p.view == view) {
-                    // A view in its own window: its tab brings that window to the front.
-                    label.push_str(" (window)");
-                    if ui
-                        .button(label)
-                        .on_hover_text("Shown in its own window: click to bring it to the front")
-                        .clicked()
-                    {
-                        ui.ctx().send_viewport_cmd_to(window.id, egui::ViewportCommand::Focus);
-                    }
-                    continue;
-                }
-                let tip = match view {
-                    View::Alarms => "Ctrl+Tab: next view · F8: the Alarms view",
-                    _ => "Ctrl+Tab: next view · Ctrl+Shift+Tab: previous view",
-                };
-                ui.selectable_value(&mut self.settings.view, view, label).on_hover_text(tip);
-            }
-            if !kiosk
-                && !self.windows.is_popped(self.settings.view)
-                && ui
-                    .button("Pop out")
-                    .on_hover_text("Show this view in its own window, to put on another monitor")
-                    .clicked()
-            {
-                self.windows.pop_out_beside(ui.ctx(), self.settings.view);
-            }
-            ui.separator();
-            if self.review.is_none()
-                && self.history.is_some()
-                && ui.button("Review").on_hover_text("Go back through this shift on a timeline").clicked()
-            {
-                let now = self.clock.now_ms();
-                let shift = crate::analytics::Period::at(&self.live.settings.calendar, now);
-                let title = format!("Shift {}", shift.name);
-                self.start_review((shift.start_ms, now), (now - 15 * 60_000).max(shift.start_ms), title);
-            }
-            ui.separator();
-            windows::horn_ui(ui, &self.theme, (horn, self.annunciator.now_ms()), out);
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                let next = self.settings.theme.toggled();
-                if ui
-                    .button(format!("{} theme", next.label()))
-                    .on_hover_text("Switch between the dark and the light variant")
-                    .clicked()
-                {
-                    self.settings.theme = next;
-                    self.theme = Theme::for_choice(next);
-                    self.theme.apply(ui.ctx());
-                }
-                if !kiosk {
-                    self.layout_menu_ui(ui);
-                }
-                // Right to left: the field, then its label to its left.
-                let field = ui
-                    .add(egui::TextEdit::singleline(&mut self.operator).id_salt("operator").desired_width(110.0))
-                    .on_hover_text("Your name: every alarm action is journaled with it");
-                field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Operator"));
-                if field.lost_focus() && self.operator.trim().is_empty() {
-                    self.operator = os_user();
-                }
-                ui.label("Operator");
-            });
-        });
-    }
-
-    /// *Layout*: save the windows as they are under a name, put a saved layout back, delete one.
-    fn layout_menu_ui(&mut self, ui: &mut Ui) {
-        let current = self.windows.saved.layout.clone();
-        let title = current.as_deref().map_or_else(|| "Layout".to_owned(), |n| format!("Layout: {n}"));
-        // The menu stays open while the name is typed (a click in it closes it only on a button).
-        let config =
-            egui::containers::menu::MenuConfig::new().close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside);
-        egui::containers::menu::MenuButton::new(title).config(config).ui(ui, |ui| {
-            let mut result = Ok(());
-            ui.horizontal(|ui| {
-                let field = ui.add(
-                    egui::TextEdit::singleline(&mut self.windows.layout_name)
-                        .id_salt("layout_name")
-                        .hint_text("name")
-                        .desired_width(120.0),
-                );
-                field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Layout name"));
-                if ui
-                    .button("Save layout")
-                    .on_hover_text("Keep which view is in which window, where, how big and on which monitor")
-                    .clicked()
-                {
-                    let name = std::mem::take(&mut self.windows.layout_name);
-                    result = self.windows.save_layout(ui.ctx(), &name, self.settings.view);
-                    ui.close();
-                }
-            });
-            let names: Vec<String> = self.windows.saved.layouts.keys().cloned().collect();
-            if !names.is_empty() {
-                ui.separator();
-            }
-            for name in names {
-                ui.horizontal(|ui| {
-                    let mark = if current.as_deref() == Some(name.as_str()) { "● " } else { "" };
-                    if ui.button(format!("{mark}{name}")).on_hover_text("Put these windows back").clicked() {
-                        result = self.windows.apply_layout(&name);
-                        ui.close();
-                    }
-                    if ui.small_button("Delete").on_hover_text(format!("Forget the layout {name:?}")).clicked() {
-                        result = self.windows.delete_layout(&name);
-                    }
-                });
-            }
-            if let Err(err) = result {
-                self.problems.push(err);
-            }
-        });
-    }
-
-    /// Hands logbook notes to the history writer (which keeps them until the file takes them) and, on a console,
-    /// to the site database.
-    fn write_notes(&mut self, notes: Vec<crate::model::logbook::Note>) {
-        for note in notes {
-            tracing::info!(uid = note.uid, author = note.author, "logbook: note written");
-            if let Some(site) = &self.site
-                && !site.send_note(note.clone())
-            {
-                self.problems.push("The note did not go to the site database: its queue is full".to_owned());
-            }
-            let sent = self.store.as_ref().is_some_and(|s| s.send(StoreCommand::Note(Box::new(note))));
-            if !sent {
-                self.problems.push("The note was not stored: the history writer is busy or gone".to_owned());
-            }
-        }
-    }
-
     /// Carries out what the windows asked for this frame: feed commands, alarm actions, the horn, the keys.
     fn act(&mut self, ctx: &egui::Context, out: windows::ViewOut, live_alarms: &[AlarmView], shown: &[AlarmView]) {
         let reviewing = self.review.is_some();
         self.send(out.commands);
-        self.write_notes(out.logbook.notes);
+        self.desk.write_notes(out.logbook.notes, &mut self.problems);
         if let Some(taker) = out.logbook.operator {
             tracing::info!(from = self.operator, to = taker, "shift handed over");
             self.operator = taker;
@@ -655,7 +303,7 @@ impl WatchfloorApp {
                 }));
             }
         }
-        self.send_alarm_actions(reviewing, shown, actions);
+        self.desk.send_alarm_actions(reviewing, shown, actions, self.clock.now_ms());
         let in_main: Vec<View> = View::ALL.into_iter().filter(|v| !self.windows.is_popped(*v)).collect();
         if out.keys.alarms {
             match self.windows.popped.iter().find(|p| p.view == View::Alarms) {
@@ -700,29 +348,6 @@ impl WatchfloorApp {
     pub fn pop_out(&mut self, view: View) {
         self.windows.pop_out(view, None);
     }
-
-    fn problems_ui(&mut self, ui: &mut Ui) {
-        let mut dismissed = false;
-        alarm_banner_ui(ui, &self.theme, |ui| {
-            ui.horizontal(|ui| {
-                crate::ui::widgets::status_badge_ui(
-                    ui,
-                    &self.theme,
-                    crate::ui::theme::Severity::Alarm,
-                    "Problems at start",
-                );
-                if ui.button("Dismiss").clicked() {
-                    dismissed = true;
-                }
-            });
-            for p in &self.problems {
-                ui.label(RichText::new(p).monospace());
-            }
-        });
-        if dismissed {
-            self.problems.clear();
-        }
-    }
 }
 
 /// The site the views show, and when: as it was at the review's cursor, else live now.
@@ -734,37 +359,6 @@ fn shown<'a>(
     match review {
         Some(r) => (&r.live, r.at_ms),
         None => (live, clock.now_ms()),
-    }
-}
-
-/// Whether a console uses the site's alarm state: read at least once, and judged by a leading recorder (or the
-/// database is away: then as last read). With no recorder leading, nothing judges the site's alarms, so the
-/// window shows and acts on its own.
-pub fn site_in_use(status: &crate::store::site::ConsoleStatus) -> bool {
-    status.loaded && (status.leader.is_some() || !status.connected)
-}
-
-/// The alarms a window and its horn follow: the site's when this is a console that uses them, else the history
-/// writer's.
-pub fn alarms_of(
-    site: Option<&crate::store::site::ConsoleStatus>,
-    store: Option<&StoreLink>,
-) -> Arc<Vec<crate::store::AlarmView>> {
-    match site.filter(|s| site_in_use(s)) {
-        Some(status) => Arc::clone(&status.alarms),
-        None => store.map(|s| s.status().alarms).unwrap_or_default(),
-    }
-}
-
-/// Sends the operator's alarm actions to the history writer; in review they are not taken (they are for the
-/// present).
-fn send_alarm_actions(store: Option<&StoreLink>, reviewing: bool, actions: Vec<StoreCommand>) {
-    for action in actions {
-        if reviewing {
-            tracing::info!("alarm actions are for the present: back to live to act");
-        } else if !store.is_some_and(|s| s.send(action)) {
-            tracing::warn!("alarm action not taken: the history writer is busy or gone");
-        }
     }
 }
 
@@ -809,15 +403,6 @@ fn seed_oee(
     })?;
     live.oee.begin_seed();
     Some((period, until_ms, pending))
-}
-
-/// A framed banner outlined in the alarm colour, across the top of the window.
-fn alarm_banner_ui(ui: &mut Ui, theme: &Theme, add_contents: impl FnOnce(&mut Ui)) {
-    egui::Frame::new()
-        .fill(theme.tile)
-        .stroke(egui::Stroke::new(2.0, theme.alarm))
-        .inner_margin(8.0)
-        .show(ui, add_contents);
 }
 
 impl eframe::App for WatchfloorApp {
@@ -880,7 +465,7 @@ impl eframe::App for WatchfloorApp {
             ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
         }
         // The horn follows the live alarms, also while the window reviews the past.
-        let live_alarms = self.alarms_now();
+        let live_alarms = self.desk.alarms_now();
         let horn = self.annunciator.evaluate(&live_alarms);
         let mut out = windows::ViewOut { keys: windows::Shortcuts::read(&ctx), ..Default::default() };
         if out.keys.fullscreen {
@@ -903,14 +488,14 @@ impl eframe::App for WatchfloorApp {
         if !self.problems.is_empty() {
             egui::Panel::top("problems").show(ui, |ui| self.problems_ui(ui));
         }
-        let history = match (&self.store, &self.history) {
+        let history = match (&self.desk.store, &self.history) {
             (Some(store), _) => HistoryIndicator::Recording(store.status()),
             (None, Some(history)) => HistoryIndicator::Reviewing(history.path().to_owned()),
             (None, None) => HistoryIndicator::None,
         };
         let open_connections = egui::Panel::bottom("status_bar")
             .show(ui, |ui| {
-                let site = self.site_status();
+                let site = self.desk.site_status();
                 let (live, now_ms) = shown(self.review.as_ref(), &self.live, self.clock.as_ref());
                 let sources =
                     status_bar::StatusSources { history: &history, site: site.as_ref(), no_sound: no_sound.as_deref() };
@@ -920,12 +505,12 @@ impl eframe::App for WatchfloorApp {
         if open_connections {
             self.settings.view = View::Connections;
         }
-        if let (Some(store), HistoryIndicator::Recording(status)) = (&self.store, &history)
+        if let (Some(store), HistoryIndicator::Recording(status)) = (&self.desk.store, &history)
             && matches!(status.state, StoreState::Refused | StoreState::Failing)
         {
             egui::Panel::top("history_problem").show(ui, |ui| self.history_problem_ui(ui, store, status));
         }
-        if let Some(status) = self.site_status().filter(|s| {
+        if let Some(status) = self.desk.site_status().filter(|s| {
             let refused = s.recent_refusal(crate::clock::wall_now_ms()).is_some();
             !s.connected || !s.pending.is_empty() || refused || s.leader.is_none()
         }) {
@@ -960,8 +545,8 @@ impl eframe::App for WatchfloorApp {
                 horn: &horn,
                 horn_now_ms: self.annunciator.now_ms(),
                 kiosk: self.windows.kiosk(),
-                notes_written: self.store.as_ref().map_or(0, |s| s.status().notes_written),
-                notes_writable: self.store.is_some(),
+                notes_written: self.desk.store.as_ref().map_or(0, |s| s.status().notes_written),
+                notes_writable: self.desk.store.is_some(),
                 console: &self.console,
             };
             let mut views = windows::Views {

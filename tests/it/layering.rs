@@ -325,3 +325,17 @@ fn pairs_kept_apart_although_the_order_allows_them() {
         }
     }
 }
+
+/// Rooms of one job each: no file of `src/` over 800 lines (split a file along its jobs when it grows).
+#[test]
+fn no_file_of_src_is_over_800_lines() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .map(|f| (f, std::fs::read_to_string(f).expect("read").lines().count()))
+        .filter(|(_, n)| *n > 800)
+        .map(|(f, n)| format!("{}: {n} lines", f.display()))
+        .collect();
+    assert!(long.is_empty(), "files over 800 lines:\n{}", long.join("\n"));
+}

@@ -120,6 +120,7 @@ fn the_site_replayed_at_an_instant_equals_the_live_view_at_that_instant() {
 
 /// The review bar: REVIEW and the time, stepping to events, and back to live.
 #[test]
+#[expect(clippy::too_many_lines, reason = "one operator's walk through the review bar, step after step")]
 fn the_review_bar_steps_through_events_and_goes_back_to_live() {
     use egui::accesskit::Role;
     use egui_kittest::kittest::{Queryable as _, by};

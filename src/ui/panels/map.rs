@@ -237,6 +237,10 @@ impl MapPanel {
 
     /// The toolbar and the map. Returns nothing; selection is kept here. With the history cache, the selected
     /// vehicle shows its trail of the last half hour and its battery over the shift.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "toolbar, map and trail in the order they are drawn, sharing the frame's state"
+    )]
     pub fn ui(&mut self, ui: &mut Ui, theme: &Theme, live: &LiveState, now_ms: i64, history: Option<&History>) {
         let shift_start = crate::analytics::Period::at(&live.settings.calendar, now_ms).start_ms;
         self.stored.refresh(history, self.selected.as_ref(), shift_start, now_ms);
