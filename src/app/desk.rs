@@ -111,7 +111,7 @@ pub fn site_in_use(status: &ConsoleStatus) -> bool {
 pub fn alarms_of(site: Option<&ConsoleStatus>, store: Option<&StoreLink>) -> Arc<Vec<AlarmView>> {
     match site.filter(|s| site_in_use(s)) {
         Some(status) => Arc::clone(&status.alarms),
-        None => store.map(|s| s.status().alarms).unwrap_or_default(),
+        None => store.map(StoreLink::alarms).unwrap_or_default(),
     }
 }
 

@@ -207,8 +207,6 @@ pub struct StoreStatus {
     pub pruned_rows: u64,
     /// File size in bytes as of the last batch (pages in use).
     pub size_bytes: u64,
-    /// Every alarm that is not normal, as of the last batch or operator action.
-    pub alarms: Arc<Vec<AlarmView>>,
     /// Logbook notes committed since the writer started (a reader re-reads the logbook when it changes).
     pub notes_written: u64,
     /// Logbook notes waiting for the file to take them (disk full, read-only): none are dropped.
@@ -239,6 +237,7 @@ pub enum StoreCommand {
 pub struct Store {
     commands: mpsc::Sender<StoreCommand>,
     status: watch::Receiver<StoreStatus>,
+    alarms: watch::Receiver<Arc<Vec<AlarmView>>>,
     waker: Arc<OnceLock<Waker>>,
     thread: Option<std::thread::JoinHandle<()>>,
     path: PathBuf,
@@ -251,12 +250,14 @@ impl Store {
         let (command_tx, command_rx) = mpsc::channel(16);
         let path = options.path.clone();
         let (status_tx, status_rx) = watch::channel(StoreStatus { path: path.clone(), ..StoreStatus::default() });
+        let (alarms_tx, alarms_rx) = watch::channel(Arc::default());
         let waker: Arc<OnceLock<Waker>> = Arc::new(OnceLock::new());
         let thread_waker = Arc::clone(&waker);
         let thread = std::thread::Builder::new().name("wf-store-write".to_owned()).spawn(move || {
-            writer::run(options, events, command_rx, status_tx, thread_waker);
+            writer::run(options, events, command_rx, (status_tx, alarms_tx), thread_waker);
         })?;
-        let store = Self { commands: command_tx, status: status_rx, waker, thread: Some(thread), path };
+        let store =
+            Self { commands: command_tx, status: status_rx, alarms: alarms_rx, waker, thread: Some(thread), path };
         Ok(store)
     }
 
@@ -275,9 +276,14 @@ impl Store {
         self.status.borrow().clone()
     }
 
-    /// What the UI needs of the writer: its status and a way to send it commands.
+    /// Every alarm that is not normal, as of the last batch, operator action or tick of the writer's clock.
+    pub fn alarms(&self) -> Arc<Vec<AlarmView>> {
+        Arc::clone(&self.alarms.borrow())
+    }
+
+    /// What the UI needs of the writer: its status, its alarms and a way to send it commands.
     pub fn link(&self) -> StoreLink {
-        StoreLink { commands: self.commands.clone(), status: self.status.clone() }
+        StoreLink { commands: self.commands.clone(), status: self.status.clone(), alarms: self.alarms.clone() }
     }
 
     /// Sends a command without waiting; `false` if the writer is gone or busy.
@@ -317,12 +323,18 @@ impl Store {
 pub struct StoreLink {
     commands: mpsc::Sender<StoreCommand>,
     status: watch::Receiver<StoreStatus>,
+    alarms: watch::Receiver<Arc<Vec<AlarmView>>>,
 }
 
 impl StoreLink {
     /// The latest status; cheap enough for every frame.
     pub fn status(&self) -> StoreStatus {
         self.status.borrow().clone()
+    }
+
+    /// Every alarm that is not normal (the writer's alarm channel); cheap enough for every frame.
+    pub fn alarms(&self) -> Arc<Vec<AlarmView>> {
+        Arc::clone(&self.alarms.borrow())
     }
 
     /// Sends a command without waiting; `false` if the writer is gone or busy.

@@ -523,24 +523,27 @@ fn out_of_service_is_journaled_and_survives_a_restart() {
     for t in [START_MS, START_MS + 10_000] {
         tx.blocking_send(low(t)).expect("send");
     }
-    let status = store.flush_blocking().expect("flushed");
-    assert_eq!(status.alarms.first().map(|a| a.state), Some(AlarmState::Unacknowledged));
-    let index = status.alarms[0].index;
+    store.flush_blocking().expect("flushed");
+    let alarms = store.alarms();
+    assert_eq!(alarms.first().map(|a| a.state), Some(AlarmState::Unacknowledged));
+    let index = alarms[0].index;
     assert!(store.send(StoreCommand::Alarm(OperatorAction::OutOfService {
         indices: vec![index],
         out: true,
         user: "tech".into(),
         comment: "probe replaced".into()
     })));
-    let status = store.flush_blocking().expect("flushed");
-    assert_eq!(status.alarms.first().map(|a| a.state), Some(AlarmState::OutOfService));
+    store.flush_blocking().expect("flushed");
+    let alarms = store.alarms();
+    assert_eq!(alarms.first().map(|a| a.state), Some(AlarmState::OutOfService));
     drop(tx);
     store.finish();
 
     let (tx, store) = start();
     tx.blocking_send(low(START_MS + 20_000)).expect("send");
     let status = store.flush_blocking().expect("flushed");
-    assert_eq!(status.alarms.first().map(|a| a.state), Some(AlarmState::OutOfService), "{status:?}");
+    let alarms = store.alarms();
+    assert_eq!(alarms.first().map(|a| a.state), Some(AlarmState::OutOfService), "{status:?}");
     drop(tx);
     store.finish();
     let (user, comment): (String, String) = open_reader(&path)
@@ -566,18 +569,20 @@ fn a_shelf_survives_a_restart_and_ends_on_time() {
     for t in [START_MS, START_MS + 10_000] {
         tx.blocking_send(low(t)).expect("send");
     }
-    let status = store.flush_blocking().expect("flushed");
-    assert_eq!(status.alarms.first().map(|a| a.state), Some(AlarmState::Unacknowledged));
+    store.flush_blocking().expect("flushed");
+    let alarms = store.alarms();
+    assert_eq!(alarms.first().map(|a| a.state), Some(AlarmState::Unacknowledged));
     let shelf_ms = 3_600_000;
     assert!(store.send(StoreCommand::Alarm(OperatorAction::Shelve {
-        indices: vec![status.alarms[0].index],
+        indices: vec![alarms[0].index],
         for_ms: shelf_ms,
         user: "ana".into(),
         reason: "charger being replaced".into(),
     })));
-    let status = store.flush_blocking().expect("flushed");
+    store.flush_blocking().expect("flushed");
+    let alarms = store.alarms();
     let until = START_MS + 10_000 + shelf_ms;
-    assert_eq!(status.alarms.first().and_then(|a| a.shelved_until_ms), Some(until));
+    assert_eq!(alarms.first().and_then(|a| a.shelved_until_ms), Some(until));
     drop(tx);
     store.finish();
 
@@ -586,14 +591,16 @@ fn a_shelf_survives_a_restart_and_ends_on_time() {
     let (tx, store) = start();
     tx.blocking_send(low(START_MS + 20_000)).expect("send");
     let status = store.flush_blocking().expect("flushed");
-    let alarm = status.alarms.first().expect("the alarm is listed");
+    let alarms = store.alarms();
+    let alarm = alarms.first().expect("the alarm is listed");
     assert_eq!((alarm.state, alarm.shelved_until_ms), (AlarmState::Shelved, Some(until)), "{status:?}");
     // The shelf's time comes: the writer's clock ends it and journals that.
     clock.set(until + 1_000);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let status = store.flush_blocking().expect("flushed");
-        if status.alarms.first().is_some_and(|a| a.state != AlarmState::Shelved) {
+        let alarms = store.alarms();
+        if alarms.first().is_some_and(|a| a.state != AlarmState::Shelved) {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the shelf did not end: {status:?}");

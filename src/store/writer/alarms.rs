@@ -97,12 +97,12 @@ impl Writer {
             self.journal(&entries);
         }
     }
-    /// Puts every alarm that is not normal in the status, if that changed.
+    /// Publishes every alarm that is not normal on the alarm channel, if that changed.
     pub(super) fn publish_alarms(&mut self) {
         let views: Vec<AlarmView> = self.evaluator.views();
-        if *self.status.alarms != views {
-            self.status.alarms = Arc::new(views);
-            self.publish(true);
+        if **self.alarms_tx.borrow() != views {
+            self.alarms_tx.send_replace(Arc::new(views));
+            self.wake();
         }
     }
 }

@@ -70,6 +70,8 @@ struct Writer {
     open_gaps: HashSet<i64>,
     status: StoreStatus,
     status_tx: watch::Sender<StoreStatus>,
+    /// Every alarm that is not normal, on a channel of its own.
+    alarms_tx: watch::Sender<Arc<Vec<AlarmView>>>,
     waker: Arc<OnceLock<Waker>>,
     last_prune: Option<Instant>,
     prune_more: bool,
@@ -87,7 +89,7 @@ pub fn run(
     mut options: StoreOptions,
     events: mpsc::Receiver<Arc<FeedEvent>>,
     commands: mpsc::Receiver<StoreCommand>,
-    status_tx: watch::Sender<StoreStatus>,
+    (status_tx, alarms_tx): (watch::Sender<StoreStatus>, watch::Sender<Arc<Vec<AlarmView>>>),
     waker: Arc<OnceLock<Waker>>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
@@ -107,6 +109,7 @@ pub fn run(
         open_gaps: HashSet::new(),
         status,
         status_tx,
+        alarms_tx,
         waker,
         last_prune: None,
         prune_more: true,
@@ -220,7 +223,14 @@ impl Writer {
 
     fn publish(&mut self, state_changed: bool) {
         self.status_tx.send_replace(self.status.clone());
-        if state_changed && let Some(waker) = self.waker.get() {
+        if state_changed {
+            self.wake();
+        }
+    }
+
+    /// Tells the window something changed (it redraws).
+    fn wake(&self) {
+        if let Some(waker) = self.waker.get() {
             waker();
         }
     }
