@@ -18,6 +18,7 @@ use crate::model::{BatteryThresholds, ShiftCalendar, VehicleKind};
 use crate::store::Retention;
 // The settings each part below takes, defined with that part and built here from the file.
 pub use crate::feeds::http::HttpGateway;
+pub use crate::feeds::link::SecretError;
 use crate::feeds::link::read_secret;
 pub use crate::feeds::link::{Credentials, DEFAULT_LINK_STALE_AFTER_MS, Link, TlsFiles};
 pub use crate::feeds::mqtt::{JsonFormat, MqttJsonGateway, SparkplugGateway};
@@ -252,7 +253,7 @@ impl SiteDb {
     }
 
     /// The password, read now; `Ok(None)` when none is configured.
-    pub fn password(&self) -> Result<Option<String>, String> {
+    pub fn password(&self) -> Result<Option<String>, SecretError> {
         read_secret(self.password_env.as_deref(), self.password_file.as_deref(), "site_db password")
     }
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Checker, read_secret};
+use super::{Checker, SecretError, read_secret};
 use crate::model::alarm::Priority;
 
 // ---- The file as written -------------------------------------------------------------------------------------
@@ -177,7 +177,7 @@ pub struct Webhook {
 
 impl Webhook {
     /// The bearer token, read now; `Ok(None)` when none is configured.
-    pub fn token(&self) -> Result<Option<String>, String> {
+    pub fn token(&self) -> Result<Option<String>, SecretError> {
         read_secret(self.token_env.as_deref(), self.token_file.as_deref(), "webhook token")
     }
 }
@@ -209,7 +209,7 @@ pub struct Email {
 
 impl Email {
     /// The SMTP password, read now; `Ok(None)` when none is configured.
-    pub fn password(&self) -> Result<Option<String>, String> {
+    pub fn password(&self) -> Result<Option<String>, SecretError> {
         read_secret(self.password_env.as_deref(), self.password_file.as_deref(), "SMTP password")
     }
 }

@@ -318,7 +318,7 @@ fn secrets_come_from_the_environment_or_a_file() {
     let c = Credentials { token_file: Some(file), ..Credentials::default() };
     assert_eq!(c.token(), Ok(Some("s3cret".to_owned())));
     let c = Credentials { token_env: Some("WF_TEST_SURELY_UNSET_VAR".into()), ..Credentials::default() };
-    assert!(c.token().expect_err("unset").contains("WF_TEST_SURELY_UNSET_VAR is not set"));
+    assert!(c.token().expect_err("unset").to_string().contains("WF_TEST_SURELY_UNSET_VAR is not set"));
     assert_eq!(Credentials::default().password(), Ok(None));
 }
 

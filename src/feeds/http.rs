@@ -363,7 +363,7 @@ fn newest(events: &[FeedEventBody]) -> Option<i64> {
 }
 
 impl HttpFeed {
-    fn client(&self) -> Result<reqwest::Client, String> {
+    fn client(&self) -> Result<reqwest::Client, Error> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(STREAM_SILENCE)
@@ -374,7 +374,7 @@ impl HttpFeed {
         } else {
             super::tls::install_provider();
         }
-        builder.build().map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))
+        builder.build().map_err(|e| Error::HttpClient(error_chain(&e)))
     }
 
     /// Snapshot (and signals) at connect; a backfill after a reset.
@@ -572,8 +572,8 @@ impl HttpFeed {
 
 impl Feed for HttpFeed {
     async fn run_impl(self, ctx: &mut FeedContext) -> Result<(), Error> {
-        let client = self.client().map_err(Error::Other)?;
-        let token = self.config.link.credentials.token().map_err(Error::Other)?;
+        let client = self.client()?;
+        let token = self.config.link.credentials.token()?;
         let session = Session { client: &client, base: &self.config.link.url, token: token.as_deref() };
         let mut pos = Position { needs_snapshot: true, ..Position::default() };
         let mut backoff = Backoff::default();

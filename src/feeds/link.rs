@@ -63,28 +63,42 @@ pub struct Credentials {
 
 impl Credentials {
     /// The MQTT password, read now; `Ok(None)` when none is configured.
-    pub fn password(&self) -> Result<Option<String>, String> {
+    pub fn password(&self) -> Result<Option<String>, SecretError> {
         read_secret(self.password_env.as_deref(), self.password_file.as_deref(), "password")
     }
 
     /// The HTTP bearer token, read now; `Ok(None)` when none is configured.
-    pub fn token(&self) -> Result<Option<String>, String> {
+    pub fn token(&self) -> Result<Option<String>, SecretError> {
         read_secret(self.token_env.as_deref(), self.token_file.as_deref(), "token")
     }
 }
 
-pub fn read_secret(env: Option<&str>, file: Option<&Path>, what: &str) -> Result<Option<String>, String> {
+/// Why a secret (a password, a token) the config names could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("the {what} environment variable {var} is not set")]
+    Unset { what: String, var: String },
+    #[error("the {what} file {} is empty", path.display())]
+    Empty { what: String, path: PathBuf },
+    #[error("cannot read the {what} file {}: {reason}", path.display())]
+    Unreadable { what: String, path: PathBuf, reason: String },
+}
+
+/// A secret from the environment variable `env` or the file `file` (trimmed); `Ok(None)` when neither is named.
+pub fn read_secret(env: Option<&str>, file: Option<&Path>, what: &str) -> Result<Option<String>, SecretError> {
     if let Some(var) = env {
         return match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
-            _ => Err(format!("the {what} environment variable {var} is not set")),
+            _ => Err(SecretError::Unset { what: what.to_owned(), var: var.to_owned() }),
         };
     }
     if let Some(path) = file {
         return match std::fs::read_to_string(path) {
             Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
-            Ok(_) => Err(format!("the {what} file {} is empty", path.display())),
-            Err(err) => Err(format!("cannot read the {what} file {}: {err}", path.display())),
+            Ok(_) => Err(SecretError::Empty { what: what.to_owned(), path: path.to_owned() }),
+            Err(err) => {
+                Err(SecretError::Unreadable { what: what.to_owned(), path: path.to_owned(), reason: err.to_string() })
+            }
         };
     }
     Ok(None)

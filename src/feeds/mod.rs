@@ -40,10 +40,14 @@ pub enum Command {
 /// Why a feed stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the simulator rejected a fault: {0}")]
-    Fault(String),
-    #[error("{0}")]
-    Other(String),
+    /// A password or token the gateway's config names cannot be read.
+    #[error(transparent)]
+    Secret(#[from] link::SecretError),
+    /// The gateway's TLS settings cannot be used.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
 }
 
 /// Commands a running feed accepts.

@@ -117,7 +117,7 @@ impl MqttFeed {
     }
 
     /// Connection options; `state_ts` is the timestamp of this session's STATE birth and will.
-    fn options(&self, state_ts: i64) -> Result<MqttOptions, String> {
+    fn options(&self, state_ts: i64) -> Result<MqttOptions, Error> {
         let url = &self.link.url;
         let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
         let port = url.port().unwrap_or(if self.link.uses_tls() { 8883 } else { 1883 });
@@ -217,7 +217,7 @@ impl Feed for MqttFeed {
     async fn run_impl(mut self, ctx: &mut FeedContext) -> Result<(), Error> {
         let endpoint = self.link.url.to_string();
         let mut state_ts = ctx.clock.now_ms();
-        let options = self.options(state_ts).map_err(Error::Other)?;
+        let options = self.options(state_ts)?;
         let (client, mut eventloop) = AsyncClient::new(options, REQUEST_QUEUE);
         let mut backoff = Backoff::default();
         let mut shutdown = ctx.shutdown.clone();

@@ -80,7 +80,7 @@ pub async fn webhook(client: &reqwest::Client, hook: &Webhook, site: &str, key: 
     match hook.token() {
         Ok(Some(token)) => request = request.bearer_auth(token),
         Ok(None) => {}
-        Err(err) => return Outcome::Failed(err),
+        Err(err) => return Outcome::Failed(err.to_string()),
     }
     match request.send().await {
         Ok(response) => {
@@ -178,7 +178,7 @@ pub async fn email(mail: &Email, site: &str, key: &str, due: &Due) -> Outcome {
         Err(err) => return Outcome::Failed(format!("SMTP TLS: {}", error_chain(&err))),
     };
     match (mail.username.as_ref(), mail.password()) {
-        (_, Err(err)) => return Outcome::Failed(err),
+        (_, Err(err)) => return Outcome::Failed(err.to_string()),
         (Some(user), Ok(password)) => {
             transport = transport.credentials(Credentials::new(user.clone(), password.unwrap_or_default()));
         }

@@ -158,7 +158,7 @@ async fn connect(
         (Some(user), Ok(password)) => {
             IdentityToken::UserName(user.clone(), Password::new(password.unwrap_or_default()))
         }
-        (Some(_), Err(err)) => return Err(End::Retry(FeedStatus::with_message(FeedState::Error, err))),
+        (Some(_), Err(err)) => return Err(End::Retry(FeedStatus::with_message(FeedState::Error, err.to_string()))),
         (None, _) => IdentityToken::Anonymous,
     };
     let url = config.link.url.as_str();
