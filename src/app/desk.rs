@@ -52,15 +52,14 @@ impl Desk {
 
     /// Sends the operator's alarm actions: to the site database on a console, else to the history writer. In
     /// review they are not taken (they are for the present).
-    pub fn send_alarm_actions(&self, reviewing: bool, shown: &[AlarmView], actions: Vec<StoreCommand>, now_ms: i64) {
+    pub fn send_alarm_actions(&self, reviewing: bool, shown: &[AlarmView], actions: Vec<OperatorAction>, now_ms: i64) {
         use crate::store::site::alarms::ActionKind;
         let Some(site) = self.site.as_ref().filter(|_| !reviewing && self.site_alarms().is_some()) else {
             send_alarm_actions(self.store.as_ref(), reviewing, actions);
             return;
         };
         let now = now_ms;
-        for action in actions {
-            let StoreCommand::Alarm(op) = action else { continue };
+        for op in actions {
             let (kind, indices, user, comment) = match op {
                 OperatorAction::Acknowledge { indices, user, comment } => {
                     (ActionKind::Acknowledge, indices, user, comment)
@@ -117,11 +116,11 @@ pub fn alarms_of(site: Option<&ConsoleStatus>, store: Option<&StoreLink>) -> Arc
 
 /// Sends the operator's alarm actions to the history writer; in review they are not taken (they are for the
 /// present).
-fn send_alarm_actions(store: Option<&StoreLink>, reviewing: bool, actions: Vec<StoreCommand>) {
+fn send_alarm_actions(store: Option<&StoreLink>, reviewing: bool, actions: Vec<OperatorAction>) {
     for action in actions {
         if reviewing {
             tracing::info!("alarm actions are for the present: back to live to act");
-        } else if !store.is_some_and(|s| s.send(action)) {
+        } else if !store.is_some_and(|s| s.send(StoreCommand::Alarm(action))) {
             tracing::warn!("alarm action not taken: the history writer is busy or gone");
         }
     }

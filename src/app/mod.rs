@@ -18,6 +18,7 @@ use crate::live::{LiveSettings, LiveState};
 use crate::store::AlarmView;
 use crate::store::export::RecordingInfo;
 use crate::store::{History, Pending, StoreCommand, StoreLink, StoreState, StoreStatus};
+use crate::ui::UiCommand;
 use crate::ui::panels::connections::ConnectionsPanel;
 use crate::ui::panels::status_bar::HistoryIndicator;
 use crate::ui::panels::trend::TrendPanel;
@@ -263,27 +264,40 @@ impl WatchfloorApp {
         }
     }
 
-    /// Carries out what the windows asked for this frame: feed commands, alarm actions, the horn, the keys.
+    /// Carries out what the views and windows asked for this frame — the one place that does — and the keys.
     fn act(&mut self, ctx: &egui::Context, out: windows::ViewOut, live_alarms: &[AlarmView], shown: &[AlarmView]) {
         let reviewing = self.review.is_some();
-        self.send(out.commands);
-        self.desk.write_notes(out.logbook.notes, &mut self.problems);
-        if let Some(taker) = out.logbook.operator {
-            tracing::info!(from = self.operator, to = taker, "shift handed over");
-            self.operator = taker;
-        }
-        let mut actions = out.alarm_actions;
-        if let (Some(t), Some(review)) = (out.seek, self.review.as_mut()) {
-            review.seek(t);
-        }
-        if out.horn.silence || (out.keys.silence && self.annunciator.now().sounding.is_some()) {
-            self.annunciator.silence(live_alarms);
-        }
-        if let Some(muted) = out.horn.mute {
-            self.annunciator.set_muted(muted, live_alarms);
-            if let Err(err) = self.windows.set_muted(muted) {
-                self.problems.push(err);
+        let (mut alarm_actions, mut notes, mut feed) = (Vec::new(), Vec::new(), Vec::new());
+        let mut bring_back = None;
+        let mut silence = out.keys.silence && self.annunciator.now().sounding.is_some();
+        for command in out.commands {
+            match command {
+                UiCommand::Feed(command) => feed.push(command),
+                UiCommand::Alarm(action) => alarm_actions.push(action),
+                UiCommand::Note(note) => notes.push(*note),
+                UiCommand::TakeOver(taker) => {
+                    tracing::info!(from = self.operator, to = taker, "shift handed over");
+                    self.operator = taker;
+                }
+                UiCommand::Seek(t) => {
+                    if let Some(review) = self.review.as_mut() {
+                        review.seek(t);
+                    }
+                }
+                UiCommand::Silence => silence = true,
+                UiCommand::Mute(muted) => {
+                    self.annunciator.set_muted(muted, live_alarms);
+                    if let Err(err) = self.windows.set_muted(muted) {
+                        self.problems.push(err);
+                    }
+                }
+                UiCommand::BringBack(view) => bring_back = Some(view),
             }
+        }
+        self.send(feed);
+        self.desk.write_notes(notes, &mut self.problems);
+        if silence {
+            self.annunciator.silence(live_alarms);
         }
         if out.keys.acknowledge && !reviewing {
             // The alarms selected in the Alarms view that wait, else the oldest one waiting.
@@ -296,14 +310,14 @@ impl WatchfloorApp {
                 indices.extend(windows::oldest_waiting(live_alarms).map(|a| a.index));
             }
             if !indices.is_empty() {
-                actions.push(StoreCommand::Alarm(crate::model::history::OperatorAction::Acknowledge {
+                alarm_actions.push(crate::model::history::OperatorAction::Acknowledge {
                     indices,
                     user: self.operator.clone(),
                     comment: String::new(),
-                }));
+                });
             }
         }
-        self.desk.send_alarm_actions(reviewing, shown, actions, self.clock.now_ms());
+        self.desk.send_alarm_actions(reviewing, shown, alarm_actions, self.clock.now_ms());
         let in_main: Vec<View> = View::ALL.into_iter().filter(|v| !self.windows.is_popped(*v)).collect();
         if out.keys.alarms {
             match self.windows.popped.iter().find(|p| p.view == View::Alarms) {
@@ -316,7 +330,7 @@ impl WatchfloorApp {
             let step = if out.keys.next_view { 1 } else { in_main.len() - 1 };
             self.settings.view = in_main[(at + step) % in_main.len()];
         }
-        if let Some(view) = out.bring_back {
+        if let Some(view) = bring_back {
             self.windows.bring_back(view);
             self.settings.view = view;
         }
@@ -525,7 +539,8 @@ impl eframe::App for WatchfloorApp {
         {
             // Every view reads the site either live or, in review, as it was at the cursor.
             let (live, now_ms) = shown(self.review.as_ref(), &self.live, self.clock.as_ref());
-            let env = windows::ViewEnv {
+            let area_of = |asset: &str| alarm_area(live, asset);
+            let env = crate::ui::ViewCtx {
                 theme: &self.theme,
                 live,
                 now_ms,
@@ -536,7 +551,7 @@ impl eframe::App for WatchfloorApp {
                 operator: &self.operator,
                 timezone: &self.timezone,
                 diagnostics: &self.diagnostics,
-                cursor: self.review.as_ref().map(|r| crate::ui::panels::trend::ReviewCursor {
+                cursor: self.review.as_ref().map(|r| crate::ui::ReviewCursor {
                     from_ms: r.from_ms,
                     to_ms: r.to_ms,
                     at_ms: r.at_ms,
@@ -548,6 +563,7 @@ impl eframe::App for WatchfloorApp {
                 notes_written: self.desk.store.as_ref().map_or(0, |s| s.status().notes_written),
                 notes_writable: self.desk.store.is_some(),
                 console: &self.console,
+                area_of: &area_of,
             };
             let mut views = windows::Views {
                 plant: &mut self.plant,
@@ -565,7 +581,7 @@ impl eframe::App for WatchfloorApp {
                     ui.vertical_centered(|ui| {
                         ui.label(format!("{} is shown in its own window.", main_view.label()));
                         if !env.kiosk && ui.button("Back to main window").clicked() {
-                            out.bring_back = Some(main_view);
+                            out.commands.push(UiCommand::BringBack(main_view));
                         }
                     });
                 });

@@ -10,12 +10,9 @@ use egui::{Key, KeyboardShortcut, Modifiers, RichText, Ui, ViewportBuilder, View
 
 use super::View;
 use crate::analytics::annunciation::Annunciation;
-use crate::feeds::Command;
-use crate::feeds::DiagHandle;
-use crate::live::LiveState;
-use crate::store::{AlarmView, History, StoreCommand};
-use crate::ui::panels::trend::{ReviewCursor, TrendEnv};
+use crate::store::AlarmView;
 use crate::ui::theme::{Severity, Theme};
+use crate::ui::{UiCommand, ViewCtx};
 use crate::workstation::layout::{self, Layout, Monitor, Place, Workstation};
 
 /// *Silence*: F9.
@@ -70,13 +67,6 @@ impl Shortcuts {
         self.fullscreen |= other.fullscreen;
         self.leave_kiosk |= other.leave_kiosk;
     }
-}
-
-/// What the horn's controls asked for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HornAction {
-    pub silence: bool,
-    pub mute: Option<bool>,
 }
 
 /// A view shown in its own window.
@@ -330,59 +320,30 @@ pub struct Views<'a> {
     pub logbook: &'a mut crate::ui::panels::logbook::LogbookPanel,
 }
 
-/// What every view reads this frame.
-pub struct ViewEnv<'a> {
-    pub theme: &'a Theme,
-    pub live: &'a LiveState,
-    pub now_ms: i64,
-    pub sims: &'a std::collections::HashSet<std::sync::Arc<str>>,
-    pub history: Option<&'a History>,
-    pub alarms: &'a [AlarmView],
-    pub operator: &'a str,
-    pub timezone: &'a jiff::tz::TimeZone,
-    pub diagnostics: &'a [DiagHandle],
-    pub cursor: Option<ReviewCursor>,
-    pub reviewing: bool,
-    pub horn: &'a Annunciation,
-    /// The annunciator's clock now (for the silence's time left).
-    pub horn_now_ms: i64,
-    pub kiosk: bool,
-    /// The history writer's count of stored logbook notes.
-    pub notes_written: u64,
-    /// Logbook notes can be written (a history writer, live).
-    pub notes_writable: bool,
-    /// This workstation's name (the logbook's note ids).
-    pub console: &'a str,
-}
-
-/// What the views and windows asked for this frame.
+/// What the views and windows asked for this frame: the views' commands, and the shortcut keys pressed.
 #[derive(Default)]
 pub struct ViewOut {
-    pub commands: Vec<Command>,
-    pub alarm_actions: Vec<StoreCommand>,
-    /// A time picked on the trend, in review.
-    pub seek: Option<i64>,
-    pub horn: HornAction,
+    pub commands: Vec<UiCommand>,
     pub keys: Shortcuts,
-    /// A popped-out view to put back into the main window.
-    pub bring_back: Option<View>,
-    /// Logbook notes written this frame, and who took over at a handover.
-    pub logbook: crate::ui::panels::logbook::LogbookOut,
 }
 
 /// Draws one view into `ui` (its side panels and central panel).
-pub fn view_ui(ui: &mut Ui, view: View, views: &mut Views<'_>, env: &ViewEnv<'_>, out: &mut ViewOut) {
+pub fn view_ui(ui: &mut Ui, view: View, views: &mut Views<'_>, env: &ViewCtx<'_>, out: &mut ViewOut) {
     let (theme, live, now_ms, sims) = (env.theme, env.live, env.now_ms, env.sims);
     match view {
         View::Overview => {
             let table = &mut *views.fleet_table;
             egui::Panel::right("fleet_side").resizable(true).default_size(640.0).show(ui, |ui| {
                 ui.heading("Vehicles");
-                out.commands.extend(table.ui(ui, theme, live, now_ms, sims, None));
+                out.commands.extend(table.ui(ui, theme, live, now_ms, sims, None).into_iter().map(UiCommand::Feed));
             });
             egui::CentralPanel::default().show(ui, |ui| {
                 egui::ScrollArea::vertical().id_salt("plant").show(ui, |ui| {
-                    out.commands.extend(crate::ui::panels::plant::plant_overview_ui(ui, theme, live, now_ms, sims));
+                    out.commands.extend(
+                        crate::ui::panels::plant::plant_overview_ui(ui, theme, live, now_ms, sims)
+                            .into_iter()
+                            .map(UiCommand::Feed),
+                    );
                 });
             });
         }
@@ -405,63 +366,27 @@ pub fn view_ui(ui: &mut Ui, view: View, views: &mut Views<'_>, env: &ViewEnv<'_>
             let (map, table) = (&mut *views.map, &mut *views.fleet_table);
             map.alarmed = env.alarms.iter().filter(|a| a.state.annunciated()).map(|a| a.asset.clone()).collect();
             egui::Panel::right("fleet_table").resizable(true).default_size(640.0).show(ui, |ui| {
-                out.commands.extend(table.ui(ui, theme, live, now_ms, sims, Some(&mut map.selected)));
+                out.commands.extend(
+                    table.ui(ui, theme, live, now_ms, sims, Some(&mut map.selected)).into_iter().map(UiCommand::Feed),
+                );
             });
             egui::CentralPanel::default().show(ui, |ui| map.ui(ui, theme, live, now_ms, env.history));
         }
         View::Alarms => {
-            let area_of = |asset: &str| super::alarm_area(live, asset);
-            let alarms_env = crate::ui::panels::alarm_list::AlarmsEnv {
-                theme,
-                alarms: env.alarms,
-                now_ms,
-                operator: env.operator,
-                timezone: env.timezone,
-                calendar: live.oee.calendar(),
-                history: env.history,
-                area_of: &area_of,
-                reviewing: env.reviewing,
-            };
             let panel = &mut *views.alarms;
-            out.alarm_actions.extend(egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, &alarms_env)).inner);
+            out.commands.extend(egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, env)).inner);
         }
         View::Trends => {
-            let trend_env =
-                TrendEnv { theme, history: env.history, live, now_ms, timezone: env.timezone, review: env.cursor };
             let trend = &mut *views.trend;
-            if let Some(t) = egui::CentralPanel::default().show(ui, |ui| trend.ui(ui, &trend_env)).inner {
-                out.seek = Some(t);
-            }
+            out.commands.extend(egui::CentralPanel::default().show(ui, |ui| trend.ui(ui, env)).inner);
         }
         View::Connections => {
             let panel = &mut *views.connections;
-            let connections_env = crate::ui::panels::connections::ConnectionsEnv {
-                theme,
-                live,
-                diags: env.diagnostics,
-                now_ms,
-                tz: env.timezone,
-            };
-            egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, &connections_env, &mut out.commands));
+            egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, env, &mut out.commands));
         }
         View::Logbook => {
-            let logbook_env = crate::ui::panels::logbook::LogbookEnv {
-                theme,
-                live,
-                alarms: env.alarms,
-                now_ms: env.cursor.map_or(now_ms, |c| c.at_ms),
-                operator: env.operator,
-                timezone: env.timezone,
-                calendar: live.oee.calendar(),
-                history: env.history,
-                notes_written: env.notes_written,
-                writable: env.notes_writable && !env.reviewing,
-                console: env.console,
-            };
             let panel = &mut *views.logbook;
-            let asked = egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, &logbook_env)).inner;
-            out.logbook.notes.extend(asked.notes);
-            out.logbook.operator = asked.operator.or(out.logbook.operator.take());
+            out.commands.extend(egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, env)).inner);
         }
     }
 }
@@ -472,7 +397,7 @@ pub fn horn_ui(ui: &mut Ui, theme: &Theme, (horn, now_ms): (&Annunciation, i64),
         crate::ui::widgets::status_badge_ui(ui, theme, Severity::Attention, "Horn muted")
             .on_hover_text("This workstation makes no alarm sound until it is unmuted");
         if ui.button("Unmute").on_hover_text("Alarm sounds on again at this workstation").clicked() {
-            out.horn.mute = Some(false);
+            out.commands.push(UiCommand::Mute(false));
         }
         return;
     }
@@ -488,14 +413,14 @@ pub fn horn_ui(ui: &mut Ui, theme: &Theme, (horn, now_ms): (&Annunciation, i64),
         .on_hover_text("Stop the horn without acknowledging (F9)")
         .on_disabled_hover_text("Nothing sounds (F9 silences the horn)");
     if silence.clicked() {
-        out.horn.silence = true;
+        out.commands.push(UiCommand::Silence);
     }
     if ui
         .button("Mute")
         .on_hover_text("No alarm sound at this workstation until unmuted (kept across restarts)")
         .clicked()
     {
-        out.horn.mute = Some(true);
+        out.commands.push(UiCommand::Mute(true));
     }
 }
 
@@ -505,7 +430,7 @@ pub fn pop_outs_ui(
     ctx: &egui::Context,
     popped: &[PopOut],
     views: &mut Views<'_>,
-    env: &ViewEnv<'_>,
+    env: &ViewCtx<'_>,
     out: &mut ViewOut,
 ) {
     for p in popped {
@@ -529,7 +454,7 @@ pub fn pop_outs_ui(
                 if env.kiosk && !super::stop_requested() {
                     ctx.send_viewport_cmd(ViewportCommand::CancelClose);
                 } else {
-                    out.bring_back = Some(p.view);
+                    out.commands.push(UiCommand::BringBack(p.view));
                 }
             }
             let keys = Shortcuts::read(&ctx);
@@ -550,7 +475,7 @@ pub fn pop_outs_ui(
                                 .on_hover_text("Show this view as a tab of the main window again")
                                 .clicked()
                             {
-                                out.bring_back = Some(p.view);
+                                out.commands.push(UiCommand::BringBack(p.view));
                             }
                         });
                     }
@@ -563,7 +488,7 @@ pub fn pop_outs_ui(
 }
 
 /// The alarm banner across the top of a window, when anything is annunciated.
-pub fn banner_ui(ui: &mut Ui, id: impl std::hash::Hash + std::fmt::Debug, env: &ViewEnv<'_>, out: &mut ViewOut) {
+pub fn banner_ui(ui: &mut Ui, id: impl std::hash::Hash + std::fmt::Debug, env: &ViewCtx<'_>, out: &mut ViewOut) {
     if env.alarms.iter().any(|a| a.state.annunciated()) {
         let actions = egui::Panel::top(id)
             .show(ui, |ui| {
@@ -577,7 +502,7 @@ pub fn banner_ui(ui: &mut Ui, id: impl std::hash::Hash + std::fmt::Debug, env: &
                 )
             })
             .inner;
-        out.alarm_actions.extend(actions);
+        out.commands.extend(actions);
     }
 }
 

@@ -1,6 +1,7 @@
 //! Everything drawn: the theme, widgets, and the panels of each view. Drawing functions take `ui`, end in `_ui`,
 //! read [`crate::live::LiveState`] and return [`crate::feeds::Command`]s; they never block.
 
+pub mod contract;
 pub mod panels;
 pub mod theme;
 pub mod tiles;
@@ -57,6 +58,8 @@ pub fn fmt_duration_secs(secs: i64) -> String {
         _ => format!("{} h {} min", secs / 3_600, secs % 3_600 / 60),
     }
 }
+
+pub use contract::{ReviewCursor, UiCommand, ViewCtx};
 
 /// The views (defined with the workstation's layouts, which name them).
 pub use crate::workstation::layout::View;

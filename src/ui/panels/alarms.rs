@@ -7,7 +7,8 @@ use egui::{Color32, Pos2, RichText, Shape, Stroke, Ui, vec2};
 
 use crate::model::alarm::Priority;
 use crate::model::history::OperatorAction;
-use crate::store::{AlarmView, StoreCommand};
+use crate::store::AlarmView;
+use crate::ui::UiCommand;
 use crate::ui::theme::Theme;
 
 /// How many alarms the banner lists; the rest are counted.
@@ -52,7 +53,7 @@ pub fn alarms_banner_ui(
     now_ms: i64,
     user: &str,
     reviewing: bool,
-) -> Vec<StoreCommand> {
+) -> Vec<UiCommand> {
     let mut commands = Vec::new();
     // It annunciates: shelved, suppressed and out-of-service alarms are in the Alarms view only (ISA-18.2).
     let alarms: Vec<&AlarmView> = alarms.iter().filter(|a| a.state.annunciated()).collect();
@@ -108,14 +109,14 @@ pub fn alarms_banner_ui(
                         .on_hover_text(format!("Acknowledge as {user} (F10: the oldest waiting alarm)"))
                         .clicked()
                 {
-                    commands.push(StoreCommand::Alarm(OperatorAction::Acknowledge {
+                    commands.push(UiCommand::Alarm(OperatorAction::Acknowledge {
                         indices: vec![a.index],
                         user: user.to_owned(),
                         comment: String::new(),
                     }));
                 }
                 if ui.button("Shelve 1 h").on_hover_text("Hide it for an hour; it comes back then").clicked() {
-                    commands.push(StoreCommand::Alarm(OperatorAction::Shelve {
+                    commands.push(UiCommand::Alarm(OperatorAction::Shelve {
                         indices: vec![a.index],
                         for_ms: SHELVE_MS,
                         user: user.to_owned(),

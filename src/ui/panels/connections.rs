@@ -14,7 +14,7 @@ use crate::model::FeedState;
 use crate::ui::panels::status_bar::feed_severity;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::status_badge_ui;
-use crate::ui::{fmt_ago, fmt_count, fmt_duration_secs};
+use crate::ui::{UiCommand, ViewCtx, fmt_ago, fmt_count, fmt_duration_secs};
 
 /// Bytes of a payload shown raw, and searched by the filter.
 const RAW_SHOWN: usize = 4 * 1024;
@@ -26,16 +26,6 @@ pub enum InspectorTab {
     Quarantine,
     /// An OPC UA server's address space.
     Browse,
-}
-
-/// What the view shows from: the theme, live state, each gateway's diagnostics, "now" and the site's time zone.
-#[derive(Clone, Copy)]
-pub struct ConnectionsEnv<'a> {
-    pub theme: &'a Theme,
-    pub live: &'a LiveState,
-    pub diags: &'a [DiagHandle],
-    pub now_ms: i64,
-    pub tz: &'a TimeZone,
 }
 
 /// What the view remembers between frames (not between runs).
@@ -115,8 +105,8 @@ impl ConnectionsPanel {
         Self { browsing, ..Self::default() }
     }
 
-    pub fn ui(&mut self, ui: &mut Ui, env: &ConnectionsEnv<'_>, commands: &mut Vec<crate::feeds::Command>) {
-        let ConnectionsEnv { theme, live, diags, now_ms, tz } = *env;
+    pub fn ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>, commands: &mut Vec<UiCommand>) {
+        let (theme, live, diags, now_ms, tz) = (env.theme, env.live, env.diagnostics, env.now_ms, env.timezone);
         if diags.is_empty() {
             ui.label(RichText::new("No gateways are configured.").color(theme.text_dim));
             return;
@@ -240,7 +230,7 @@ impl ConnectionsPanel {
         theme: &Theme,
         d: &GatewayDiag,
         tz: &TimeZone,
-        commands: &mut Vec<crate::feeds::Command>,
+        commands: &mut Vec<UiCommand>,
     ) {
         let browsable = self.browsing.as_ref().is_some_and(|b| b.has(&d.name));
         if !browsable && self.tab == InspectorTab::Browse {

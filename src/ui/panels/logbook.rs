@@ -3,7 +3,7 @@
 //! change (what the incoming operator must know: the shift's notes, standing, shelved and out-of-service alarms,
 //! down machines and stranded vehicles; then who took over, recorded in the logbook).
 //!
-//! Notes go out as [`LogbookOut::notes`] (the app hands them to the history writer, and to the site database on a
+//! Notes go out as [`UiCommand::Note`]s (the app hands them to the history writer, and to the site database on a
 //! console); the list is read on the history reader's thread, again when the writer has stored a note.
 
 use std::time::{Duration, Instant};
@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use egui::{RichText, Ui};
 use jiff::tz::TimeZone;
 
-use crate::live::LiveState;
 use crate::model::alarm::AlarmState;
 use crate::model::logbook::{Handover, Note, Subject, corrected_by, new_uid};
-use crate::model::{BatteryLevel, MachineState, ShiftCalendar, ShiftInstance, VehicleStatus};
-use crate::store::{AlarmView, History, Pending};
+use crate::model::{BatteryLevel, MachineState, ShiftInstance, VehicleStatus};
+use crate::store::{AlarmView, Pending};
 use crate::ui::theme::Theme;
+use crate::ui::{UiCommand, ViewCtx};
 
 /// The two parts of the view.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,33 +59,6 @@ impl When {
     }
 }
 
-/// What the view reads this frame.
-pub struct LogbookEnv<'a> {
-    pub theme: &'a Theme,
-    pub live: &'a LiveState,
-    pub alarms: &'a [AlarmView],
-    /// Now, or the review cursor.
-    pub now_ms: i64,
-    pub operator: &'a str,
-    pub timezone: &'a TimeZone,
-    pub calendar: &'a ShiftCalendar,
-    pub history: Option<&'a History>,
-    /// The history writer's count of stored notes: the list is read again when it moves.
-    pub notes_written: u64,
-    /// Notes can be written (a history writer, live, not in review).
-    pub writable: bool,
-    /// This workstation's name, for the notes' ids.
-    pub console: &'a str,
-}
-
-/// What the view asks for.
-#[derive(Debug, Default)]
-pub struct LogbookOut {
-    pub notes: Vec<Note>,
-    /// The operator after a handover: who took over.
-    pub operator: Option<String>,
-}
-
 /// A read of the logbook on the reader thread.
 type NotesRead = Pending<(Vec<Note>, crate::store::HistorySource)>;
 
@@ -115,15 +88,15 @@ pub struct LogbookPanel {
 }
 
 impl LogbookPanel {
-    pub fn ui(&mut self, ui: &mut Ui, env: &LogbookEnv<'_>) -> LogbookOut {
-        let shift = env.calendar.shift_at(env.now_ms);
+    pub fn ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>) -> Vec<UiCommand> {
+        let shift = env.calendar().shift_at(env.now_ms);
         if self.tab == LogbookTab::Handover {
             // A handover is of the shift now.
             self.earlier = 0;
         }
         let (range, shown) = shown_range(env, shift.as_ref(), self.earlier);
         self.load(env, range);
-        let mut out = LogbookOut::default();
+        let mut out = Vec::new();
         ui.horizontal(|ui| {
             ui.selectable_value(&mut self.tab, LogbookTab::Notes, "Notes");
             ui.selectable_value(&mut self.tab, LogbookTab::Handover, "Handover");
@@ -163,7 +136,7 @@ impl LogbookPanel {
 
     /// Reads the shift's notes on the reader thread: when the shift or the writer's count changed, and every
     /// [`RELOAD_EVERY`].
-    fn load(&mut self, env: &LogbookEnv<'_>, range: (i64, i64)) {
+    fn load(&mut self, env: &ViewCtx<'_>, range: (i64, i64)) {
         if let Some((from, to, pending)) = &mut self.loading {
             match pending.poll() {
                 Some(Ok((notes, _))) => {
@@ -193,8 +166,8 @@ impl LogbookPanel {
         }
     }
 
-    fn write_ui(&mut self, ui: &mut Ui, env: &LogbookEnv<'_>, shift: Option<&ShiftInstance>, out: &mut LogbookOut) {
-        if !env.writable {
+    fn write_ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>, shift: Option<&ShiftInstance>, out: &mut Vec<UiCommand>) {
+        if !env.notes_can_be_written() {
             ui.label(
                 RichText::new("Notes are written live, into this workstation's history cache; not in review.")
                     .color(env.theme.text_dim),
@@ -253,7 +226,7 @@ impl LogbookPanel {
                     Some(problem) => self.problem = Some(format!("Not written: {problem}")),
                     None => {
                         self.sent.push(note.clone());
-                        out.notes.push(note);
+                        out.push(UiCommand::Note(Box::new(note)));
                         self.draft.clear();
                         self.correcting = None;
                         self.problem = None;
@@ -265,7 +238,7 @@ impl LogbookPanel {
         });
     }
 
-    fn make_note(&self, env: &LogbookEnv<'_>, shift: Option<&ShiftInstance>) -> Note {
+    fn make_note(&self, env: &ViewCtx<'_>, shift: Option<&ShiftInstance>) -> Note {
         let written = env.now_ms;
         let mut note = Note::new(new_uid(env.console, written), written, env.operator, env.now_ms, &self.draft);
         match &self.correcting {
@@ -284,7 +257,7 @@ impl LogbookPanel {
 
     /// The shift's notes, newest first (handovers marked, corrected notes struck through); `compact` in the
     /// handover, without the Correct buttons.
-    fn list_ui(&mut self, ui: &mut Ui, env: &LogbookEnv<'_>, compact: bool) {
+    fn list_ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>, compact: bool) {
         let theme = env.theme;
         if self.notes.is_empty() && self.sent.is_empty() {
             let what = if self.read_range.is_some() { "No notes in this shift yet." } else { "Reading the logbook…" };
@@ -323,7 +296,11 @@ impl LogbookPanel {
                 if let Some(by) = corrected.get(note.uid.as_str()) {
                     ui.label(RichText::new(format!("corrected by {}", by.author)).italics().color(theme.text_dim));
                 }
-                if !compact && env.writable && note.handover.is_none() && ui.small_button("Correct").clicked() {
+                if !compact
+                    && env.notes_can_be_written()
+                    && note.handover.is_none()
+                    && ui.small_button("Correct").clicked()
+                {
                     correct = Some(note.clone());
                 }
             });
@@ -335,7 +312,7 @@ impl LogbookPanel {
         }
     }
 
-    fn handover_ui(&mut self, ui: &mut Ui, env: &LogbookEnv<'_>, shift: Option<&ShiftInstance>, out: &mut LogbookOut) {
+    fn handover_ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>, shift: Option<&ShiftInstance>, out: &mut Vec<UiCommand>) {
         let theme = env.theme;
         let summary = HandoverSummary::of(env);
         let handed: Vec<&Note> = self.notes.iter().filter(|n| n.handover.is_some()).collect();
@@ -377,7 +354,7 @@ impl LogbookPanel {
             ui.label(format!("{name} · {why}"));
         }
         ui.separator();
-        if !env.writable {
+        if !env.notes_can_be_written() {
             ui.label(RichText::new("A handover is recorded live, not in review.").color(theme.text_dim));
             return;
         }
@@ -415,8 +392,8 @@ impl LogbookPanel {
                 Some(problem) => self.problem = Some(format!("Not recorded: {problem}")),
                 None => {
                     self.sent.push(note.clone());
-                    out.notes.push(note);
-                    out.operator = Some(taker);
+                    out.push(UiCommand::Note(Box::new(note)));
+                    out.push(UiCommand::TakeOver(taker));
                     self.taken_over_by.clear();
                     self.handover_text.clear();
                 }
@@ -443,7 +420,7 @@ pub struct HandoverSummary<'a> {
 }
 
 impl<'a> HandoverSummary<'a> {
-    pub fn of(env: &LogbookEnv<'a>) -> Self {
+    pub fn of(env: &ViewCtx<'a>) -> Self {
         let mut s = Self::default();
         for a in env.alarms {
             match a.state {
@@ -509,7 +486,7 @@ fn section_ui(ui: &mut Ui, theme: &Theme, title: &str, count: usize) {
 }
 
 /// The choices of what a note is about: in general, a machine, a vehicle, or one of the alarms shown now.
-fn subject_choices_ui(ui: &mut Ui, subject: &mut Subject, env: &LogbookEnv<'_>) {
+fn subject_choices_ui(ui: &mut Ui, subject: &mut Subject, env: &ViewCtx<'_>) {
     ui.selectable_value(subject, Subject::General, "General");
     ui.separator();
     for a in env.alarms.iter().take(30) {
@@ -531,12 +508,12 @@ fn subject_choices_ui(ui: &mut Ui, subject: &mut Subject, env: &LogbookEnv<'_>) 
 
 /// The range the list shows, `earlier` shifts before the one at now (8 h steps where the calendar has no shift),
 /// and that shift.
-fn shown_range(env: &LogbookEnv<'_>, now: Option<&ShiftInstance>, earlier: u32) -> ((i64, i64), Option<ShiftInstance>) {
+fn shown_range(env: &ViewCtx<'_>, now: Option<&ShiftInstance>, earlier: u32) -> ((i64, i64), Option<ShiftInstance>) {
     const HOURS_8: i64 = 8 * 3_600_000;
     let mut range = now.map_or((env.now_ms - HOURS_8, env.now_ms + 1), |s| (s.start_ms, s.end_ms));
     let mut shift = now.cloned();
     for _ in 0..earlier {
-        shift = env.calendar.shift_at(range.0 - 1);
+        shift = env.calendar().shift_at(range.0 - 1);
         range = shift.as_ref().map_or((range.0 - HOURS_8, range.0), |s| (s.start_ms, s.end_ms));
     }
     (range, shift)

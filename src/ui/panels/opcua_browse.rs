@@ -12,6 +12,7 @@ use egui::{RichText, Ui};
 use crate::config::{OpcUaGateway, OpcUaMapping};
 use crate::feeds::Command;
 use crate::feeds::opcua::browse::{self, BrowseItem, Browser, Children, Connection, ItemClass, ROOT};
+use crate::ui::UiCommand;
 use crate::ui::theme::Theme;
 
 /// What the browser needs from the app: where to run, the OPC UA gateways as configured, the config file.
@@ -45,7 +46,7 @@ impl Browsing {
     }
 
     /// The tree of `gateway`'s server; the session is made the first time it is shown.
-    pub fn ui(&mut self, ui: &mut Ui, theme: &Theme, gateway: &Arc<str>, commands: &mut Vec<Command>) {
+    pub fn ui(&mut self, ui: &mut Ui, theme: &Theme, gateway: &Arc<str>, commands: &mut Vec<UiCommand>) {
         let saved = std::mem::take(&mut *self.saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         for (gateway, mapping, outcome) in saved {
             self.added(&gateway, mapping, outcome, commands);
@@ -102,7 +103,7 @@ impl Browsing {
 
     /// Maps a folder or node: into the config file (written on the I/O runtime, not in the frame), then
     /// [`Self::added`].
-    fn add(&mut self, gateway: &Arc<str>, mapping: OpcUaMapping, commands: &mut Vec<Command>, ctx: &egui::Context) {
+    fn add(&mut self, gateway: &Arc<str>, mapping: OpcUaMapping, commands: &mut Vec<UiCommand>, ctx: &egui::Context) {
         let what = match &mapping {
             OpcUaMapping::Folder(f) => format!("folder {f}"),
             OpcUaMapping::Node { signal, node } => format!("{signal} ({node})"),
@@ -127,7 +128,7 @@ impl Browsing {
         gateway: &Arc<str>,
         mapping: OpcUaMapping,
         outcome: Result<String, String>,
-        commands: &mut Vec<Command>,
+        commands: &mut Vec<UiCommand>,
     ) {
         match outcome {
             Ok(note) => {
@@ -135,7 +136,7 @@ impl Browsing {
                 if let Some(config) = self.gateways.get_mut(gateway) {
                     mapping.apply(config);
                 }
-                commands.push(Command::OpcUaAdd { gateway: Arc::clone(gateway), mapping });
+                commands.push(UiCommand::Feed(Command::OpcUaAdd { gateway: Arc::clone(gateway), mapping }));
                 self.note = Some((true, note));
             }
             Err(why) => {

@@ -103,7 +103,7 @@ pub(super) fn rate_chart_ui(ui: &mut Ui, theme: &Theme, buckets: &[usize]) {
 
 impl AlarmsPanel {
     /// Reads the journal and KPIs of the range on the reader thread when the range changed or they are old.
-    pub(super) fn load(&mut self, env: &AlarmsEnv<'_>) {
+    pub(super) fn load(&mut self, env: &ViewCtx<'_>) {
         if let Some((range, pending)) = &mut self.loading {
             match pending.poll() {
                 Some(Ok((loaded, source))) => {
@@ -124,7 +124,7 @@ impl AlarmsPanel {
             return;
         }
         let Some(history) = env.history else { return };
-        let (from, to) = self.range.bounds(env.calendar, env.now_ms);
+        let (from, to) = self.range.bounds(env.calendar(), env.now_ms);
         // A console reads the site's journal (every console's actions), its own cache while the site is away.
         let pending = history.run_history(move |h| {
             let entries = h.journal(from, to, HISTORY_ROWS)?;
@@ -136,7 +136,7 @@ impl AlarmsPanel {
             self.asked = Some((self.range, Instant::now()));
         }
     }
-    pub(super) fn range_ui(&mut self, ui: &mut Ui, env: &AlarmsEnv<'_>) {
+    pub(super) fn range_ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>) {
         egui::ComboBox::new("alarm_range", "Range").selected_text(self.range.label()).show_ui(ui, |ui| {
             for r in JournalRange::ALL {
                 ui.selectable_value(&mut self.range, r, r.label());
@@ -171,7 +171,7 @@ impl AlarmsPanel {
             ui.label(RichText::new(p).color(env.theme.alarm));
         }
     }
-    pub(super) fn history_ui(&mut self, ui: &mut Ui, env: &AlarmsEnv<'_>) {
+    pub(super) fn history_ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>) {
         let theme = env.theme;
         ui.horizontal_wrapped(|ui| {
             self.range_ui(ui, env);
@@ -253,7 +253,7 @@ impl AlarmsPanel {
                 });
             });
     }
-    pub(super) fn kpis_ui(&mut self, ui: &mut Ui, env: &AlarmsEnv<'_>) {
+    pub(super) fn kpis_ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>) {
         let theme = env.theme;
         ui.horizontal_wrapped(|ui| self.range_ui(ui, env));
         let Some((_, loaded)) = &self.loaded else {

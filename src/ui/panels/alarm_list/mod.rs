@@ -19,9 +19,10 @@ use crate::model::ShiftCalendar;
 use crate::model::alarm::{AlarmState, Priority};
 use crate::model::history::OperatorAction;
 use crate::store::journal::JournalEntry;
-use crate::store::{AlarmView, History, HistorySource, Pending, StoreCommand};
+use crate::store::{AlarmView, HistorySource, Pending};
 use crate::ui::panels::alarms::{priority_colour, priority_mark_ui};
 use crate::ui::theme::Theme;
+use crate::ui::{UiCommand, ViewCtx};
 mod history;
 pub use history::*;
 
@@ -130,21 +131,6 @@ impl Default for AlarmsPanel {
     }
 }
 
-/// What the view needs from the app.
-pub struct AlarmsEnv<'a> {
-    pub theme: &'a Theme,
-    pub alarms: &'a [AlarmView],
-    pub now_ms: i64,
-    pub operator: &'a str,
-    pub timezone: &'a TimeZone,
-    pub calendar: &'a ShiftCalendar,
-    pub history: Option<&'a History>,
-    /// The area an asset belongs to (a machine's area, "Fleet", "Gateways").
-    pub area_of: &'a dyn Fn(&str) -> String,
-    /// In review: the alarms as they stood at the cursor, with nothing to act on.
-    pub reviewing: bool,
-}
-
 fn clock(ms: i64, tz: &TimeZone) -> String {
     crate::ui::fmt_local(ms, tz, "%a %H:%M:%S")
 }
@@ -178,7 +164,7 @@ impl AlarmsPanel {
     }
 
     /// Draws the view; returns the operator's actions for the history writer.
-    pub fn ui(&mut self, ui: &mut Ui, env: &AlarmsEnv<'_>) -> Vec<StoreCommand> {
+    pub fn ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>) -> Vec<UiCommand> {
         ui.horizontal(|ui| {
             for (tab, label) in
                 [(AlarmTab::Summary, "Summary"), (AlarmTab::History, "History"), (AlarmTab::Kpis, "KPIs")]
@@ -202,7 +188,7 @@ impl AlarmsPanel {
         }
     }
 
-    fn summary_ui(&mut self, ui: &mut Ui, env: &AlarmsEnv<'_>) -> Vec<StoreCommand> {
+    fn summary_ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>) -> Vec<UiCommand> {
         let theme = env.theme;
         let mut commands = Vec::new();
         // Alarms that went back to normal drop out of the selection.
@@ -339,7 +325,7 @@ impl AlarmsPanel {
     }
 
     /// Acknowledge with a comment, shelve for a time with a reason, unshelve — for the selection.
-    fn actions_ui(&mut self, ui: &mut Ui, env: &AlarmsEnv<'_>) -> Vec<StoreCommand> {
+    fn actions_ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>) -> Vec<UiCommand> {
         let mut commands = Vec::new();
         let chosen: Vec<&AlarmView> = env.alarms.iter().filter(|a| self.selected.contains(&a.index)).collect();
         let to_ack: Vec<usize> = chosen.iter().filter(|a| a.state.wants_ack()).map(|a| a.index).collect();
@@ -363,7 +349,7 @@ impl AlarmsPanel {
                 .add_enabled(!to_ack.is_empty(), egui::Button::new(format!("Acknowledge {}", to_ack.len())))
                 .on_hover_text(format!("Acknowledge the selected alarms as {user} (F10)"));
             if ack.clicked() {
-                commands.push(StoreCommand::Alarm(OperatorAction::Acknowledge {
+                commands.push(UiCommand::Alarm(OperatorAction::Acknowledge {
                     indices: to_ack.clone(),
                     user: user.clone(),
                     comment: self.comment.trim().to_owned(),
@@ -390,7 +376,7 @@ impl AlarmsPanel {
                 .add_enabled(can_shelve, egui::Button::new(format!("Shelve {}", shelvable.len())))
                 .on_hover_text("Hide the selected alarms for the chosen time; they come back then");
             if shelve.clicked() {
-                commands.push(StoreCommand::Alarm(OperatorAction::Shelve {
+                commands.push(UiCommand::Alarm(OperatorAction::Shelve {
                     indices: shelvable.clone(),
                     for_ms: self.shelve_for_ms,
                     user: user.clone(),
@@ -399,10 +385,8 @@ impl AlarmsPanel {
                 self.shelve_reason.clear();
             }
             if ui.add_enabled(!shelved.is_empty(), egui::Button::new(format!("Unshelve {}", shelved.len()))).clicked() {
-                commands.push(StoreCommand::Alarm(OperatorAction::Unshelve {
-                    indices: shelved.clone(),
-                    user: user.clone(),
-                }));
+                commands
+                    .push(UiCommand::Alarm(OperatorAction::Unshelve { indices: shelved.clone(), user: user.clone() }));
             }
             ui.separator();
             let in_service: Vec<usize> =
@@ -413,7 +397,7 @@ impl AlarmsPanel {
                 .add_enabled(!in_service.is_empty(), egui::Button::new(format!("Out of service {}", in_service.len())))
                 .on_hover_text("For maintenance: hidden until returned; the comment says why");
             if take_out.clicked() {
-                commands.push(StoreCommand::Alarm(OperatorAction::OutOfService {
+                commands.push(UiCommand::Alarm(OperatorAction::OutOfService {
                     indices: in_service,
                     out: true,
                     user: user.clone(),
@@ -423,7 +407,7 @@ impl AlarmsPanel {
             }
             let return_label = format!("Return to service {}", out_of_service.len());
             if ui.add_enabled(!out_of_service.is_empty(), egui::Button::new(return_label)).clicked() {
-                commands.push(StoreCommand::Alarm(OperatorAction::OutOfService {
+                commands.push(UiCommand::Alarm(OperatorAction::OutOfService {
                     indices: out_of_service,
                     out: false,
                     user: user.clone(),

@@ -30,6 +30,7 @@ use crate::model::ValueKind;
 use crate::store::query::{Bucket, Series, SignalInfo, Tier, display_runs};
 use crate::store::{Error, History, Pending};
 use crate::ui::theme::Theme;
+use crate::ui::{UiCommand, ViewCtx};
 use crate::ui::{fmt_count, fmt_duration_secs};
 
 /// At most this many pens on one chart.
@@ -98,25 +99,7 @@ const GRID_STEPS_SECS: [i64; 20] = [
 /// Appended to the name of a line bridging a gap, so its hover text can say so.
 const INTERPOLATED_SUFFIX: &str = " (interpolated)";
 
-/// What the trend panel reads each frame.
-pub struct TrendEnv<'a> {
-    pub theme: &'a Theme,
-    /// `None` when there is no history cache at all.
-    pub history: Option<&'a History>,
-    pub live: &'a LiveState,
-    pub now_ms: i64,
-    pub timezone: &'a TimeZone,
-    /// In review: the reviewed range and the cursor `t` (then `now_ms` is `t`).
-    pub review: Option<ReviewCursor>,
-}
-
-/// The review's range and cursor, as the trend shows them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReviewCursor {
-    pub from_ms: i64,
-    pub to_ms: i64,
-    pub at_ms: i64,
-}
+pub use crate::ui::ReviewCursor;
 
 /// One trended signal. Only the id and the colour are kept between runs.
 #[derive(Default, Serialize, Deserialize)]
@@ -286,20 +269,20 @@ impl TrendPanel {
         self.rt.range_error = None;
     }
 
-    /// Draws the panel; in review, a click on the plot returns the time to move the cursor to.
-    pub fn ui(&mut self, ui: &mut Ui, env: &TrendEnv<'_>) -> Option<i64> {
+    /// Draws the panel; in review, a click on the plot asks to move the cursor there ([`UiCommand::Seek`]).
+    pub fn ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>) -> Vec<UiCommand> {
         let Some(history) = env.history else {
             no_history_ui(ui, env.theme);
-            return None;
+            return Vec::new();
         };
-        if self.rt.review.is_some() != env.review.is_some() {
+        if self.rt.review.is_some() != env.cursor.is_some() {
             // Into or out of review: follow the reviewed range, or the present again, asked for at once.
             self.live = true;
             for pen in &mut self.pens {
                 pen.data.requested_at = None;
             }
         }
-        self.rt.review = env.review;
+        self.rt.review = env.cursor;
         let time = ui.input(|i| i.time);
         self.rt.catalog.update(history, env.live, time);
         self.poll_results();
@@ -318,7 +301,7 @@ impl TrendPanel {
             ui.centered_and_justified(|ui| {
                 ui.label(RichText::new("Pick signals on the left to trend them").size(16.0).color(env.theme.text_dim));
             });
-            return None;
+            return Vec::new();
         }
 
         let divisions = self.rt.plot_size_px.map_or(5, |s| (s.y / 70.0).floor().clamp(2.0, 10.0) as u32);
@@ -336,7 +319,7 @@ impl TrendPanel {
         }
         let window = self.window_ms(env.now_ms);
         self.request_series(history, window, time, ui.ctx());
-        outcome.clicked_ms.filter(|_| env.review.is_some())
+        outcome.clicked_ms.filter(|_| env.cursor.is_some()).map(UiCommand::Seek).into_iter().collect()
     }
 
     /// Takes in the results that have arrived.
@@ -481,7 +464,7 @@ impl TrendPanel {
 
     /// The search box and the tree; returns the signal clicked.
     /// Presets, earlier/later, live, interpolation, the spinner; then the custom range and what is shown.
-    fn toolbar_ui(&mut self, ui: &mut Ui, env: &TrendEnv<'_>) {
+    fn toolbar_ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>) {
         let now_ms = env.now_ms;
         ui.horizontal_wrapped(|ui| {
             for (label, span_ms) in PRESETS {
@@ -569,11 +552,11 @@ impl TrendPanel {
 
     /// One row per pen: colour and number, signal, unit, status, the reading under the pointer (or the latest), and a
     /// remove button. Returns the pen to remove.
-    fn pen_table_ui(&self, ui: &mut Ui, env: &TrendEnv<'_>, scales: &[Option<Scale>]) -> Option<String> {
+    fn pen_table_ui(&self, ui: &mut Ui, env: &ViewCtx<'_>, scales: &[Option<Scale>]) -> Option<String> {
         let theme = env.theme;
         let mut remove = None;
         // Under the pointer, else in review at the cursor, else the latest.
-        let at = self.rt.hover_ms.or(env.review.map(|r| r.at_ms));
+        let at = self.rt.hover_ms.or(env.cursor.map(|r| r.at_ms));
         let window = self.window_ms(env.now_ms);
         egui::Grid::new("trend_pen_table").striped(true).num_columns(10).spacing([14.0, 4.0]).min_col_width(48.0).show(
             ui,

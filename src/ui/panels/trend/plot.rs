@@ -343,7 +343,7 @@ impl TrendPanel {
     pub(super) fn plot_ui(
         &self,
         ui: &mut Ui,
-        env: &TrendEnv<'_>,
+        env: &ViewCtx<'_>,
         window: (i64, i64),
         scales: &[Option<Scale>],
         divisions: u32,
@@ -390,7 +390,7 @@ impl TrendPanel {
         let pens = &self.pens;
         let interpolate = self.interpolate;
         let now_ms = env.now_ms;
-        let cursor = env.review.map(|r| r.at_ms);
+        let cursor = env.cursor.map(|r| r.at_ms);
         let notes: Vec<&crate::model::logbook::Note> =
             self.rt.notes.iter().filter(|n| n.overlaps(window.0, window.1)).collect();
         let response = Plot::new("trend_plot")
