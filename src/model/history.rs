@@ -45,6 +45,31 @@ pub struct Rollup {
     pub last: f64,
 }
 
+impl Rollup {
+    /// One value at `ts_ms` (its bucket's start is set by whoever buckets it).
+    pub fn one(ts_ms: i64, v: f64) -> Self {
+        Self { start_ms: ts_ms, min: v, max: v, sum: v, count: 1, first_ms: ts_ms, first: v, last_ms: ts_ms, last: v }
+    }
+
+    /// Takes in `o` (of the same bucket): on equal times the first value stays the one already here, the last
+    /// becomes `o`'s.
+    pub fn merge(&mut self, o: &Self) {
+        self.start_ms = self.start_ms.min(o.start_ms);
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+        self.sum += o.sum;
+        self.count += o.count;
+        if o.first_ms < self.first_ms {
+            self.first_ms = o.first_ms;
+            self.first = o.first;
+        }
+        if o.last_ms >= self.last_ms {
+            self.last_ms = o.last_ms;
+            self.last = o.last;
+        }
+    }
+}
+
 /// An alarm whose condition was active at some instant, with when it last came true.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Standing {

@@ -5,7 +5,9 @@
 //!   [`StoreOptions::flush_max_samples`] are pending or the oldest is [`StoreOptions::flush_max_age`] old. Inserts
 //!   are idempotent on natural keys, rollups (1 min, 1 h) are merged in the same transaction, and retention prunes a
 //!   bounded chunk between batches. A file that cannot be used never stops the live view: the writer keeps draining
-//!   events, counts what it could not store, and reports it in [`StoreStatus`].
+//!   events, counts what it could not store, and reports it in [`StoreStatus`]; the alarms it judges go out on a
+//!   channel of their own ([`Store::alarms`]). Its loop is the one [`recorder`] loop the site database's writer
+//!   runs too, with the same [`rollup`] aggregation.
 //! - [`History`] is the reader: queries run on their own thread and come back as [`Pending`] results the UI polls.
 //! - [`query`] holds the read functions themselves (used by the reader thread, the CLI and the benchmark).
 

@@ -9,40 +9,9 @@ use crate::model::time::{HOUR_MS, MINUTE_MS};
 /// The rollup tables and their bucket widths, finest first.
 pub const TIERS: [(&str, i64); 2] = [("rollup_1m", MINUTE_MS), ("rollup_1h", HOUR_MS)];
 
-/// Statistics of the samples of one signal in one rollup bucket.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Agg {
-    pub min: f64,
-    pub max: f64,
-    pub sum: f64,
-    pub count: i64,
-    pub first_ms: i64,
-    pub first: f64,
-    pub last_ms: i64,
-    pub last: f64,
-}
-
-impl Agg {
-    pub fn one(ts_ms: i64, v: f64) -> Self {
-        Self { min: v, max: v, sum: v, count: 1, first_ms: ts_ms, first: v, last_ms: ts_ms, last: v }
-    }
-
-    /// Takes in `o`: on equal times the first value stays the one already here, the last becomes `o`'s.
-    pub fn merge(&mut self, o: &Self) {
-        self.min = self.min.min(o.min);
-        self.max = self.max.max(o.max);
-        self.sum += o.sum;
-        self.count += o.count;
-        if o.first_ms < self.first_ms {
-            self.first_ms = o.first_ms;
-            self.first = o.first;
-        }
-        if o.last_ms >= self.last_ms {
-            self.last_ms = o.last_ms;
-            self.last = o.last;
-        }
-    }
-}
+/// Statistics of the good values of one signal in one bucket: the history seam's rollup row, so what the writers
+/// store and what the readers return are one type.
+pub use crate::model::history::Rollup as Agg;
 
 pub fn bucket_start(ts_ms: i64, width_ms: i64) -> i64 {
     ts_ms.div_euclid(width_ms) * width_ms
@@ -62,15 +31,18 @@ impl Buckets {
 
     /// One good value of signal `id` (bad ones and text never enter the statistics: the caller leaves them out).
     pub fn add(&mut self, id: i64, ts_ms: i64, v: f64) {
-        let one = Agg::one(ts_ms, v);
-        self.by_key.entry((id, bucket_start(ts_ms, self.width_ms))).and_modify(|a| a.merge(&one)).or_insert(one);
+        let start = bucket_start(ts_ms, self.width_ms);
+        let one = Agg { start_ms: start, ..Agg::one(ts_ms, v) };
+        self.by_key.entry((id, start)).and_modify(|a| a.merge(&one)).or_insert(one);
     }
 
     /// The same values in buckets `width_ms` wide (a multiple of this one's width).
     pub fn coarsen(&self, width_ms: i64) -> Self {
         let mut coarse = Self::new(width_ms);
         for (&(id, start), a) in &self.by_key {
-            coarse.by_key.entry((id, bucket_start(start, width_ms))).and_modify(|c| c.merge(a)).or_insert(*a);
+            let start = bucket_start(start, width_ms);
+            let a = Agg { start_ms: start, ..*a };
+            coarse.by_key.entry((id, start)).and_modify(|c| c.merge(&a)).or_insert(a);
         }
         coarse
     }

@@ -1,7 +1,7 @@
 //! The site database: one PostgreSQL shared by the recorders and consoles of a control room, beside each
 //! machine's SQLite cache.
 //!
-//! - [`SiteWriter`] is the site recorder's writer thread (`writer.rs`): binary COPY, idempotent inserts, day
+//! - [`SiteWriter`] is the site recorder's writer thread (`writer/`): binary COPY, idempotent inserts, day
 //!   partitions, leader and standby on an advisory lock.
 //! - [`PgHistory`] answers [`HistoryRead`] from the site database, so reports, the alarm journal and its KPIs read
 //!   it exactly as they read a cache file (`--db postgres://…`).
