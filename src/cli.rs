@@ -13,7 +13,7 @@ use crate::clock::wall_now_ms;
 use crate::config::SimGateway;
 use crate::feeds::EventBus;
 use crate::model::{Quality, Value};
-use crate::startup::{STORE_CHANNEL_CAPACITY, io_runtime, load_config, recording_plan, site_target, wait_for_stop};
+use crate::startup::{STORE_CHANNEL_CAPACITY, load_config, recording_plan, site_target, wait_for_stop};
 use crate::store::query::{self, Bucket, StoredSample};
 use crate::store::{Store, StoreOptions, StoreStatus, open_reader};
 
@@ -42,7 +42,8 @@ impl ConfigError {
 
 /// Records every configured gateway into `db` with no window, until the duration is over or the process is
 /// asked to stop; everything received is committed before it returns.
-pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
+/// Feeds and the notifier run on `runtime` (owned by `main`).
+pub fn record(options: &RecordOptions, runtime: &tokio::runtime::Handle) -> anyhow::Result<StoreStatus> {
     let (config, problems) = load_config(options.config.as_deref(), options.demo.clone());
     if !problems.is_empty() {
         return Err(ConfigError(problems.join("\n")).into());
@@ -55,7 +56,6 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
         ))
         .into());
     }
-    let runtime = io_runtime()?;
     let mut bus = EventBus::builder();
     let events = bus.lossless(STORE_CHANNEL_CAPACITY);
     let clock = Backend::clock_for(&config);
@@ -102,8 +102,8 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
         let _ = store.flush_blocking();
     }
     let leads = site.as_ref().map(crate::store::site::SiteWriter::watch);
-    let scheduled = start_scheduled(&config, options, (&rules, &geofences), &clock, runtime.handle(), leads)?;
-    let backend = Backend::start_with_clock(runtime.handle(), &config, &bus, clock);
+    let scheduled = start_scheduled(&config, options, (&rules, &geofences), &clock, runtime, leads)?;
+    let backend = Backend::start_with_clock(runtime, &config, &bus, clock);
     drop(bus);
     let gateways: Vec<&str> = config.gateways.iter().map(|g| g.name.as_str()).collect();
     tracing::info!(db = %options.db.display(), ?gateways, "recording");
@@ -112,9 +112,8 @@ pub fn record(options: &RecordOptions) -> anyhow::Result<StoreStatus> {
         backend.shutdown().await;
         stop
     });
-    // The notifier delivers on the runtime: stopped before it.
+    // The notifier delivers on the runtime: stopped while it runs (main shuts the runtime down after this).
     let (notify_status, report_files) = scheduled.finish();
-    runtime.shutdown_timeout(Duration::from_secs(2));
     if let Some(site) = site {
         let s = site.finish();
         eprintln!(

@@ -10,7 +10,7 @@ use crate::backend::Backend;
 use crate::config::{Config, SimGateway};
 use crate::feeds::EventBus;
 use crate::live::LiveSettings;
-use crate::startup::{LIVE_CHANNEL_CAPACITY, STORE_CHANNEL_CAPACITY, io_runtime, load_config, resolve_data_dir};
+use crate::startup::{LIVE_CHANNEL_CAPACITY, STORE_CHANNEL_CAPACITY, load_config, resolve_data_dir};
 use crate::store::{CACHE_FILE_NAME, History, Store, StoreOptions};
 
 /// What the GUI is started with (from the command line).
@@ -77,7 +77,8 @@ fn start_annunciator(
     clippy::too_many_lines,
     reason = "the window's start-up in the order it must happen; the steps share what the earlier ones made"
 )]
-pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
+/// Opens the window and runs it until it closes; feeds and other I/O run on `runtime` (owned by `main`).
+pub fn run_gui(options: GuiOptions, runtime: &tokio::runtime::Handle) -> anyhow::Result<()> {
     let data_dir = resolve_data_dir(options.data_dir)?;
     let (_log_guard, log_problem) = crate::logging::init(&data_dir);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), "Watchfloor starting");
@@ -110,7 +111,6 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
             opcua.pki_dir.get_or_insert_with(|| data_dir.join("opcua-pki"));
         }
     }
-    let runtime = io_runtime()?;
 
     let mut bus = EventBus::builder();
     let inbox = bus.live(LIVE_CHANNEL_CAPACITY);
@@ -193,7 +193,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     }
     .context("cannot start the history reader")?;
     let bus = bus.build();
-    let backend = Backend::start_with_clock(runtime.handle(), &config, &bus, clock);
+    let backend = Backend::start_with_clock(runtime, &config, &bus, clock);
     let clock = backend.clock();
     let diagnostics = backend.diagnostics().to_vec();
     let mut live_settings = LiveSettings {
@@ -243,7 +243,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
         kiosk: options.kiosk.clone(),
         annunciator: Some(annunciator),
         browsing: Some(crate::ui::panels::opcua_browse::Browsing::new(
-            runtime.handle().clone(),
+            runtime.clone(),
             config.gateways.iter().filter_map(|g| match &g.kind {
                 crate::config::GatewayKind::OpcUa(o) => Some((std::sync::Arc::from(g.name.as_str()), o.clone())),
                 _ => None,
@@ -286,8 +286,8 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     };
     eframe::run_native("Watchfloor", native_options, Box::new(create))
         .map_err(|err| anyhow!("the window could not be opened: {err}"))?;
+    // The app, and with it every feed, is gone now (a feed's handle stops it when dropped).
     tracing::info!("window closed");
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     if let Some(store) = store {
         // Every feed and the bus are gone now, so the writer commits what it holds and ends.
         let status = store.finish();

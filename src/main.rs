@@ -341,28 +341,46 @@ fn opcua_serve(
 fn main() -> ExitCode {
     let _ = watchfloor::app::PROCESS_START.set(std::time::Instant::now());
     let cli = Cli::parse();
-    let result = match cli.command {
-        None => run_gui(GuiOptions {
-            config: cli.config,
-            data_dir: cli.data_dir,
-            db: cli.db,
-            demo: cli.demo.gateway(),
-            operator: cli.operator,
-            kiosk: cli.kiosk,
-        }),
-        Some(Command::Open { file }) => run_gui(GuiOptions {
-            config: None,
-            data_dir: cli.data_dir,
-            db: Some(file),
-            demo: cli.demo.gateway(),
-            operator: cli.operator,
-            kiosk: cli.kiosk,
-        }),
-        Some(command) => {
-            watchfloor::logging::init_stderr();
-            run_command(command)
+    // The one I/O runtime of the process: the window, `record` and `gateway` get a handle to it; it is shut down
+    // here, after them.
+    let runtime = match watchfloor::startup::io_runtime() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("watchfloor: {err:#}");
+            return ExitCode::FAILURE;
         }
     };
+    let io = runtime.handle();
+    let result = match cli.command {
+        None => run_gui(
+            GuiOptions {
+                config: cli.config,
+                data_dir: cli.data_dir,
+                db: cli.db,
+                demo: cli.demo.gateway(),
+                operator: cli.operator,
+                kiosk: cli.kiosk,
+            },
+            io,
+        ),
+        Some(Command::Open { file }) => run_gui(
+            GuiOptions {
+                config: None,
+                data_dir: cli.data_dir,
+                db: Some(file),
+                demo: cli.demo.gateway(),
+                operator: cli.operator,
+                kiosk: cli.kiosk,
+            },
+            io,
+        ),
+        Some(command) => {
+            watchfloor::logging::init_stderr();
+            run_command(command, io)
+        }
+    };
+    // Whatever still runs on it (a task waiting for a signal) is given two seconds.
+    runtime.shutdown_timeout(Duration::from_secs(2));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // `watchfloor query … | head`: the reader has what it wanted.
@@ -384,11 +402,11 @@ fn is_broken_pipe(err: &std::io::Error) -> bool {
     err.kind() == std::io::ErrorKind::BrokenPipe
 }
 
-fn run_command(command: Command) -> anyhow::Result<()> {
+fn run_command(command: Command, io: &tokio::runtime::Handle) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     match command {
         Command::Record { config, db, duration, demo } => {
-            watchfloor::cli::record(&RecordOptions { config, db, duration, demo: demo.gateway() }).map(|_| ())
+            watchfloor::cli::record(&RecordOptions { config, db, duration, demo: demo.gateway() }, io).map(|_| ())
         }
         Command::Query { db, signal, from, to, buckets, format } => watchfloor::cli::query(
             &QueryOptions { db, signal, from, to, buckets, format },
@@ -413,21 +431,24 @@ fn run_command(command: Command) -> anyhow::Result<()> {
                 Some(addr) => Some(opcua_serve(addr, opcua_user, opcua_password_env.as_deref(), opcua_pki)?),
                 None => None,
             };
-            watchfloor::gateway::run(&watchfloor::gateway::GatewayOptions {
-                http,
-                mqtt,
-                json,
-                opcua,
-                token_env,
-                seed: demo.seed,
-                speed: demo.speed,
-                lines: usize::from(lines),
-                vehicles: vehicles as usize,
-                load: load.map(|items| watchfloor::gateway::Load {
-                    items: items as usize,
-                    every: Duration::from_millis(load_every_ms),
-                }),
-            })
+            watchfloor::gateway::run(
+                &watchfloor::gateway::GatewayOptions {
+                    http,
+                    mqtt,
+                    json,
+                    opcua,
+                    token_env,
+                    seed: demo.seed,
+                    speed: demo.speed,
+                    lines: usize::from(lines),
+                    vehicles: vehicles as usize,
+                    load: load.map(|items| watchfloor::gateway::Load {
+                        items: items as usize,
+                        every: Duration::from_millis(load_every_ms),
+                    }),
+                },
+                io,
+            )
         }
         Command::Report { db, from, to, shift, config, format, section } => watchfloor::cli::report(
             &watchfloor::cli::ReportOptions { db, config, from, to, shift, format, section },

@@ -186,7 +186,8 @@ impl Driver {
 }
 
 /// Runs the gateway until Ctrl-C or SIGTERM.
-pub fn run(options: &GatewayOptions) -> anyhow::Result<()> {
+/// On `runtime` (owned by `main`).
+pub fn run(options: &GatewayOptions, runtime: &tokio::runtime::Handle) -> anyhow::Result<()> {
     if options.http.is_none() && options.mqtt.is_none() && options.opcua.is_none() {
         anyhow::bail!("nothing to serve: pass --http ADDR, --mqtt URL and/or --opcua ADDR");
     }
@@ -194,7 +195,6 @@ pub fn run(options: &GatewayOptions) -> anyhow::Result<()> {
         anyhow::bail!("--json publishes over MQTT: pass --mqtt URL too");
     }
     crate::feeds::tls::install_provider();
-    let runtime = crate::startup::io_runtime()?;
     runtime.block_on(async {
         let start_ms = wall_now_ms() / 1000 * 1000;
         let mut config = SimConfig::demo(options.seed, start_ms);
