@@ -5,6 +5,7 @@
 //! when every feed is gone writes what it holds and hands over to the sink's own ending. The alarm evaluation of a
 //! batch ([`evaluate`]) is the same for both sinks too.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::model::alarm::Entry as AlarmEntry;
 use crate::model::history::Evaluator;
-use crate::model::{FeedEvent, FeedEventBody, FeedState, Quality};
+use crate::model::vehicle::metric;
+use crate::model::{FeedEvent, FeedEventBody, FeedState, Quality, Sample};
 
 /// How a sink wants its batches and its clock.
 #[derive(Clone, Copy, Debug)]
@@ -173,5 +175,38 @@ pub fn evaluate(events: &[Arc<FeedEvent>], evaluator: &mut dyn Evaluator, now_ms
         let dropped = entries.len() - MAX_UNJOURNALED;
         tracing::error!(dropped, "history: the alarm journal cannot be written; the oldest entries are dropped");
         entries.drain(..dropped);
+    }
+}
+
+/// A batch's vehicle positions: latitude and longitude arrive as samples of their own, and a fix is whole once
+/// both of one vehicle and one time are there.
+#[derive(Debug, Default)]
+pub struct Fixes(HashMap<(Arc<str>, i64), HalfFix>);
+
+/// A position's latitude and longitude as they have arrived so far.
+type HalfFix = (Option<f64>, Option<f64>);
+
+impl Fixes {
+    /// Takes `sample` (stored as `num`) if it is a vehicle's latitude or longitude.
+    pub fn note(&mut self, sample: &Sample, num: Option<f64>) {
+        if let Some((vehicle, m)) = sample.signal.split_known_metric(&[metric::LATITUDE, metric::LONGITUDE])
+            && let Some(v) = num
+        {
+            let entry = self.0.entry((Arc::from(vehicle), sample.ts_ms)).or_default();
+            if m == metric::LATITUDE {
+                entry.0 = Some(v);
+            } else {
+                entry.1 = Some(v);
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The whole fixes: (vehicle, time, latitude, longitude), in no order.
+    pub fn whole(&self) -> impl Iterator<Item = (&Arc<str>, i64, f64, f64)> {
+        self.0.iter().filter_map(|((vehicle, ts), (lat, lon))| Some((vehicle, *ts, (*lat)?, (*lon)?)))
     }
 }

@@ -7,15 +7,14 @@ use super::*;
 /// crossings as `geofence.enter` / `geofence.exit` events (source: the vehicle, message: the zone).
 pub(super) fn store_crossings(
     tx: &Transaction<'_>,
-    fixes: &HashMap<(Arc<str>, i64), HalfFix>,
+    fixes: &Fixes,
     evaluator: &mut dyn Evaluator,
     entries: &mut Vec<AlarmEntry>,
 ) -> rusqlite::Result<()> {
     if !evaluator.has_geofences() || fixes.is_empty() {
         return Ok(());
     }
-    let mut ordered: Vec<(&Arc<str>, i64, f64, f64)> =
-        fixes.iter().filter_map(|((vehicle, ts), (lat, lon))| Some((vehicle, *ts, (*lat)?, (*lon)?))).collect();
+    let mut ordered: Vec<(&Arc<str>, i64, f64, f64)> = fixes.whole().collect();
     ordered.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
     let mut insert =
         tx.prepare_cached("INSERT OR IGNORE INTO event (ts_ms, kind, source, message) VALUES (?1, ?2, ?3, ?4)")?;
@@ -45,10 +44,8 @@ pub(super) struct Batch {
     /// Earliest sample per signal with an open gap, which closes that gap.
     pub(super) gap_closers: HashMap<i64, i64>,
     /// Latitude and longitude seen per vehicle and time; a fix is stored once both are there.
-    pub(super) fixes: HashMap<(Arc<str>, i64), HalfFix>,
+    pub(super) fixes: Fixes,
 }
-
-pub(super) type HalfFix = (Option<f64>, Option<f64>);
 
 pub(super) struct LatestRow {
     pub(super) ts_ms: i64,
@@ -161,7 +158,7 @@ impl Batch {
             rollup_1m: Buckets::new(MINUTE_MS),
             latest: HashMap::new(),
             gap_closers: HashMap::new(),
-            fixes: HashMap::new(),
+            fixes: Fixes::default(),
         }
     }
 
@@ -183,16 +180,7 @@ impl Batch {
             let closer = self.gap_closers.entry(id).or_insert(sample.ts_ms);
             *closer = (*closer).min(sample.ts_ms);
         }
-        if let Some((vehicle, m)) = sample.signal.split_known_metric(&[metric::LATITUDE, metric::LONGITUDE])
-            && let Some(v) = num
-        {
-            let entry = self.fixes.entry((Arc::from(vehicle), sample.ts_ms)).or_default();
-            if m == metric::LATITUDE {
-                entry.0 = Some(v);
-            } else {
-                entry.1 = Some(v);
-            }
-        }
+        self.fixes.note(sample, num);
     }
 
     pub(super) fn write_derived(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
@@ -224,10 +212,8 @@ impl Batch {
         }
         let mut fix =
             tx.prepare_cached("INSERT OR IGNORE INTO fix (vehicle, ts_ms, lat_deg, lon_deg) VALUES (?1, ?2, ?3, ?4)")?;
-        for ((vehicle, ts), (lat, lon)) in &self.fixes {
-            if let (Some(lat), Some(lon)) = (lat, lon) {
-                fix.execute(params![vehicle.as_ref(), ts, lat, lon])?;
-            }
+        for (vehicle, ts, lat, lon) in self.fixes.whole() {
+            fix.execute(params![vehicle.as_ref(), ts, lat, lon])?;
         }
         Ok(())
     }

@@ -9,13 +9,12 @@ use std::time::Instant;
 use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, watch};
 
-use super::recorder::{self, Batching, Order, Pending, Sink, evaluate};
+use super::recorder::{self, Batching, Fixes, Order, Pending, Sink, evaluate};
 use super::rollup::{self, Buckets, Dialect};
 use super::schema::{classify, open_writer};
 use super::{AlarmView, Error, StoreCommand, StoreOptions, StoreState, StoreStatus, Waker, now_ms};
 use crate::model::alarm::{Entry as AlarmEntry, JournalColumns, Limit, Restored};
 use crate::model::history::{Evaluator, ZoneCrossing};
-use crate::model::vehicle::metric;
 use crate::model::{FeedEvent, FeedEventBody, FeedState};
 use crate::model::{Quality, Sample, Value, ValueKind};
 

@@ -258,13 +258,10 @@ pub(super) type SampleRow = (i64, i64, Option<f64>, Option<String>, i16, bool);
 pub(super) struct Rows {
     pub(super) samples: Vec<SampleRow>,
     /// Latitude and longitude seen per vehicle and time; a fix is stored once both are there.
-    pub(super) half_fixes: HashMap<(Arc<str>, i64), HalfFix>,
+    pub(super) half_fixes: Fixes,
     pub(super) gaps: Vec<(i64, i64)>,
     pub(super) events: Vec<EventRow>,
 }
-
-/// A position's latitude and longitude as they arrive (each its own sample).
-pub(super) type HalfFix = (Option<f64>, Option<f64>);
 
 /// (time, kind, source, message)
 pub(super) type EventRow = (i64, &'static str, String, String);
@@ -275,16 +272,7 @@ impl Rows {
         let text = text.map(str::to_owned);
         // 0 good, 1 uncertain, 2 bad: always fits.
         let quality = i16::try_from(crate::store::writer::quality_code(s.quality)).unwrap_or(2);
-        if let Some((vehicle, m)) = s.signal.split_known_metric(&[metric::LATITUDE, metric::LONGITUDE])
-            && let Some(v) = num
-        {
-            let entry = self.half_fixes.entry((Arc::from(vehicle), s.ts_ms)).or_default();
-            if m == metric::LATITUDE {
-                entry.0 = Some(v);
-            } else {
-                entry.1 = Some(v);
-            }
-        }
+        self.half_fixes.note(s, num);
         self.samples.push((id, s.ts_ms, num, text, quality, !s.historical));
     }
 
@@ -293,10 +281,7 @@ impl Rows {
     }
 
     pub(super) fn fixes(&self) -> Vec<(Arc<str>, i64, f64, f64)> {
-        self.half_fixes
-            .iter()
-            .filter_map(|((v, ts), (lat, lon))| Some((Arc::clone(v), *ts, (*lat)?, (*lon)?)))
-            .collect()
+        self.half_fixes.whole().map(|(v, ts, lat, lon)| (Arc::clone(v), ts, lat, lon)).collect()
     }
 }
 
