@@ -623,7 +623,8 @@ pub struct ExportOptions {
 }
 
 /// Writes a portable recording of a range: a progress bar on the terminal; Ctrl-C cancels it and leaves nothing.
-pub fn export(options: &ExportOptions, out: &mut dyn Write) -> anyhow::Result<()> {
+/// Ctrl-C is watched for on `runtime` (owned by `main`).
+pub fn export(options: &ExportOptions, out: &mut dyn Write, runtime: &tokio::runtime::Handle) -> anyhow::Result<()> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let now = wall_now_ms();
     let (from, to) = (parse_time(&options.from, now)?, parse_time(&options.to, now)?);
@@ -646,18 +647,11 @@ pub fn export(options: &ExportOptions, out: &mut dyn Write) -> anyhow::Result<()
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&cancel);
     // Ctrl-C sets the flag; the export stops within one hour of data and removes its partial file.
-    let watcher = std::thread::Builder::new().name("wf-ctrl-c".to_owned()).spawn(move || {
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            rt.block_on(async {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    flag.store(true, Ordering::Relaxed);
-                }
-            });
+    let watcher = runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::Relaxed);
         }
     });
-    if let Err(err) = watcher {
-        tracing::warn!("Ctrl-C will not cancel the export cleanly: {err}");
-    }
     let bar = progress_bar("exporting [{bar:40}] {percent:>3}% {elapsed} (Ctrl-C cancels)");
     let mut progress = |done: u64, total: u64| set_progress(&bar, done, total);
     let text = options.db.to_string_lossy();
@@ -673,6 +667,8 @@ pub fn export(options: &ExportOptions, out: &mut dyn Write) -> anyhow::Result<()
         crate::store::export::export(&options.db, &options.out, (from, to), &info, &mut progress, &cancel)
     };
     bar.finish_and_clear();
+    // The watch ends with the export.
+    watcher.abort();
     let summary = result?;
     serde_json::to_writer(&mut *out, &summary)?;
     writeln!(out)?;

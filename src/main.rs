@@ -461,6 +461,7 @@ fn run_command(command: Command, io: &tokio::runtime::Handle) -> anyhow::Result<
         Command::Export { db, from, to, out, config } => watchfloor::cli::export(
             &watchfloor::cli::ExportOptions { db, from, to, out, config },
             &mut std::io::BufWriter::new(stdout.lock()),
+            io,
         ),
         Command::Open { .. } => anyhow::bail!("`open` runs the window"),
         Command::Signals { db } => watchfloor::cli::signals(&db, &mut std::io::BufWriter::new(stdout.lock())),

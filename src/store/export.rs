@@ -67,17 +67,67 @@ pub enum ExportError {
 
 pub(crate) use crate::model::time::HOUR_MS;
 
+/// A cache file (or another recording) as a source of rows: attached to the recording's connection as `src`.
+pub struct CacheRows<'a>(pub &'a Path);
+
+impl RowSource for CacheRows<'_> {
+    fn check(&mut self) -> Result<(), ExportError> {
+        // Fails early, with the reader's message, if the source is not a cache.
+        drop(open_reader(self.0)?);
+        Ok(())
+    }
+
+    fn attach(&mut self, conn: &Connection, part: &Path) -> Result<bool, ExportError> {
+        conn.execute("ATTACH DATABASE ?1 AS src", [self.0.to_string_lossy()])
+            .map_err(|source| ExportError::Sqlite { path: part.to_owned(), source })?;
+        Ok(true)
+    }
+
+    fn detach(&mut self, conn: &Connection, part: &Path) -> Result<(), ExportError> {
+        conn.execute("DETACH DATABASE src", [])
+            .map_err(|source| ExportError::Sqlite { path: part.to_owned(), source })?;
+        Ok(())
+    }
+
+    fn copy_into(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        part: &Path,
+        range: (i64, i64),
+        progress: Progress<'_>,
+        cancel: &AtomicBool,
+    ) -> Result<ExportSummary, ExportError> {
+        copy_cache(tx, part, range, progress, cancel)
+    }
+}
+
 /// Where a recording's rows come from.
 pub enum Source<'a> {
-    /// A cache file (or another recording).
+    /// A cache file (or another recording): [`CacheRows`].
     Cache(&'a Path),
     /// The site database (`export --db postgres://…`; `store::site::export` implements [`RowSource`] for it).
     Site(&'a mut dyn RowSource),
 }
 
-/// A database other than a cache file that a recording's rows can be copied from: the rows the cache export
-/// copies, into the recording's transaction.
+/// A history store a recording's rows are copied from — a cache file ([`CacheRows`]) or the site database: every
+/// signal, the range's samples, fixes, events, journal entries and notes, each alarm's last entry before the range,
+/// the gaps and the whole rollup buckets it touches, into the recording's transaction.
 pub trait RowSource {
+    /// Checks the source before anything is written.
+    fn check(&mut self) -> Result<(), ExportError> {
+        Ok(())
+    }
+
+    /// Readies the recording's connection before its transaction begins; returns whether [`RowSource::detach`]
+    /// is needed after it.
+    fn attach(&mut self, _conn: &Connection, _part: &Path) -> Result<bool, ExportError> {
+        Ok(false)
+    }
+
+    fn detach(&mut self, _conn: &Connection, _part: &Path) -> Result<(), ExportError> {
+        Ok(())
+    }
+
     fn copy_into(
         &mut self,
         tx: &rusqlite::Transaction<'_>,
@@ -102,7 +152,7 @@ pub fn export(
 
 /// Copies `[from_ms, to_ms)` of `source` into a new recording at `out`.
 pub fn export_from(
-    mut source: Source<'_>,
+    source: Source<'_>,
     out: &Path,
     range: (i64, i64),
     info: &RecordingInfo,
@@ -113,13 +163,18 @@ pub fn export_from(
     if out.exists() {
         return Err(ExportError::Exists(out.to_owned()));
     }
-    if let Source::Cache(db) = &source {
-        // Fails early, with the reader's message, if the source is not a cache.
-        drop(open_reader(db)?);
-    }
+    let mut cache;
+    let rows: &mut dyn RowSource = match source {
+        Source::Cache(db) => {
+            cache = CacheRows(db);
+            &mut cache
+        }
+        Source::Site(rows) => rows,
+    };
+    rows.check()?;
     let part = PathBuf::from(format!("{}.part", out.display()));
     let _ = std::fs::remove_file(&part);
-    let result = write(&mut source, &part, range, info, progress, cancel);
+    let result = write(rows, &part, range, info, progress, cancel);
     match result {
         Ok(mut summary) => {
             // Fold the WAL in so the recording is one file.
@@ -146,7 +201,7 @@ fn finish_file(path: &Path) -> rusqlite::Result<()> {
 }
 
 fn write(
-    source: &mut Source<'_>,
+    source: &mut dyn RowSource,
     part: &Path,
     range: (i64, i64),
     info: &RecordingInfo,
@@ -155,17 +210,9 @@ fn write(
 ) -> Result<ExportSummary, ExportError> {
     let sql = |source| ExportError::Sqlite { path: part.to_owned(), source };
     let mut conn = open_writer(part)?;
-    let attached = if let Source::Cache(db) = source {
-        conn.execute("ATTACH DATABASE ?1 AS src", [db.to_string_lossy()]).map_err(sql)?;
-        true
-    } else {
-        false
-    };
+    let attached = source.attach(&conn, part)?;
     let tx = conn.transaction().map_err(sql)?;
-    let summary = match source {
-        Source::Cache(_) => copy_cache(&tx, part, range, progress, cancel)?,
-        Source::Site(rows) => rows.copy_into(&tx, part, range, progress, cancel)?,
-    };
+    let summary = source.copy_into(&tx, part, range, progress, cancel)?;
     let (from_ms, to_ms) = range;
     // The last value in the range (SQLite takes the other columns from the row with the max).
     tx.execute(
@@ -194,7 +241,7 @@ fn write(
     }
     tx.commit().map_err(sql)?;
     if attached {
-        conn.execute("DETACH DATABASE src", []).map_err(sql)?;
+        source.detach(&conn, part)?;
     }
     Ok(summary)
 }
