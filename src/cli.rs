@@ -661,8 +661,7 @@ pub fn export(options: &ExportOptions, out: &mut dyn Write, runtime: &tokio::run
         drop(crate::store::site::PgHistory::open(&target)?);
         let mut client = target.connect_blocking("watchfloor-export")?;
         let info = crate::store::export::RecordingInfo { source: target.display_url(), ..info };
-        let source = crate::store::export::Source::Site(&mut client);
-        crate::store::export::export_from(source, &options.out, (from, to), &info, &mut progress, &cancel)
+        crate::store::export::export_from(&mut client, &options.out, (from, to), &info, &mut progress, &cancel)
     } else {
         crate::store::export::export(&options.db, &options.out, (from, to), &info, &mut progress, &cancel)
     };

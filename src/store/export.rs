@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
+use super::rollup::bucket_start;
 use super::{Error, open_reader, open_writer};
+use crate::model::time::{HOUR_MS, MINUTE_MS};
 
 /// What a recording says about itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -65,8 +67,6 @@ pub enum ExportError {
     },
 }
 
-pub(crate) use crate::model::time::HOUR_MS;
-
 /// A cache file (or another recording) as a source of rows: attached to the recording's connection as `src`.
 pub struct CacheRows<'a>(pub &'a Path);
 
@@ -77,10 +77,10 @@ impl RowSource for CacheRows<'_> {
         Ok(())
     }
 
-    fn attach(&mut self, conn: &Connection, part: &Path) -> Result<bool, ExportError> {
+    fn attach(&mut self, conn: &Connection, part: &Path) -> Result<(), ExportError> {
         conn.execute("ATTACH DATABASE ?1 AS src", [self.0.to_string_lossy()])
             .map_err(|source| ExportError::Sqlite { path: part.to_owned(), source })?;
-        Ok(true)
+        Ok(())
     }
 
     fn detach(&mut self, conn: &Connection, part: &Path) -> Result<(), ExportError> {
@@ -101,14 +101,6 @@ impl RowSource for CacheRows<'_> {
     }
 }
 
-/// Where a recording's rows come from.
-pub enum Source<'a> {
-    /// A cache file (or another recording): [`CacheRows`].
-    Cache(&'a Path),
-    /// The site database (`export --db postgres://…`; `store::site::export` implements [`RowSource`] for it).
-    Site(&'a mut dyn RowSource),
-}
-
 /// A history store a recording's rows are copied from — a cache file ([`CacheRows`]) or the site database: every
 /// signal, the range's samples, fixes, events, journal entries and notes, each alarm's last entry before the range,
 /// the gaps and the whole rollup buckets it touches, into the recording's transaction.
@@ -118,10 +110,9 @@ pub trait RowSource {
         Ok(())
     }
 
-    /// Readies the recording's connection before its transaction begins; returns whether [`RowSource::detach`]
-    /// is needed after it.
-    fn attach(&mut self, _conn: &Connection, _part: &Path) -> Result<bool, ExportError> {
-        Ok(false)
+    /// Readies the recording's connection before its transaction begins ([`RowSource::detach`] undoes it after).
+    fn attach(&mut self, _conn: &Connection, _part: &Path) -> Result<(), ExportError> {
+        Ok(())
     }
 
     fn detach(&mut self, _conn: &Connection, _part: &Path) -> Result<(), ExportError> {
@@ -147,12 +138,13 @@ pub fn export(
     progress: Progress<'_>,
     cancel: &AtomicBool,
 ) -> Result<ExportSummary, ExportError> {
-    export_from(Source::Cache(db), out, range, info, progress, cancel)
+    export_from(&mut CacheRows(db), out, range, info, progress, cancel)
 }
 
-/// Copies `[from_ms, to_ms)` of `source` into a new recording at `out`.
+/// Copies `[from_ms, to_ms)` of `rows` (a [`CacheRows`], or the site database: `store::site::export` implements
+/// [`RowSource`] for its client) into a new recording at `out`.
 pub fn export_from(
-    source: Source<'_>,
+    rows: &mut dyn RowSource,
     out: &Path,
     range: (i64, i64),
     info: &RecordingInfo,
@@ -163,14 +155,6 @@ pub fn export_from(
     if out.exists() {
         return Err(ExportError::Exists(out.to_owned()));
     }
-    let mut cache;
-    let rows: &mut dyn RowSource = match source {
-        Source::Cache(db) => {
-            cache = CacheRows(db);
-            &mut cache
-        }
-        Source::Site(rows) => rows,
-    };
     rows.check()?;
     let part = PathBuf::from(format!("{}.part", out.display()));
     let _ = std::fs::remove_file(&part);
@@ -210,7 +194,7 @@ fn write(
 ) -> Result<ExportSummary, ExportError> {
     let sql = |source| ExportError::Sqlite { path: part.to_owned(), source };
     let mut conn = open_writer(part)?;
-    let attached = source.attach(&conn, part)?;
+    source.attach(&conn, part)?;
     let tx = conn.transaction().map_err(sql)?;
     let summary = source.copy_into(&tx, part, range, progress, cancel)?;
     let (from_ms, to_ms) = range;
@@ -240,9 +224,7 @@ fn write(
         return Err(ExportError::Cancelled);
     }
     tx.commit().map_err(sql)?;
-    if attached {
-        source.detach(&conn, part)?;
-    }
+    source.detach(&conn, part)?;
     Ok(summary)
 }
 
@@ -294,7 +276,7 @@ fn copy_cache(
             .map_err(sql)?;
         Ok(count(n))
     })?;
-    let (m_from, h_from) = (from_ms.div_euclid(60_000) * 60_000, from_ms.div_euclid(HOUR_MS) * HOUR_MS);
+    let (m_from, h_from) = (bucket_start(from_ms, MINUTE_MS), bucket_start(from_ms, HOUR_MS));
     tx.execute(
         "INSERT INTO rollup_1m SELECT * FROM src.rollup_1m WHERE start_ms >= ?1 AND start_ms < ?2",
         params![m_from, to_ms],

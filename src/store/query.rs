@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
+use super::rollup::bucket_start;
 use super::writer::kind_name;
 use crate::model::history::{HistoryRead, HistoryResult};
 use crate::model::{Quality, Sample, SignalId, TimeSource, Value, ValueKind};
@@ -320,7 +321,7 @@ pub fn series(
     let mut out: Vec<Bucket> = Vec::with_capacity(buckets.min(4_096));
     let mut sum = 0.0;
     history.tier_rows(tier, id, (from_ms, to_ms), &mut |ts, min, max, s, count| {
-        let start = ts.div_euclid(bucket_ms) * bucket_ms;
+        let start = bucket_start(ts, bucket_ms);
         let count = u64::try_from(count).unwrap_or(0);
         match out.last_mut() {
             Some(b) if b.ts_ms == start => {
@@ -426,7 +427,7 @@ pub fn buckets_of(values: impl Iterator<Item = (i64, f64)>, bucket_ms: i64) -> V
     let bucket_ms = bucket_ms.max(1);
     let mut out: Vec<Bucket> = Vec::new();
     for (ts, v) in values {
-        let start = ts.div_euclid(bucket_ms) * bucket_ms;
+        let start = bucket_start(ts, bucket_ms);
         match out.last_mut() {
             Some(b) if b.ts_ms == start => {
                 b.min = b.min.min(v);

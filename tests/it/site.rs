@@ -681,7 +681,7 @@ fn a_range_exported_from_the_site_database_is_the_recording_a_cache_export_makes
         return;
     }
     use std::sync::atomic::AtomicBool;
-    use watchfloor::store::export::{RecordingInfo, Source, export, export_from};
+    use watchfloor::store::export::{RecordingInfo, export, export_from};
     let url = server().create_database("site_export").expect("database");
     let sim = SimConfig { lines: 1, vehicles: 3, ..SimConfig::demo(6, START_MS) };
     let events =
@@ -694,9 +694,8 @@ fn a_range_exported_from_the_site_database_is_the_recording_a_cache_export_makes
     let (site_rec, cache_rec) = (dir.path().join("site.wfrec"), dir.path().join("cache.wfrec"));
     let cancel = AtomicBool::new(false);
     let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
-    let from_site =
-        export_from(Source::Site(&mut client), &site_rec, range, &RecordingInfo::default(), &mut |_, _| {}, &cancel)
-            .expect("export from the site database");
+    let from_site = export_from(&mut client, &site_rec, range, &RecordingInfo::default(), &mut |_, _| {}, &cancel)
+        .expect("export from the site database");
     let from_cache =
         export(&cache, &cache_rec, range, &RecordingInfo::default(), &mut |_, _| {}, &cancel).expect("export");
     assert!(from_site.samples > 1_000 && from_site.journal > 0, "{from_site:?}");

@@ -7,7 +7,9 @@ use std::sync::atomic::AtomicBool;
 use postgres::types::{ToSql, Type};
 use rusqlite::types::Value as SqlValue;
 
-use crate::store::export::{ExportError, ExportSummary, HOUR_MS, Progress, RowSource};
+use crate::model::time::{HOUR_MS, MINUTE_MS};
+use crate::store::export::{ExportError, ExportSummary, Progress, RowSource};
+use crate::store::rollup::bucket_start;
 
 impl RowSource for postgres::Client {
     fn copy_into(
@@ -51,7 +53,7 @@ fn copy_site(
             "INSERT INTO sample (signal, ts_ms, num, text, quality) VALUES (?1, ?2, ?3, ?4, ?5)",
         )
     })?;
-    let (m_from, h_from) = (from_ms.div_euclid(60_000) * 60_000, from_ms.div_euclid(HOUR_MS) * HOUR_MS);
+    let (m_from, h_from) = (bucket_start(from_ms, MINUTE_MS), bucket_start(from_ms, HOUR_MS));
     let rollup = "signal, start_ms, min_value, max_value, sum_value, count, first_ms, first_value, last_ms, last_value";
     let values = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10";
     for (table, start) in [("rollup_1m", &m_from), ("rollup_1h", &h_from)] {

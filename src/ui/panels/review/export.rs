@@ -47,8 +47,7 @@ impl Review {
                     Some(target) => {
                         let mut client = target.connect_blocking("watchfloor-export").map_err(|e| e.to_string())?;
                         let info = RecordingInfo { source: target.display_url(), ..info };
-                        let source = crate::store::export::Source::Site(&mut client);
-                        crate::store::export::export_from(source, &out, range, &info, &mut report, &c)
+                        crate::store::export::export_from(&mut client, &out, range, &info, &mut report, &c)
                             .map_err(|e| e.to_string())
                     }
                     None => crate::store::export::export(&db, &out, range, &info, &mut report, &c)
