@@ -2,6 +2,7 @@
 //! bucket (1 min or 1 h), how a batch gathers them, and how a bucket already stored takes in the batch's (the same
 //! merge in SQLite's and PostgreSQL's words).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::model::time::{HOUR_MS, MINUTE_MS};
@@ -47,14 +48,16 @@ impl Buckets {
         coarse
     }
 
-    /// Every tier of [`TIERS`] from the finest one's buckets (this, at one minute).
-    pub fn tiers(&self) -> Vec<(&'static str, Self)> {
-        let mut out = Vec::with_capacity(TIERS.len());
-        for (table, width_ms) in TIERS {
-            let tier = if width_ms == self.width_ms { self.clone() } else { self.coarsen(width_ms) };
-            out.push((table, tier));
-        }
-        out
+    /// Every tier of [`TIERS`] from the finest one's buckets (this, at one minute; not copied).
+    pub fn tiers(&self) -> Vec<(&'static str, Cow<'_, Self>)> {
+        TIERS
+            .into_iter()
+            .map(|(table, width_ms)| {
+                let tier =
+                    if width_ms == self.width_ms { Cow::Borrowed(self) } else { Cow::Owned(self.coarsen(width_ms)) };
+                (table, tier)
+            })
+            .collect()
     }
 }
 

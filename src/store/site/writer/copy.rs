@@ -112,7 +112,7 @@ pub(super) async fn write_rows(
         days.push(("sample", ts.div_euclid(DAY_MS)));
         days.push(("rollup_1m", ts.div_euclid(DAY_MS)));
     }
-    for (_, ts, ..) in rows.fixes() {
+    for (_, ts, ..) in rows.half_fixes.whole() {
         days.push(("fix", ts.div_euclid(DAY_MS)));
     }
     days.sort_unstable();
