@@ -2,7 +2,8 @@
 //!
 //! - [`Store`] is the writer: a lossless consumer of the feed events (see [`crate::feeds::EventBus`]) on a named
 //!   thread that owns the only writing connection. Events are batched into one transaction, flushed when
-//!   [`StoreOptions::flush_max_samples`] are pending or the oldest is [`StoreOptions::flush_max_age`] old. Inserts
+//!   [`recorder::Batching::flush_max_samples`] are pending or the oldest is
+//!   [`recorder::Batching::flush_max_age`] old. Inserts
 //!   are idempotent on natural keys, rollups (1 min, 1 h) are merged in the same transaction, and retention prunes a
 //!   bounded chunk between batches. A file that cannot be used never stops the live view: the writer keeps draining
 //!   events, counts what it could not store, and reports it in [`StoreStatus`]; the alarms it judges go out on a
@@ -101,10 +102,8 @@ impl Default for Retention {
 pub struct StoreOptions {
     pub path: PathBuf,
     pub retention: Retention,
-    /// Flush when this many samples are pending...
-    pub flush_max_samples: usize,
-    /// ...or when the oldest pending event is this old.
-    pub flush_max_age: Duration,
+    /// When a batch is written.
+    pub batching: recorder::Batching,
     /// How often retention runs (each run deletes at most [`StoreOptions::prune_chunk_rows`] per batch).
     pub prune_every: Duration,
     pub prune_chunk_rows: usize,
@@ -121,8 +120,7 @@ impl std::fmt::Debug for StoreOptions {
         f.debug_struct("StoreOptions")
             .field("path", &self.path)
             .field("retention", &self.retention)
-            .field("flush_max_samples", &self.flush_max_samples)
-            .field("flush_max_age", &self.flush_max_age)
+            .field("batching", &self.batching)
             .finish_non_exhaustive()
     }
 }
@@ -154,8 +152,7 @@ impl StoreOptions {
         Self {
             path: path.into(),
             retention: Retention::default(),
-            flush_max_samples: 20_000,
-            flush_max_age: Duration::from_millis(250),
+            batching: recorder::Batching::default(),
             prune_every: Duration::from_secs(60),
             prune_chunk_rows: 50_000,
             evaluator: Box::new(NoEvaluation),

@@ -16,13 +16,18 @@ use crate::model::history::Evaluator;
 use crate::model::vehicle::metric;
 use crate::model::{FeedEvent, FeedEventBody, FeedState, Quality, Sample};
 
-/// How a sink wants its batches and its clock.
-#[derive(Clone, Copy, Debug)]
+/// How the recorder batches for a sink: a batch is written when it holds this many samples...
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Batching {
     pub flush_max_samples: usize,
+    /// ...or when its oldest event is this old.
     pub flush_max_age: Duration,
-    /// How often [`Sink::tick`] runs.
-    pub tick_every: Duration,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Self { flush_max_samples: 20_000, flush_max_age: Duration::from_millis(250) }
+    }
 }
 
 /// Events received and not yet handed to the sink.
@@ -72,6 +77,8 @@ pub trait Sink {
     type Status;
     /// Whether the loop ends when every command sender is gone (else it runs until the events end).
     const STOPS_WITHOUT_COMMANDS: bool;
+    /// How often [`Sink::tick`] runs.
+    const TICK_EVERY: Duration;
 
     fn batching(&self) -> Batching;
     fn order(command: Self::Command) -> Order<Self::Command, Self::Status>;
@@ -96,7 +103,7 @@ pub async fn run<S: Sink>(
     let batching = sink.batching();
     sink.start().await;
     let mut pending = Pending::default();
-    let mut clock = tokio::time::interval(batching.tick_every);
+    let mut clock = tokio::time::interval(S::TICK_EVERY);
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (mut events_open, mut commands_open) = (true, true);
     while events_open {

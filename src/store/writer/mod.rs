@@ -125,14 +125,11 @@ impl Sink for Writer {
     type Command = StoreCommand;
     type Status = StoreStatus;
     const STOPS_WITHOUT_COMMANDS: bool = false;
+    // The clock completes delays, finds silent signals and ends shelves even when nothing arrives.
+    const TICK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
     fn batching(&self) -> Batching {
-        Batching {
-            flush_max_samples: self.options.flush_max_samples,
-            flush_max_age: self.options.flush_max_age,
-            // The clock completes delays, finds silent signals and ends shelves even when nothing arrives.
-            tick_every: std::time::Duration::from_secs(1),
-        }
+        self.options.batching
     }
 
     fn order(command: StoreCommand) -> Order<StoreCommand, StoreStatus> {

@@ -41,8 +41,8 @@ pub struct SiteOptions {
     pub target: SiteTarget,
     /// The site's name: recorders of one site share one leader lock.
     pub site: String,
-    pub flush_max_samples: usize,
-    pub flush_max_age: Duration,
+    /// When a batch is written.
+    pub batching: Batching,
     /// Samples kept while the database cannot take them; beyond this the oldest batches go (and are counted).
     pub buffer_max_samples: usize,
     /// How much of the stream a standby keeps, to write it when it takes over.
@@ -64,8 +64,7 @@ impl SiteOptions {
         Self {
             target,
             site: site.into(),
-            flush_max_samples: 20_000,
-            flush_max_age: Duration::from_millis(250),
+            batching: Batching::default(),
             buffer_max_samples: 2_000_000,
             standby_keep: Duration::from_secs(30),
             raw_days: 90,
@@ -148,13 +147,10 @@ impl Sink for Writer {
     type Command = SiteCommand;
     type Status = SiteStatus;
     const STOPS_WITHOUT_COMMANDS: bool = true;
+    const TICK_EVERY: Duration = Duration::from_millis(500);
 
     fn batching(&self) -> Batching {
-        Batching {
-            flush_max_samples: self.options.flush_max_samples,
-            flush_max_age: self.options.flush_max_age,
-            tick_every: Duration::from_millis(500),
-        }
+        self.options.batching
     }
 
     fn order(command: SiteCommand) -> Order<SiteCommand, SiteStatus> {
