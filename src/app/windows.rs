@@ -329,36 +329,31 @@ pub struct ViewOut {
 
 /// Draws one view into `ui` (its side panels and central panel).
 pub fn view_ui(ui: &mut Ui, view: View, views: &mut Views<'_>, env: &ViewCtx<'_>, out: &mut ViewOut) {
-    let (theme, live, now_ms, sims) = (env.theme, env.live, env.now_ms, env.sims);
     match view {
         View::Overview => {
             let table = &mut *views.fleet_table;
             egui::Panel::right("fleet_side").resizable(true).default_size(640.0).show(ui, |ui| {
                 ui.heading("Vehicles");
-                out.commands.extend(table.ui(ui, theme, live, now_ms, sims, None).into_iter().map(UiCommand::Feed));
+                out.commands.extend(table.ui(ui, env, None));
             });
             egui::CentralPanel::default().show(ui, |ui| {
                 egui::ScrollArea::vertical().id_salt("plant").show(ui, |ui| {
-                    out.commands.extend(
-                        crate::ui::panels::plant::plant_overview_ui(ui, theme, live, now_ms, sims)
-                            .into_iter()
-                            .map(UiCommand::Feed),
-                    );
+                    out.commands.extend(crate::ui::panels::plant::plant_overview_ui(ui, env));
                 });
             });
         }
         View::Plant => {
-            let (panel, tz, history) = (&mut *views.plant, env.timezone, env.history);
+            let panel = &mut *views.plant;
             if panel.selected.is_some() {
                 egui::Panel::right("machine_detail").resizable(true).default_size(560.0).show(ui, |ui| {
                     egui::ScrollArea::vertical().id_salt("machine_detail").show(ui, |ui| {
-                        panel.detail_ui(ui, theme, live, now_ms, tz);
+                        panel.detail_ui(ui, env);
                     });
                 });
             }
             egui::CentralPanel::default().show(ui, |ui| {
                 egui::ScrollArea::vertical().id_salt("plant_oee").show(ui, |ui| {
-                    panel.overview_ui(ui, theme, live, now_ms, tz, history);
+                    panel.overview_ui(ui, env);
                 });
             });
         }
@@ -366,11 +361,9 @@ pub fn view_ui(ui: &mut Ui, view: View, views: &mut Views<'_>, env: &ViewCtx<'_>
             let (map, table) = (&mut *views.map, &mut *views.fleet_table);
             map.alarmed = env.alarms.iter().filter(|a| a.state.annunciated()).map(|a| a.asset.clone()).collect();
             egui::Panel::right("fleet_table").resizable(true).default_size(640.0).show(ui, |ui| {
-                out.commands.extend(
-                    table.ui(ui, theme, live, now_ms, sims, Some(&mut map.selected)).into_iter().map(UiCommand::Feed),
-                );
+                out.commands.extend(table.ui(ui, env, Some(&mut map.selected)));
             });
-            egui::CentralPanel::default().show(ui, |ui| map.ui(ui, theme, live, now_ms, env.history));
+            egui::CentralPanel::default().show(ui, |ui| map.ui(ui, env));
         }
         View::Alarms => {
             let panel = &mut *views.alarms;
@@ -382,7 +375,7 @@ pub fn view_ui(ui: &mut Ui, view: View, views: &mut Views<'_>, env: &ViewCtx<'_>
         }
         View::Connections => {
             let panel = &mut *views.connections;
-            egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, env, &mut out.commands));
+            out.commands.extend(egui::CentralPanel::default().show(ui, |ui| panel.ui(ui, env)).inner);
         }
         View::Logbook => {
             let panel = &mut *views.logbook;

@@ -105,11 +105,13 @@ impl ConnectionsPanel {
         Self { browsing, ..Self::default() }
     }
 
-    pub fn ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>, commands: &mut Vec<UiCommand>) {
+    /// Returns what the OPC UA browser asked to add.
+    pub fn ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>) -> Vec<UiCommand> {
+        let mut commands = Vec::new();
         let (theme, live, diags, now_ms, tz) = (env.theme, env.live, env.diagnostics, env.now_ms, env.timezone);
         if diags.is_empty() {
             ui.label(RichText::new("No gateways are configured.").color(theme.text_dim));
-            return;
+            return commands;
         }
         if self.selected.is_none() {
             self.selected = diags.first().map(|d| Arc::clone(&d.lock().name));
@@ -122,8 +124,9 @@ impl ConnectionsPanel {
         self.table_ui(ui, theme, live, &rows, now_ms);
         ui.separator();
         if let Some(row) = rows.iter().find(|r| Some(&r.diag.name) == self.selected.as_ref()) {
-            self.inspector_ui(ui, theme, &row.diag, tz, commands);
+            self.inspector_ui(ui, theme, &row.diag, tz, &mut commands);
         }
+        commands
     }
 
     fn table_ui(&mut self, ui: &mut Ui, theme: &Theme, live: &LiveState, rows: &[Row], now_ms: i64) {

@@ -1,7 +1,7 @@
 //! The fleet table: a row per vehicle with kind, status, speed, battery, zone and last seen; worst first by
 //! default, sortable by any column, filtered by kind, status and zone.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use egui::{RichText, Ui};
@@ -13,9 +13,9 @@ use crate::model::Fault;
 use crate::model::asset::natural_cmp;
 use crate::model::vehicle::BatteryLevel;
 use crate::model::{VehicleKind, VehicleStatus};
-use crate::ui::fmt_ago;
-use crate::ui::theme::{Severity, Theme};
+use crate::ui::theme::Severity;
 use crate::ui::widgets::{battery_bar_ui, status_badge_ui};
+use crate::ui::{UiCommand, ViewCtx, fmt_ago};
 
 fn status_severity(status: VehicleStatus) -> Severity {
     match status {
@@ -218,12 +218,10 @@ impl FleetTable {
     pub fn ui(
         &mut self,
         ui: &mut Ui,
-        theme: &Theme,
-        live: &LiveState,
-        now_ms: i64,
-        sim_gateways: &HashSet<Arc<str>>,
+        env: &ViewCtx<'_>,
         mut selected: Option<&mut Option<Arc<str>>>,
-    ) -> Vec<Command> {
+    ) -> Vec<UiCommand> {
+        let (theme, live, now_ms, sim_gateways) = (env.theme, env.live, env.now_ms, env.sims);
         let mut commands = Vec::new();
         let total = live.vehicles.len();
         if total == 0 {
@@ -320,7 +318,7 @@ impl FleetTable {
     }
 }
 
-fn vehicle_demo_menu(response: &egui::Response, v: &VehicleLive, commands: &mut Vec<Command>) {
+fn vehicle_demo_menu(response: &egui::Response, v: &VehicleLive, commands: &mut Vec<UiCommand>) {
     response.context_menu(|ui| {
         let fault = if ui.button("Cut comms for 2 min (demo)").clicked() {
             Some(Fault::CutComms { vehicle: v.path.vehicle.clone(), secs: 120 })
@@ -330,7 +328,7 @@ fn vehicle_demo_menu(response: &egui::Response, v: &VehicleLive, commands: &mut 
             None
         };
         if let Some(fault) = fault {
-            commands.push(Command::InjectFault { gateway: Arc::clone(&v.gateway), fault });
+            commands.push(UiCommand::Feed(Command::InjectFault { gateway: Arc::clone(&v.gateway), fault }));
             ui.close();
         }
     });

@@ -15,6 +15,7 @@ use crate::model::siteplan::{PlanKind, PlanShape, SitePlan};
 use crate::model::vehicle::metric as vm;
 use crate::model::{BatteryLevel, VehicleKind, VehicleStatus};
 use crate::store::{History, Pending};
+use crate::ui::ViewCtx;
 use crate::ui::theme::{Severity, Theme};
 
 /// Markers closer than this (pixels) are drawn as one cluster.
@@ -241,7 +242,8 @@ impl MapPanel {
         clippy::too_many_lines,
         reason = "toolbar, map and trail in the order they are drawn, sharing the frame's state"
     )]
-    pub fn ui(&mut self, ui: &mut Ui, theme: &Theme, live: &LiveState, now_ms: i64, history: Option<&History>) {
+    pub fn ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>) {
+        let (theme, live, now_ms, history) = (env.theme, env.live, env.now_ms, env.history);
         let shift_start = crate::analytics::Period::at(&live.settings.calendar, now_ms).start_ms;
         self.stored.refresh(history, self.selected.as_ref(), shift_start, now_ms);
         // Wrapped: in a narrow window (a popped-out map) nothing of the toolbar is cut off.

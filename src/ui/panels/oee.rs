@@ -18,7 +18,7 @@ use crate::store::{History, Pending};
 use crate::ui::panels::plant::machine_severity;
 use crate::ui::theme::{Severity, Theme};
 use crate::ui::widgets::{oee_gauge_ui, state_colour, status_badge_ui};
-use crate::ui::{fmt_count, fmt_duration_secs};
+use crate::ui::{ViewCtx, fmt_count, fmt_duration_secs};
 
 /// Gauge size on machine cards; lines and the site get a larger one.
 const MACHINE_GAUGE: f32 = 128.0;
@@ -242,15 +242,8 @@ impl PlantPanel {
     }
 
     /// The gauges of every line, for the shown shift; a click on a machine selects it.
-    pub fn overview_ui(
-        &mut self,
-        ui: &mut Ui,
-        theme: &Theme,
-        live: &LiveState,
-        now_ms: i64,
-        tz: &TimeZone,
-        history: Option<&History>,
-    ) {
+    pub fn overview_ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>) {
+        let (theme, live, now_ms, tz, history) = (env.theme, env.live, env.now_ms, env.timezone, env.history);
         self.picker_ui(ui, theme, live, now_ms, tz, history);
         let (lines, site, subtitle) = match &self.review {
             None => {
@@ -351,7 +344,8 @@ impl PlantPanel {
     }
 
     /// The selected machine's detail; `false` when it was closed.
-    pub fn detail_ui(&mut self, ui: &mut Ui, theme: &Theme, live: &LiveState, now_ms: i64, tz: &TimeZone) -> bool {
+    pub fn detail_ui(&mut self, ui: &mut Ui, env: &ViewCtx<'_>) -> bool {
+        let (theme, live, now_ms, tz) = (env.theme, env.live, env.now_ms, env.timezone);
         let Some(id) = self.selected.clone() else { return false };
         let assets = live.oee.assets();
         let (acc, at_ms, subtitle) = match &self.review {

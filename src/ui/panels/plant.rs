@@ -1,18 +1,17 @@
 //! The plant overview: one tile per machine, grouped by line in process order. ISA-101: grey while running;
 //! colour, shape and text only for abnormal states.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use egui::{Align, Layout, RichText, Sense, Stroke, StrokeKind, Ui, Vec2, pos2};
 
 use crate::feeds::Command;
-use crate::live::{LiveState, MachineLive};
+use crate::live::MachineLive;
 use crate::model::Fault;
 use crate::model::MachineState;
 use crate::ui::theme::{Severity, Theme};
 use crate::ui::widgets::status_badge_ui;
-use crate::ui::{fmt_count, fmt_duration_secs};
+use crate::ui::{UiCommand, ViewCtx, fmt_count, fmt_duration_secs};
 
 pub const TILE_WIDTH: f32 = 190.0;
 
@@ -29,13 +28,8 @@ pub fn machine_severity(m: &MachineLive) -> Severity {
 }
 
 /// Draws every line; returns commands from the tiles' context menus.
-pub fn plant_overview_ui(
-    ui: &mut Ui,
-    theme: &Theme,
-    live: &LiveState,
-    now_ms: i64,
-    sim_gateways: &HashSet<Arc<str>>,
-) -> Vec<Command> {
+pub fn plant_overview_ui(ui: &mut Ui, env: &ViewCtx<'_>) -> Vec<UiCommand> {
+    let (theme, live, now_ms, sim_gateways) = (env.theme, env.live, env.now_ms, env.sims);
     let mut commands = Vec::new();
     let lines = live.machines_by_line();
     if lines.is_empty() {
@@ -61,7 +55,7 @@ pub fn plant_overview_ui(
             ui.horizontal(|ui| {
                 for m in row {
                     if let Some(cmd) = machine_tile_ui(ui, theme, m, now_ms, sim_gateways.contains(&m.gateway)) {
-                        commands.push(cmd);
+                        commands.push(UiCommand::Feed(cmd));
                     }
                 }
             });
