@@ -28,18 +28,23 @@ pub struct GuiOptions {
     pub kiosk: Option<String>,
 }
 
-/// What a recording carries, if `db` is one.
-fn recording_of(db: &std::path::Path) -> Option<crate::store::export::RecordingInfo> {
-    let conn = crate::store::open_reader(db).ok()?;
-    crate::store::export::recording_info(&conn).ok().flatten()
+/// A cache or recording opened read-only (`--db`, `open`), read once at start: what a recording carries, and the
+/// range to review (a recording's own range, else the last 8 h it holds); or why it cannot be read.
+struct Reviewed {
+    recording: Option<crate::store::export::RecordingInfo>,
+    range: Option<(i64, i64, String)>,
 }
 
-/// The range to review in a cache opened read-only: a recording's own range, else the last 8 h it holds.
-fn review_range_of(db: &std::path::Path) -> Option<(i64, i64, String)> {
-    let conn = crate::store::open_reader(db).ok()?;
-    let name = db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let (from, to, recording) = crate::store::export::review_extent(&conn).ok()??;
-    Some((from, to, format!("{} {name}", if recording { "Recording" } else { "Cache" })))
+impl Reviewed {
+    fn open(db: &std::path::Path) -> Result<Self, crate::store::Error> {
+        // One open: a file of an older schema is read through an upgraded copy, made once.
+        let conn = crate::store::open_reader(db)?;
+        let name = db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let range = crate::store::export::review_extent(&conn).ok().flatten().map(|(from, to, recording)| {
+            (from, to, format!("{} {name}", if recording { "Recording" } else { "Cache" }))
+        });
+        Ok(Self { recording: crate::store::export::recording_info(&conn).ok().flatten(), range })
+    }
 }
 
 /// Starts the workstation's horn on the alarms this window follows (the site's on a console, else the history
@@ -84,8 +89,10 @@ pub fn run_gui(options: GuiOptions, runtime: &tokio::runtime::Handle) -> anyhow:
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), "Watchfloor starting");
     let (mut config, mut problems) = load_config(options.config.as_deref(), options.demo);
     problems.extend(log_problem);
+    let reviewed = options.db.as_deref().map(Reviewed::open);
+    let carried = reviewed.as_ref().and_then(|r| r.as_ref().ok()).and_then(|r| r.recording.clone());
     if let (Some(db), None) = (&options.db, &options.config)
-        && let Some(recording) = recording_of(db)
+        && let Some(recording) = carried.clone()
     {
         // A recording carries its config and plan: its shifts, time zone, targets, zones and rules.
         tracing::info!(db = %db.display(), source = %recording.source, "opening a recording");
@@ -140,7 +147,7 @@ pub fn run_gui(options: GuiOptions, runtime: &tokio::runtime::Handle) -> anyhow:
     let (cache_path, store) = match &options.db {
         Some(db) => {
             tracing::info!(db = %db.display(), "reviewing a history cache read-only; nothing is recorded");
-            if let Err(err) = crate::store::open_reader(db) {
+            if let Some(Err(err)) = &reviewed {
                 tracing::error!("{err}");
                 problems.push(err.to_string());
             }
@@ -162,16 +169,15 @@ pub fn run_gui(options: GuiOptions, runtime: &tokio::runtime::Handle) -> anyhow:
         }
     };
     // What a recording exported from the window carries: a recording's own config and plan, else this config's.
-    let recording_info =
-        options.db.as_deref().and_then(recording_of).unwrap_or_else(|| crate::store::export::RecordingInfo {
-            config: options.config.as_deref().and_then(|p| std::fs::read_to_string(p).ok()),
-            site_plan: Some(crate::startup::recording_plan(&config)),
-            ..Default::default()
-        });
+    let recording_info = carried.unwrap_or_else(|| crate::store::export::RecordingInfo {
+        config: options.config.as_deref().and_then(|p| std::fs::read_to_string(p).ok()),
+        site_plan: Some(crate::startup::recording_plan(&config)),
+        ..Default::default()
+    });
     let recording_info =
         crate::store::export::RecordingInfo { source: cache_path.display().to_string(), ..recording_info };
     // A cache opened read-only (a recording, `--db`) starts in review over what it holds.
-    let review_range = options.db.as_deref().and_then(review_range_of);
+    let review_range = reviewed.and_then(Result::ok).and_then(|r| r.range);
     // With a site database, the window is a control-room console: alarm state and the alarm journal come from the
     // site (this cache stays the offline copy).
     let site_target = match (&config.site_db, &options.db) {
